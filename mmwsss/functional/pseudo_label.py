@@ -1,0 +1,98 @@
+"""The pseudo-label rule of WSSS-BED (Algorithm 1), the one implementation.
+
+Everything that makes pseudo labels (the ``SaliencyPseudoLabel`` transform, the
+export and evaluation tools, the demo) calls :func:`make_pseudo_label`.
+"""
+from typing import Optional, Sequence
+
+import numpy as np
+
+MODES = ('saliency', 'no_saliency')
+
+# value/255 in float32, as WSSS-BED computes it: comparisons with a threshold then
+# match its results bit for bit (e.g. a saliency PNG value of 51 is exactly 0.2).
+UINT8_TO_UNIT = np.arange(256, dtype=np.float32) / np.float32(255)
+
+
+def binarize_saliency(sal_u8: np.ndarray, threshold: float = 0.2) -> np.ndarray:
+    """Binarise an 8-bit saliency map: salient <=> value / 255 > threshold.
+
+    Args:
+        sal_u8 (np.ndarray): H×W uint8 saliency map.
+        threshold (float): strict threshold on value / 255.
+
+    Returns:
+        np.ndarray: H×W bool, True where salient.
+    """
+    lut = UINT8_TO_UNIT > np.float32(threshold)
+    return lut[sal_u8]
+
+
+def make_pseudo_label(cams: np.ndarray,
+                      classes: Sequence[int],
+                      saliency: Optional[np.ndarray] = None,
+                      tau: float = 0.1,
+                      mode: str = 'saliency',
+                      ignore_unassigned: bool = True,
+                      ignore_index: int = 255) -> np.ndarray:
+    """Build a pseudo label map from the CAMs of the labelled classes.
+
+    ``saliency`` mode: scores = [1 - S, A_c if A_c >= tau else 0, ...];
+    ``no_saliency`` mode: scores = [tau, A_c, ...]. The label is the argmax,
+    ties to the lower index (background wins ties, then the lower class id).
+    In ``saliency`` mode with ``ignore_unassigned``, salient pixels that end as
+    background get ``ignore_index``.
+
+    Only the labelled classes take part: the classes of an image-level label
+    that is absent would score 0 and can never win over the background, so
+    leaving them out gives the same labels as the full C+1 argmax.
+
+    Args:
+        cams (np.ndarray): K×H×W float CAMs in [0, 1] of the labelled classes.
+        classes (Sequence[int]): K 0-based class ids, one per CAM (any order).
+        saliency (np.ndarray, optional): H×W bool binarised saliency. Required
+            in ``saliency`` mode, unused in ``no_saliency`` mode.
+        tau (float): activation threshold τ.
+        mode (str): ``'saliency'`` or ``'no_saliency'``.
+        ignore_unassigned (bool): mark salient-but-background pixels as
+            ``ignore_index`` (``saliency`` mode only).
+        ignore_index (int): the ignore label.
+
+    Returns:
+        np.ndarray: H×W uint8 label map: 0 background, c + 1 class c,
+        ``ignore_index`` ignored.
+    """
+    if mode not in MODES:
+        raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
+    cams = np.asarray(cams, dtype=np.float32)
+    if cams.ndim != 3:
+        raise ValueError(f'cams must be K×H×W, got shape {cams.shape}')
+    classes = np.asarray(classes, dtype=np.int64).reshape(-1)
+    if len(classes) != cams.shape[0]:
+        raise ValueError(f'{cams.shape[0]} CAMs for {len(classes)} classes')
+    if len(np.unique(classes)) != len(classes):
+        raise ValueError(f'repeated class ids in {classes.tolist()}')
+    h, w = cams.shape[1:]
+    # Sort by class id so that ties between classes go to the lower id.
+    order = np.argsort(classes, kind='stable')
+    classes, cams = classes[order], cams[order]
+    tau = np.float32(tau)
+
+    if mode == 'saliency':
+        if saliency is None:
+            raise ValueError("mode 'saliency' needs a saliency map")
+        sal = np.asarray(saliency, dtype=bool)
+        if sal.shape != (h, w):
+            raise ValueError(f'saliency {sal.shape} and CAMs {(h, w)} differ in size')
+        bg = (~sal).astype(np.float32)[None]
+        fg = np.where(cams >= tau, cams, np.float32(0))
+    else:
+        bg = np.full((1, h, w), tau, dtype=np.float32)
+        fg = cams
+    # np.argmax returns the first maximum: ties go to the lower index.
+    idx = np.argmax(np.concatenate([bg, fg], axis=0), axis=0)
+    lut = np.concatenate([[0], classes + 1]).astype(np.uint8)
+    label = lut[idx]
+    if mode == 'saliency' and ignore_unassigned:
+        label[sal & (idx == 0)] = ignore_index
+    return label

@@ -1,0 +1,73 @@
+import os.path as osp
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mmwsss.functional import (WSSSInputError, cams_to_unit, load_cams, save_cams_bed_png,
+                               save_cams_npz)
+
+
+def test_npz_roundtrip_uint8_and_float16(tmp_path):
+    cams = np.random.default_rng(0).random((2, 5, 7)).astype(np.float32)
+    save_cams_npz(str(tmp_path / 'a.npz'), [3, 11], cams, 'uint8')
+    got, keys = load_cams(str(tmp_path), 'a', cam_format='npz')
+    assert keys == [3, 11] and got.dtype == np.uint8
+    np.testing.assert_array_equal(got, np.round(cams * 255).astype(np.uint8))
+    save_cams_npz(str(tmp_path / 'b.npz'), [3, 11], cams, 'float16')
+    got, _ = load_cams(str(tmp_path), 'b', [11], cam_format='npz')
+    assert got.dtype == np.float16
+    np.testing.assert_allclose(got[0], cams[1], atol=1e-3)
+    # no stray temporary files left by the atomic write
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['a.npz', 'b.npz']
+
+
+def test_bed_png_matches_npz_uint8(tmp_path):
+    cams = np.random.default_rng(1).random((2, 4, 6)).astype(np.float32)
+    save_cams_bed_png(str(tmp_path), 'img_1', [0, 14], cams)
+    save_cams_npz(str(tmp_path / 'img_1.npz'), [0, 14], cams)
+    a, ka = load_cams(str(tmp_path), 'img_1', cam_format='bed_png')
+    b, kb = load_cams(str(tmp_path), 'img_1', cam_format='npz')
+    assert ka == kb == [0, 14]
+    np.testing.assert_array_equal(a, b)
+    # another image whose id starts the same is not mixed in
+    save_cams_bed_png(str(tmp_path), 'img_1_2', [5], cams[:1])
+    assert load_cams(str(tmp_path), 'img_1', cam_format='bed_png')[1] == [0, 14]
+
+
+def test_npy_dict_needs_allow_pickle(tmp_path):
+    np.save(tmp_path / 'x.npy', {4: np.full((3, 3), 0.5, np.float32)})
+    with pytest.raises(WSSSInputError, match=r"'x'.*x\.npy.*allow_pickle"):
+        load_cams(str(tmp_path), 'x', cam_format='npy_dict')
+    cams, keys = load_cams(str(tmp_path), 'x', cam_format='npy_dict', allow_pickle=True)
+    assert keys == [4] and cams.shape == (1, 3, 3)
+    # IRN layout: keys + high_res (with a leading background channel)
+    np.save(tmp_path / 'y.npy', {'keys': np.array([2, 7]),
+                                 'high_res': np.zeros((3, 2, 2), np.float32)})
+    cams, keys = load_cams(str(tmp_path), 'y', cam_format='npy_dict', allow_pickle=True)
+    assert keys == [2, 7] and cams.shape == (2, 2, 2)
+
+
+def test_npz_with_pickled_object_is_refused(tmp_path):
+    np.savez(tmp_path / 'p.npz', keys=np.array([0]), cams=np.array([{'evil': 1}], dtype=object))
+    with pytest.raises(WSSSInputError, match=r'p\.npz.*pickled'):
+        load_cams(str(tmp_path), 'p', cam_format='npz')
+
+
+def test_missing_and_unreadable(tmp_path):
+    with pytest.raises(WSSSInputError, match=r"'nope'.*nope\.npz.*not found"):
+        load_cams(str(tmp_path), 'nope', cam_format='npz')
+    (tmp_path / 'bad_0.png').write_bytes(b'not a png')
+    with pytest.raises(WSSSInputError, match=r"'bad'.*bad_0\.png.*unreadable"):
+        load_cams(str(tmp_path), 'bad', [0], cam_format='bed_png')
+    Image.fromarray(np.zeros((2, 2), np.uint8)).save(tmp_path / 'c_1.png')
+    with pytest.raises(WSSSInputError, match=r"\[3\] have no CAM|c_3\.png.*not found"):
+        load_cams(str(tmp_path), 'c', [1, 3], cam_format='bed_png')
+
+
+def test_range_and_nan_checks():
+    with pytest.raises(WSSSInputError, match='NaN'):
+        cams_to_unit(np.array([[[np.nan]]], np.float16), 'i', 'f.npz')
+    with pytest.raises(WSSSInputError, match=r"'i'.*f\.npz.*\[0, 1\]"):
+        cams_to_unit(np.array([[[1.5]]], np.float32), 'i', 'f.npz')
+    assert cams_to_unit(np.array([[[255]]], np.uint8))[0, 0, 0] == 1.0

@@ -1,0 +1,92 @@
+import os.path as osp
+
+import numpy as np
+import pytest
+from mmseg.registry import DATASETS
+
+import mmwsss  # noqa: F401
+from mmwsss.functional import WSSSInputError
+from mmwsss.functional.coco import COCO_CLASSES
+from tools.dataset_converters import coco2014
+
+
+def _voc(root, **kw):
+    cfg = dict(type='VOCWSSSDataset', data_root=root,
+               ann_file='ImageSets/Segmentation/train_aug.txt', pipeline=[])
+    cfg.update(kw)
+    return DATASETS.build(cfg)
+
+
+def test_voc_train_from_list_and_from_gt_agree(voc_root):
+    a = _voc(voc_root, cls_label_file='cls_labels/train_aug.txt', pseudo_labels=True)
+    b = _voc(voc_root, pseudo_labels=True)  # labels derived from SegmentationClassAug
+    assert len(a) == len(b) == 4
+    for i in range(4):
+        ia, ib = a.get_data_info(i), b.get_data_info(i)
+        assert ia['cls_labels'].tolist() == ib['cls_labels'].tolist()
+        assert ia['num_classes'] == 20 and 'seg_map_path' not in ia
+    assert a.get_data_info(0)['cls_labels'].tolist() == [0, 14]
+    assert len(a.metainfo['classes']) == 21
+
+
+def test_voc_val_is_gt_dataset(voc_root):
+    ds = _voc(voc_root, ann_file='ImageSets/Segmentation/val.txt',
+              pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
+                        dict(type='PackSegInputs')])
+    out = ds[1]
+    lab = out['data_samples'].gt_sem_seg.data.numpy()
+    assert set(np.unique(lab)) == {0, 13, 15}
+
+
+def test_voc_bad_list(voc_copy, tmp_path):
+    bad = tmp_path / 'cls.txt'
+    bad.write_text('2007_000032 0 20\n')
+    with pytest.raises(WSSSInputError, match=r"'2007_000032'.*cls\.txt.*line 1.*\[20\]"):
+        _voc(voc_copy, cls_label_file=str(bad), pseudo_labels=True, ann_file='')
+    bad.write_text('2007_000032 0\n')
+    with pytest.raises(WSSSInputError, match=r'3 image\(s\) have no image-level label'):
+        _voc(voc_copy, cls_label_file=str(bad), pseudo_labels=True)
+
+
+def test_coco_converter_and_datasets(coco_root, tmp_path, capsys):
+    out = str(tmp_path / 'coco_out')
+    coco2014.main([coco_root, '-o', out])
+    png = osp.join(out, 'SegmentationClass', 'train2014', 'COCO_train2014_000000000009.png')
+    from PIL import Image
+    lab = np.asarray(Image.open(png))
+    dog = COCO_CLASSES.index('dog')  # category id 18 -> class 16 (ids have gaps)
+    assert dog == 16
+    assert set(np.unique(lab)) == {0, 1, dog + 1}
+    lab25 = np.asarray(Image.open(png.replace('000000000009', '000000000025')))
+    assert 255 in lab25 and 80 in lab25  # crowd region ignored; toothbrush (cat 90) = label 80
+    assert lab25[15, 20] == 80  # the instance wins over the crowd region under it
+    lines = open(osp.join(out, 'cls_labels', 'train2014.txt')).read().split('\n')
+    assert lines[0] == 'COCO_train2014_000000000009 0 16'
+    assert not any(ln.startswith('COCO_train2014_000000000030') for ln in lines)
+    # resumable: a second run writes nothing
+    mtime = osp.getmtime(png)
+    coco2014.main([coco_root, '-o', out])
+    assert osp.getmtime(png) == mtime
+    assert '0 label maps written' in capsys.readouterr().out
+
+    common = dict(type='COCOWSSSDataset', data_root=coco_root, pipeline=[])
+    from_json = DATASETS.build(dict(common, ann_file='annotations/instances_train2014.json',
+                                    pseudo_labels=True))
+    from_list = DATASETS.build(dict(common, cls_label_file=osp.join(out, 'cls_labels',
+                                                                    'train2014.txt'),
+                                    pseudo_labels=True))
+    assert len(from_json) == len(from_list) == 3  # the image without instances is left out
+    for i in range(3):
+        assert (from_json.get_data_info(i)['cls_labels'].tolist() ==
+                from_list.get_data_info(i)['cls_labels'].tolist())
+    assert from_json.get_data_info(2)['cls_labels'].tolist() == sorted(
+        [COCO_CLASSES.index('cup'), COCO_CLASSES.index('chair')])
+    assert len(from_json.metainfo['classes']) == 81
+    val = DATASETS.build(dict(common, ann_file=osp.join(out, 'ImageSets', 'val2014.txt'),
+                              data_prefix=dict(img_path='val2014', seg_map_path=osp.join(
+                                  out, 'SegmentationClass', 'val2014')),
+                              pipeline=[dict(type='LoadImageFromFile'),
+                                        dict(type='LoadAnnotations'),
+                                        dict(type='PackSegInputs')]))
+    assert len(val) == 2
+    assert set(np.unique(val[1]['data_samples'].gt_sem_seg.data.numpy())) == {0, 3}

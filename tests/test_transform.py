@@ -1,0 +1,146 @@
+"""SaliencyPseudoLabel on the fixture, in stock and mmwsss pipelines, and its errors."""
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+from mmcv.transforms import LoadImageFromFile
+from mmseg.registry import DATASETS, TRANSFORMS
+from PIL import Image
+
+import mmwsss  # noqa: F401
+from mmwsss.functional import (WSSSInputError, binarize_saliency, load_cams, make_pseudo_label,
+                               read_gray_png)
+
+
+def _transform(root, **kw):
+    args = dict(type='SaliencyPseudoLabel', cam_dir=osp.join(root, 'activation_maps',
+                                                             'VOC2012_TEST'),
+                sal_dir=osp.join(root, 'saliency_maps', 'VOC2012_TEST'))
+    args.update(kw)
+    return TRANSFORMS.build(args)
+
+
+def _run(root, img_id, cls=None, **kw):
+    res = LoadImageFromFile()(dict(img_path=osp.join(root, 'JPEGImages', img_id + '.jpg')))
+    if cls is not None:
+        res['cls_labels'] = np.array(cls)
+    return _transform(root, **kw)(res)
+
+
+def test_expected_label_and_fields(voc_root):
+    res = _run(voc_root, '2007_000032', [0, 14])
+    lab = res['gt_seg_map']
+    assert lab.dtype == np.uint8 and lab.shape == res['img'].shape[:2]
+    assert res['seg_fields'] == ['gt_seg_map']
+    sal = binarize_saliency(read_gray_png(
+        osp.join(voc_root, 'saliency_maps', 'VOC2012_TEST', '2007_000032.png')))
+    cams, keys = load_cams(osp.join(voc_root, 'activation_maps', 'VOC2012_TEST'),
+                           '2007_000032', [0, 14])
+    ref = make_pseudo_label(cams.astype(np.float32) / 255, keys, sal, 0.1)
+    np.testing.assert_array_equal(lab, ref)
+    assert set(np.unique(lab)) <= {0, 1, 15, 255}
+    assert (lab[:-4, :4] == 0).all()  # saliency value 51 is not salient
+    assert (lab[-4:] != 0).all()  # 52 is: salient pixels are a class or 255
+
+
+def test_npz_store_and_store_classes(voc_root):
+    a = _run(voc_root, '2008_000002', [11, 14], cam_dir=osp.join(voc_root, 'cams_npz'),
+             cam_format='npz')['gt_seg_map']
+    b = _run(voc_root, '2008_000002', None, cam_dir=osp.join(voc_root, 'cams_npz'),
+             cam_format='npz')['gt_seg_map']
+    c = _run(voc_root, '2008_000002', [11, 14])['gt_seg_map']
+    np.testing.assert_array_equal(a, b)
+    # float16 npz vs round(255·cam) PNG: the same up to quantisation
+    assert (a == c).mean() > 0.97
+
+
+def test_no_saliency_mode(voc_root):
+    lab = _run(voc_root, '2007_000032', [0, 14], sal_dir=None, mode='no_saliency',
+               tau=0.2)['gt_seg_map']
+    assert 255 not in lab and {1, 15} <= set(np.unique(lab))
+    with pytest.raises(ValueError, match='no_saliency'):
+        _transform(voc_root, sal_dir=None)
+
+
+def test_stock_mmseg_voc_pipeline(voc_root):
+    """After LoadImageFromFile of mmseg's own PascalVOCDataset, and from the mmseg scope."""
+    ds = DATASETS.build(dict(
+        type='mmseg.PascalVOCDataset', data_root=voc_root,
+        ann_file='ImageSets/Segmentation/train_aug.txt',
+        data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug'),
+        pipeline=[dict(type='LoadImageFromFile'),
+                  dict(type='mmseg.SaliencyPseudoLabel',
+                       cam_dir=osp.join(voc_root, 'activation_maps', 'VOC2012_TEST'),
+                       sal_dir=osp.join(voc_root, 'saliency_maps', 'VOC2012_TEST')),
+                  dict(type='RandomFlip', prob=1.0),
+                  dict(type='PackSegInputs')]))
+    out = ds[0]
+    lab = out['data_samples'].gt_sem_seg.data.numpy()[0]
+    ref = _run(voc_root, '2007_000032')['gt_seg_map'][:, ::-1]
+    np.testing.assert_array_equal(lab, ref)
+
+
+@pytest.mark.parametrize('damage,match', [
+    ('rm_sal', r"'2007_000032'.*2007_000032\.png.*saliency map file not found"),
+    ('rm_cam', r"'2007_000032'.*2007_000032_14\.png.*CAM file not found"),
+    ('resize_sal', r"'2007_000032'.*2007_000032\.png.*saliency map is 10×10"),
+    ('resize_cam', r"'2007_000032'.*VOC2012_TEST.*CAM is 10×10"),
+    ('garbage_sal', r"'2007_000032'.*2007_000032\.png.*unreadable saliency"),
+])
+def test_bad_files(voc_copy, damage, match):
+    cam_dir = osp.join(voc_copy, 'activation_maps', 'VOC2012_TEST')
+    sal = osp.join(voc_copy, 'saliency_maps', 'VOC2012_TEST', '2007_000032.png')
+    if damage == 'rm_sal':
+        os.remove(sal)
+    elif damage == 'rm_cam':
+        os.remove(osp.join(cam_dir, '2007_000032_14.png'))
+    elif damage == 'resize_sal':
+        Image.fromarray(np.zeros((10, 10), np.uint8)).save(sal)
+    elif damage == 'resize_cam':
+        for c in (0, 14):
+            Image.fromarray(np.zeros((10, 10), np.uint8)).save(
+                osp.join(cam_dir, f'2007_000032_{c}.png'))
+    elif damage == 'garbage_sal':
+        with open(sal, 'wb') as f:
+            f.write(b'\x89PNG\r\n garbage')
+    with pytest.raises(WSSSInputError, match=match):
+        _run(voc_copy, '2007_000032', [0, 14])
+
+
+def test_bad_npz_values_and_classes(voc_copy):
+    d = osp.join(voc_copy, 'cams_npz')
+    np.savez(osp.join(d, '2007_000032.npz'), keys=np.array([0, 14]),
+             cams=np.full((2, 48, 64), np.nan, np.float16))
+    with pytest.raises(WSSSInputError, match=r"'2007_000032'.*2007_000032\.npz.*NaN"):
+        _run(voc_copy, '2007_000032', [0, 14], cam_dir=d, cam_format='npz')
+    np.savez(osp.join(d, '2007_000032.npz'), keys=np.array([0, 14]),
+             cams=np.full((2, 48, 64), 1.2, np.float16))
+    with pytest.raises(WSSSInputError, match=r'2007_000032\.npz.*\[0, 1\]'):
+        _run(voc_copy, '2007_000032', [0, 14], cam_dir=d, cam_format='npz')
+    # a labelled class without a CAM
+    with pytest.raises(WSSSInputError, match=r"'2007_000039'.*2007_000039\.npz.*\[3\] have no CAM"):
+        _run(voc_copy, '2007_000039', [3, 19], cam_dir=d, cam_format='npz')
+    # a class id out of range for the dataset
+    res = LoadImageFromFile()(dict(img_path=osp.join(voc_copy, 'JPEGImages', '2007_000039.jpg')))
+    res.update(cls_labels=np.array([25]), num_classes=20)
+    with pytest.raises(WSSSInputError, match=r"'2007_000039'.*unknown class id.*25.*0\.\.19"):
+        _transform(voc_copy)(res)
+    # a store holding an unknown class (no cls_labels given)
+    np.savez(osp.join(d, '2009_000010.npz'), keys=np.array([30]),
+             cams=np.zeros((1, 48, 48), np.uint8))
+    res = LoadImageFromFile()(dict(img_path=osp.join(voc_copy, 'JPEGImages', '2009_000010.jpg')))
+    res['num_classes'] = 20
+    with pytest.raises(WSSSInputError, match=r'2009_000010\.npz.*unknown class id.*30'):
+        _transform(voc_copy, cam_dir=d, cam_format='npz')(res)
+
+
+def test_pickled_store_needs_allow_pickle(voc_copy):
+    d = osp.join(voc_copy, 'eps_npy')
+    os.makedirs(d)
+    np.save(osp.join(d, '2007_000039.npy'), {19: np.full((40, 56), 0.7, np.float32)})
+    with pytest.raises(WSSSInputError, match=r'2007_000039\.npy.*allow_pickle'):
+        _run(voc_copy, '2007_000039', [19], cam_dir=d, cam_format='npy_dict')
+    lab = _run(voc_copy, '2007_000039', [19], cam_dir=d, cam_format='npy_dict',
+               allow_pickle=True)['gt_seg_map']
+    assert set(np.unique(lab)) <= {0, 20}

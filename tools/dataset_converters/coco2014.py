@@ -1,0 +1,98 @@
+"""Build COCO-14 label maps and WSSS-BED image-level label lists with pycocotools.
+
+    python tools/dataset_converters/coco2014.py data/coco2014 [--splits train2014 val2014]
+        [-o OUT] [--nproc N] [--force]
+
+Writes, under OUT (default: the COCO root):
+    SegmentationClass/<split>/<img_id>.png   label maps (0 bg, c+1 class c, 255 crowd)
+    cls_labels/<split>.txt                   ``<img_id> <c> ...`` (images with a class)
+    ImageSets/<split>.txt                    every image id of the split
+Resumable: label maps already written are skipped (``--force`` rewrites them);
+every file is written atomically, so an interrupted run leaves no partial file.
+"""
+import argparse
+import contextlib
+import io
+import os.path as osp
+from multiprocessing import Pool
+
+from pycocotools.coco import COCO
+from tqdm import tqdm
+
+from mmwsss.functional.coco import coco_category_map, coco_cls_labels, coco_label_map
+from mmwsss.functional.palette import voc_colormap
+from mmwsss.functional.fileio import atomic_write, save_label_png
+from mmwsss.functional.labels import format_cls_label_line
+
+_COCO, _CAT_MAP = None, None
+
+
+def _init(ann_file):
+    global _COCO, _CAT_MAP
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its timings
+        _COCO = COCO(ann_file)
+    _CAT_MAP = coco_category_map(_COCO)
+
+
+def _convert(job):
+    image_id, path = job
+    save_label_png(path, coco_label_map(_COCO, image_id, _CAT_MAP), voc_colormap(256))
+    return image_id
+
+
+def convert_split(root, split, out, nproc=1, force=False):
+    ann_file = osp.join(root, 'annotations', f'instances_{split}.json')
+    if not osp.isfile(ann_file):
+        raise FileNotFoundError(f'COCO annotation file not found: {ann_file}')
+    _init(ann_file)
+    coco, cat_map = _COCO, _CAT_MAP
+    if len(cat_map) != 80:
+        raise ValueError(f'{ann_file}: {len(cat_map)} categories, expected 80 (COCO-14)')
+    seg_dir = osp.join(out, 'SegmentationClass', split)
+    ids, lines, jobs = [], [], []
+    for image_id in sorted(coco.getImgIds()):
+        stem = osp.splitext(coco.loadImgs(image_id)[0]['file_name'])[0]
+        ids.append(stem)
+        cls = coco_cls_labels(coco, image_id, cat_map)
+        if cls:
+            lines.append(format_cls_label_line(stem, cls))
+        path = osp.join(seg_dir, stem + '.png')
+        if force or not osp.isfile(path):
+            jobs.append((image_id, path))
+    done = len(ids) - len(jobs)
+    desc = f'{split} label maps' + (f' ({done} already done)' if done else '')
+    if nproc > 1 and len(jobs) > 1:
+        with Pool(nproc, initializer=_init, initargs=(ann_file, )) as pool:
+            for _ in tqdm(pool.imap_unordered(_convert, jobs, chunksize=16), total=len(jobs),
+                          desc=desc):
+                pass
+    else:
+        for job in tqdm(jobs, desc=desc):
+            _convert(job)
+    for name, rows in ((osp.join(out, 'cls_labels', f'{split}.txt'), lines),
+                       (osp.join(out, 'ImageSets', f'{split}.txt'), ids)):
+        data = ('\n'.join(rows) + '\n').encode()
+        atomic_write(name, lambda f: f.write(data))
+    return len(ids), len(jobs)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description='Convert COCO-14 instances to WSSS label maps')
+    p.add_argument('coco_root', help='folder with train2014/, val2014/, annotations/')
+    p.add_argument('--splits', nargs='+', default=['train2014', 'val2014'])
+    p.add_argument('-o', '--out-dir', help='output root (default: coco_root)')
+    p.add_argument('--nproc', type=int, default=1, help='worker processes')
+    p.add_argument('--force', action='store_true', help='rewrite existing label maps')
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    out = args.out_dir or args.coco_root
+    for split in args.splits:
+        n, written = convert_split(args.coco_root, split, out, args.nproc, args.force)
+        print(f'{split}: {n} images, {written} label maps written, {n - written} kept')
+
+
+if __name__ == '__main__':
+    main()
