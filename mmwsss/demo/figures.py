@@ -1,0 +1,239 @@
+"""Demo figures: a grid of image / CAM / saliency / pseudo label / GT, and
+pseudo-label mIoU against τ.
+
+Drawn with matplotlib's object API on the Agg canvas (no pyplot, no global
+backend switch, no display needed) and written atomically as PNG. The pseudo
+labels come from :func:`mmwsss.functional.make_pseudo_label` (or
+:func:`mmwsss.functional.pseudo_label_for_image` when read from a CAM store),
+the colours from :func:`mmwsss.functional.palette.voc_colormap`.
+"""
+import io
+import os.path as osp
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import numpy as np
+from PIL import Image
+
+from mmwsss.functional import (atomic_write, binarize_saliency, cams_to_unit, load_unit_cams,
+                               make_pseudo_label, pseudo_label_for_image, read_gray_png)
+from mmwsss.functional.errors import WSSSInputError
+from mmwsss.functional.palette import voc_colormap
+
+ArrayOrPath = Union[np.ndarray, str]
+COLUMNS = ('image', 'CAM', 'saliency', 'pseudo label', 'GT')
+
+
+def label_to_rgb(label: np.ndarray, palette: Optional[Sequence] = None) -> np.ndarray:
+    """Colour an H×W label map (0 bg, c+1 class c, 255 ignore) → H×W×3 uint8.
+
+    Labels past the end of ``palette`` take the VOC colour map (255, the
+    ignore label, is VOC's cream boundary colour)."""
+    lut = np.asarray(voc_colormap(256), dtype=np.uint8)
+    if palette is not None:
+        pal = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)[:255]
+        lut[:len(pal)] = pal
+    return lut[np.asarray(label, dtype=np.uint8)]
+
+
+def _read_rgb(x: ArrayOrPath, what: str = 'image') -> np.ndarray:
+    if isinstance(x, np.ndarray):
+        if x.ndim == 2:
+            x = np.repeat(x[..., None], 3, -1)
+        return np.asarray(x, dtype=np.uint8)
+    if not osp.isfile(x):
+        raise WSSSInputError(f'{what} file not found', path=x)
+    with Image.open(x) as im:
+        return np.asarray(im.convert('RGB'))
+
+
+def _read_label(x: ArrayOrPath) -> np.ndarray:
+    """A label map as class indices (a palette PNG's indices, not its colours)."""
+    if isinstance(x, np.ndarray):
+        return np.asarray(x, dtype=np.uint8)
+    if not osp.isfile(x):
+        raise WSSSInputError('label map file not found', path=x)
+    with Image.open(x) as im:
+        if im.mode not in ('L', 'P'):
+            raise WSSSInputError(f'label map must be an 8-bit gray or palette PNG, got mode '
+                                 f'{im.mode}', path=x)
+        return np.asarray(im, dtype=np.uint8)
+
+
+def _read_sal(x: ArrayOrPath) -> np.ndarray:
+    if isinstance(x, np.ndarray):
+        if x.dtype != np.uint8:  # a float map in [0, 1]
+            x = np.round(np.clip(x, 0, 1) * 255).astype(np.uint8)
+        return x
+    return read_gray_png(x, what='saliency map')
+
+
+def grid_row(img: ArrayOrPath,
+             cams: np.ndarray,
+             classes: Sequence[int],
+             saliency: Optional[ArrayOrPath] = None,
+             gt: Optional[ArrayOrPath] = None,
+             tau: float = 0.1,
+             mode: str = 'saliency',
+             sal_threshold: float = 0.2,
+             ignore_unassigned: bool = True,
+             title: Optional[str] = None) -> dict:
+    """One row of the grid from arrays (or image paths).
+
+    Args:
+        img: H×W×3 uint8 RGB image or its path.
+        cams (np.ndarray): K×H×W CAMs of the labelled classes, float in
+            [0, 1] or uint8 (value / 255).
+        classes (Sequence[int]): the K 0-based class ids.
+        saliency: H×W uint8 saliency map (or float in [0, 1], or a path);
+            required in ``saliency`` mode.
+        gt: H×W GT label map or its path (palette indices), optional.
+        tau, mode, sal_threshold, ignore_unassigned: the pseudo-label rule's
+            arguments (see :func:`mmwsss.functional.make_pseudo_label`).
+        title (str, optional): row title (e.g. the image id).
+
+    Returns:
+        dict: ``img``, ``cam`` (H×W max over the labelled classes), ``saliency``
+        (H×W uint8 or None), ``pseudo`` (H×W uint8), ``gt`` and ``title``.
+    """
+    img = _read_rgb(img)
+    cams = cams_to_unit(np.asarray(cams))
+    if cams.ndim != 3 or cams.shape[1:] != img.shape[:2]:
+        raise ValueError(f'cams must be K×H×W with H×W = {img.shape[:2]}, got {cams.shape}')
+    sal = None if saliency is None else _read_sal(saliency)
+    binar = None if sal is None else binarize_saliency(sal, sal_threshold)
+    pseudo = make_pseudo_label(cams, classes, binar, tau, mode, ignore_unassigned)
+    cam = cams.max(0) if len(cams) else np.zeros(img.shape[:2], np.float32)
+    return dict(img=img, cam=cam, saliency=sal, pseudo=pseudo,
+                gt=None if gt is None else _read_label(gt), title=title)
+
+
+def grid_row_from_store(img_path: str,
+                        cam_dir: str,
+                        sal_dir: Optional[str],
+                        classes: Optional[Sequence[int]] = None,
+                        gt_path: Optional[str] = None,
+                        cam_format: str = 'npz',
+                        tau: float = 0.1,
+                        mode: str = 'saliency',
+                        sal_threshold: float = 0.2,
+                        ignore_unassigned: bool = True,
+                        title: Optional[str] = None) -> dict:
+    """One row of the grid from files: the pseudo label is made exactly as
+    ``SaliencyPseudoLabel`` makes it (:func:`pseudo_label_for_image`)."""
+    img_id = osp.splitext(osp.basename(img_path))[0]
+    img = _read_rgb(img_path)
+    hw = img.shape[:2]
+    cams, _ = load_unit_cams(cam_dir, img_id, classes, cam_format, hw)
+    pseudo = pseudo_label_for_image(img_id, hw, cam_dir, sal_dir, classes=classes,
+                                    cam_format=cam_format, tau=tau, mode=mode,
+                                    sal_threshold=sal_threshold,
+                                    ignore_unassigned=ignore_unassigned)
+    sal = None if sal_dir is None else read_gray_png(
+        osp.join(sal_dir, img_id + '.png'), img_id, 'saliency map')
+    cam = cams.max(0) if len(cams) else np.zeros(hw, np.float32)
+    return dict(img=img, cam=cam, saliency=sal, pseudo=pseudo,
+                gt=None if gt_path is None else _read_label(gt_path),
+                title=img_id if title is None else title)
+
+
+def _save_figure(fig, path: str, dpi: int) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format='png', dpi=dpi)
+    atomic_write(path, lambda f: f.write(buf.getvalue()))
+
+
+def save_grid_figure(path: str,
+                     rows: Sequence[dict],
+                     class_names: Optional[Sequence[str]] = None,
+                     palette: Optional[Sequence] = None,
+                     title: Optional[str] = None,
+                     cell_inches: float = 1.6,
+                     dpi: int = 100) -> None:
+    """Write the grid (one row an image: image / CAM / saliency / pseudo label /
+    GT) as a PNG, atomically.
+
+    Args:
+        path (str): output ``.png``.
+        rows (Sequence[dict]): from :func:`grid_row` or :func:`grid_row_from_store`.
+        class_names (Sequence[str], optional): label names, background first,
+            for the legend.
+        palette (Sequence, optional): label colours (default the VOC colour map).
+        title (str, optional): figure title (e.g. the method, source and τ).
+    """
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+    if not rows:
+        raise ValueError('save_grid_figure needs at least one row')
+    fig = Figure(figsize=(cell_inches * len(COLUMNS), cell_inches * len(rows) + 0.9))
+    axes = fig.subplots(len(rows), len(COLUMNS), squeeze=False)
+    jet = colormaps['jet']
+    used = set()
+    for r, row in enumerate(rows):
+        img = row['img']
+        heat = (jet(np.clip(row['cam'], 0, 1))[..., :3] * 255).astype(np.float32)
+        panels = [img, (0.5 * img + 0.5 * heat).astype(np.uint8),
+                  row.get('saliency'), row['pseudo'], row.get('gt')]
+        for c, (ax, p) in enumerate(zip(axes[r], panels)):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(COLUMNS[c], fontsize=9)
+            if c == 0 and row.get('title'):
+                ax.set_ylabel(row['title'], fontsize=7)
+            if p is None:
+                ax.text(0.5, 0.5, 'n/a', ha='center', va='center', transform=ax.transAxes)
+                continue
+            if c == 2:
+                ax.imshow(p, cmap='gray', vmin=0, vmax=255, interpolation='nearest')
+            elif c >= 3:
+                used.update(int(v) for v in np.unique(p))
+                ax.imshow(label_to_rgb(p, palette), interpolation='nearest')
+            else:
+                ax.imshow(p, interpolation='nearest')
+    if class_names is not None:
+        lut = label_to_rgb(np.arange(256, dtype=np.uint8)[None], palette)[0] / 255
+        handles = [Patch(color=lut[v], label=class_names[v] if v < len(class_names) else
+                         ('ignore' if v == 255 else str(v))) for v in sorted(used)]
+        fig.legend(handles=handles, loc='lower center', ncol=min(len(handles), 7),
+                   fontsize=7, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.06 if class_names is not None else 0, 1, 1))
+    _save_figure(fig, path, dpi)
+
+
+def save_tau_curves(path: str,
+                    curves: Dict[str, Tuple[Sequence[float], Sequence[float]]],
+                    title: str = 'pseudo-label mIoU against τ',
+                    ylabel: str = 'mIoU (%)',
+                    dpi: int = 100) -> None:
+    """Write mIoU-against-τ curves as a PNG, atomically; the best τ of each
+    curve is marked.
+
+    Args:
+        path (str): output ``.png``.
+        curves (dict): label (e.g. ``'ird / SYN_CLEAN'``) → (taus, mIoUs).
+    """
+    from matplotlib.figure import Figure
+    if not curves:
+        raise ValueError('save_tau_curves needs at least one curve')
+    fig = Figure(figsize=(5.5, 3.8))
+    ax = fig.subplots()
+    for name, (taus, vals) in curves.items():
+        taus, vals = np.asarray(taus, float), np.asarray(vals, float)
+        if taus.shape != vals.shape or taus.ndim != 1 or not len(taus):
+            raise ValueError(f'curve {name!r}: need equal-length 1-D taus and values, got '
+                             f'{taus.shape} and {vals.shape}')
+        line, = ax.plot(taus, vals, marker='o', markersize=3, label=name)
+        b = int(np.nanargmax(vals))
+        ax.plot([taus[b]], [vals[b]], marker='*', markersize=11, color=line.get_color())
+    ax.set_xlabel('τ')
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    _save_figure(fig, path, dpi)
