@@ -1,0 +1,44 @@
+import json
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tools import export_pseudo_labels
+
+CFG = osp.join(osp.dirname(__file__), 'configs', 'tiny_fcn_voc_pseudo.py')
+
+
+def test_export_matches_transform_resumes_and_refuses_other_settings(tmp_path, voc_root):
+    from mmwsss.functional import pseudo_label_for_image
+    out = str(tmp_path / 'labels')
+    export_pseudo_labels.main([CFG, '--out-dir', out])
+    ids = open(osp.join(voc_root, 'ImageSets/Segmentation/train_aug.txt')).read().split()
+    cls = {ln.split()[0]: [int(c) for c in ln.split()[1:]]
+           for ln in open(osp.join(voc_root, 'cls_labels/train_aug.txt'))}
+    for img_id in ids:
+        img = Image.open(osp.join(out, img_id + '.png'))
+        assert img.mode == 'P'  # palette PNG, as VOC label maps
+        lab = np.asarray(img)
+        ref = pseudo_label_for_image(
+            img_id, lab.shape, osp.join(voc_root, 'activation_maps/VOC2012_TEST'),
+            osp.join(voc_root, 'saliency_maps/VOC2012_TEST'), cls[img_id], tau=0.1)
+        np.testing.assert_array_equal(lab, ref)
+    assert json.load(open(osp.join(out, 'meta.json')))['pseudo_label']['tau'] == 0.1
+
+    # resume: only the missing label is written
+    first = osp.join(out, ids[0] + '.png')
+    keep = osp.join(out, ids[1] + '.png')
+    mtime = osp.getmtime(keep)
+    os.remove(first)
+    export_pseudo_labels.main([CFG, '--out-dir', out])
+    assert osp.isfile(first) and osp.getmtime(keep) == mtime
+
+    # other settings into the same folder: refused without --force
+    opt = ['--cfg-options', 'train_dataloader.dataset.pipeline.1.tau=0.5']
+    with pytest.raises(SystemExit, match='other settings'):
+        export_pseudo_labels.main([CFG, '--out-dir', out] + opt)
+    export_pseudo_labels.main([CFG, '--out-dir', out, '--force'] + opt)
+    assert json.load(open(osp.join(out, 'meta.json')))['pseudo_label']['tau'] == 0.5

@@ -1,0 +1,119 @@
+"""Write the pseudo labels of a config's training split as palette PNGs.
+
+    python tools/export_pseudo_labels.py CONFIG --out-dir DIR [--nproc N]
+        [--cfg-options KEY=VALUE ...] [--force]
+
+The labels are exactly those ``SaliencyPseudoLabel`` makes on the fly during
+training (the same transform, with the config's cam_dir, sal_dir, tau...).
+Resumable: images already written are skipped. ``DIR/meta.json`` records the
+settings; a rerun with other settings into the same folder stops unless
+``--force`` is given, which also rewrites every label.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+from multiprocessing import Pool
+
+from mmengine.config import Config, DictAction
+from PIL import Image
+from tqdm import tqdm
+
+from mmwsss.functional import atomic_write, save_label_png
+
+WRAPPERS = ('RepeatDataset', 'ConcatDataset', 'ClassBalancedDataset', 'MultiImageMixDataset')
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description='Export on-the-fly pseudo labels as PNGs')
+    p.add_argument('config', help='training config (uses train_dataloader.dataset)')
+    p.add_argument('--out-dir', required=True, help='folder for <img_id>.png')
+    p.add_argument('--nproc', type=int, default=1, help='worker processes')
+    p.add_argument('--force', action='store_true',
+                   help='rewrite existing labels, also when the settings changed')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='override config settings, as in mmseg tools (key=value)')
+    return p.parse_args(argv)
+
+
+def find_pseudo_label_step(dataset_cfg):
+    """Unwrap dataset wrappers; return (dataset cfg, SaliencyPseudoLabel cfg)."""
+    while dataset_cfg.get('type') in WRAPPERS:
+        inner = dataset_cfg.get('dataset') or dataset_cfg.get('datasets')
+        dataset_cfg = inner[0] if isinstance(inner, (list, tuple)) else inner
+    for step in dataset_cfg.get('pipeline', []):
+        if step.get('type', '').split('.')[-1] == 'SaliencyPseudoLabel':
+            return dataset_cfg, step
+    raise ValueError('the training pipeline has no SaliencyPseudoLabel step')
+
+
+_JOB = {}
+
+
+def _init(transform, palette):
+    _JOB.update(transform=transform, palette=palette)
+
+
+def _export(job):
+    info, path = job
+    with Image.open(info['img_path']) as img:  # reads the header only
+        w, h = img.size
+    results = _JOB['transform'](dict(info, ori_shape=(h, w), seg_fields=[]))
+    save_label_png(path, results['gt_seg_map'], _JOB['palette'])
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    import mmwsss  # noqa: F401  (registers everything, also without custom_imports)
+    from mmseg.registry import DATASETS, TRANSFORMS
+    from mmseg.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+
+    ds_cfg, step = find_pseudo_label_step(cfg.train_dataloader.dataset)
+    ds_cfg = ds_cfg.copy()
+    ds_cfg['pipeline'] = []
+    dataset = DATASETS.build(ds_cfg)
+    step = dict(step, type='SaliencyPseudoLabel')
+    transform = TRANSFORMS.build(step)
+
+    os.makedirs(args.out_dir, exist_ok=True)
+    meta_path = osp.join(args.out_dir, 'meta.json')
+    meta = dict(config=osp.abspath(args.config), pseudo_label=step,
+                num_images=len(dataset))
+    if osp.isfile(meta_path) and not args.force:
+        with open(meta_path) as f:
+            old = json.load(f)
+        if old.get('pseudo_label') != json.loads(json.dumps(step)):
+            raise SystemExit(
+                f'{args.out_dir} holds labels made with other settings '
+                f'({old.get("pseudo_label")}); use another --out-dir or --force to rewrite')
+    data = json.dumps(meta, indent=2).encode()
+    atomic_write(meta_path, lambda f: f.write(data))
+
+    jobs = []
+    for i in range(len(dataset)):
+        info = dataset.get_data_info(i)
+        img_id = osp.splitext(osp.basename(info['img_path']))[0]
+        path = osp.join(args.out_dir, img_id + '.png')
+        if args.force or not osp.isfile(path):
+            jobs.append((info, path))
+    skipped = len(dataset) - len(jobs)
+    palette = dataset.metainfo.get('palette')
+    desc = 'pseudo labels' + (f' ({skipped} already written)' if skipped else '')
+    if args.nproc > 1 and len(jobs) > 1:
+        with Pool(args.nproc, initializer=_init, initargs=(transform, palette)) as pool:
+            for _ in tqdm(pool.imap_unordered(_export, jobs, chunksize=8), total=len(jobs),
+                          desc=desc):
+                pass
+    else:
+        _init(transform, palette)
+        for job in tqdm(jobs, desc=desc):
+            _export(job)
+    print(f'{len(jobs)} labels written, {skipped} kept, in {args.out_dir}')
+
+
+if __name__ == '__main__':
+    main()
