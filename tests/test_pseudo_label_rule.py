@@ -132,3 +132,15 @@ def test_tau_monotonicity(inp, t1, t2):
         assert not (fg_b & ~fg_a).any()
         if mode == 'saliency':
             np.testing.assert_array_equal(b[fg_b], a[fg_b])
+
+
+@settings(max_examples=300, deadline=None)
+@given(_inputs(), st.sampled_from(['saliency', 'no_saliency']), st.booleans())
+def test_uint8_cams_equal_their_float_values(inp, mode, ignore):
+    """Stores hand uint8 CAMs (v/255) straight to the rule: same labels as floats."""
+    cams, classes, sal, tau = inp
+    q = np.round(cams * 255).astype(np.uint8)
+    np.testing.assert_array_equal(
+        make_pseudo_label(q, classes, sal, tau, mode, ignore),
+        make_pseudo_label(q.astype(np.float32) / np.float32(255), classes, sal, tau, mode,
+                          ignore))

@@ -48,7 +48,8 @@ def make_pseudo_label(cams: np.ndarray,
     leaving them out gives the same labels as the full C+1 argmax.
 
     Args:
-        cams (np.ndarray): K×H×W float CAMs in [0, 1] of the labelled classes.
+        cams (np.ndarray): K×H×W CAMs of the labelled classes: float in [0, 1],
+            or uint8 meaning value / 255 (as the stores hold them).
         classes (Sequence[int]): K 0-based class ids, one per CAM (any order).
         saliency (np.ndarray, optional): H×W bool binarised saliency. Required
             in ``saliency`` mode, unused in ``no_saliency`` mode.
@@ -64,7 +65,7 @@ def make_pseudo_label(cams: np.ndarray,
     """
     if mode not in MODES:
         raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
-    cams = np.asarray(cams, dtype=np.float32)
+    cams = np.asarray(cams)
     if cams.ndim != 3:
         raise ValueError(f'cams must be K×H×W, got shape {cams.shape}')
     classes = np.asarray(classes, dtype=np.int64).reshape(-1)
@@ -73,26 +74,44 @@ def make_pseudo_label(cams: np.ndarray,
     if len(np.unique(classes)) != len(classes):
         raise ValueError(f'repeated class ids in {classes.tolist()}')
     h, w = cams.shape[1:]
-    # Sort by class id so that ties between classes go to the lower id.
-    order = np.argsort(classes, kind='stable')
-    classes, cams = classes[order], cams[order]
-    tau = np.float32(tau)
-
+    sal = None
     if mode == 'saliency':
         if saliency is None:
             raise ValueError("mode 'saliency' needs a saliency map")
         sal = np.asarray(saliency, dtype=bool)
         if sal.shape != (h, w):
             raise ValueError(f'saliency {sal.shape} and CAMs {(h, w)} differ in size')
-        bg = (~sal).astype(np.float32)[None]
-        fg = np.where(cams >= tau, cams, np.float32(0))
+
+    # The argmax over [bg, A_1..A_K] reduces to the best class against a bound:
+    # saliency mode: bg = 1 - S, so a non-salient pixel (bg = 1 >= any CAM) is
+    #   always background, and a salient one (bg = 0) takes the best class iff its
+    #   CAM is >= tau and > 0 (ties with bg = 0 go to bg);
+    # no_saliency mode: bg = tau, the best class wins iff its CAM is > tau.
+    # np.argmax returns the first maximum: ties between classes go to the lower id.
+    order = np.argsort(classes, kind='stable')
+    classes = classes[order]
+    if cams.dtype == np.uint8:  # v / 255: compare in the uint8 domain, no float copy
+        lo = int(np.searchsorted(UINT8_TO_UNIT, np.float32(tau), side='left'))  # >= tau
+        hi = int(np.searchsorted(UINT8_TO_UNIT, np.float32(tau), side='right'))  # > tau
+        thr = max(lo, 1) if mode == 'saliency' else hi
     else:
-        bg = np.full((1, h, w), tau, dtype=np.float32)
-        fg = cams
-    # np.argmax returns the first maximum: ties go to the lower index.
-    idx = np.argmax(np.concatenate([bg, fg], axis=0), axis=0)
-    lut = np.concatenate([[0], classes + 1]).astype(np.uint8)
-    label = lut[idx]
+        cams = cams.astype(np.float32, copy=False)
+        tau32 = np.float32(tau)
+        thr = tau32 if mode == 'saliency' else np.nextafter(tau32, np.float32(2))
+    if len(classes) == 0:
+        assigned = np.zeros((h, w), bool)
+        best = np.zeros((h, w), np.intp)
+    else:
+        cams = cams[order] if len(classes) > 1 else cams
+        best = np.argmax(cams, axis=0) if len(classes) > 1 else np.zeros((h, w), np.intp)
+        top = np.take_along_axis(cams, best[None], 0)[0] if len(classes) > 1 else cams[0]
+        assigned = top >= thr
+        if mode == 'saliency':
+            if cams.dtype != np.uint8:
+                assigned &= top > 0
+            assigned &= sal
+    lut = (classes + 1).astype(np.uint8)
+    label = np.where(assigned, lut[best] if len(lut) else 0, 0).astype(np.uint8)
     if mode == 'saliency' and ignore_unassigned:
-        label[sal & (idx == 0)] = ignore_index
+        label[sal & ~assigned] = ignore_index
     return label

@@ -23,12 +23,13 @@ def load_saliency(sal_dir: str, img_id: str, hw: Optional[Tuple[int, int]] = Non
     return binarize_saliency(sal, threshold)
 
 
-def load_unit_cams(cam_dir: str, img_id: str, classes: Optional[Sequence[int]] = None,
-                   cam_format: str = 'bed_png', hw: Optional[Tuple[int, int]] = None,
-                   allow_pickle: bool = False,
-                   max_class: Optional[int] = None) -> Tuple[np.ndarray, list]:
-    """CAMs of an image as K×H×W float32 in [0, 1], with all checks done:
-    size against ``hw``, range and NaN, class ids in ``0..max_class``."""
+def load_checked_cams(cam_dir: str, img_id: str, classes: Optional[Sequence[int]] = None,
+                      cam_format: str = 'bed_png', hw: Optional[Tuple[int, int]] = None,
+                      allow_pickle: bool = False,
+                      max_class: Optional[int] = None) -> Tuple[np.ndarray, list]:
+    """CAMs of an image with all checks done (size against ``hw``, range and
+    NaN, class ids in ``0..max_class``): K×H×W uint8 (value / 255) as stored,
+    or float32 in [0, 1]. :func:`make_pseudo_label` takes either."""
     cams, keys = load_cams(cam_dir, img_id, classes, cam_format, allow_pickle)
     where = cam_dir if cam_format == 'bed_png' else cam_path(cam_dir, img_id, cam_format)
     bad = [k for k in keys if k < 0 or (max_class is not None and k > max_class)]
@@ -39,7 +40,19 @@ def load_unit_cams(cam_dir: str, img_id: str, classes: Optional[Sequence[int]] =
         raise WSSSInputError(
             f'CAM is {cams.shape[2]}×{cams.shape[1]} (W×H) but the image is '
             f'{hw[1]}×{hw[0]}', img_id, where)
+    if cams.dtype == np.uint8:
+        return cams, keys
     return cams_to_unit(cams, img_id, where), keys
+
+
+def load_unit_cams(cam_dir: str, img_id: str, classes: Optional[Sequence[int]] = None,
+                   cam_format: str = 'bed_png', hw: Optional[Tuple[int, int]] = None,
+                   allow_pickle: bool = False,
+                   max_class: Optional[int] = None) -> Tuple[np.ndarray, list]:
+    """As :func:`load_checked_cams`, always as K×H×W float32 in [0, 1]."""
+    cams, keys = load_checked_cams(cam_dir, img_id, classes, cam_format, hw, allow_pickle,
+                                   max_class)
+    return cams_to_unit(cams), keys
 
 
 def pseudo_label_for_image(img_id: str,
@@ -62,8 +75,8 @@ def pseudo_label_for_image(img_id: str,
         bad = [int(c) for c in classes if int(c) < 0 or int(c) > max_class]
         if bad:
             raise WSSSInputError(f'unknown class id(s) {bad} (valid: 0..{max_class})', img_id)
-    cams, keys = load_unit_cams(cam_dir, img_id, classes, cam_format, hw, allow_pickle,
-                                max_class)
+    cams, keys = load_checked_cams(cam_dir, img_id, classes, cam_format, hw, allow_pickle,
+                                   max_class)
     sal = None
     if mode == 'saliency':
         if sal_dir is None:
