@@ -1,0 +1,14 @@
+# DeepLab-V3+ R-101-D8 on MS COCO 2014 (81 labels, train2014 -> val2014): mmseg has no
+# COCO-14 recipe; its COCO-Stuff164k one for DeepLab-V3 (R-101-D8, 4xb4, 80k)
+# 4 GPUs x 4 images, crop 512, SGD lr 0.01, poly 0.9, 80k iterations.
+_base_ = [
+    '../../../_base_/models/deeplabv3plus_r101-d8.py', '../../../_base_/datasets/coco14_wsss.py',
+    '../../../_base_/default_runtime.py', 'mmseg::_base_/schedules/schedule_80k.py'
+]
+crop_size = (512, 512)
+data_preprocessor = dict(size=crop_size)
+model = dict(
+    data_preprocessor=data_preprocessor,
+    decode_head=dict(num_classes=81),
+    auxiliary_head=dict(num_classes=81))
+train_dataloader = dict(batch_size=4, num_workers=4)

@@ -1,0 +1,19 @@
+# K-Net (UPerNet) Swin-L on MS COCO 2014 (81 labels, train2014 -> val2014): mmseg's K-Net Swin recipe
+# (knet-s3_swin-l_upernet_8xb2-adamw-80k_ade20k-512x512.py: 8 GPUs x 2 images,
+# crop 512, AdamW 6e-5, clip 1, warm-up 1000, steps at 75%/90%) over 80k
+# iterations (see configs/wsss/README.md).
+_base_ = [
+    '../../../_base_/models/knet-s3_swin-l_upernet.py', '../../../_base_/datasets/coco14_wsss.py',
+    '../../../_base_/default_runtime.py', '../../../_base_/schedules/schedule_knet_80k.py'
+]
+crop_size = (512, 512)
+data_preprocessor = dict(size=crop_size)
+model = dict(
+    data_preprocessor=data_preprocessor,
+    decode_head=dict(
+        kernel_update_head=[
+            dict(head, num_classes=81) for head in _base_.model.decode_head.kernel_update_head
+        ],
+        kernel_generate_head=dict(num_classes=81)),
+    auxiliary_head=dict(num_classes=81))
+train_dataloader = dict(batch_size=2, num_workers=2)

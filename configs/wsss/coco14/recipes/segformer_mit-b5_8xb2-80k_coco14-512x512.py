@@ -1,0 +1,12 @@
+# SegFormer MiT-B5 on MS COCO 2014 (81 labels, train2014 -> val2014): mmseg's SegFormer recipe
+# (segformer_mit-b5_8xb2-160k_ade20k-512x512.py: 8 GPUs x 2 images, crop 512,
+# AdamW 6e-5, warm-up 1500 + poly 1.0) with 80k iterations instead of
+# 160k (see configs/wsss/README.md).
+_base_ = [
+    '../../../_base_/models/segformer_mit-b5.py', '../../../_base_/datasets/coco14_wsss.py',
+    '../../../_base_/default_runtime.py', '../../../_base_/schedules/schedule_segformer_80k.py'
+]
+crop_size = (512, 512)
+data_preprocessor = dict(size=crop_size)
+model = dict(data_preprocessor=data_preprocessor, decode_head=dict(num_classes=81))
+train_dataloader = dict(batch_size=2, num_workers=2)

@@ -1,0 +1,73 @@
+"""Distributed training on machines without CUDA (gloo, DDP on CPU).
+
+mmengine's ``pytorch`` launcher calls ``torch.cuda.set_device`` before
+``init_process_group`` and wraps the model in DDP with
+``device_ids=[LOCAL_RANK]``; both fail without CUDA. When CUDA is absent we
+initialise the process group with gloo ourselves (mmengine then skips its
+own ``init_dist``), wrap with ``device_ids=None`` and turn SyncBN (CUDA only)
+into BN. With CUDA nothing changes.
+"""
+import os
+from typing import Any
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.logging import print_log
+
+
+def _sync_bn_to_bn(node: Any) -> int:
+    """Replace ``norm_cfg.type='SyncBN'`` by ``'BN'`` in place; returns the count."""
+    n = 0
+    if isinstance(node, dict):
+        if node.get('type') in ('SyncBN', 'MMSyncBN', 'mmseg.SyncBN') and 'requires_grad' in node:
+            node['type'] = 'BN'
+            n += 1
+        for v in node.values():
+            n += _sync_bn_to_bn(v)
+    elif isinstance(node, (list, tuple)):
+        for v in node:
+            n += _sync_bn_to_bn(v)
+    return n
+
+
+def sync_bn_to_bn(cfg) -> int:
+    """Turn every SyncBN norm config of ``cfg.model`` into BN (in place)."""
+    return _sync_bn_to_bn(cfg.model) if 'model' in cfg else 0
+
+
+def setup_cpu_distributed(cfg, launcher: str) -> bool:
+    """Prepare ``cfg`` (and the process group) for DDP on CPU.
+
+    Call it before building the Runner. Does nothing when CUDA is available
+    or ``launcher == 'none'``.
+
+    Args:
+        cfg (Config): the training/test config, changed in place.
+        launcher (str): the ``--launcher`` argument.
+
+    Returns:
+        bool: whether the CPU path was taken.
+    """
+    if launcher == 'none' or torch.cuda.is_available():
+        return False
+    if launcher != 'pytorch':
+        raise RuntimeError(f'launcher {launcher!r} needs CUDA here; on a CPU-only machine '
+                           'use --launcher pytorch (tools/dist_train.sh)')
+    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    dist_cfg['backend'] = 'gloo'
+    if not torch_dist.is_initialized():
+        kwargs = {k: v for k, v in dist_cfg.items() if k not in ('backend', )}
+        if 'timeout' in kwargs and not hasattr(kwargs['timeout'], 'total_seconds'):
+            import datetime
+            kwargs['timeout'] = datetime.timedelta(seconds=kwargs['timeout'])
+        torch_dist.init_process_group(backend='gloo', rank=int(os.environ['RANK']),
+                                      world_size=int(os.environ['WORLD_SIZE']), **kwargs)
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel', broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper['device_ids'] = None  # DDP on CPU
+    cfg.model_wrapper_cfg = wrapper
+    n = sync_bn_to_bn(cfg)
+    if n:
+        print_log(f'No CUDA: {n} SyncBN norm config(s) use BN instead', logger='current')
+    return True

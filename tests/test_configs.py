@@ -1,0 +1,306 @@
+"""Every config parses; every segmentor config's model builds and trains one
+step on CPU; the recipes carry their networks' official values."""
+import glob
+import json
+import os.path as osp
+import re
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
+from mmengine.structures import PixelData
+from mmengine.registry import init_default_scope
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+
+import mmwsss  # noqa: F401
+import mmwsss.models.decode_heads  # noqa: F401  (DeepLabV2Head)
+from mmwsss.utils import check_pseudo_label_dirs, sync_bn_to_bn
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIGS = osp.join(ROOT, 'configs')
+ALL = sorted(glob.glob(osp.join(CONFIGS, '**', '*.py'), recursive=True))
+WSSS = [p for p in ALL if '/wsss/' in p]
+RECIPES = [p for p in WSSS if '/recipes/' in p]
+LEAVES = [p for p in WSSS if '/recipes/' not in p]
+_cache = {}
+
+init_default_scope('mmseg')  # as the configs' default_scope
+
+
+def rel(p):
+    return osp.relpath(p, CONFIGS)
+
+
+def load(path):
+    if path not in _cache:
+        _cache[path] = Config.fromfile(path)
+    return _cache[path]
+
+
+def recipe_of(leaf):
+    return osp.normpath(osp.join(osp.dirname(leaf), re.search(
+        r"_base_ = '(.+)'", open(leaf).read()).group(1)))
+
+
+def test_config_tree_is_complete():
+    segs = ['deeplabv2_r101', 'deeplabv3plus_r101', 'segformer_mitb5', 'knet_swinl']
+    voc = {f'wsss/{s}_{m}_{d}.py' for s in segs for m in ('cam', 'eps')
+           for d in ('vst', 'poolnet', 'move')}
+    voc |= {f'wsss/knet_swinl_{m}_vst-coco20.py' for m in ('cam', 'eps')}
+    coco = {f'wsss/coco14/{s}_{m}_vst.py' for s in segs for m in ('cam', 'eps')}
+    assert {rel(p) for p in LEAVES} == voc | coco
+    assert len(RECIPES) == 8
+
+
+@pytest.mark.parametrize('path', ALL, ids=rel)
+def test_every_config_parses_without_imports(path):
+    src = open(path).read()
+    assert not re.search(r'^\s*(import|from)\s+\S+', src, re.M), 'configs must not import'
+    cfg = load(path)
+    assert len(cfg.keys()) > 0
+
+
+@pytest.mark.parametrize('path', LEAVES, ids=rel)
+def test_leaf_is_a_few_lines_and_sets_its_pseudo_label_source(path):
+    lines = [ln for ln in open(path) if ln.strip() and not ln.lstrip().startswith('#')]
+    assert len(lines) <= 15
+    cfg = load(path)
+    name = osp.basename(path)[:-3]
+    seg, method, sod = re.match(r'(.+)_(cam|eps)_(.+)$', name).groups()
+    coco = '/coco14/' in path
+    pl = [t for t in cfg.train_dataloader.dataset.pipeline if t.type == 'SaliencyPseudoLabel']
+    assert len(pl) == 1 and cfg.train_dataloader.dataset.pipeline[0].type == 'LoadImageFromFile'
+    assert cfg.train_dataloader.dataset.pipeline[1] == pl[0]  # before any geometric op
+    pl = pl[0]
+    key = {'vst': 'VST_DUTS', 'poolnet': 'PoolNet_DUTS', 'move': 'MOVE',
+           'vst-coco20': 'VST_COCO20'}[sod]
+    act, sal = ('COCO', 'COCO2014') if coco else ('VOC2012', 'VOC2012')
+    if method == 'cam':
+        assert (pl.tau, pl.mode) == (0.1, 'saliency')
+        assert pl.cam_dir == f'data/wsss_bed/activation_maps/{act}_CAM'
+        assert pl.sal_dir == f'data/wsss_bed/saliency_maps/{sal}_{key}'
+    else:
+        assert (pl.tau, pl.mode) == (0.2, 'no_saliency')
+        assert pl.cam_dir == f'data/wsss_bed/activation_maps/{act}_EPS_{key}'
+        assert pl.sal_dir is None
+    assert pl.cam_format == 'bed_png'
+    ds = cfg.train_dataloader.dataset
+    assert ds.type == ('COCOWSSSDataset' if coco else 'VOCWSSSDataset') and ds.pseudo_labels
+    assert not cfg.val_dataloader.dataset.get('pseudo_labels', False)
+    assert cfg.val_evaluator.iou_metrics == ['mIoU']
+    assert cfg.tta_model.type == 'SegTTAModel'
+    tta = cfg.tta_pipeline[1]
+    assert tta.type == 'TestTimeAug' and len(tta.transforms[0]) == 6  # 6 scales x flip
+    # a leaf changes the pseudo-label source and nothing else
+    rcfg = load(recipe_of(path))
+    assert cfg.model == rcfg.model and cfg.optim_wrapper == rcfg.optim_wrapper
+    assert cfg.param_scheduler == rcfg.param_scheduler and cfg.train_cfg == rcfg.train_cfg
+    assert set(_num_classes(cfg.model)) == {81 if coco else 21}
+
+
+def _num_classes(node):
+    if isinstance(node, dict):
+        own = [node['num_classes']] if 'num_classes' in node else []
+        return own + [n for v in node.values() for n in _num_classes(v)]
+    if isinstance(node, (list, tuple)):
+        return [n for v in node for n in _num_classes(v)]
+    return []
+
+
+def test_missing_pseudo_label_folder_is_named():
+    cfg = load(osp.join(CONFIGS, 'wsss', 'knet_swinl_cam_vst.py'))
+    with pytest.raises(FileNotFoundError) as e:
+        check_pseudo_label_dirs(cfg)
+    msg = str(e.value)
+    assert 'data/wsss_bed/activation_maps/VOC2012_CAM' in msg
+    assert 'data/wsss_bed/saliency_maps/VOC2012_VST_DUTS' in msg
+    assert 'train_dataloader.dataset.pipeline.1.cam_dir' in msg
+
+
+def _recipe(name):
+    return load(next(p for p in RECIPES if osp.basename(p).startswith(name)))
+
+
+def _voc_coco(prefix):
+    return [(load(p), '/coco14/' in p) for p in RECIPES if osp.basename(p).startswith(prefix)]
+
+
+def test_knet_swinl_official_values():
+    # mmseg 1.2.2 knet-s3_swin-l_upernet_8xb2-adamw-80k_ade20k-512x512.py
+    for cfg, coco in _voc_coco('knet'):
+        n = 80000 if coco else 40000
+        opt = cfg.optim_wrapper
+        assert opt.type == 'OptimWrapper' and opt.optimizer.type == 'AdamW'
+        assert opt.optimizer.lr == 6e-5 and tuple(opt.optimizer.betas) == (0.9, 0.999)
+        assert opt.optimizer.weight_decay == 5e-4
+        assert opt.clip_grad == dict(max_norm=1, norm_type=2)
+        assert opt.paramwise_cfg.custom_keys == {
+            'absolute_pos_embed': dict(decay_mult=0.),
+            'relative_position_bias_table': dict(decay_mult=0.), 'norm': dict(decay_mult=0.)}
+        warm, step = cfg.param_scheduler
+        assert (warm.type, warm.start_factor, warm.begin, warm.end) == ('LinearLR', 0.001, 0, 1000)
+        assert (step.type, step.begin, step.end) == ('MultiStepLR', 1000, n)
+        assert step.milestones == [n * 3 // 4, n * 9 // 10]  # 60k, 72k of 80k
+        assert cfg.train_cfg.max_iters == n and cfg.train_dataloader.batch_size == 2
+        assert cfg.crop_size == (512, 512) and cfg.model.data_preprocessor.size == (512, 512)
+        bb = cfg.model.backbone
+        assert (bb.type, bb.embed_dims, bb.depths, bb.num_heads, bb.window_size) == (
+            'SwinTransformer', 192, [2, 2, 18, 2], [6, 12, 24, 48], 7)
+        assert bb.drop_path_rate == 0.3
+        assert cfg.model.pretrained.endswith('swin_large_patch4_window7_224_22k_20220308-d5bdebaf.pth')
+        assert cfg.model.decode_head.num_stages == 3
+        assert cfg.model.auxiliary_head.loss_decode.loss_weight == 0.4
+        assert cfg.model.auxiliary_head.in_channels == 768
+
+
+def test_segformer_mitb5_official_values():
+    # mmseg 1.2.2 segformer_mit-b5_8xb2-160k_ade20k-512x512.py
+    for cfg, coco in _voc_coco('segformer'):
+        n = 80000 if coco else 40000
+        opt = cfg.optim_wrapper
+        assert opt.optimizer.type == 'AdamW' and opt.optimizer.lr == 6e-5
+        assert tuple(opt.optimizer.betas) == (0.9, 0.999) and opt.optimizer.weight_decay == 0.01
+        assert opt.paramwise_cfg.custom_keys == {
+            'pos_block': dict(decay_mult=0.), 'norm': dict(decay_mult=0.),
+            'head': dict(lr_mult=10.)}
+        warm, poly = cfg.param_scheduler
+        assert (warm.type, warm.start_factor, warm.end) == ('LinearLR', 1e-6, 1500)
+        assert (poly.type, poly.power, poly.eta_min, poly.begin, poly.end) == (
+            'PolyLR', 1.0, 0.0, 1500, n)
+        assert cfg.train_cfg.max_iters == n and cfg.train_dataloader.batch_size == 2
+        assert cfg.crop_size == (512, 512)
+        bb = cfg.model.backbone
+        assert (bb.embed_dims, bb.num_layers, bb.num_heads) == (64, [3, 6, 40, 3], [1, 2, 5, 8])
+        assert bb.init_cfg.checkpoint.endswith('mit_b5_20220624-658746d9.pth')
+        assert cfg.model.decode_head.in_channels == [64, 128, 320, 512]
+
+
+def test_deeplabv3plus_r101_official_values():
+    # mmseg 1.2.2 deeplabv3plus_r101-d8_4xb4-40k_voc12aug-512x512.py (+ schedule_40k/80k)
+    for cfg, coco in _voc_coco('deeplabv3plus'):
+        n = 80000 if coco else 40000
+        opt = cfg.optim_wrapper.optimizer
+        assert (opt.type, opt.lr, opt.momentum, opt.weight_decay) == ('SGD', 0.01, 0.9, 0.0005)
+        (poly, ) = cfg.param_scheduler
+        assert (poly.type, poly.power, poly.eta_min, poly.end) == ('PolyLR', 0.9, 1e-4, n)
+        assert cfg.train_cfg.max_iters == n and cfg.train_dataloader.batch_size == 4
+        assert cfg.crop_size == (512, 512)
+        assert cfg.model.pretrained == 'open-mmlab://resnet101_v1c'
+        assert cfg.model.backbone.depth == 101 and cfg.model.backbone.strides == (1, 2, 1, 1)
+        assert cfg.model.decode_head.dilations == (1, 12, 24, 36)
+        assert cfg.model.auxiliary_head.loss_decode.loss_weight == 0.4
+
+
+def test_deeplabv2_wsss_bed_values_and_param_groups():
+    for cfg, coco in _voc_coco('deeplabv2'):
+        n = 50000 if coco else 10000
+        gpus = int(re.search(r'(\d)xb(\d+)', cfg.filename).group(1))
+        assert gpus * cfg.train_dataloader.batch_size == 20
+        assert cfg.crop_size == (321, 321) and cfg.train_cfg.max_iters == n
+        (poly, ) = cfg.param_scheduler
+        assert (poly.type, poly.power, poly.end) == ('PolyLR', 0.9, n)
+        assert cfg.model.decode_head.dilations == (6, 12, 18, 24)
+    cfg = _recipe('deeplabv2_r101-d8_2xb10')
+    model_cfg = _test_model_cfg(cfg)
+    model = MODELS.build(model_cfg)
+    ow = build_optim_wrapper(model, cfg.optim_wrapper)
+    by_param = {}
+    for g in ow.optimizer.param_groups:
+        for p in g['params']:
+            by_param[id(p)] = (g['lr'], g['weight_decay'])
+    head = model.decode_head
+    for c in head.aspp_convs:
+        assert by_param[id(c.weight)] == pytest.approx((2.5e-3, 5e-4))
+        assert by_param[id(c.bias)] == pytest.approx((5e-3, 0.))
+    conv1 = model.backbone.layer1[0].conv1.weight
+    assert by_param[id(conv1)] == pytest.approx((2.5e-4, 5e-4))
+    # frozen BN, as DeepLab-V2
+    bn = [p for n, p in model.backbone.named_parameters() if 'bn' in n]
+    assert bn and not any(p.requires_grad for p in bn)
+
+
+def _test_model_cfg(cfg):
+    """The config's model for a CPU test: BN for SyncBN, no download, 64x64."""
+    c = Config(dict(model=cfg.model.to_dict()))
+    sync_bn_to_bn(c)
+    m = c.model
+    m.pretrained = None
+    if m.backbone.get('init_cfg') is not None:
+        m.backbone.init_cfg = None
+    m.data_preprocessor.size = (64, 64)
+    return m
+
+
+def _batch(num_classes, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    inputs, samples = [], []
+    for _ in range(2):
+        inputs.append(torch.randint(0, 256, (3, 64, 64), generator=g, dtype=torch.uint8))
+        label = torch.randint(0, num_classes, (1, 64, 64), generator=g)
+        label[:, :8] = 255
+        s = SegDataSample(gt_sem_seg=PixelData(data=label))
+        s.set_metainfo(dict(img_shape=(64, 64), ori_shape=(64, 64)))
+        samples.append(s)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+VOC_RECIPES = [p for p in RECIPES if '/coco14/' not in p]
+COCO_RECIPES = [p for p in RECIPES if '/coco14/' in p]
+
+
+def _with_classes(node, n):
+    if isinstance(node, dict):
+        return {k: (n if k == 'num_classes' else _with_classes(v, n)) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return type(node)(_with_classes(v, n) for v in node)
+    return node
+
+
+@pytest.mark.parametrize('path', VOC_RECIPES, ids=rel)
+def test_recipe_model_builds_and_trains_one_step_on_cpu(path):
+    # leaves share their recipe's model (checked above): one build per model
+    cfg = load(path)
+    torch.manual_seed(0)
+    model = MODELS.build(_test_model_cfg(cfg))  # constructed with default init
+    ow = build_optim_wrapper(model, cfg.optim_wrapper)
+    model.train()
+    trainable = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+    log_vars = model.train_step(_batch(21), ow)
+    assert np.isfinite(float(log_vars['loss']))
+    changed = [n for n, p in model.named_parameters()
+               if p.requires_grad and not torch.equal(p.detach(), trainable[n])]
+    assert any(n.startswith('decode_head') for n in changed)
+    assert any(n.startswith('backbone') for n in changed)
+    model.eval()
+    with torch.no_grad():
+        out = model._forward(torch.randn(1, 3, 64, 64))
+    out = out[-1] if isinstance(out, (list, tuple)) else out
+    assert out.shape[1] == 21
+
+
+@pytest.mark.parametrize('path', COCO_RECIPES, ids=rel)
+def test_coco_recipe_is_the_voc_model_with_81_classes(path):
+    # the COCO models differ from the VOC ones only in num_classes, so the VOC
+    # build + step covers the network; here the 81-class heads build and run.
+    cfg = load(path)
+    voc = load(next(p for p in VOC_RECIPES
+                    if osp.basename(p).split('_')[0] == osp.basename(path).split('_')[0]))
+    assert _with_classes(cfg.model.to_dict(), 21) == voc.model.to_dict()
+    assert cfg.optim_wrapper == voc.optim_wrapper
+    m = _test_model_cfg(cfg)
+    chans = {'ResNet': [256, 512, 1024, 2048], 'ResNetV1c': [256, 512, 1024, 2048],
+             'SwinTransformer': [192, 384, 768, 1536],
+             'MixVisionTransformer': [64, 128, 320, 512]}[m.backbone.type]
+    feats = [torch.randn(2, c, 16 >> i, 16 >> i) for i, c in enumerate(chans)]
+    for key in ('decode_head', 'auxiliary_head'):
+        if key not in m:
+            continue
+        head = MODELS.build(m[key])
+        head.eval()
+        with torch.no_grad():
+            out = head(feats)
+        out = out[-1] if isinstance(out, (list, tuple)) else out
+        assert out.shape[:2] == (2, 81)

@@ -1,0 +1,98 @@
+"""Faults: SIGKILL mid-run then --resume; a missing pseudo-label folder."""
+import os
+import os.path as osp
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from mmwsss.utils import register_checkpoint_safe_globals
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CFG = osp.join(ROOT, 'tests', 'configs', 'seg_tiny_deeplabv2_voc.py')
+TRAIN = osp.join(ROOT, 'tools', 'train.py')
+
+
+def cpu_env():
+    env = dict(os.environ)
+    env.update(CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1',
+               PYTHONPATH=osp.join(ROOT, 'tests', 'configs') + os.pathsep + ROOT)
+    return env
+
+
+def test_sigkill_then_resume_finishes_with_optimizer_state(tmp_path):
+    work = tmp_path / 'work'
+    opts = ['--cfg-options', 'train_cfg.max_iters=6', 'train_cfg.val_interval=6',
+            'param_scheduler.0.end=6', 'custom_hooks.0.sleep=0.5']
+    proc = subprocess.Popen([sys.executable, TRAIN, CFG, '--work-dir', str(work)] + opts,
+                            env=cpu_env(), cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 180
+    while not (work / 'last_checkpoint').exists():
+        assert proc.poll() is None, proc.stderr.read()[-3000:]
+        assert time.time() < deadline
+        time.sleep(0.05)
+    time.sleep(0.2)  # the checkpoint file is complete before last_checkpoint
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert not (work / 'iter_6.pth').exists()
+    last = (work / 'last_checkpoint').read_text().strip()
+    killed_at = int(osp.basename(last)[len('iter_'):-len('.pth')])
+    assert killed_at in (2, 4)
+
+    p = subprocess.run([sys.executable, TRAIN, CFG, '--work-dir', str(work), '--resume'] + opts,
+                       env=cpu_env(), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    assert (work / 'iter_6.pth').exists()
+    final = torch.load(work / 'iter_6.pth', map_location='cpu', weights_only=False)
+    assert final['meta']['iter'] == 6
+    # right after the resume the optimizer is the one of the checkpoint
+    resumed = torch.load(work / 'resumed_rank0.pth', weights_only=False)
+    ckpt = torch.load(last, map_location='cpu', weights_only=False)
+    assert resumed['iter'] == killed_at
+    st_r, st_c = resumed['optimizer']['state'], ckpt['optimizer']['state']
+    assert st_c and st_r.keys() == st_c.keys()
+    for k in st_c:
+        assert torch.equal(st_r[k]['momentum_buffer'], st_c[k]['momentum_buffer'])
+    lr_r = [g['lr'] for g in resumed['optimizer']['param_groups']]
+    lr_c = [g['lr'] for g in ckpt['optimizer']['param_groups']]
+    assert lr_r == lr_c and len(set(lr_r)) == 3  # backbone, ASPP weights (10x), biases (20x)
+    # iterations after the resume continue the count: killed_at+1 .. 6
+    iters = [int(x) for x in (work / 'seen_rank0.txt').read_text().split()[0::2]]
+    assert iters[-(6 - killed_at):] == list(range(killed_at + 1, 7))
+
+
+class NotAllowed:
+    pass
+
+
+def test_safe_globals_allow_mmengine_checkpoints_only(tmp_path):
+    from mmengine.logging import HistoryBuffer, MessageHub
+    import numpy as np
+    register_checkpoint_safe_globals()
+    hub = MessageHub.get_instance('test_resume_hub')
+    hub.update_scalar('train/loss', np.float64(0.5))
+    hub.update_info('iter', 3)
+    path = tmp_path / 'ckpt.pth'
+    torch.save(dict(meta=dict(message_hub=hub.state_dict(), seed=np.int64(0)),
+                    state_dict={'w': torch.ones(2)}), path)
+    ckpt = torch.load(path, weights_only=True)  # the torch >= 2.6 default
+    assert isinstance(ckpt['meta']['message_hub']['log_scalars']['train/loss'], HistoryBuffer)
+    torch.save(dict(meta=dict(x=NotAllowed())), tmp_path / 'bad.pth')
+    with pytest.raises(Exception, match='NotAllowed|Unsupported global|weights_only'):
+        torch.load(tmp_path / 'bad.pth', weights_only=True)  # the safety is still on
+
+
+def test_missing_cam_folder_fails_at_start_with_the_path(tmp_path):
+    work = tmp_path / 'work'
+    bad = str(tmp_path / 'no_such_cams')
+    p = subprocess.run([sys.executable, TRAIN, CFG, '--work-dir', str(work), '--cfg-options',
+                        f'train_dataloader.dataset.pipeline.1.cam_dir={bad}'],
+                       env=cpu_env(), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert p.returncode != 0
+    assert bad in p.stderr and 'FileNotFoundError' in p.stderr
+    assert not work.exists() or not list(work.rglob('*.pth'))
