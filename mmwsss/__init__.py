@@ -6,3 +6,8 @@ registries, so ``custom_imports = dict(imports=['mmwsss'])`` is all a config nee
 from .version import __version__  # noqa: F401
 from . import datasets  # noqa: F401,E402
 from . import models  # noqa: F401,E402
+from .utils import register_checkpoint_safe_globals  # noqa: E402
+
+# torch >= 2.6 loads checkpoints with weights_only=True: allow exactly what mmengine
+# checkpoints hold, so `--resume` works also from mmseg's own tools.
+register_checkpoint_safe_globals()

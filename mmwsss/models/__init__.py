@@ -1,5 +1,7 @@
-from .decode_heads import DeepLabV2Head  # noqa: F401  (added by issue-4 helper; lead to merge)
-from .backbones import ResNet38  # noqa: F401,E402  (added by issue-3 helper; lead to merge)
-from .classifiers import EPSClassifier  # noqa: F401,E402  (issue-3)
-from .pamr import PAMR  # noqa: F401,E402  (issue-3)
-from . import losses  # noqa: F401,E402  (issue-3)
+from . import losses  # noqa: F401
+from .backbones import ResNet38  # noqa: F401
+from .classifiers import EPSClassifier  # noqa: F401
+from .decode_heads import DeepLabV2Head  # noqa: F401
+from .pamr import PAMR  # noqa: F401
+
+__all__ = ['ResNet38', 'EPSClassifier', 'DeepLabV2Head', 'PAMR', 'losses']

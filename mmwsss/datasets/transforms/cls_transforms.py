@@ -1,0 +1,102 @@
+"""Transforms for training the EPS classifier: image + image-level labels +
+saliency map, augmented jointly by mmseg's geometric transforms."""
+import os.path as osp
+
+import numpy as np
+import torch
+from mmengine.structures import PixelData
+from mmseg.datasets.transforms import PackSegInputs
+from mmseg.registry import TRANSFORMS
+from mmcv.transforms import BaseTransform
+
+from mmwsss.functional import WSSSInputError, read_gray_png
+
+
+@TRANSFORMS.register_module()
+class LoadSaliencyMap(BaseTransform):
+    """Load ``<sal_dir>/<img_id><suffix>`` as 8-bit gray into a seg field.
+
+    As a seg field, ``RandomResize`` (nearest), ``RandomCrop`` and
+    ``RandomFlip`` transform it together with the image. Place it right after
+    ``LoadImageFromFile``.
+
+    Required Keys: ``img_path``, ``img``. Added Keys: ``gt_saliency`` (uint8
+    H×W, value/255 is the saliency); ``'gt_saliency'`` joins ``seg_fields``.
+
+    Args:
+        sal_dir (str): folder of the saliency maps (e.g. a WSSS-BED key folder
+            ``data/wsss_bed/saliency_maps/VOC2012_VST_DUTS``).
+        suffix (str): file suffix. Default ``'.png'``.
+    """
+
+    def __init__(self, sal_dir: str, suffix: str = '.png') -> None:
+        self.sal_dir = sal_dir
+        self.suffix = suffix
+
+    def transform(self, results: dict) -> dict:
+        img_id = osp.splitext(osp.basename(results['img_path']))[0]
+        path = osp.join(self.sal_dir, img_id + self.suffix)
+        sal = read_gray_png(path, img_id, 'saliency map')
+        hw = results['img'].shape[:2]
+        if sal.shape != hw:
+            raise WSSSInputError(
+                f'saliency map is {sal.shape[1]}×{sal.shape[0]} (W×H) but the image is '
+                f'{hw[1]}×{hw[0]}', img_id, path)
+        results['gt_saliency'] = sal
+        seg_fields = results.setdefault('seg_fields', [])
+        if 'gt_saliency' not in seg_fields:
+            seg_fields.append('gt_saliency')
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(sal_dir={self.sal_dir!r}, suffix={self.suffix!r})'
+
+
+@TRANSFORMS.register_module()
+class PackClsSaliencyInputs(PackSegInputs):
+    """Pack image, image-level labels and (when loaded) the saliency map.
+
+    On top of :class:`PackSegInputs`, the data sample gets
+    ``gt_cls_label`` (float C multi-hot from ``results['cls_labels']`` and
+    ``results['num_classes']``, as given by the WSSS datasets with
+    ``pseudo_labels=True``) and ``gt_saliency`` (PixelData 1×H×W uint8).
+
+    Args:
+        require_positive (bool): an image without any labelled class is an
+            error (the classifier's saliency losses need one). Default True.
+        meta_keys (Sequence[str]): as :class:`PackSegInputs`.
+    """
+
+    def __init__(self, require_positive: bool = True, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.require_positive = require_positive
+
+    def transform(self, results: dict) -> dict:
+        img_id = osp.splitext(osp.basename(results.get('img_path', '?')))[0]
+        if 'cls_labels' not in results or 'num_classes' not in results:
+            raise WSSSInputError(
+                "no image-level labels ('cls_labels'/'num_classes'): use a WSSS dataset "
+                'with pseudo_labels=True', img_id, results.get('img_path'))
+        classes = np.asarray(results['cls_labels'], dtype=np.int64).reshape(-1)
+        num_classes = int(results['num_classes'])
+        bad = classes[(classes < 0) | (classes >= num_classes)]
+        if len(bad):
+            raise WSSSInputError(f'class id(s) {bad.tolist()} outside 0..{num_classes - 1}',
+                                 img_id, results.get('img_path'))
+        if self.require_positive and len(classes) == 0:
+            raise WSSSInputError('the image has no labelled (positive) class; the EPS '
+                                 'classifier needs at least one', img_id,
+                                 results.get('img_path'))
+        packed = super().transform(results)
+        sample = packed['data_samples']
+        multi_hot = torch.zeros(num_classes)
+        multi_hot[torch.from_numpy(classes)] = 1
+        sample.set_data(dict(gt_cls_label=multi_hot))
+        if results.get('gt_saliency') is not None:
+            sal = np.ascontiguousarray(results['gt_saliency'])
+            sample.set_data(dict(gt_saliency=PixelData(data=torch.from_numpy(sal[None]))))
+        return packed
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(require_positive={self.require_positive}, '
+                f'meta_keys={self.meta_keys})')

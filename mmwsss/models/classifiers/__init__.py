@@ -1,0 +1,3 @@
+from .eps_classifier import EPSClassifier
+
+__all__ = ['EPSClassifier']

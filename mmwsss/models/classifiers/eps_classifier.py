@@ -1,0 +1,195 @@
+"""EPS / EPS++ classifier: localization maps from image-level labels,
+explicitly supervised by a saliency map (Lee et al. CVPR'21, EPS++)."""
+from typing import List, Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+
+from ..losses import eps_saliency_loss, ird_saliency_loss
+
+SALIENCY_LOSSES = ('eps', 'ird', 'none')
+
+
+@MODELS.register_module()
+class EPSClassifier(BaseModel):
+    """Backbone → dropout → 1×1 conv to C+1 channels (background LAST, as in EPS).
+
+    Training: multi-label BCE on the global-average-pooled C class channels
+    plus a saliency loss on the softmax over C+1 (``eps`` or ``ird``).
+    Inference (``predict``): multi-scale, flipped CAMs of the labelled classes
+    (softmax class channels, summed, each divided by its max + 1e-5) at the
+    image's full size.
+
+    Args:
+        backbone (dict): a stride-8 (or 16) backbone, e.g. ``ResNet38`` or
+            ``mmpretrain.ResNet`` with ``strides``/``dilations``. Its last
+            output feeds the head.
+        num_classes (int): foreground classes C (20 VOC, 80 COCO).
+        in_channels (int): channels of the backbone's last output.
+        saliency_loss (dict): ``dict(type='eps', tau=0.4, lam=0.5)``,
+            ``dict(type='ird', num_iter=10, dilations=(1, 2, 4, 8, 12, 24))``
+            or ``dict(type='none')``; ``loss_weight`` optional (default 1).
+        loss_cls_weight (float): weight of the classification loss.
+        dropout_ratio (float): Dropout2d before the head (EPS: 0.5).
+        cam_scales (Sequence[float]): CAM inference scales.
+        cam_flip (bool): add horizontally flipped inputs to the CAM sum.
+        data_preprocessor (dict): e.g. ``SegDataPreProcessor`` (pads the
+            image with 0 after normalisation; the saliency is padded with 0).
+        init_cfg (dict, optional): initialisation config.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 num_classes: int,
+                 in_channels: int,
+                 saliency_loss: dict = dict(type='ird'),
+                 loss_cls_weight: float = 1.0,
+                 dropout_ratio: float = 0.5,
+                 cam_scales: Sequence[float] = (0.5, 1.0, 1.5, 2.0),
+                 cam_flip: bool = True,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone)
+        self.num_classes = int(num_classes)
+        self.dropout = nn.Dropout2d(dropout_ratio) if dropout_ratio > 0 else nn.Identity()
+        self.conv_cls = nn.Conv2d(in_channels, self.num_classes + 1, 1, bias=False)
+        nn.init.xavier_uniform_(self.conv_cls.weight)  # as EPS's fc8
+        sal = dict(saliency_loss)
+        self.sal_type = sal.pop('type')
+        if self.sal_type not in SALIENCY_LOSSES:
+            raise ValueError(f'saliency_loss type must be one of {SALIENCY_LOSSES}, '
+                             f'got {self.sal_type!r}')
+        self.sal_weight = float(sal.pop('loss_weight', 1.0))
+        self.sal_kwargs = sal
+        self.loss_cls_weight = float(loss_cls_weight)
+        self.cam_scales = tuple(float(s) for s in cam_scales)
+        self.cam_flip = cam_flip
+
+    # --- checkpoints -----------------------------------------------------------
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        key = prefix + 'conv_cls.weight'
+        if key in state_dict and state_dict[key].shape[0] != self.num_classes + 1:
+            n = state_dict[key].shape[0]
+            raise ValueError(
+                f'the checkpoint head has {n} output channels ({n - 1} classes + background) '
+                f'but the model has num_classes={self.num_classes} '
+                f'({self.num_classes + 1} channels): wrong checkpoint or dataset?')
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+
+    # --- network ---------------------------------------------------------------
+    def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
+        feats = self.backbone(inputs)
+        return feats[-1] if isinstance(feats, (list, tuple)) else feats
+
+    def _forward(self, inputs: torch.Tensor, data_samples=None) -> torch.Tensor:
+        """Logits B×(C+1)×h×w (background last)."""
+        return self.conv_cls(self.dropout(self.extract_feat(inputs)))
+
+    def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self._forward(inputs, data_samples)
+        raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, predict and tensor mode')
+
+    # --- training --------------------------------------------------------------
+    def _labels(self, data_samples) -> torch.Tensor:
+        labels = torch.stack([ds.gt_cls_label for ds in data_samples]).float()
+        if labels.shape[1] != self.num_classes:
+            raise ValueError(f'image-level labels have {labels.shape[1]} classes but the model '
+                             f'has num_classes={self.num_classes}')
+        empty = [ds.metainfo.get('img_path', i) for i, ds in enumerate(data_samples)
+                 if not ds.gt_cls_label.any()]
+        if empty and self.sal_type != 'none':
+            raise ValueError(f'images without any labelled class: {empty}; the saliency '
+                             'loss needs at least one')
+        return labels
+
+    def _saliency(self, data_samples, size) -> torch.Tensor:
+        """B×1×H×W in [0, 1], padded with 0 (not salient) to the batch size."""
+        out = []
+        for ds in data_samples:
+            if 'gt_saliency' not in ds:
+                raise ValueError(f"{ds.metainfo.get('img_path')}: no saliency map in the data "
+                                 'sample; add LoadSaliencyMap to the training pipeline')
+            s = ds.gt_saliency.data.float() / 255
+            h, w = s.shape[-2:]
+            out.append(F.pad(s, [0, size[1] - w, 0, size[0] - h], value=0))
+        return torch.stack(out)
+
+    def _unit_image(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Undo the preprocessor's normalisation: the image in [0, 1]."""
+        dp = self.data_preprocessor
+        if getattr(dp, '_enable_normalize', False):
+            inputs = inputs * dp.std + dp.mean
+        return inputs / 255
+
+    def loss(self, inputs: torch.Tensor, data_samples) -> dict:
+        labels = self._labels(data_samples).to(inputs.device)
+        logits = self._forward(inputs)
+        scores = logits[:, :-1].mean(dim=(2, 3))  # GAP of the C class channels
+        losses = dict(loss_cls=self.loss_cls_weight *
+                      F.multilabel_soft_margin_loss(scores, labels))
+        if self.sal_type != 'none':
+            sal = self._saliency(data_samples, inputs.shape[-2:]).to(inputs.device)
+            if self.sal_type == 'eps':
+                l_sal = eps_saliency_loss(logits, sal, labels, **self.sal_kwargs)
+            else:
+                l_sal = ird_saliency_loss(logits, sal, labels, self._unit_image(inputs),
+                                          **self.sal_kwargs)
+            losses['loss_sal'] = self.sal_weight * l_sal
+        with torch.no_grad():  # logged: exact-match accuracy of the multi-label prediction
+            losses['acc_cls'] = ((scores > 0) == labels.bool()).all(1).float().mean() * 100
+        return losses
+
+    # --- CAMs ------------------------------------------------------------------
+    @torch.no_grad()
+    def generate_cams(self, inputs: torch.Tensor, classes: Union[Sequence[int],
+                                                                 torch.Tensor]) -> torch.Tensor:
+        """Multi-scale (+ flip) CAMs of one image.
+
+        Args:
+            inputs (Tensor): 1×3×H×W normalised image.
+            classes (Sequence[int]): K 0-based class ids.
+
+        Returns:
+            Tensor: K×H×W float CAMs in [0, 1) (each divided by its max + 1e-5).
+        """
+        h, w = inputs.shape[-2:]
+        cam_sum = inputs.new_zeros(self.num_classes, h, w)
+        for s in self.cam_scales:
+            size = (max(1, round(h * s)), max(1, round(w * s)))
+            x = F.interpolate(inputs, size=size, mode='bilinear', align_corners=False)
+            if self.cam_flip:
+                x = torch.cat([x, x.flip(-1)])
+            prob = self._forward(x).softmax(dim=1)[:, :-1]
+            prob = F.interpolate(prob, size=(h, w), mode='bilinear', align_corners=False)
+            cam_sum += prob[0]
+            if self.cam_flip:
+                cam_sum += prob[1].flip(-1)
+        idx = torch.as_tensor(classes, dtype=torch.long, device=inputs.device).reshape(-1)
+        cams = cam_sum[idx]
+        return cams / (cams.flatten(1).max(dim=1)[0].view(-1, 1, 1) + 1e-5)
+
+    def predict(self, inputs: torch.Tensor, data_samples) -> List:
+        """CAMs of the labelled classes of each image.
+
+        Each data sample gets ``pred_cams`` (PixelData K×H×W, the image's size
+        before padding) and ``cam_classes`` (metainfo, K class ids).
+        """
+        for i, ds in enumerate(data_samples):
+            classes = ds.gt_cls_label.nonzero().view(-1).tolist()
+            h, w = ds.metainfo.get('img_shape', inputs.shape[-2:])[:2]
+            cams = self.generate_cams(inputs[i:i + 1, :, :h, :w], classes)
+            ds.set_data(dict(pred_cams=PixelData(data=cams)))
+            ds.set_metainfo(dict(cam_classes=classes))
+        return data_samples

@@ -1,0 +1,132 @@
+"""tools/eval_pseudo_labels.py equals a brute-force per-τ computation."""
+import csv
+import json
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import mmwsss  # noqa: F401
+from mmwsss.functional import WSSSInputError, pseudo_label_for_image
+from mmwsss.functional.metrics import label_confusion, scores_from_confusion
+from tools import eval_pseudo_labels
+
+CFG = osp.join(osp.dirname(__file__), 'configs', 'eps_tiny_voc.py')
+TAUS = [0.05, 0.2, 0.35, 0.5, 0.8]
+IDS = ['2007_000032', '2007_000039', '2008_000002', '2009_000010']
+LABELS = {'2007_000032': [0, 14], '2007_000039': [19], '2008_000002': [11, 14],
+          '2009_000010': [6]}
+
+
+def brute_force(root, tau, mode, ignore_unassigned):
+    """Per τ, pixel by pixel: IoU under both conventions for predicted 255."""
+    tp, fp, fn_excl, fn_miss = (np.zeros(21) for _ in range(4))
+    ignored = total = 0
+    for img_id in IDS:
+        gt = np.asarray(Image.open(osp.join(root, 'SegmentationClassAug', img_id + '.png')))
+        pred = pseudo_label_for_image(
+            img_id, gt.shape, osp.join(root, 'activation_maps', 'VOC2012_TEST'),
+            osp.join(root, 'saliency_maps', 'VOC2012_TEST'), LABELS[img_id], 'bed_png', tau,
+            mode, 0.2, ignore_unassigned)
+        for g, p in zip(gt.ravel().tolist(), pred.ravel().tolist()):
+            if g == 255:
+                continue
+            total += 1
+            if p == 255:
+                ignored += 1
+                fn_miss[g] += 1
+            elif p == g:
+                tp[g] += 1
+            else:
+                fp[p] += 1
+                fn_excl[g] += 1
+                fn_miss[g] += 1
+    present = (tp + fp + fn_miss) > 0
+
+    def miou(fn):
+        u = tp + fp + fn
+        return np.mean(tp[u > 0] / u[u > 0])
+
+    return miou(fn_excl), miou(fn_miss), ignored / total, present
+
+
+@pytest.mark.parametrize('mode', ['saliency', 'no_saliency'])
+def test_sweep_equals_brute_force(tmp_path, voc_root, mode):
+    out = str(tmp_path / 'eval')
+    args = [CFG, '--cam-dir', osp.join(voc_root, 'activation_maps', 'VOC2012_TEST'),
+            '--cam-format', 'bed_png', '--out-dir', out, '--mode', mode,
+            '--taus'] + [str(t) for t in TAUS]
+    if mode == 'saliency':
+        args += ['--sal-dir', osp.join(voc_root, 'saliency_maps', 'VOC2012_TEST')]
+    summary = eval_pseudo_labels.main(args)
+    rows = list(csv.DictReader(open(osp.join(out, 'tau_sweep.csv'))))
+    assert [float(r['tau']) for r in rows] == TAUS
+    best_excl = []
+    for tau, row in zip(TAUS, rows):
+        excl, miss, ign, _ = brute_force(voc_root, tau, mode, True)
+        assert float(row['miou_excl']) == pytest.approx(excl, abs=1e-6)
+        assert float(row['miou_miss']) == pytest.approx(miss, abs=1e-6)
+        assert float(row['ignored_share']) == pytest.approx(ign, abs=1e-6)
+        best_excl.append(excl)
+        if mode == 'no_saliency':
+            assert ign == 0 and excl == pytest.approx(miss)
+    assert summary['tau'] == TAUS[int(np.argmax(best_excl))]
+    best = json.load(open(osp.join(out, 'best.json')))
+    assert best['tau'] == summary['tau'] and best['miou'] == pytest.approx(max(best_excl), abs=1e-6)
+    assert best['num_images'] == 4
+    with open(osp.join(out, 'miou_vs_tau.png'), 'rb') as f:
+        assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+
+
+def test_scores_hand_computed():
+    # 2 labels; GT [0,0,1,1,255], prediction [0,1,1,255,0]
+    gt = np.array([[0, 0, 1, 1, 255]], np.uint8)
+    pred = np.array([[0, 1, 1, 255, 0]], np.uint8)
+    cm = label_confusion(gt, [pred], 2)
+    assert cm[0].tolist() == [[1, 1, 0], [0, 1, 1]]
+    s = scores_from_confusion(cm)
+    # excl: IoU0 = 1/(1+0+1), IoU1 = 1/(1+1+0); miss: IoU1 = 1/(1+1+1)
+    np.testing.assert_allclose(s['iou_excl'][0], [0.5, 0.5])
+    np.testing.assert_allclose(s['iou_miss'][0], [0.5, 1 / 3])
+    np.testing.assert_allclose(s['precision'][0], [1.0, 0.5])
+    np.testing.assert_allclose(s['recall_miss'][0], [0.5, 0.5])
+    assert s['ignored_share'][0] == pytest.approx(0.25)
+
+
+def test_missing_cams_are_listed(tmp_path, voc_copy):
+    cam_dir = osp.join(voc_copy, 'activation_maps', 'VOC2012_TEST')
+    os.remove(osp.join(cam_dir, '2008_000002_11.png'))
+    os.remove(osp.join(cam_dir, '2009_000010_6.png'))
+    with pytest.raises(WSSSInputError, match=r'2 CAM file\(s\) missing(.|\n)*2008_000002_11.png'
+                       r'(.|\n)*2009_000010_6.png'):
+        eval_pseudo_labels.main([CFG, '--cam-dir', cam_dir, '--cam-format', 'bed_png',
+                                 '--sal-dir', osp.join(voc_copy, 'saliency_maps',
+                                                       'VOC2012_TEST'),
+                                 '--out-dir', str(tmp_path / 'e'),
+                                 '--cfg-options', f'data_root={voc_copy}',
+                                 f'cam_dataloader.dataset.data_root={voc_copy}'])
+
+
+@pytest.mark.parametrize('k,dtype', [(1, 'uint8'), (2, 'uint8'), (3, 'uint8'), (2, 'float16')])
+@pytest.mark.parametrize('mode', ['saliency', 'no_saliency'])
+def test_compacted_sweep_equals_full_image_rule(tmp_path, k, dtype, mode):
+    """Grouping equal pixels (dense count for K <= 2, sort for K = 3, none for
+    float16 CAMs) gives exactly the confusion of the rule on every pixel."""
+    from mmwsss.functional import save_cams_npz
+    from mmwsss.functional.metrics import pseudo_label_confusion
+    rng = np.random.default_rng(k)
+    h, w = 23, 31
+    classes = sorted(rng.choice(20, k, replace=False).tolist())
+    cams = rng.random((k, h, w)) ** 2
+    save_cams_npz(str(tmp_path / 'a.npz'), classes, cams, dtype)
+    sal = rng.integers(0, 256, (h, w)).astype(np.uint8)
+    Image.fromarray(sal).save(tmp_path / 'a.png')
+    gt = rng.choice([0, 255] + [c + 1 for c in classes], (h, w)).astype(np.uint8)
+    args = (gt, 'a', str(tmp_path), TAUS + [0.0, 1.0], 20, classes,
+            str(tmp_path) if mode == 'saliency' else None, 'npz', mode)
+    full = pseudo_label_confusion(*args, compact=False)
+    compacted = pseudo_label_confusion(*args)
+    assert full.sum() == (gt != 255).sum() * (len(TAUS) + 2)
+    np.testing.assert_array_equal(compacted, full)

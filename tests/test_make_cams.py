@@ -1,0 +1,106 @@
+"""tools/make_cams.py on the fixture: a CAM store SaliencyPseudoLabel reads;
+resumable, never overwrites without --force, clear checkpoint errors."""
+import json
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+import mmwsss  # noqa: F401
+from tools import make_cams
+
+CFG = osp.join(osp.dirname(__file__), 'configs', 'eps_tiny_voc.py')
+
+
+@pytest.fixture(scope='module')
+def checkpoint(tmp_path_factory):
+    from mmseg.registry import MODELS
+    from mmseg.utils import register_all_modules
+    register_all_modules()
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(CFG).model)
+    path = str(tmp_path_factory.mktemp('ckpt') / 'eps.pth')
+    # meta with numpy objects: loads with the safe unpickler once mmwsss
+    # registers them (torch >= 2.6)
+    meta = dict(seed=np.int64(0), arr=np.zeros(2))
+    torch.save({'state_dict': model.state_dict(), 'meta': meta}, path)
+    return path
+
+
+def test_npz_store_feeds_saliency_pseudo_label(tmp_path, checkpoint, voc_root):
+    from mmseg.registry import DATASETS, TRANSFORMS
+    out = str(tmp_path / 'cams')
+    make_cams.main([CFG, checkpoint, '--out-dir', out, '--scales', '0.5', '1.0'])
+    cfg = Config.fromfile(CFG)
+    ds = DATASETS.build(dict(cfg.cam_dataloader.dataset, pipeline=[]))
+    ids = [osp.splitext(osp.basename(ds.get_data_info(i)['img_path']))[0]
+           for i in range(len(ds))]
+    assert sorted(f for f in os.listdir(out) if f.endswith('.npz')) == sorted(
+        i + '.npz' for i in ids)
+    meta = json.load(open(osp.join(out, 'meta.json')))
+    assert meta['settings']['scales'] == [0.5, 1.0] and meta['settings']['flip'] is True
+
+    load = TRANSFORMS.build(dict(type='LoadImageFromFile'))
+    make = TRANSFORMS.build(dict(type='SaliencyPseudoLabel', cam_dir=out, cam_format='npz',
+                                 sal_dir=osp.join(voc_root, 'saliency_maps', 'VOC2012_TEST'),
+                                 tau=0.1))
+    for i in range(len(ds)):
+        info = ds.get_data_info(i)
+        res = make(load(dict(info)))
+        label = res['gt_seg_map']
+        assert label.shape == res['img'].shape[:2]
+        assert set(np.unique(label)) <= {0, 255} | {c + 1 for c in info['cls_labels']}
+        with np.load(osp.join(out, osp.basename(info['img_path'])[:-4] + '.npz')) as z:
+            assert z['keys'].tolist() == info['cls_labels'].tolist()
+            assert z['cams'].dtype == np.uint8 and z['cams'].max() >= 254  # max-normalised
+
+
+def test_resume_force_and_settings_guard(tmp_path, checkpoint, capsys):
+    out = str(tmp_path / 'cams')
+    args = [CFG, checkpoint, '--out-dir', out, '--scales', '1.0', '--no-flip',
+            '--cam-format', 'bed_png']
+    make_cams.main(args)
+    files = sorted(f for f in os.listdir(out) if f.endswith('.png'))
+    assert '2007_000032_0.png' in files and '2007_000032_14.png' in files
+    victim = osp.join(out, '2008_000002_11.png')
+    os.remove(victim)
+    mtimes = {f: os.stat(osp.join(out, f)).st_mtime_ns for f in files if osp.exists(
+        osp.join(out, f))}
+    capsys.readouterr()
+    make_cams.main(args)  # resumes: only the incomplete image is redone
+    assert '1 images written, 3 kept' in capsys.readouterr().out
+    assert osp.isfile(victim)
+    for f, t in mtimes.items():
+        if not f.startswith('2008_000002'):
+            assert os.stat(osp.join(out, f)).st_mtime_ns == t
+    with pytest.raises(SystemExit, match='other settings'):
+        make_cams.main(args[:-2] + ['--cam-format', 'npz'])
+    make_cams.main(args + ['--force'])
+    assert '4 images written, 0 kept' in capsys.readouterr().out
+
+
+def test_checkpoint_for_another_dataset_is_a_clear_error(tmp_path, checkpoint):
+    with pytest.raises(SystemExit, match=r'eps.pth.*21 output channels.*num_classes=80'):
+        make_cams.main([CFG, checkpoint, '--out-dir', str(tmp_path / 'c'),
+                        '--cfg-options', 'model.num_classes=80'])
+
+
+def test_runner_checkpoint_needs_trust(tmp_path, checkpoint):
+    """A Runner checkpoint's message hub pickles bound methods: refused by the
+    safe loader with a clear message, loaded with --trust-checkpoint."""
+    from mmengine.logging import HistoryBuffer
+    ckpt = torch.load(checkpoint, weights_only=False)
+    # as in a Runner checkpoint: HistoryBuffer methods, pickled as getattr(cls, name)
+    hist = HistoryBuffer([1.0, 2.0], [1, 1])
+    ckpt['message_hub'] = dict(log_scalars={'loss': hist},
+                               statistics_methods={'min': HistoryBuffer.min})
+    path = str(tmp_path / 'iter_2.pth')
+    torch.save(ckpt, path)
+    args = [CFG, path, '--out-dir', str(tmp_path / 'c'), '--scales', '0.5', '--no-flip']
+    with pytest.raises(SystemExit, match='iter_2.pth.*--trust-checkpoint'):
+        make_cams.main(args)
+    make_cams.main(args + ['--trust-checkpoint'])
+    assert len([f for f in os.listdir(tmp_path / 'c') if f.endswith('.npz')]) == 4

@@ -1,0 +1,231 @@
+"""Score the pseudo labels of a CAM store (+ saliency) against GT over a τ sweep.
+
+    python tools/eval_pseudo_labels.py CONFIG --cam-dir DIR --out-dir OUT
+        [--cam-format npz|bed_png|npy_dict] [--sal-dir DIR]
+        [--mode saliency|no_saliency] [--taus 0.05 0.1 ... | --tau-range START STOP STEP]
+        [--sal-threshold 0.2] [--no-ignore-unassigned] [--select excl|miss]
+        [--split cam_dataloader] [--nproc N] [--allow-pickle] [--cfg-options ...]
+
+The images are those of ``cfg.<split>.dataset`` (default ``cam_dataloader``, the
+split tools/make_cams.py writes), read with their GT label maps; the
+image-level labels come from the dataset (``cls_label_file``) or from the GT.
+Each image is read once and its pseudo labels made for every τ by the same
+rule as training (``make_pseudo_label``). Every image must have its CAMs: the
+missing ones are listed and nothing is scored.
+
+Writes to OUT: ``tau_sweep.csv`` (one row per τ: mIoU with predicted-ignore
+pixels excluded (as EPS reports) and counted as misses, mean precision and
+recall, share of ignored pixels, per-class IoU), ``miou_vs_tau.png`` and
+``best.json`` (the best τ by ``--select`` and its scores).
+"""
+import argparse
+import csv
+import json
+import os
+import os.path as osp
+from multiprocessing import Pool
+
+import numpy as np
+from mmengine.config import Config, DictAction
+from tqdm import tqdm
+
+from mmwsss.functional import (CAM_FORMATS, MODES, WSSSInputError, atomic_write, cam_path,
+                               cls_labels_from_label_map)
+from mmwsss.functional.metrics import (pseudo_label_confusion, read_label_map,
+                                       scores_from_confusion)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description='Score pseudo labels against GT for many τ')
+    p.add_argument('config', help='config whose <split> dataset lists the images')
+    p.add_argument('--cam-dir', required=True, help='CAM store folder')
+    p.add_argument('--out-dir', required=True, help='folder for the CSV, plot and best.json')
+    p.add_argument('--cam-format', default='npz', choices=CAM_FORMATS)
+    p.add_argument('--sal-dir', default=None, help='saliency maps (mode saliency)')
+    p.add_argument('--mode', default='saliency', choices=MODES)
+    g = p.add_mutually_exclusive_group()
+    g.add_argument('--taus', type=float, nargs='+', help='thresholds to score')
+    g.add_argument('--tau-range', type=float, nargs=3, metavar=('START', 'STOP', 'STEP'),
+                   help='thresholds START, START+STEP, ... <= STOP')
+    p.add_argument('--sal-threshold', type=float, default=0.2)
+    p.add_argument('--no-ignore-unassigned', action='store_true',
+                   help='salient background pixels stay background (not 255)')
+    p.add_argument('--select', default='excl', choices=('excl', 'miss'),
+                   help='convention for the best τ: predicted-ignore pixels excluded (EPS) '
+                   'or counted as misses')
+    p.add_argument('--split', default='cam_dataloader',
+                   help='config entry whose dataset lists the images')
+    p.add_argument('--nproc', type=int, default=1, help='worker processes')
+    p.add_argument('--allow-pickle', action='store_true', help='needed for npy_dict stores')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='override config settings (key=value)')
+    args = p.parse_args(argv)
+    if args.taus is None:
+        start, stop, step = args.tau_range or (0.05, 0.95, 0.05)
+        args.taus = [round(float(t), 6) for t in np.arange(start, stop + step / 2, step)]
+    if args.mode == 'saliency' and args.sal_dir is None:
+        p.error('--sal-dir is required with --mode saliency')
+    return args
+
+
+def build_items(cfg, split):
+    """(img_id, gt path, classes or None) of the split, GT kept."""
+    import mmwsss  # noqa: F401
+    from mmseg.registry import DATASETS
+    from mmseg.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+    if split not in cfg or cfg[split] is None:
+        raise SystemExit(f'the config has no {split!r} entry')
+    ds_cfg = cfg[split]['dataset'].copy()
+    ds_cfg.update(pseudo_labels=False, pipeline=[])  # keep seg_map_path (GT)
+    dataset = DATASETS.build(ds_cfg)
+    items = []
+    for i in range(len(dataset)):
+        info = dataset.get_data_info(i)
+        if 'seg_map_path' not in info:
+            raise SystemExit(f'{split}.dataset has no GT label maps (data_prefix.seg_map_path)')
+        cls = info.get('cls_labels')
+        items.append((osp.splitext(osp.basename(info['img_path']))[0], info['seg_map_path'],
+                      None if cls is None else [int(c) for c in cls]))
+    return items, len(dataset.metainfo['classes']) - 1, list(dataset.metainfo['classes'])
+
+
+def missing_cams(items, cam_dir, cam_format, num_classes):
+    missing = []
+    for img_id, gt_path, cls in items:
+        if cam_format == 'bed_png':
+            if cls is None:
+                cls = cls_labels_from_label_map(read_label_map(gt_path, img_id),
+                                                num_classes)
+            paths = [cam_path(cam_dir, img_id, 'bed_png', c) for c in cls]
+        else:
+            paths = [cam_path(cam_dir, img_id, cam_format)]
+        missing += [p for p in paths if not osp.isfile(p)]
+    return missing
+
+
+_JOB = {}
+
+
+def _init(job):
+    _JOB.clear()
+    _JOB.update(job)
+
+
+def _score(item):
+    img_id, gt_path, cls = item
+    j = _JOB
+    gt = read_label_map(gt_path, img_id)
+    if cls is None:  # image-level labels from the GT
+        cls = cls_labels_from_label_map(gt, j['num_classes'])
+    return pseudo_label_confusion(gt, img_id, j['cam_dir'], j['taus'], j['num_classes'], cls,
+                                  j['sal_dir'], j['cam_format'], j['mode'],
+                                  j['sal_threshold'], j['ignore_unassigned'], 255,
+                                  j['allow_pickle'])
+
+
+def sweep(items, job, nproc=1):
+    """Sum of the per-image T×N×(N+1) confusion matrices (one pass)."""
+    t, n = len(job['taus']), job['num_classes'] + 1
+    total = np.zeros((t, n, n + 1), dtype=np.int64)
+    if nproc > 1 and len(items) > 1:
+        with Pool(nproc, initializer=_init, initargs=(job, )) as pool:
+            for cm in tqdm(pool.imap_unordered(_score, items, chunksize=16), total=len(items),
+                           desc='scoring', disable=job.get('quiet', False)):
+                total += cm
+    else:
+        _init(job)
+        for item in tqdm(items, desc='scoring', disable=job.get('quiet', False)):
+            total += _score(item)
+    return total
+
+
+def write_outputs(out_dir, taus, scores, class_names, select, meta):
+    os.makedirs(out_dir, exist_ok=True)
+    key = f'miou_{select}'
+    rows = []
+    header = ['tau', 'miou_excl', 'miou_miss', 'precision', 'recall_excl', 'recall_miss',
+              'ignored_share'] + [f'iou_{c}' for c in class_names]
+    for i, tau in enumerate(taus):
+        rows.append([tau, scores['miou_excl'][i], scores['miou_miss'][i],
+                     scores['mprecision'][i], scores['mrecall_excl'][i],
+                     scores['mrecall_miss'][i], scores['ignored_share'][i]] +
+                    list(scores['iou_excl'][i]))
+
+    def fmt(v):
+        return f'{v:.6f}' if isinstance(v, (float, np.floating)) else str(v)
+
+    def write_csv(f):
+        import io
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator='\n')
+        w.writerow(header)
+        for r in rows:
+            w.writerow([r[0]] + [fmt(float(v)) for v in r[1:]])
+        f.write(buf.getvalue().encode())
+
+    atomic_write(osp.join(out_dir, 'tau_sweep.csv'), write_csv)
+    best = int(np.nanargmax(scores[key]))
+    summary = dict(meta, tau=float(taus[best]), select=select, miou=float(scores[key][best]),
+                   miou_excl=float(scores['miou_excl'][best]),
+                   miou_miss=float(scores['miou_miss'][best]),
+                   precision=float(scores['mprecision'][best]),
+                   recall_excl=float(scores['mrecall_excl'][best]),
+                   ignored_share=float(scores['ignored_share'][best]),
+                   per_class_iou={c: (None if np.isnan(v) else float(v))
+                                  for c, v in zip(class_names, scores[f'iou_{select}'][best])})
+    data = json.dumps(summary, indent=2).encode()
+    atomic_write(osp.join(out_dir, 'best.json'), lambda f: f.write(data))
+
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
+    ax.plot(taus, 100 * scores['miou_excl'], 'o-', label='ignore excluded')
+    ax.plot(taus, 100 * scores['miou_miss'], 's--', label='ignore as miss')
+    ax.axvline(taus[best], color='gray', lw=0.8)
+    ax.set_xlabel('τ')
+    ax.set_ylabel('mIoU (%)')
+    ax.set_title(f'best τ={taus[best]:g}: {100 * scores[key][best]:.1f} mIoU ({select})')
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    import io
+    buf = io.BytesIO()
+    fig.savefig(buf, format='png')
+    plt.close(fig)
+    atomic_write(osp.join(out_dir, 'miou_vs_tau.png'), lambda f: f.write(buf.getvalue()))
+    return summary
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    items, num_classes, class_names = build_items(cfg, args.split)
+    missing = missing_cams(items, args.cam_dir, args.cam_format, num_classes)
+    if missing:
+        shown = '\n  '.join(missing[:20])
+        more = f'\n  ... and {len(missing) - 20} more' if len(missing) > 20 else ''
+        raise WSSSInputError(f'{len(missing)} CAM file(s) missing for the {len(items)} '
+                             f'images of {args.split}:\n  {shown}{more}', path=args.cam_dir)
+    job = dict(cam_dir=args.cam_dir, taus=list(args.taus), num_classes=num_classes,
+               sal_dir=args.sal_dir, cam_format=args.cam_format, mode=args.mode,
+               sal_threshold=args.sal_threshold,
+               ignore_unassigned=not args.no_ignore_unassigned, allow_pickle=args.allow_pickle)
+    cm = sweep(items, job, args.nproc)
+    scores = scores_from_confusion(cm)
+    meta = dict(cam_dir=osp.abspath(args.cam_dir), cam_format=args.cam_format,
+                sal_dir=args.sal_dir and osp.abspath(args.sal_dir), mode=args.mode,
+                sal_threshold=args.sal_threshold, ignore_unassigned=job['ignore_unassigned'],
+                num_images=len(items), taus=list(args.taus))
+    summary = write_outputs(args.out_dir, list(args.taus), scores, class_names, args.select,
+                            meta)
+    print(f"best τ = {summary['tau']:g}: mIoU {100 * summary['miou']:.2f} "
+          f"({args.select}); results in {args.out_dir}")
+    return summary
+
+
+if __name__ == '__main__':
+    main()
