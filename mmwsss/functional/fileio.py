@@ -5,6 +5,7 @@ import os.path as osp
 import tempfile
 from typing import Callable
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -49,6 +50,11 @@ def read_gray_png(path: str, img_id=None, what: str = 'image') -> np.ndarray:
     """
     if not osp.isfile(path):
         raise WSSSInputError(f'{what} file not found', img_id, path)
+    # Fast path: an 8-bit gray PNG decoded by OpenCV holds the same values as
+    # PIL's; anything else (RGB, palette, damaged) goes through PIL.
+    arr = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if arr is not None and arr.ndim == 2 and arr.dtype == np.uint8:
+        return arr
     try:
         with Image.open(path) as img:
             if img.mode != 'L':

@@ -87,7 +87,7 @@ def make_pseudo_label(cams: np.ndarray,
     #   always background, and a salient one (bg = 0) takes the best class iff its
     #   CAM is >= tau and > 0 (ties with bg = 0 go to bg);
     # no_saliency mode: bg = tau, the best class wins iff its CAM is > tau.
-    # np.argmax returns the first maximum: ties between classes go to the lower id.
+    # Classes are sorted by id, so ties between classes go to the lower id.
     order = np.argsort(classes, kind='stable')
     classes = classes[order]
     if cams.dtype == np.uint8:  # v / 255: compare in the uint8 domain, no float copy
@@ -98,20 +98,26 @@ def make_pseudo_label(cams: np.ndarray,
         cams = cams.astype(np.float32, copy=False)
         tau32 = np.float32(tau)
         thr = tau32 if mode == 'saliency' else np.nextafter(tau32, np.float32(2))
+    # Best class and its score, one H×W pass per class (faster than an argmax
+    # over the class axis); strict '>' keeps the first maximum.
+    best = np.zeros((h, w), np.uint8)
     if len(classes) == 0:
         assigned = np.zeros((h, w), bool)
-        best = np.zeros((h, w), np.intp)
     else:
         cams = cams[order] if len(classes) > 1 else cams
-        best = np.argmax(cams, axis=0) if len(classes) > 1 else np.zeros((h, w), np.intp)
-        top = np.take_along_axis(cams, best[None], 0)[0] if len(classes) > 1 else cams[0]
+        top = cams[0]
+        for k in range(1, len(classes)):
+            better = cams[k] > top
+            best[better] = k
+            top = np.maximum(top, cams[k])
         assigned = top >= thr
         if mode == 'saliency':
             if cams.dtype != np.uint8:
                 assigned &= top > 0
             assigned &= sal
-    lut = (classes + 1).astype(np.uint8)
-    label = np.where(assigned, lut[best] if len(lut) else 0, 0).astype(np.uint8)
+    label = np.zeros((h, w), np.uint8)
+    if len(classes):
+        label[assigned] = (classes + 1).astype(np.uint8)[best[assigned]]
     if mode == 'saliency' and ignore_unassigned:
         label[sal & ~assigned] = ignore_index
     return label
