@@ -1,31 +1,9 @@
-# DeepLab-V2 as WSSS-BED trains it (seg_networks/DeepLab-V2-Pytorch; configs/coco14_4gpu.yaml):
-# SGD lr 2.5e-4, momentum 0.9, weight decay 5e-4; the ASPP weights at 10x lr,
-# its biases at 20x lr without weight decay (caffe lr_mult / decay_mult);
+# DeepLab-V2 as WSSS-BED trains it on COCO-14 (seg_networks/DeepLab-V2-Pytorch;
+# configs/coco14_4gpu.yaml): the VOC optimizer (see schedule_deeplabv2_10k.py),
 # poly power 0.9 to 50000 iterations.
-optimizer = dict(type='SGD', lr=2.5e-4, momentum=0.9, weight_decay=5e-4)
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=optimizer,
-    clip_grad=None,
-    # the longest matching key wins
-    paramwise_cfg=dict(
-        custom_keys={
-            'decode_head': dict(lr_mult=10.),
-            'decode_head.aspp_convs.0.bias': dict(lr_mult=20., decay_mult=0.),
-            'decode_head.aspp_convs.1.bias': dict(lr_mult=20., decay_mult=0.),
-            'decode_head.aspp_convs.2.bias': dict(lr_mult=20., decay_mult=0.),
-            'decode_head.aspp_convs.3.bias': dict(lr_mult=20., decay_mult=0.)
-        }))
+_base_ = ['./schedule_deeplabv2_10k.py']
 param_scheduler = [
     dict(type='PolyLR', eta_min=0., power=0.9, begin=0, end=50000, by_epoch=False)
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=50000, val_interval=5000)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
+train_cfg = dict(max_iters=50000, val_interval=5000)
+default_hooks = dict(checkpoint=dict(interval=5000))

@@ -1,27 +1,9 @@
-# SegFormer's recipe (mmseg segformer_mit-b0_8xb2-160k_ade20k-512x512.py): AdamW
-# lr 6e-5, betas (0.9, 0.999), weight decay 0.01 (none on pos_block and norm),
-# 10x lr on the head; linear warm-up 1500 iterations then poly power 1.0.
-# ADE20K runs 160k iterations; here 80000 (mmseg's COCO-Stuff164k schedule).
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=0.00006, betas=(0.9, 0.999), weight_decay=0.01),
-    paramwise_cfg=dict(
-        custom_keys={
-            'pos_block': dict(decay_mult=0.),
-            'norm': dict(decay_mult=0.),
-            'head': dict(lr_mult=10.)
-        }))
+# SegFormer's recipe (see schedule_segformer_40k.py), 80000 iterations as in mmseg's
+# COCO-Stuff164k schedule.
+_base_ = ['./schedule_segformer_40k.py']
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
     dict(type='PolyLR', eta_min=0.0, power=1.0, begin=1500, end=80000, by_epoch=False)
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=80000, val_interval=8000)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=8000),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
+train_cfg = dict(max_iters=80000, val_interval=8000)
+default_hooks = dict(checkpoint=dict(interval=8000))
