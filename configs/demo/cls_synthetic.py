@@ -1,0 +1,68 @@
+# The demo's classifier (tools/demo.py) on the embedded synthetic dataset: the EPS++
+# classifier (C+1 channels) on a narrow mmpretrain ResNet-18 at output stride 8,
+# trained from scratch (nothing can be downloaded here) with AdamW instead of the
+# ImageNet-pretrained SGD recipe of configs/eps/. The dataset root, the saliency
+# source and the saliency loss ('none' = plain CAM, 'eps', 'ird') come from
+# environment variables that tools/demo.py sets.
+_base_ = ['../_base_/datasets/voc12_cls.py', 'mmseg::_base_/default_runtime.py']
+custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
+
+data_root = '{{$MMWSSS_DEMO_DATA:demo_out/data}}'
+sal_dir = data_root + '/wsss_bed/saliency_maps/{{$MMWSSS_DEMO_CLS_SAL:SYN_ERRONEOUS}}'
+metainfo = dict(
+    classes=('background', 'disc', 'box', 'triangle', 'ring', 'cross'),
+    palette=[[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0], [0, 0, 128], [128, 0, 128]])
+crop_size = (64, 64)
+
+model = dict(
+    type='EPSClassifier',
+    data_preprocessor=dict(
+        type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True, pad_val=0, seg_pad_val=0, size=crop_size),
+    backbone=dict(
+        type='mmpretrain.ResNet', depth=18, stem_channels=16, base_channels=16,
+        strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4), out_indices=(3, ),
+        norm_cfg=dict(type='BN', requires_grad=True), init_cfg=None),
+    num_classes=5,
+    in_channels=128,
+    dropout_ratio=0.1,
+    saliency_loss=dict(type='{{$MMWSSS_DEMO_SAL_LOSS:ird}}'),
+    cam_scales=(0.5, 1.0, 1.5, 2.0),
+    cam_flip=True)
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadSaliencyMap', sal_dir=sal_dir),
+    dict(type='RandomResize', scale=(80, 80), ratio_range=(0.8, 1.2), keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='RandomCrop', crop_size=crop_size),
+    dict(type='PackClsSaliencyInputs'),
+]
+_split = dict(
+    type='VOCWSSSDataset', data_root=data_root, metainfo=metainfo,
+    ann_file='ImageSets/Segmentation/train_aug.txt', cls_label_file='cls_labels/train_aug.txt',
+    data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug'),
+    pseudo_labels=True)
+train_dataloader = dict(
+    batch_size=16, num_workers=0, persistent_workers=False,
+    dataset=dict(_delete_=True, **_split, pipeline=train_pipeline))
+cam_dataloader = dict(
+    num_workers=0, persistent_workers=False,
+    dataset=dict(_delete_=True, **_split, pipeline=[dict(type='LoadImageFromFile'),
+                                                    dict(type='PackClsSaliencyInputs')]))
+
+max_iters = 300
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=2e-3,
+                                                         weight_decay=1e-4))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, begin=0, end=20, by_epoch=False),
+    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=20, end=max_iters, by_epoch=False),
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters + 1)
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters,
+                    max_keep_ckpts=1),
+    visualization=dict(type='SegVisualizationHook', draw=False))
+randomness = dict(seed=0)
