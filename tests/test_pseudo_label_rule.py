@@ -144,3 +144,10 @@ def test_uint8_cams_equal_their_float_values(inp, mode, ignore):
         make_pseudo_label(q, classes, sal, tau, mode, ignore),
         make_pseudo_label(q.astype(np.float32) / np.float32(255), classes, sal, tau, mode,
                           ignore))
+
+
+@pytest.mark.parametrize('thr', [0.0, 0.1, 0.2, 51 / 255, 0.3, 0.5, 0.99, 1.0])
+def test_binarize_matches_float_rule_on_every_value(thr):
+    v = np.arange(256, dtype=np.uint8)
+    expected = (v.astype(np.float32) / np.float32(255)) > np.float32(thr)
+    np.testing.assert_array_equal(binarize_saliency(v, thr), expected)

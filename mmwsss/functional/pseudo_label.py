@@ -24,8 +24,10 @@ def binarize_saliency(sal_u8: np.ndarray, threshold: float = 0.2) -> np.ndarray:
     Returns:
         np.ndarray: H×W bool, True where salient.
     """
-    lut = UINT8_TO_UNIT > np.float32(threshold)
-    return lut[sal_u8]
+    # The smallest 8-bit value whose value / 255 exceeds the threshold: one uint8
+    # comparison instead of a float conversion.
+    first = int(np.searchsorted(UINT8_TO_UNIT, np.float32(threshold), side='right'))
+    return np.asarray(sal_u8, dtype=np.uint8) >= first
 
 
 def make_pseudo_label(cams: np.ndarray,
