@@ -43,7 +43,9 @@ def generate(root, n, seed=0):
             cy, cx, r = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(60, 200)
             cams.append(np.clip(1 - np.hypot(yy - cy, xx - cx) / r, 0, 1))
         cams = np.stack(cams)
-        sal = np.clip(cams.max(0) * 300 + rng.normal(0, 20, (h, w)), 0, 255).astype(np.uint8)
+        # Like an SOD model's output: near 0 / 255 with soft edges (a sigmoid of the
+        # objects' CAM), smooth rather than per-pixel noise.
+        sal = np.round(255 / (1 + np.exp(-12 * (cams.max(0) - 0.3)))).astype(np.uint8)
         Image.fromarray(img).save(osp.join(root, 'JPEGImages', img_id + '.jpg'), quality=90)
         Image.fromarray(sal).save(osp.join(root, 'sal', img_id + '.png'))
         save_cams_bed_png(osp.join(root, 'cam_png'), img_id, classes, cams)
