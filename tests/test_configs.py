@@ -1,7 +1,6 @@
 """Every config parses; every segmentor config's model builds and trains one
 step on CPU; the recipes carry their networks' official values."""
 import glob
-import json
 import os.path as osp
 import re
 

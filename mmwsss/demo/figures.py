@@ -15,7 +15,8 @@ import numpy as np
 from PIL import Image
 
 from mmwsss.functional import (atomic_write, binarize_saliency, cams_to_unit, load_unit_cams,
-                               make_pseudo_label, pseudo_label_for_image, read_gray_png)
+                               make_pseudo_label, pseudo_label_for_image, read_gray_png,
+                               read_label_png)
 from mmwsss.functional.errors import WSSSInputError
 from mmwsss.functional.palette import voc_colormap
 
@@ -50,13 +51,7 @@ def _read_label(x: ArrayOrPath) -> np.ndarray:
     """A label map as class indices (a palette PNG's indices, not its colours)."""
     if isinstance(x, np.ndarray):
         return np.asarray(x, dtype=np.uint8)
-    if not osp.isfile(x):
-        raise WSSSInputError('label map file not found', path=x)
-    with Image.open(x) as im:
-        if im.mode not in ('L', 'P'):
-            raise WSSSInputError(f'label map must be an 8-bit gray or palette PNG, got mode '
-                                 f'{im.mode}', path=x)
-        return np.asarray(im, dtype=np.uint8)
+    return read_label_png(x)
 
 
 def _read_sal(x: ArrayOrPath) -> np.ndarray:

@@ -9,33 +9,20 @@ A confusion matrix has shape N×(N+1) for N labels (background + C classes):
 rows are GT labels (GT ``ignore_index`` pixels are not counted), columns the
 predicted label, the last column pixels predicted ``ignore_index``.
 """
-import os.path as osp
 import warnings
 from typing import Dict, Optional, Sequence
 
 import numpy as np
-from PIL import Image
 
 from .errors import WSSSInputError
+from .fileio import read_label_png
 from .pseudo_label import UINT8_TO_UNIT, make_pseudo_label
 from .sources import load_saliency, load_unit_cams
 
 
 def read_label_map(path: str, img_id: Optional[str] = None) -> np.ndarray:
-    """A GT label map as H×W uint8 label ids: palette PNGs give their indices
-    (as mmseg's LoadAnnotations reads them), gray PNGs their values."""
-    if not osp.isfile(path):
-        raise WSSSInputError('GT label map not found', img_id, path)
-    try:
-        with Image.open(path) as img:
-            if img.mode not in ('P', 'L'):
-                raise WSSSInputError(f'GT label map must be a palette or gray PNG, got mode '
-                                     f'{img.mode}', img_id, path)
-            return np.asarray(img, dtype=np.uint8)
-    except (OSError, SyntaxError, ValueError) as e:
-        if isinstance(e, WSSSInputError):
-            raise
-        raise WSSSInputError(f'unreadable GT label map ({e})', img_id, path) from e
+    """A GT label map as H×W uint8 label ids (palette indices, as mmseg reads them)."""
+    return read_label_png(path, img_id, 'GT label map')
 
 
 def _column_lut(num_labels: int, ignore_index: int) -> np.ndarray:

@@ -1,6 +1,5 @@
 from typing import List, Sequence
 
-import torch
 import torch.nn as nn
 from torch import Tensor
 
