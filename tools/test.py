@@ -67,8 +67,10 @@ def trigger_visualization_hook(cfg, args):
     default_hooks = cfg.default_hooks
     if 'visualization' in default_hooks:
         visualization_hook = default_hooks['visualization']
-        # Turn on visualization
+        # Turn on visualization, for every test image (mmseg's hook draws every
+        # 50th by default, which leaves --show-dir empty on small test sets)
         visualization_hook['draw'] = True
+        visualization_hook['interval'] = 1
         if args.show:
             visualization_hook['show'] = True
             visualization_hook['wait_time'] = args.wait_time

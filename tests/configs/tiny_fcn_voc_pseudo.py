@@ -54,3 +54,11 @@ train_cfg = dict(type='IterBasedTrainLoop', max_iters=4, val_interval=4)
 param_scheduler = [dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=4, by_epoch=False)]
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(by_epoch=False, interval=4))
 randomness = dict(seed=0)
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='TestTimeAug',
+         transforms=[[dict(type='Resize', scale_factor=r, keep_ratio=True) for r in (0.75, 1.0)],
+                     [dict(type='RandomFlip', prob=0., direction='horizontal'),
+                      dict(type='RandomFlip', prob=1., direction='horizontal')],
+                     [dict(type='LoadAnnotations')], [dict(type='PackSegInputs')]])
+]

@@ -1,0 +1,37 @@
+"""tools/train.py then tools/test.py (--out, --show-dir, --tta) on the VOC fixture."""
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CFG = osp.join(ROOT, 'tests', 'configs', 'tiny_fcn_voc_pseudo.py')
+def _run(args):
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES='')
+    p = subprocess.run([sys.executable] + args, cwd=ROOT, env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    return p.stdout + p.stderr
+
+
+def test_train_then_test_with_out_show_dir_and_tta(tmp_path):
+    work = str(tmp_path / 'work')
+    _run([osp.join(ROOT, 'tools', 'train.py'), CFG, '--work-dir', work])
+    ckpt = osp.join(work, 'iter_4.pth')
+    out, show = str(tmp_path / 'pred'), str(tmp_path / 'show')
+    log = _run([osp.join(ROOT, 'tools', 'test.py'), CFG, ckpt, '--work-dir', work,
+                '--out', out, '--show-dir', show])
+    assert 'mIoU' in log
+    preds = sorted(os.listdir(out))
+    assert preds == ['2007_000033.png', '2010_000001.png']
+    gt = np.asarray(Image.open(osp.join(ROOT, 'tests/data/voc/SegmentationClassAug',
+                                        '2010_000001.png')))
+    pred = np.asarray(Image.open(osp.join(out, '2010_000001.png')))
+    assert pred.shape == gt.shape and pred.max() <= 20
+    shown = [f for _, _, fs in os.walk(show) for f in fs if f.endswith('.png')]
+    assert len(shown) == 2
+    log = _run([osp.join(ROOT, 'tools', 'test.py'), CFG, ckpt, '--work-dir', work, '--tta'])
+    assert 'mIoU' in log
