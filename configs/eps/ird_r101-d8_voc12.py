@@ -1,20 +1,9 @@
 # EPS++ on VOC 2012 aug with mmpretrain's ResNet-101 (output stride 8) instead of
-# ResNet-38; same recipe.
-_base_ = ['./ird_resnet38_voc12.py']
-model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='mmpretrain.ResNet',
-        depth=101,
-        strides=(1, 2, 1, 1),
-        dilations=(1, 1, 2, 4),
-        out_indices=(3, ),
-        norm_cfg=dict(type='BN', requires_grad=True),
-        norm_eval=True,
-        frozen_stages=1,
-        init_cfg=dict(
-            type='Pretrained',
-            prefix='backbone.',
-            checkpoint='https://download.openmmlab.com/mmclassification/v0/resnet/'
-            'resnet101_8xb32_in1k_20210831-539c63f8.pth')),
-    in_channels=2048)
+# ResNet-38; same recipe as ird_resnet38_voc12.py.
+_base_ = [
+    '../_base_/models/eps_r101-d8.py', '../_base_/datasets/voc12_cls.py',
+    'mmseg::_base_/default_runtime.py', '../_base_/schedules/schedule_eps_20k.py'
+]
+custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
+crop_size = (448, 448)
+model = dict(data_preprocessor=dict(size=crop_size), num_classes=20)
