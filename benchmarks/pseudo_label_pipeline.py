@@ -23,9 +23,9 @@ from PIL import Image
 from tqdm import tqdm
 
 import mmwsss  # noqa: F401  (registers the datasets and the transform)
-from mmwsss.functional import (binarize_saliency, load_unit_cams, make_pseudo_label,
-                               pseudo_label_for_image, save_cams_bed_png, save_cams_npz,
-                               save_label_png)
+from mmwsss.fileio import (CAMStore, cams_to_unit, read_saliency, save_cams_bed_png,
+                           save_cams_npz, save_label_png)
+from mmwsss.functional import PseudoLabelRule, binarize_saliency, make_pseudo_label
 
 
 def generate(root, n, seed=0):
@@ -51,8 +51,9 @@ def generate(root, n, seed=0):
         save_cams_bed_png(osp.join(root, 'cam_png'), img_id, classes, cams)
         save_cams_npz(osp.join(root, 'cam_npz', img_id + '.npz'), classes, cams)
         # The equivalent precomputed label, made by the same rule from the stored maps.
-        label = pseudo_label_for_image(img_id, (h, w), osp.join(root, 'cam_png'),
-                                       osp.join(root, 'sal'), classes)
+        cams_u8, keys = CAMStore(osp.join(root, 'cam_png')).load(img_id, classes, (h, w))
+        label = PseudoLabelRule()(cams_u8, keys,
+                                  read_saliency(osp.join(root, 'sal', img_id + '.png')))
         save_label_png(osp.join(root, 'labels', img_id + '.png'), label)
         ids.append(img_id)
         cls_lines.append(' '.join([img_id] + [str(c) for c in classes]))
@@ -120,8 +121,9 @@ def main():
     ids = [ln.split() for ln in open(osp.join(root, 'cls.txt'))]
     maps = []
     for img_id, *cls in ids[:100]:
-        cams, keys = load_unit_cams(osp.join(root, 'cam_npz'), img_id, [int(c) for c in cls],
-                                    'npz')
+        cams, keys = CAMStore(osp.join(root, 'cam_npz'), 'npz').load(img_id,
+                                                                     [int(c) for c in cls])
+        cams = cams_to_unit(cams)
         sal = binarize_saliency(np.asarray(Image.open(osp.join(root, 'sal', img_id + '.png'))))
         maps.append((cams, keys, sal))
     t = time.perf_counter()

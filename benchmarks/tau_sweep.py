@@ -4,23 +4,23 @@
 
 Synthetic VOC-sized data (500×375, 1-3 labelled classes, smooth CAMs, a
 saliency map and a palette GT per image) is written to a temporary folder;
-both runs use the code of tools/eval_pseudo_labels.py (read inputs, apply
-``make_pseudo_label``, accumulate confusion matrices) and must agree exactly.
+both runs use :class:`mmwsss.evaluation.TauSweep`, as tools/eval_pseudo_labels.py
+does (read inputs, apply the rule, accumulate confusion matrices), and must
+agree exactly.
 Target ratio (one pass / T passes) <= 0.2.
 """
 import argparse
 import os.path as osp
-import sys
 import tempfile
 import time
+from dataclasses import replace
 
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmwsss.functional import save_cams_bed_png, save_cams_npz  # noqa: E402
-from mmwsss.functional.palette import voc_colormap  # noqa: E402
-from tools.eval_pseudo_labels import sweep  # noqa: E402
+from mmwsss.evaluation import TauSweep
+from mmwsss.fileio import CAMStore, save_cams_bed_png, save_cams_npz
+from mmwsss.functional import PseudoLabelRule, voc_colormap
 
 
 def make_data(root, n, fmt, h=375, w=500, seed=0):
@@ -65,15 +65,14 @@ def main():
         for d in ('cams', 'sal', 'gt'):
             os.makedirs(osp.join(root, d))
         items = make_data(root, a.images, a.cam_format)
-        job = dict(cam_dir=osp.join(root, 'cams'), sal_dir=osp.join(root, 'sal'),
-                   num_classes=20, cam_format=a.cam_format, mode='saliency',
-                   sal_threshold=0.2, ignore_unassigned=True, allow_pickle=False, quiet=True)
-        sweep(items[:2], dict(job, taus=taus[:1]))  # warm-up (imports, caches)
+        job = TauSweep(CAMStore(osp.join(root, 'cams'), a.cam_format), PseudoLabelRule(),
+                       tuple(taus), 20, osp.join(root, 'sal'))
+        replace(job, taus=taus[:1]).run(items[:2], quiet=True)  # warm-up (imports, caches)
         t = time.perf_counter()
-        one = sweep(items, dict(job, taus=taus))
+        one = job.run(items, quiet=True)
         t_one = time.perf_counter() - t
         t = time.perf_counter()
-        many = np.stack([sweep(items, dict(job, taus=[tau]))[0] for tau in taus])
+        many = np.stack([replace(job, taus=(tau, )).run(items, quiet=True)[0] for tau in taus])
         t_many = time.perf_counter() - t
     assert np.array_equal(one, many), 'one pass and per-τ passes disagree'
     print(f'{a.images} images 500×375, {a.cam_format} CAMs, {a.taus} τ values')

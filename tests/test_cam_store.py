@@ -2,8 +2,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmwsss.functional import (WSSSInputError, cams_to_unit, load_cams, save_cams_bed_png,
-                               save_cams_npz)
+from mmwsss.errors import WSSSInputError
+from mmwsss.fileio import CAMStore, cams_to_unit, save_cams_bed_png, save_cams_npz
+
+
+def load_cams(cam_dir, img_id, classes=None, cam_format='bed_png', allow_pickle=False):
+    return CAMStore(cam_dir, cam_format, allow_pickle).load(img_id, classes)
 
 
 def test_npz_roundtrip_uint8_and_float16(tmp_path):
@@ -14,7 +18,9 @@ def test_npz_roundtrip_uint8_and_float16(tmp_path):
     np.testing.assert_array_equal(got, np.round(cams * 255).astype(np.uint8))
     save_cams_npz(str(tmp_path / 'b.npz'), [3, 11], cams, 'float16')
     got, _ = load_cams(str(tmp_path), 'b', [11], cam_format='npz')
-    assert got.dtype == np.float16
+    # float stores come back checked, as float32: exactly the stored float16 values
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got[0], cams[1].astype(np.float16).astype(np.float32))
     np.testing.assert_allclose(got[0], cams[1], atol=1e-3)
     # no stray temporary files left by the atomic write
     assert sorted(p.name for p in tmp_path.iterdir()) == ['a.npz', 'b.npz']
@@ -69,3 +75,21 @@ def test_range_and_nan_checks():
     with pytest.raises(WSSSInputError, match=r"'i'.*f\.npz.*\[0, 1\]"):
         cams_to_unit(np.array([[[1.5]]], np.float32), 'i', 'f.npz')
     assert cams_to_unit(np.array([[[255]]], np.uint8))[0, 0, 0] == 1.0
+
+
+def test_load_runs_every_check(tmp_path):
+    """Size, class ids and range are checked in the one load."""
+    save_cams_npz(str(tmp_path / 'a.npz'), [3, 11], np.full((2, 4, 5), 0.5), 'float16')
+    store = CAMStore(str(tmp_path), 'npz')
+    cams, keys = store.load('a', None, (4, 5), 19)
+    assert cams.dtype == np.float32 and keys == [3, 11]
+    with pytest.raises(WSSSInputError, match=r"'a'.*a\.npz.*CAM is 5×4"):
+        store.load('a', None, (5, 4))
+    with pytest.raises(WSSSInputError, match=r'a\.npz.*unknown class id.*11.*0\.\.9'):
+        store.load('a', None, None, 9)
+    with pytest.raises(WSSSInputError, match=r"'a'.*unknown class id.*25"):
+        store.load('a', [25], None, 19)
+    # the file stem given by a dataset, in place of <cam_dir>/<img_id>
+    assert CAMStore(None, 'npz').load('x', stem=str(tmp_path / 'a'))[1] == [3, 11]
+    with pytest.raises(ValueError, match='cam_format'):
+        CAMStore(str(tmp_path), 'png')

@@ -5,8 +5,8 @@ import pytest
 from mmseg.registry import DATASETS
 
 import mmwsss  # noqa: F401
-from mmwsss.functional import WSSSInputError
-from mmwsss.functional.coco import COCO_CLASSES
+from mmwsss.datasets.coco_labels import COCO_CLASSES
+from mmwsss.errors import WSSSInputError
 from tools.dataset_converters import coco2014
 
 

@@ -14,8 +14,8 @@ import mmwsss  # noqa: F401
 from mmwsss.demo import figures
 from mmwsss.demo.synthetic import (CLASSES, NUM_CLASSES, SALIENCY_SOURCES, dataset_paths,
                                    generate_dataset, main, synthetic_metainfo)
-from mmwsss.functional import (binarize_saliency, make_pseudo_label, parse_cls_label_file,
-                               read_gray_png, save_cams_npz)
+from mmwsss.fileio import CAMStore, parse_cls_label_file, read_gray_png, save_cams_npz
+from mmwsss.functional import PseudoLabelRule, binarize_saliency, make_pseudo_label
 
 SMOKE = dict(num_train=8, num_val=4, size=64, progress=False)
 
@@ -264,8 +264,16 @@ def test_figures(medium, tmp_path):
         np.testing.assert_array_equal(row['pseudo'], ref)
         np.testing.assert_array_equal(row['gt'], lab)
         rows.append(row)
-        srow = figures.grid_row_from_store(img, cam_dir, p['sal_dirs']['SYN_ERRONEOUS'], cls,
-                                           osp.join(p['ann_dir'], i + '.png'), tau=0.4)
+        srow = figures.grid_row_from_store(img, CAMStore(cam_dir, 'npz'),
+                                           p['sal_dirs']['SYN_ERRONEOUS'], cls,
+                                           osp.join(p['ann_dir'], i + '.png'),
+                                           PseudoLabelRule(tau=0.4))
+        # the old form (a folder and the rule's keywords), as tools/demo.py calls it
+        with pytest.warns(DeprecationWarning):
+            old = figures.grid_row_from_store(img, cam_dir, p['sal_dirs']['SYN_ERRONEOUS'],
+                                              cls, cam_format='npz', tau=0.4,
+                                              gt_path=osp.join(p['ann_dir'], i + '.png'))
+        np.testing.assert_array_equal(old['pseudo'], srow['pseudo'])
         # the store holds uint8 CAMs: the same rule on the rounded maps
         ref_u8 = make_pseudo_label(np.round(cams * 255) / 255, cls,
                                    binarize_saliency(read_gray_png(sal)), 0.4)

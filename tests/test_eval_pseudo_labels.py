@@ -3,14 +3,17 @@ import csv
 import json
 import os
 import os.path as osp
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from PIL import Image
 
 import mmwsss  # noqa: F401
-from mmwsss.functional import WSSSInputError, pseudo_label_for_image
-from mmwsss.functional.metrics import label_confusion, scores_from_confusion
+from mmwsss.errors import WSSSInputError
+from mmwsss.evaluation import label_confusion, scores_from_confusion
+from mmwsss.fileio import CAMStore, read_saliency
+from mmwsss.functional import PseudoLabelRule
 from tools import eval_pseudo_labels
 
 CFG = osp.join(osp.dirname(__file__), 'configs', 'eps_tiny_voc.py')
@@ -26,10 +29,10 @@ def brute_force(root, tau, mode, ignore_unassigned):
     ignored = total = 0
     for img_id in IDS:
         gt = np.asarray(Image.open(osp.join(root, 'SegmentationClassAug', img_id + '.png')))
-        pred = pseudo_label_for_image(
-            img_id, gt.shape, osp.join(root, 'activation_maps', 'VOC2012_TEST'),
-            osp.join(root, 'saliency_maps', 'VOC2012_TEST'), LABELS[img_id], 'bed_png', tau,
-            mode, 0.2, ignore_unassigned)
+        cams, keys = CAMStore(osp.join(root, 'activation_maps', 'VOC2012_TEST')).load(
+            img_id, LABELS[img_id], gt.shape)
+        sal = read_saliency(osp.join(root, 'saliency_maps', 'VOC2012_TEST', img_id + '.png'))
+        pred = PseudoLabelRule(tau, mode, 0.2, ignore_unassigned)(cams, keys, sal)
         for g, p in zip(gt.ravel().tolist(), pred.ravel().tolist()):
             if g == 255:
                 continue
@@ -114,8 +117,8 @@ def test_missing_cams_are_listed(tmp_path, voc_copy):
 def test_compacted_sweep_equals_full_image_rule(tmp_path, k, dtype, mode):
     """Grouping equal pixels (dense count for K <= 2, sort for K = 3, none for
     float16 CAMs) gives exactly the confusion of the rule on every pixel."""
-    from mmwsss.functional import save_cams_npz
-    from mmwsss.functional.metrics import pseudo_label_confusion
+    from mmwsss.evaluation import pseudo_label_confusion
+    from mmwsss.fileio import save_cams_npz
     rng = np.random.default_rng(k)
     h, w = 23, 31
     classes = sorted(rng.choice(20, k, replace=False).tolist())
@@ -124,9 +127,34 @@ def test_compacted_sweep_equals_full_image_rule(tmp_path, k, dtype, mode):
     sal = rng.integers(0, 256, (h, w)).astype(np.uint8)
     Image.fromarray(sal).save(tmp_path / 'a.png')
     gt = rng.choice([0, 255] + [c + 1 for c in classes], (h, w)).astype(np.uint8)
-    args = (gt, 'a', str(tmp_path), TAUS + [0.0, 1.0], 20, classes,
-            str(tmp_path) if mode == 'saliency' else None, 'npz', mode)
+    maps = CAMStore(str(tmp_path), 'npz').load('a', classes, gt.shape) + (
+        sal if mode == 'saliency' else None, )
+    args = (gt, maps, PseudoLabelRule(mode=mode), TAUS + [0.0, 1.0], 21)
     full = pseudo_label_confusion(*args, compact=False)
     compacted = pseudo_label_confusion(*args)
     assert full.sum() == (gt != 255).sum() * (len(TAUS) + 2)
     np.testing.assert_array_equal(compacted, full)
+
+
+def test_cam_format_read_from_the_store_meta(tmp_path, voc_root):
+    """Without --cam-format, the format tools/make_cams.py recorded is used."""
+    import shutil
+    cam_dir = str(tmp_path / 'cams')
+    shutil.copytree(osp.join(voc_root, 'activation_maps', 'VOC2012_TEST'), cam_dir)
+    with open(osp.join(cam_dir, 'meta.json'), 'w') as f:
+        json.dump(dict(settings=dict(cam_format='bed_png')), f)
+    args = eval_pseudo_labels.parse_args([CFG, '--cam-dir', cam_dir, '--out-dir', 'x',
+                                          '--mode', 'no_saliency'])
+    assert args.cam_format == 'bed_png'
+    args = eval_pseudo_labels.parse_args([CFG, '--cam-dir', cam_dir, '--out-dir', 'x',
+                                          '--mode', 'no_saliency', '--cam-format', 'npz'])
+    assert args.cam_format == 'npz'
+    summary = eval_pseudo_labels.main([CFG, '--cam-dir', cam_dir, '--out-dir',
+                                       str(tmp_path / 'e'), '--mode', 'no_saliency',
+                                       '--taus', '0.2'])
+    assert summary['cam_format'] == 'bed_png' and summary['num_images'] == 4
+
+
+def test_sweep_varies_the_rule_only_in_tau():
+    rule = PseudoLabelRule(tau=0.3, mode='no_saliency', ignore_index=200)
+    assert replace(rule, tau=0.5) == PseudoLabelRule(0.5, 'no_saliency', 0.2, True, 200)

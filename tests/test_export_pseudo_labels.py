@@ -12,7 +12,8 @@ CFG = osp.join(osp.dirname(__file__), 'configs', 'tiny_fcn_voc_pseudo.py')
 
 
 def test_export_matches_transform_resumes_and_refuses_other_settings(tmp_path, voc_root):
-    from mmwsss.functional import pseudo_label_for_image
+    from mmwsss.fileio import CAMStore, read_saliency
+    from mmwsss.functional import PseudoLabelRule
     out = str(tmp_path / 'labels')
     export_pseudo_labels.main([CFG, '--out-dir', out])
     ids = open(osp.join(voc_root, 'ImageSets/Segmentation/train_aug.txt')).read().split()
@@ -22,9 +23,10 @@ def test_export_matches_transform_resumes_and_refuses_other_settings(tmp_path, v
         img = Image.open(osp.join(out, img_id + '.png'))
         assert img.mode == 'P'  # palette PNG, as VOC label maps
         lab = np.asarray(img)
-        ref = pseudo_label_for_image(
-            img_id, lab.shape, osp.join(voc_root, 'activation_maps/VOC2012_TEST'),
-            osp.join(voc_root, 'saliency_maps/VOC2012_TEST'), cls[img_id], tau=0.1)
+        cams, keys = CAMStore(osp.join(voc_root, 'activation_maps/VOC2012_TEST')).load(
+            img_id, cls[img_id], lab.shape)
+        sal = read_saliency(osp.join(voc_root, 'saliency_maps/VOC2012_TEST', img_id + '.png'))
+        ref = PseudoLabelRule(tau=0.1)(cams, keys, sal)
         np.testing.assert_array_equal(lab, ref)
     assert json.load(open(osp.join(out, 'meta.json')))['pseudo_label']['tau'] == 0.1
 

@@ -9,8 +9,9 @@ from mmseg.registry import DATASETS, TRANSFORMS
 from PIL import Image
 
 import mmwsss  # noqa: F401
-from mmwsss.functional import (WSSSInputError, binarize_saliency, load_cams, make_pseudo_label,
-                               read_gray_png)
+from mmwsss.errors import WSSSInputError
+from mmwsss.fileio import CAMStore, read_gray_png
+from mmwsss.functional import binarize_saliency, make_pseudo_label
 
 
 def _transform(root, **kw):
@@ -35,8 +36,8 @@ def test_expected_label_and_fields(voc_root):
     assert res['seg_fields'] == ['gt_seg_map']
     sal = binarize_saliency(read_gray_png(
         osp.join(voc_root, 'saliency_maps', 'VOC2012_TEST', '2007_000032.png')))
-    cams, keys = load_cams(osp.join(voc_root, 'activation_maps', 'VOC2012_TEST'),
-                           '2007_000032', [0, 14])
+    cams, keys = CAMStore(osp.join(voc_root, 'activation_maps', 'VOC2012_TEST')).load(
+        '2007_000032', [0, 14])
     ref = make_pseudo_label(cams.astype(np.float32) / 255, keys, sal, 0.1)
     np.testing.assert_array_equal(lab, ref)
     assert set(np.unique(lab)) <= {0, 1, 15, 255}
@@ -59,8 +60,44 @@ def test_no_saliency_mode(voc_root):
     lab = _run(voc_root, '2007_000032', [0, 14], sal_dir=None, mode='no_saliency',
                tau=0.2)['gt_seg_map']
     assert 255 not in lab and {1, 15} <= set(np.unique(lab))
+    # saliency mode with no saliency source (no sal_dir, no dataset sal_path)
     with pytest.raises(ValueError, match='no_saliency'):
-        _transform(voc_root, sal_dir=None)
+        _run(voc_root, '2007_000032', [0, 14], sal_dir=None)
+
+
+def test_rule_values_are_checked_at_construction(voc_root):
+    for bad in (dict(tau=float('nan')), dict(tau=1.5), dict(sal_threshold=-0.1),
+                dict(mode='sal'), dict(ignore_index=0), dict(cam_format='png')):
+        with pytest.raises(ValueError):
+            _transform(voc_root, **bad)
+
+
+def test_paths_from_the_dataset(voc_root):
+    """A WSSS dataset says where the maps are; cam_dir / sal_dir override it."""
+    ds = DATASETS.build(dict(
+        type='VOCWSSSDataset', data_root=voc_root, maps_root=voc_root,
+        ann_file='ImageSets/Segmentation/train_aug.txt',
+        cls_label_file='cls_labels/train_aug.txt', pseudo_labels=True,
+        data_prefix=dict(img_path='JPEGImages', cam_path='cams_npz',
+                         sal_path='saliency_maps/VOC2012_TEST'),
+        pseudo_label_cfg=dict(cam_format='npz', tau=0.1),
+        pipeline=[dict(type='LoadImageFromFile'), dict(type='PackSegInputs')]))
+    info = ds.get_data_info(0)
+    assert info['img_id'] == '2007_000032'
+    assert info['cam_path'] == osp.join(voc_root, 'cams_npz', '2007_000032')
+    assert info['sal_path'] == osp.join(voc_root, 'saliency_maps', 'VOC2012_TEST',
+                                        '2007_000032.png')
+    assert [type(t).__name__ for t in ds.pipeline.transforms] == [
+        'LoadImageFromFile', 'SaliencyPseudoLabel', 'PackSegInputs']
+    lab = ds[0]['data_samples'].gt_sem_seg.data.numpy()[0]
+    ref = _run(voc_root, '2007_000032', [0, 14], cam_dir=osp.join(voc_root, 'cams_npz'),
+               cam_format='npz')['gt_seg_map']
+    np.testing.assert_array_equal(lab, ref)
+    # the transform's own folders override the data info's
+    res = LoadImageFromFile()(dict(ds.get_data_info(0)))
+    res['cam_path'] = '/nowhere/2007_000032'
+    lab2 = _transform(voc_root, cam_dir=osp.join(voc_root, 'cams_npz'), cam_format='npz')(res)
+    np.testing.assert_array_equal(lab2['gt_seg_map'], ref)
 
 
 def test_stock_mmseg_voc_pipeline(voc_root):

@@ -10,8 +10,10 @@ The images are those of ``cfg.<split>.dataset`` (default ``cam_dataloader``, the
 split tools/make_cams.py writes), read with their GT label maps; the
 image-level labels come from the dataset (``cls_label_file``) or from the GT.
 Each image is read once and its pseudo labels made for every τ by the same
-rule as training (``make_pseudo_label``). Every image must have its CAMs: the
-missing ones are listed and nothing is scored.
+rule as training (``PseudoLabelRule``, i.e. ``make_pseudo_label``). Every image
+must have its CAMs: the missing ones are listed and nothing is scored. Without
+``--cam-format``, the format recorded in ``CAM_DIR/meta.json`` by
+tools/make_cams.py is used (else ``npz``).
 
 Writes to OUT: ``tau_sweep.csv`` (one row per τ: mIoU with predicted-ignore
 pixels excluded (as EPS reports) and counted as misses, mean precision and
@@ -23,16 +25,15 @@ import csv
 import json
 import os
 import os.path as osp
-from multiprocessing import Pool
 
 import numpy as np
 from mmengine.config import Config, DictAction
-from tqdm import tqdm
 
-from mmwsss.functional import (CAM_FORMATS, MODES, WSSSInputError, atomic_write, cam_path,
-                               cls_labels_from_label_map)
-from mmwsss.functional.metrics import (pseudo_label_confusion, read_label_map,
-                                       scores_from_confusion)
+from mmwsss.errors import WSSSInputError
+from mmwsss.evaluation import TauSweep, scores_from_confusion
+from mmwsss.fileio import (CAM_FORMATS, CAMStore, atomic_write, cls_labels_from_label_map,
+                           read_label_png)
+from mmwsss.functional import MODES, PseudoLabelRule
 
 
 def parse_args(argv=None):
@@ -40,7 +41,8 @@ def parse_args(argv=None):
     p.add_argument('config', help='config whose <split> dataset lists the images')
     p.add_argument('--cam-dir', required=True, help='CAM store folder')
     p.add_argument('--out-dir', required=True, help='folder for the CSV, plot and best.json')
-    p.add_argument('--cam-format', default='npz', choices=CAM_FORMATS)
+    p.add_argument('--cam-format', default=None, choices=CAM_FORMATS,
+                   help='default: the one CAM_DIR/meta.json records, else npz')
     p.add_argument('--sal-dir', default=None, help='saliency maps (mode saliency)')
     p.add_argument('--mode', default='saliency', choices=MODES)
     g = p.add_mutually_exclusive_group()
@@ -65,7 +67,19 @@ def parse_args(argv=None):
         args.taus = [round(float(t), 6) for t in np.arange(start, stop + step / 2, step)]
     if args.mode == 'saliency' and args.sal_dir is None:
         p.error('--sal-dir is required with --mode saliency')
+    if args.cam_format is None:
+        args.cam_format = recorded_cam_format(args.cam_dir) or 'npz'
     return args
+
+
+def recorded_cam_format(cam_dir):
+    """The ``cam_format`` that tools/make_cams.py recorded for the store, if any."""
+    path = osp.join(cam_dir, 'meta.json')
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        meta = json.load(f)
+    return (meta.get('settings') or {}).get('cam_format') or meta.get('cam_format')
 
 
 def build_items(cfg, split):
@@ -85,59 +99,20 @@ def build_items(cfg, split):
         if 'seg_map_path' not in info:
             raise SystemExit(f'{split}.dataset has no GT label maps (data_prefix.seg_map_path)')
         cls = info.get('cls_labels')
-        items.append((osp.splitext(osp.basename(info['img_path']))[0], info['seg_map_path'],
+        items.append((info.get('img_id') or osp.splitext(osp.basename(info['img_path']))[0],
+                      info['seg_map_path'],
                       None if cls is None else [int(c) for c in cls]))
     return items, len(dataset.metainfo['classes']) - 1, list(dataset.metainfo['classes'])
 
 
-def missing_cams(items, cam_dir, cam_format, num_classes):
+def missing_cams(items, store, num_classes):
     missing = []
     for img_id, gt_path, cls in items:
-        if cam_format == 'bed_png':
-            if cls is None:
-                cls = cls_labels_from_label_map(read_label_map(gt_path, img_id),
-                                                num_classes)
-            paths = [cam_path(cam_dir, img_id, 'bed_png', c) for c in cls]
-        else:
-            paths = [cam_path(cam_dir, img_id, cam_format)]
-        missing += [p for p in paths if not osp.isfile(p)]
+        if store.cam_format == 'bed_png' and cls is None:
+            cls = cls_labels_from_label_map(read_label_png(gt_path, img_id, 'GT label map'),
+                                            num_classes)
+        missing += [p for p in store.paths(img_id, cls or ()) if not osp.isfile(p)]
     return missing
-
-
-_JOB = {}
-
-
-def _init(job):
-    _JOB.clear()
-    _JOB.update(job)
-
-
-def _score(item):
-    img_id, gt_path, cls = item
-    j = _JOB
-    gt = read_label_map(gt_path, img_id)
-    if cls is None:  # image-level labels from the GT
-        cls = cls_labels_from_label_map(gt, j['num_classes'])
-    return pseudo_label_confusion(gt, img_id, j['cam_dir'], j['taus'], j['num_classes'], cls,
-                                  j['sal_dir'], j['cam_format'], j['mode'],
-                                  j['sal_threshold'], j['ignore_unassigned'], 255,
-                                  j['allow_pickle'])
-
-
-def sweep(items, job, nproc=1):
-    """Sum of the per-image T×N×(N+1) confusion matrices (one pass)."""
-    t, n = len(job['taus']), job['num_classes'] + 1
-    total = np.zeros((t, n, n + 1), dtype=np.int64)
-    if nproc > 1 and len(items) > 1:
-        with Pool(nproc, initializer=_init, initargs=(job, )) as pool:
-            for cm in tqdm(pool.imap_unordered(_score, items, chunksize=16), total=len(items),
-                           desc='scoring', disable=job.get('quiet', False)):
-                total += cm
-    else:
-        _init(job)
-        for item in tqdm(items, desc='scoring', disable=job.get('quiet', False)):
-            total += _score(item)
-    return total
 
 
 def write_outputs(out_dir, taus, scores, class_names, select, meta):
@@ -204,21 +179,21 @@ def main(argv=None):
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     items, num_classes, class_names = build_items(cfg, args.split)
-    missing = missing_cams(items, args.cam_dir, args.cam_format, num_classes)
+    store = CAMStore(args.cam_dir, args.cam_format, args.allow_pickle)
+    rule = PseudoLabelRule(mode=args.mode, sal_threshold=args.sal_threshold,
+                           ignore_unassigned=not args.no_ignore_unassigned)
+    missing = missing_cams(items, store, num_classes)
     if missing:
         shown = '\n  '.join(missing[:20])
         more = f'\n  ... and {len(missing) - 20} more' if len(missing) > 20 else ''
         raise WSSSInputError(f'{len(missing)} CAM file(s) missing for the {len(items)} '
                              f'images of {args.split}:\n  {shown}{more}', path=args.cam_dir)
-    job = dict(cam_dir=args.cam_dir, taus=list(args.taus), num_classes=num_classes,
-               sal_dir=args.sal_dir, cam_format=args.cam_format, mode=args.mode,
-               sal_threshold=args.sal_threshold,
-               ignore_unassigned=not args.no_ignore_unassigned, allow_pickle=args.allow_pickle)
-    cm = sweep(items, job, args.nproc)
+    job = TauSweep(store, rule, tuple(args.taus), num_classes, args.sal_dir)
+    cm = job.run(items, args.nproc)
     scores = scores_from_confusion(cm)
     meta = dict(cam_dir=osp.abspath(args.cam_dir), cam_format=args.cam_format,
                 sal_dir=args.sal_dir and osp.abspath(args.sal_dir), mode=args.mode,
-                sal_threshold=args.sal_threshold, ignore_unassigned=job['ignore_unassigned'],
+                sal_threshold=args.sal_threshold, ignore_unassigned=rule.ignore_unassigned,
                 num_images=len(items), taus=list(args.taus))
     summary = write_outputs(args.out_dir, list(args.taus), scores, class_names, args.select,
                             meta)

@@ -4,7 +4,8 @@
         [--cfg-options KEY=VALUE ...] [--force]
 
 The labels are exactly those ``SaliencyPseudoLabel`` makes on the fly during
-training (the same transform, with the config's cam_dir, sal_dir, tau...).
+training (the same transform, with the config's settings: the dataset's
+``pseudo_label_cfg`` and map folders, or the step in its pipeline).
 Resumable: images already written are skipped. ``DIR/meta.json`` records the
 settings; a rerun with other settings into the same folder stops unless
 ``--force`` is given, which also rewrites every label.
@@ -19,7 +20,7 @@ from mmengine.config import Config, DictAction
 from PIL import Image
 from tqdm import tqdm
 
-from mmwsss.functional import atomic_write, save_label_png
+from mmwsss.fileio import atomic_write, save_label_png
 
 WRAPPERS = ('RepeatDataset', 'ConcatDataset', 'ClassBalancedDataset', 'MultiImageMixDataset')
 
@@ -41,6 +42,8 @@ def find_pseudo_label_step(dataset_cfg):
     while dataset_cfg.get('type') in WRAPPERS:
         inner = dataset_cfg.get('dataset') or dataset_cfg.get('datasets')
         dataset_cfg = inner[0] if isinstance(inner, (list, tuple)) else inner
+    if dataset_cfg.get('pseudo_label_cfg') is not None:
+        return dataset_cfg, dict(dataset_cfg['pseudo_label_cfg'])
     for step in dataset_cfg.get('pipeline', []):
         if step.get('type', '').split('.')[-1] == 'SaliencyPseudoLabel':
             return dataset_cfg, step
@@ -81,12 +84,15 @@ def main(argv=None):
 
     os.makedirs(args.out_dir, exist_ok=True)
     meta_path = osp.join(args.out_dir, 'meta.json')
-    meta = dict(config=osp.abspath(args.config), pseudo_label=step,
+    # the dataset's map folders are settings too: other maps, other labels
+    maps = {k: v for k, v in getattr(dataset, 'maps_prefix', {}).items() if v is not None}
+    meta = dict(config=osp.abspath(args.config), pseudo_label=step, maps=maps,
                 num_images=len(dataset))
     if osp.isfile(meta_path) and not args.force:
         with open(meta_path) as f:
             old = json.load(f)
-        if old.get('pseudo_label') != json.loads(json.dumps(step)):
+        if old.get('pseudo_label') != json.loads(json.dumps(step)) or \
+                old.get('maps', {}) != json.loads(json.dumps(maps)):
             raise SystemExit(
                 f'{args.out_dir} holds labels made with other settings '
                 f'({old.get("pseudo_label")}); use another --out-dir or --force to rewrite')
@@ -96,7 +102,7 @@ def main(argv=None):
     jobs = []
     for i in range(len(dataset)):
         info = dataset.get_data_info(i)
-        img_id = osp.splitext(osp.basename(info['img_path']))[0]
+        img_id = info.get('img_id') or osp.splitext(osp.basename(info['img_path']))[0]
         path = osp.join(args.out_dir, img_id + '.png')
         if args.force or not osp.isfile(path):
             jobs.append((info, path))

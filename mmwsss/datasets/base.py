@@ -1,3 +1,4 @@
+import copy
 import os.path as osp
 from typing import Dict, List, Optional
 
@@ -5,8 +6,10 @@ import mmengine
 import numpy as np
 from mmseg.datasets import BaseSegDataset
 
-from mmwsss.functional import (WSSSInputError, cls_labels_from_label_map,
-                               parse_cls_label_file, read_label_png)
+from mmwsss.errors import WSSSInputError
+from mmwsss.fileio import cls_labels_from_label_map, parse_cls_label_file, read_label_png
+
+MAP_KEYS = ('cam_path', 'sal_path')
 
 
 class BaseWSSSDataset(BaseSegDataset):
@@ -22,29 +25,84 @@ class BaseWSSSDataset(BaseSegDataset):
     ``<img_id> <c> ...``) when given, else from the GT label maps under
     ``data_prefix['seg_map_path']``.
 
+    The dataset says where the maps of the pseudo labels are: ``data_prefix``
+    may name ``cam_path`` (a CAM store folder) and ``sal_path`` (a folder of
+    ``<img_id>.png`` saliency maps), relative to ``maps_root`` (default
+    ``data_root``). Each data info then carries ``img_id``, ``cam_path``
+    (``<folder>/<img_id>``, the stem of the image's CAM files) and
+    ``sal_path``, which ``SaliencyPseudoLabel`` reads, as mmseg's
+    ``LoadAnnotations`` reads ``seg_map_path``.
+
     Args:
         ann_file (str): image id list, one a line. When empty, the ids of
             ``cls_label_file`` (or every image of the image folder).
         cls_label_file (str, optional): WSSS-BED image-level label list;
             relative to ``data_root``.
         pseudo_labels (bool): training mode with on-the-fly labels.
+        pseudo_label_cfg (dict, optional): the ``SaliencyPseudoLabel`` step
+            (``type`` may be left out), run right after ``LoadImageFromFile``
+            when ``pseudo_labels``. It lives here rather than in ``pipeline``
+            so that a config changes τ / mode by a dict override.
+        maps_root (str, optional): root of ``data_prefix['cam_path']`` and
+            ``data_prefix['sal_path']`` (e.g. ``data/wsss_bed``).
+        data_prefix (dict): as mmseg's, plus ``cam_path`` and ``sal_path``
+            (None: not given).
     """
-    NUM_FG_CLASSES = 0
 
     def __init__(self,
                  ann_file: str = '',
                  cls_label_file: Optional[str] = None,
                  pseudo_labels: bool = False,
+                 pseudo_label_cfg: Optional[dict] = None,
+                 maps_root: Optional[str] = None,
                  img_suffix: str = '.jpg',
                  seg_map_suffix: str = '.png',
                  data_root: Optional[str] = None,
+                 data_prefix: dict = dict(img_path=''),
+                 pipeline: list = [],
                  **kwargs) -> None:
         if cls_label_file and data_root is not None and not osp.isabs(cls_label_file):
             cls_label_file = osp.join(data_root, cls_label_file)
         self.cls_label_file = cls_label_file
         self.pseudo_labels = pseudo_labels
+        # mmengine joins every data_prefix value to data_root and needs strings;
+        # the maps usually live under their own root and may be absent (None).
+        data_prefix = dict(data_prefix)
+        root = maps_root if maps_root is not None else data_root
+        self.maps_prefix = {}
+        for key in MAP_KEYS:
+            folder = data_prefix.pop(key, None)
+            if folder is not None and root and not osp.isabs(folder):
+                folder = osp.join(root, folder)
+            self.maps_prefix[key] = folder
+        if pseudo_labels and pseudo_label_cfg is not None:
+            pipeline = self._with_pseudo_label(pipeline, pseudo_label_cfg)
         super().__init__(ann_file=ann_file, img_suffix=img_suffix,
-                         seg_map_suffix=seg_map_suffix, data_root=data_root, **kwargs)
+                         seg_map_suffix=seg_map_suffix, data_root=data_root,
+                         data_prefix=data_prefix, pipeline=pipeline, **kwargs)
+        self.data_prefix.update({k: v for k, v in self.maps_prefix.items() if v is not None})
+
+    @staticmethod
+    def _with_pseudo_label(pipeline: list, cfg: dict) -> list:
+        """The pipeline with the ``SaliencyPseudoLabel`` step after
+        ``LoadImageFromFile`` (an empty pipeline, as tools build to list the
+        images, stays empty)."""
+        def name(step):
+            return step.get('type', '').split('.')[-1] if isinstance(step, dict) else ''
+
+        pipeline = list(pipeline)
+        if any(name(t) == 'SaliencyPseudoLabel' for t in pipeline):
+            raise ValueError('pseudo_label_cfg is given and the pipeline has a '
+                             'SaliencyPseudoLabel step: keep one of the two')
+        if not pipeline:
+            return pipeline
+        loads = [i for i, t in enumerate(pipeline) if name(t) == 'LoadImageFromFile']
+        if not loads:
+            raise ValueError('pseudo_label_cfg needs a LoadImageFromFile step in the pipeline')
+        step = dict(type='SaliencyPseudoLabel')
+        step.update(copy.deepcopy(dict(cfg)))
+        pipeline.insert(loads[0] + 1, step)
+        return pipeline
 
     @classmethod
     def get_label_map(cls, new_classes=None):
@@ -72,7 +130,7 @@ class BaseWSSSDataset(BaseSegDataset):
         out = {}
         for info in mmengine.track_iter_progress(data_list) if len(data_list) > 200 \
                 else data_list:
-            img_id = osp.splitext(osp.basename(info['img_path']))[0]
+            img_id = info['img_id']
             path = info.get('seg_map_path')
             if path is None:
                 raise ValueError(f'{type(self).__name__}: image-level labels need either '
@@ -92,6 +150,15 @@ class BaseWSSSDataset(BaseSegDataset):
             info['seg_map_path'] = osp.join(ann_dir, img_id + self.seg_map_suffix)
         return info
 
+    def _add_map_paths(self, info: dict) -> None:
+        """``img_id`` once, and where the image's CAMs and saliency map are."""
+        img_id = info.setdefault('img_id', osp.splitext(osp.basename(info['img_path']))[0])
+        cam_dir, sal_dir = self.maps_prefix['cam_path'], self.maps_prefix['sal_path']
+        if cam_dir is not None:
+            info['cam_path'] = osp.join(cam_dir, img_id)
+        if sal_dir is not None:
+            info['sal_path'] = osp.join(sal_dir, img_id + '.png')
+
     def _cls_label_map(self) -> Optional[Dict[str, List[int]]]:
         """Image-level labels from a source other than the GT maps (override)."""
         if self.cls_label_file:
@@ -105,13 +172,15 @@ class BaseWSSSDataset(BaseSegDataset):
             ids = list(labels)
         data_list = [self._data_info(i) for i in ids] if ids is not None \
             else super().load_data_list()
+        for info in data_list:
+            self._add_map_paths(info)
         if not (self.pseudo_labels or labels is not None):
             return data_list  # a plain GT dataset
         if labels is None:
             labels = self._cls_labels_from_gt(data_list)
         missing = []
         for info in data_list:
-            img_id = osp.splitext(osp.basename(info['img_path']))[0]
+            img_id = info['img_id']
             if img_id not in labels:
                 missing.append(img_id)
                 continue

@@ -3,9 +3,9 @@ from typing import Dict, List, Optional
 
 from mmseg.registry import DATASETS
 
-from mmwsss.functional.coco import COCO_CLASSES, coco_category_map, coco_cls_labels
 from mmwsss.functional.palette import voc_colormap
 from .base import BaseWSSSDataset
+from .coco_labels import COCO_CLASSES, coco_category_map, coco_cls_labels
 
 
 @DATASETS.register_module()

@@ -3,22 +3,22 @@ pseudo-label mIoU against τ.
 
 Drawn with matplotlib's object API on the Agg canvas (no pyplot, no global
 backend switch, no display needed) and written atomically as PNG. The pseudo
-labels come from :func:`mmwsss.functional.make_pseudo_label` (or
-:func:`mmwsss.functional.pseudo_label_for_image` when read from a CAM store),
-the colours from :func:`mmwsss.functional.palette.voc_colormap`.
+labels come from :class:`mmwsss.functional.PseudoLabelRule` (read from a
+:class:`mmwsss.fileio.CAMStore` exactly as ``SaliencyPseudoLabel`` reads it),
+the colours from :func:`mmwsss.functional.voc_colormap`.
 """
 import io
 import os.path as osp
+import warnings
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from PIL import Image
 
-from mmwsss.functional import (atomic_write, binarize_saliency, cams_to_unit, load_unit_cams,
-                               make_pseudo_label, pseudo_label_for_image, read_gray_png,
-                               read_label_png)
-from mmwsss.functional.errors import WSSSInputError
-from mmwsss.functional.palette import voc_colormap
+from mmwsss.errors import WSSSInputError
+from mmwsss.fileio import (CAMStore, atomic_write, cams_to_unit, read_gray_png, read_label_png,
+                           read_saliency)
+from mmwsss.functional import PseudoLabelRule, voc_colormap
 
 ArrayOrPath = Union[np.ndarray, str]
 COLUMNS = ('image', 'CAM', 'saliency', 'pseudo label', 'GT')
@@ -95,36 +95,55 @@ def grid_row(img: ArrayOrPath,
     if cams.ndim != 3 or cams.shape[1:] != img.shape[:2]:
         raise ValueError(f'cams must be K×H×W with H×W = {img.shape[:2]}, got {cams.shape}')
     sal = None if saliency is None else _read_sal(saliency)
-    binar = None if sal is None else binarize_saliency(sal, sal_threshold)
-    pseudo = make_pseudo_label(cams, classes, binar, tau, mode, ignore_unassigned)
+    rule = PseudoLabelRule(tau, mode, sal_threshold, ignore_unassigned)
+    pseudo = rule(cams, classes, sal)
     cam = cams.max(0) if len(cams) else np.zeros(img.shape[:2], np.float32)
     return dict(img=img, cam=cam, saliency=sal, pseudo=pseudo,
                 gt=None if gt is None else _read_label(gt), title=title)
 
 
 def grid_row_from_store(img_path: str,
-                        cam_dir: str,
-                        sal_dir: Optional[str],
+                        store: Union[CAMStore, str],
+                        sal_dir: Optional[str] = None,
                         classes: Optional[Sequence[int]] = None,
                         gt_path: Optional[str] = None,
-                        cam_format: str = 'npz',
-                        tau: float = 0.1,
-                        mode: str = 'saliency',
-                        sal_threshold: float = 0.2,
-                        ignore_unassigned: bool = True,
-                        title: Optional[str] = None) -> dict:
+                        rule: Optional[PseudoLabelRule] = None,
+                        title: Optional[str] = None,
+                        **legacy) -> dict:
     """One row of the grid from files: the pseudo label is made exactly as
-    ``SaliencyPseudoLabel`` makes it (:func:`pseudo_label_for_image`)."""
+    ``SaliencyPseudoLabel`` makes it (``store.load`` + ``rule``).
+
+    Args:
+        img_path (str): the image.
+        store (CAMStore): the CAMs.
+        sal_dir (str, optional): folder of ``<img_id>.png`` saliency maps.
+        classes (Sequence[int], optional): labelled classes (None: those of
+            the store).
+        gt_path (str, optional): the GT label map.
+        rule (PseudoLabelRule, optional): default ``PseudoLabelRule()``.
+        title (str, optional): row title (default the image id).
+
+    A folder for ``store`` with ``cam_format``, ``tau``, ``mode``,
+    ``sal_threshold``, ``ignore_unassigned`` keywords is the old form.
+    """
+    if not isinstance(store, CAMStore) or legacy:
+        warnings.warn('grid_row_from_store(img_path, cam_dir, ..., cam_format=, tau=, ...) is '
+                      'deprecated: pass a CAMStore and a PseudoLabelRule', DeprecationWarning,
+                      stacklevel=2)
+        if not isinstance(store, CAMStore):
+            store = CAMStore(store, legacy.pop('cam_format', 'npz'))
+        rule = PseudoLabelRule(**legacy) if rule is None else rule
+    rule = PseudoLabelRule() if rule is None else rule
     img_id = osp.splitext(osp.basename(img_path))[0]
     img = _read_rgb(img_path)
     hw = img.shape[:2]
-    cams, _ = load_unit_cams(cam_dir, img_id, classes, cam_format, hw)
-    pseudo = pseudo_label_for_image(img_id, hw, cam_dir, sal_dir, classes=classes,
-                                    cam_format=cam_format, tau=tau, mode=mode,
-                                    sal_threshold=sal_threshold,
-                                    ignore_unassigned=ignore_unassigned)
-    sal = None if sal_dir is None else read_gray_png(
-        osp.join(sal_dir, img_id + '.png'), img_id, 'saliency map')
+    cams, keys = store.load(img_id, classes, hw, rule.max_class)
+    sal = None if sal_dir is None else read_saliency(osp.join(sal_dir, img_id + '.png'),
+                                                     img_id, hw, store.backend_args)
+    if rule.needs_saliency and sal is None:
+        raise ValueError("sal_dir is required in mode 'saliency'")
+    pseudo = rule(cams, keys, sal)
+    cams = cams_to_unit(cams)
     cam = cams.max(0) if len(cams) else np.zeros(hw, np.float32)
     return dict(img=img, cam=cam, saliency=sal, pseudo=pseudo,
                 gt=None if gt_path is None else _read_label(gt_path),

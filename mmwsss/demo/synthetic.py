@@ -42,9 +42,9 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 from PIL import Image, ImageFilter
 
-from mmwsss.functional import (atomic_write, binarize_saliency, cls_labels_from_label_map,
-                               format_cls_label_line, save_label_png)
-from mmwsss.functional.palette import voc_colormap
+from mmwsss.fileio import (atomic_write, cls_labels_from_label_map, format_cls_label_line,
+                           save_label_png)
+from mmwsss.functional import binarize_saliency, voc_colormap
 
 GENERATOR_VERSION = 1
 CLASSES = ('background', 'disc', 'box', 'triangle', 'ring', 'cross')

@@ -1,8 +1,11 @@
 """The pseudo-label rule of WSSS-BED (Algorithm 1), the one implementation.
 
 Everything that makes pseudo labels (the ``SaliencyPseudoLabel`` transform, the
-export and evaluation tools, the demo) calls :func:`make_pseudo_label`.
+export and evaluation tools, the demo) calls :func:`make_pseudo_label`, most
+through :class:`PseudoLabelRule`, which holds its settings. Plain numpy.
 """
+import math
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
@@ -123,3 +126,66 @@ def make_pseudo_label(cams: np.ndarray,
     if mode == 'saliency' and ignore_unassigned:
         label[sal & ~assigned] = ignore_index
     return label
+
+
+@dataclass(frozen=True)
+class PseudoLabelRule:
+    """The settings of :func:`make_pseudo_label`, checked once, applied many times.
+
+    A τ sweep varies one field: ``dataclasses.replace(rule, tau=t)``.
+
+    Args:
+        tau (float): activation threshold τ, finite, in [0, 1].
+        mode (str): ``'saliency'`` or ``'no_saliency'``.
+        sal_threshold (float): salient <=> value / 255 > sal_threshold;
+            finite, in [0, 1].
+        ignore_unassigned (bool): salient pixels left as background get
+            ``ignore_index`` (``saliency`` mode).
+        ignore_index (int): the ignore label, in 1..255 (uint8 labels).
+    """
+    tau: float = 0.1
+    mode: str = 'saliency'
+    sal_threshold: float = 0.2
+    ignore_unassigned: bool = True
+    ignore_index: int = 255
+
+    def __post_init__(self):
+        for name in ('tau', 'sal_threshold'):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) \
+                    or not math.isfinite(v) or not 0 <= v <= 1:
+                raise ValueError(f'{name} must be a finite number in [0, 1], got {v!r}')
+        if self.mode not in MODES:
+            raise ValueError(f'mode must be one of {MODES}, got {self.mode!r}')
+        if not isinstance(self.ignore_index, (int, np.integer)) or \
+                not 0 < self.ignore_index <= 255:
+            raise ValueError(f'ignore_index must be in 1..255 (uint8 labels), got '
+                             f'{self.ignore_index!r}')
+
+    @property
+    def needs_saliency(self) -> bool:
+        return self.mode == 'saliency'
+
+    @property
+    def max_class(self) -> int:
+        """The largest class id a uint8 label map can hold: labels are c + 1,
+        below ``ignore_index``."""
+        return self.ignore_index - 2
+
+    def __call__(self,
+                 cams: np.ndarray,
+                 classes: Sequence[int],
+                 saliency: Optional[np.ndarray] = None) -> np.ndarray:
+        """The H×W uint8 pseudo label (:func:`make_pseudo_label`).
+
+        Args:
+            cams (np.ndarray): K×H×W CAMs, float in [0, 1] or uint8 (v / 255).
+            classes (Sequence[int]): K 0-based class ids.
+            saliency (np.ndarray, optional): H×W saliency, uint8 (binarised
+                here with ``sal_threshold``) or bool (already binarised);
+                needed in ``saliency`` mode only.
+        """
+        if saliency is not None and self.needs_saliency and saliency.dtype != bool:
+            saliency = binarize_saliency(saliency, self.sal_threshold)
+        return make_pseudo_label(cams, classes, saliency if self.needs_saliency else None,
+                                 self.tau, self.mode, self.ignore_unassigned, self.ignore_index)

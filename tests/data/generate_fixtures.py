@@ -110,7 +110,7 @@ COCO_CAT_IDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 2
 
 
 def make_coco():
-    from mmwsss.functional.coco import COCO_CLASSES
+    from mmwsss.datasets.coco_labels import COCO_CLASSES
     from pycocotools import mask as mask_utils
     root = osp.join(ROOT, 'coco')
     shutil.rmtree(root, ignore_errors=True)

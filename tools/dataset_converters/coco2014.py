@@ -19,10 +19,9 @@ from multiprocessing import Pool
 from pycocotools.coco import COCO
 from tqdm import tqdm
 
-from mmwsss.functional.coco import coco_category_map, coco_cls_labels, coco_label_map
+from mmwsss.datasets.coco_labels import coco_category_map, coco_cls_labels, coco_label_map
+from mmwsss.fileio import atomic_write, format_cls_label_line, save_label_png
 from mmwsss.functional.palette import voc_colormap
-from mmwsss.functional.fileio import atomic_write, save_label_png
-from mmwsss.functional.labels import format_cls_label_line
 
 _COCO, _CAT_MAP = None, None
 

@@ -1,6 +1,7 @@
 """Transforms for training the EPS classifier: image + image-level labels +
 saliency map, augmented jointly by mmseg's geometric transforms."""
 import os.path as osp
+from typing import Optional
 
 import numpy as np
 import torch
@@ -9,7 +10,8 @@ from mmseg.datasets.transforms import PackSegInputs
 from mmseg.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
-from mmwsss.functional import WSSSInputError, read_gray_png
+from mmwsss.errors import WSSSInputError
+from mmwsss.fileio import read_saliency
 
 
 @TRANSFORMS.register_module()
@@ -20,29 +22,28 @@ class LoadSaliencyMap(BaseTransform):
     ``RandomFlip`` transform it together with the image. Place it right after
     ``LoadImageFromFile``.
 
-    Required Keys: ``img_path``, ``img``. Added Keys: ``gt_saliency`` (uint8
-    H×W, value/255 is the saliency); ``'gt_saliency'`` joins ``seg_fields``.
+    Required Keys: ``img_path``, ``img``; ``img_id`` (optional, default the
+    file stem of ``img_path``). Added Keys: ``gt_saliency`` (uint8 H×W,
+    value/255 is the saliency); ``'gt_saliency'`` joins ``seg_fields``.
 
     Args:
         sal_dir (str): folder of the saliency maps (e.g. a WSSS-BED key folder
             ``data/wsss_bed/saliency_maps/VOC2012_VST_DUTS``).
         suffix (str): file suffix. Default ``'.png'``.
+        backend_args (dict, optional): ``mmengine.fileio`` backend arguments.
     """
 
-    def __init__(self, sal_dir: str, suffix: str = '.png') -> None:
+    def __init__(self, sal_dir: str, suffix: str = '.png',
+                 backend_args: Optional[dict] = None) -> None:
         self.sal_dir = sal_dir
         self.suffix = suffix
+        self.backend_args = backend_args
 
     def transform(self, results: dict) -> dict:
-        img_id = osp.splitext(osp.basename(results['img_path']))[0]
+        img_id = results.get('img_id') or osp.splitext(osp.basename(results['img_path']))[0]
         path = osp.join(self.sal_dir, img_id + self.suffix)
-        sal = read_gray_png(path, img_id, 'saliency map')
-        hw = results['img'].shape[:2]
-        if sal.shape != hw:
-            raise WSSSInputError(
-                f'saliency map is {sal.shape[1]}×{sal.shape[0]} (W×H) but the image is '
-                f'{hw[1]}×{hw[0]}', img_id, path)
-        results['gt_saliency'] = sal
+        results['gt_saliency'] = read_saliency(path, img_id, results['img'].shape[:2],
+                                               self.backend_args)
         seg_fields = results.setdefault('seg_fields', [])
         if 'gt_saliency' not in seg_fields:
             seg_fields.append('gt_saliency')
@@ -72,7 +73,8 @@ class PackClsSaliencyInputs(PackSegInputs):
         self.require_positive = require_positive
 
     def transform(self, results: dict) -> dict:
-        img_id = osp.splitext(osp.basename(results.get('img_path', '?')))[0]
+        img_id = results.get('img_id') or \
+            osp.splitext(osp.basename(results.get('img_path', '?')))[0]
         if 'cls_labels' not in results or 'num_classes' not in results:
             raise WSSSInputError(
                 "no image-level labels ('cls_labels'/'num_classes'): use a WSSS dataset "

@@ -5,7 +5,9 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
 
-from mmwsss.functional import CAM_FORMATS, MODES, pseudo_label_for_image
+from mmwsss.errors import WSSSInputError
+from mmwsss.fileio import CAMStore, read_saliency
+from mmwsss.functional import PseudoLabelRule
 
 
 @TRANSFORMS.register_module()
@@ -13,20 +15,37 @@ class SaliencyPseudoLabel(BaseTransform):
     """Make the training label map on the fly from CAMs + a saliency map.
 
     Place it right after ``LoadImageFromFile`` and before any geometric
-    transform. The rule is :func:`mmwsss.functional.make_pseudo_label`
-    (WSSS-BED Algorithm 1).
+    transform. It holds a :class:`~mmwsss.fileio.CAMStore` (where and how the
+    CAMs are stored) and a :class:`~mmwsss.functional.PseudoLabelRule` (the
+    rule of WSSS-BED Algorithm 1, :func:`~mmwsss.functional.make_pseudo_label`).
 
-    Required Keys: ``img_path``, ``img_shape`` (or ``img``); optional
-    ``cls_labels`` (0-based class ids; when absent, the classes the CAM store
-    holds for the image) and ``num_classes`` (to reject unknown class ids).
+    The dataset says where an image's maps are (``cam_path``, ``sal_path``,
+    put in each data info by ``VOCWSSSDataset`` / ``COCOWSSSDataset`` from
+    ``data_prefix``); ``cam_dir`` / ``sal_dir``, when set, override them, and
+    are how a stock dataset (e.g. mmseg's ``PascalVOCDataset``) names them.
 
-    Added Keys: ``gt_seg_map`` (uint8 H×W); ``'gt_seg_map'`` is appended to
-    ``seg_fields``.
+    Required Keys:
+
+    - img_path
+    - ori_shape (or img)
+    - img_id (optional; default the file stem of ``img_path``)
+    - cam_path (optional): the image's CAM file stem, ``<cam_dir>/<img_id>``
+    - sal_path (optional): the image's saliency map
+    - cls_labels (optional): 0-based class ids; when absent, the classes the
+      CAM store holds for the image
+    - num_classes (optional): to reject unknown class ids
+
+    Added Keys:
+
+    - gt_seg_map (np.uint8, H×W): 0 background, c + 1 class c, ``ignore_index``
+    - seg_fields: ``'gt_seg_map'`` is appended
 
     Args:
-        cam_dir (str): folder of the CAM store.
+        cam_dir (str, optional): folder of the CAM store; overrides the data
+            info's ``cam_path``.
         sal_dir (str, optional): folder of ``<img_id>.png`` saliency maps;
-            None is allowed only in ``no_saliency`` mode.
+            overrides the data info's ``sal_path``. Not read in
+            ``no_saliency`` mode.
         cam_format (str): ``'bed_png'``, ``'npz'`` or ``'npy_dict'``.
         tau (float): activation threshold τ.
         mode (str): ``'saliency'`` or ``'no_saliency'``.
@@ -35,10 +54,12 @@ class SaliencyPseudoLabel(BaseTransform):
             ``ignore_index`` (``saliency`` mode).
         ignore_index (int): the ignore label. Default 255.
         allow_pickle (bool): allow ``npy_dict`` stores (pickles run code).
+        backend_args (dict, optional): ``mmengine.fileio`` backend arguments
+            for the CAM and saliency files, as in ``LoadAnnotations``.
     """
 
     def __init__(self,
-                 cam_dir: str,
+                 cam_dir: Optional[str] = None,
                  sal_dir: Optional[str] = None,
                  cam_format: str = 'bed_png',
                  tau: float = 0.1,
@@ -46,45 +67,54 @@ class SaliencyPseudoLabel(BaseTransform):
                  sal_threshold: float = 0.2,
                  ignore_unassigned: bool = True,
                  ignore_index: int = 255,
-                 allow_pickle: bool = False) -> None:
-        if cam_format not in CAM_FORMATS:
-            raise ValueError(f'cam_format must be one of {CAM_FORMATS}, got {cam_format!r}')
-        if mode not in MODES:
-            raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
-        if mode == 'saliency' and sal_dir is None:
-            raise ValueError("sal_dir=None is allowed only with mode='no_saliency'")
-        if not 0 < ignore_index <= 255:
-            raise ValueError(f'ignore_index must be in 1..255 (uint8 labels), got {ignore_index}')
-        self.cam_dir = cam_dir
+                 allow_pickle: bool = False,
+                 backend_args: Optional[dict] = None) -> None:
+        self.rule = PseudoLabelRule(tau, mode, sal_threshold, ignore_unassigned, ignore_index)
+        self.store = CAMStore(cam_dir, cam_format, allow_pickle, backend_args)
         self.sal_dir = sal_dir
-        self.cam_format = cam_format
-        self.tau = tau
-        self.mode = mode
-        self.sal_threshold = sal_threshold
-        self.ignore_unassigned = ignore_unassigned
-        self.ignore_index = ignore_index
-        self.allow_pickle = allow_pickle
+
+    def _sal_path(self, results: dict, img_id: str) -> str:
+        if self.sal_dir is not None:
+            return osp.join(self.sal_dir, img_id + '.png')
+        if results.get('sal_path') is None:
+            raise WSSSInputError(
+                "no saliency map: set sal_dir, or data_prefix['sal_path'] on a WSSS "
+                "dataset, or use mode='no_saliency'", img_id, results.get('img_path'))
+        return results['sal_path']
+
+    def _cam_stem(self, results: dict, img_id: str) -> str:
+        if self.store.cam_dir is not None:
+            return self.store.stem(img_id)
+        if results.get('cam_path') is None:
+            raise WSSSInputError(
+                "no CAM store: set cam_dir, or data_prefix['cam_path'] on a WSSS dataset",
+                img_id, results.get('img_path'))
+        return results['cam_path']
 
     def transform(self, results: dict) -> dict:
-        img_id = osp.splitext(osp.basename(results['img_path']))[0]
-        hw = results.get('ori_shape') or results['img'].shape[:2]
+        img_id = results.get('img_id') or osp.splitext(osp.basename(results['img_path']))[0]
+        hw = tuple((results.get('ori_shape') or results['img'].shape)[:2])
         classes = results.get('cls_labels')
-        label = pseudo_label_for_image(
-            img_id, tuple(hw[:2]), self.cam_dir, self.sal_dir,
-            classes=None if classes is None else np.asarray(classes).reshape(-1).tolist(),
-            cam_format=self.cam_format, tau=self.tau, mode=self.mode,
-            sal_threshold=self.sal_threshold, ignore_unassigned=self.ignore_unassigned,
-            ignore_index=self.ignore_index, allow_pickle=self.allow_pickle,
-            num_classes=results.get('num_classes'))
-        results['gt_seg_map'] = label
+        if classes is not None:
+            classes = np.asarray(classes).reshape(-1).tolist()
+        num_classes = results.get('num_classes')
+        max_class = self.rule.max_class if num_classes is None else num_classes - 1
+        cams, keys = self.store.load(img_id, classes, hw, max_class,
+                                     self._cam_stem(results, img_id))
+        sal = None
+        if self.rule.needs_saliency:
+            sal = read_saliency(self._sal_path(results, img_id), img_id, hw,
+                                self.store.backend_args)
+        results['gt_seg_map'] = self.rule(cams, keys, sal)
         seg_fields = results.setdefault('seg_fields', [])
         if 'gt_seg_map' not in seg_fields:
             seg_fields.append('gt_seg_map')
         return results
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(cam_dir={self.cam_dir!r}, sal_dir={self.sal_dir!r}, '
-                f'cam_format={self.cam_format!r}, tau={self.tau}, mode={self.mode!r}, '
-                f'sal_threshold={self.sal_threshold}, '
-                f'ignore_unassigned={self.ignore_unassigned}, '
-                f'ignore_index={self.ignore_index}, allow_pickle={self.allow_pickle})')
+        r, s = self.rule, self.store
+        return (f'{self.__class__.__name__}(cam_dir={s.cam_dir!r}, sal_dir={self.sal_dir!r}, '
+                f'cam_format={s.cam_format!r}, tau={r.tau}, mode={r.mode!r}, '
+                f'sal_threshold={r.sal_threshold}, ignore_unassigned={r.ignore_unassigned}, '
+                f'ignore_index={r.ignore_index}, allow_pickle={s.allow_pickle}, '
+                f'backend_args={s.backend_args})')

@@ -3,7 +3,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from .errors import WSSSInputError
+from mmwsss.errors import WSSSInputError
 
 
 def parse_cls_label_file(path: str, num_classes: Optional[int] = None) -> Dict[str, List[int]]:

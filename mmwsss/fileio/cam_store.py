@@ -1,0 +1,265 @@
+"""CAM stores: read ``bed_png``, ``npz`` and ``npy_dict``; write ``npz`` and ``bed_png``.
+
+A CAM is one float map in [0, 1] per labelled class at the image's full
+resolution. An image's files are named from a *stem*, ``<cam_dir>/<img_id>``:
+``<stem>_<c>.png`` (``bed_png``), ``<stem>.npz`` or ``<stem>.npy``.
+"""
+import glob
+import io
+import os.path as osp
+import re
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple
+
+import mmengine.fileio as fileio
+import numpy as np
+
+from mmwsss.errors import WSSSInputError
+from mmwsss.functional.pseudo_label import UINT8_TO_UNIT
+from .png import atomic_write, is_local, read_bytes, read_gray_png, save_label_png
+
+CAM_FORMATS = ('bed_png', 'npz', 'npy_dict')
+_SUFFIX = dict(npz='.npz', npy_dict='.npy')
+
+
+def cam_path(cam_dir: str, img_id: str, cam_format: str, cls: Optional[int] = None) -> str:
+    """The file of an image's CAMs (of one class for ``bed_png``)."""
+    if cam_format not in CAM_FORMATS:
+        raise ValueError(f'cam_format must be one of {CAM_FORMATS}, got {cam_format!r}')
+    stem = osp.join(cam_dir, img_id)
+    return f'{stem}_{cls}.png' if cam_format == 'bed_png' else stem + _SUFFIX[cam_format]
+
+
+def cams_to_unit(cams: np.ndarray, img_id=None, path=None) -> np.ndarray:
+    """CAMs as float32 in [0, 1]: uint8 maps are value / 255 (as WSSS-BED reads
+    its PNGs); float maps are checked for NaN and for values outside [0, 1]."""
+    if cams.dtype == np.uint8:
+        return UINT8_TO_UNIT[cams]
+    cams = cams.astype(np.float32, copy=False)
+    lo, hi = float(cams.min(initial=0.0)), float(cams.max(initial=0.0))
+    if np.isnan(lo) or np.isnan(hi):
+        raise WSSSInputError('CAM holds NaN values', img_id, path)
+    if lo < 0 or hi > 1:
+        raise WSSSInputError(f'CAM values must lie in [0, 1], found [{lo:.4g}, {hi:.4g}]',
+                             img_id, path)
+    return cams
+
+
+@dataclass(frozen=True)
+class CAMStore:
+    """A folder of CAMs: where they are, how they are stored, and whether
+    pickles may be read.
+
+    Args:
+        cam_dir (str, optional): the store's folder. None when every caller
+            passes the image's file stem (e.g. from a dataset's ``cam_path``).
+        cam_format (str): ``'bed_png'``, ``'npz'`` or ``'npy_dict'``.
+        allow_pickle (bool): needed for ``npy_dict`` (loading pickles runs code).
+        backend_args (dict, optional): ``mmengine.fileio`` backend arguments.
+    """
+    cam_dir: Optional[str] = None
+    cam_format: str = 'bed_png'
+    allow_pickle: bool = False
+    backend_args: Optional[dict] = None
+
+    def __post_init__(self):
+        if self.cam_format not in CAM_FORMATS:
+            raise ValueError(f'cam_format must be one of {CAM_FORMATS}, got '
+                             f'{self.cam_format!r}')
+
+    def stem(self, img_id: str) -> str:
+        """``<cam_dir>/<img_id>``, the name every file of the image starts with."""
+        if self.cam_dir is None:
+            raise ValueError('this CAMStore has no cam_dir: pass the file stem')
+        return osp.join(self.cam_dir, img_id)
+
+    def paths(self, img_id: str, classes: Sequence[int] = (),
+              stem: Optional[str] = None) -> List[str]:
+        """The files of an image (one per class in ``classes`` for ``bed_png``)."""
+        stem = stem or self.stem(img_id)
+        if self.cam_format == 'bed_png':
+            return [f'{stem}_{int(c)}.png' for c in classes]
+        return [stem + _SUFFIX[self.cam_format]]
+
+    def load(self,
+             img_id: str,
+             classes: Optional[Sequence[int]] = None,
+             hw: Optional[Tuple[int, int]] = None,
+             max_class: Optional[int] = None,
+             stem: Optional[str] = None) -> Tuple[np.ndarray, List[int]]:
+        """Read and check the CAMs of one image; every check runs here, once.
+
+        Args:
+            img_id (str): image id (file stem of the image), for messages.
+            classes (Sequence[int], optional): the labelled classes (0-based).
+                When given, exactly these are returned and each must have a
+                CAM; when None, all the classes the store holds for the image.
+            hw (tuple[int, int], optional): the image's H×W to check against.
+            max_class (int, optional): the largest valid class id.
+            stem (str, optional): the image's file stem; default
+                ``<cam_dir>/<img_id>``.
+
+        Returns:
+            tuple[np.ndarray, list[int]]: K×H×W CAMs, uint8 (value / 255) as
+            stored or float32 in [0, 1], and their K class ids.
+            :func:`make_pseudo_label` takes either.
+
+        Raises:
+            WSSSInputError: a missing or unreadable file, a labelled class
+            without a CAM, an unknown class id, a size other than ``hw``,
+            NaN or values outside [0, 1]; naming the image and the file.
+        """
+        stem = stem or self.stem(img_id)
+        where = f'{stem}_<class>.png' if self.cam_format == 'bed_png' \
+            else self.paths(img_id, stem=stem)[0]
+        if classes is not None:
+            classes = [int(c) for c in classes]
+            self._check_ids(classes, max_class, img_id, None)
+        if self.cam_format == 'bed_png':
+            cams, keys = self._load_bed_png(stem, img_id, classes)
+        else:
+            if self.cam_format == 'npz':
+                keys, cams = self._load_npz(where, img_id)
+            else:
+                keys, cams = self._load_npy_dict(where, img_id)
+            if classes is None:
+                self._check_ids(keys, max_class, img_id, where)
+            else:
+                pos = {k: i for i, k in enumerate(keys)}
+                missing = [c for c in classes if c not in pos]
+                if missing:
+                    raise WSSSInputError(
+                        f'labelled class(es) {missing} have no CAM (the file holds '
+                        f'{sorted(keys)})', img_id, where)
+                cams, keys = cams[[pos[c] for c in classes]], classes
+        if hw is not None and not len(keys):  # no labelled class: nothing to read
+            cams = np.zeros((0, ) + tuple(hw), np.uint8)
+        if hw is not None and cams.shape[1:] != tuple(hw):
+            raise WSSSInputError(
+                f'CAM is {cams.shape[2]}×{cams.shape[1]} (W×H) but the image is '
+                f'{hw[1]}×{hw[0]}', img_id, where)
+        if cams.dtype != np.uint8:
+            cams = cams_to_unit(cams, img_id, where)
+        return cams, keys
+
+    @staticmethod
+    def _check_ids(ids, max_class, img_id, where):
+        bad = [k for k in ids if k < 0 or (max_class is not None and k > max_class)]
+        if bad:
+            valid = f'0..{max_class}' if max_class is not None else '>= 0'
+            raise WSSSInputError(f'unknown class id(s) {bad} (valid: {valid})', img_id, where)
+
+    def _bed_png_classes(self, stem: str, img_id: str) -> List[int]:
+        folder, name = osp.split(stem)
+        pat = re.compile(re.escape(name) + r'_(\d+)\.png$')
+        if is_local(stem, self.backend_args):
+            names = (osp.basename(p) for p in glob.glob(
+                osp.join(glob.escape(folder), glob.escape(name) + '_*.png')))
+        else:
+            names = fileio.list_dir_or_file(folder, list_dir=False, suffix='.png',
+                                            backend_args=self.backend_args)
+        found = sorted(int(m.group(1)) for m in map(pat.match, names) if m)
+        if not found:
+            raise WSSSInputError(f'no CAM file {name}_<class>.png in the CAM folder', img_id,
+                                 folder)
+        return found
+
+    def _load_bed_png(self, stem, img_id, classes):
+        if classes is None:
+            classes = self._bed_png_classes(stem, img_id)
+        cams = [read_gray_png(p, img_id, 'CAM', self.backend_args)
+                for p in self.paths(img_id, classes, stem)]
+        shapes = {c.shape for c in cams}
+        if len(shapes) > 1:
+            raise WSSSInputError(f'CAM PNGs of different sizes {sorted(shapes)}', img_id,
+                                 f'{stem}_<class>.png')
+        if not cams:
+            return np.zeros((0, 0, 0), np.uint8), []
+        return np.stack(cams), list(classes)
+
+    def _open(self, path, img_id):
+        if is_local(path, self.backend_args):
+            if not osp.isfile(path):
+                raise WSSSInputError('CAM file not found', img_id, path)
+            return path
+        return io.BytesIO(read_bytes(path, img_id, 'CAM', self.backend_args))
+
+    def _load_npz(self, path: str, img_id: str):
+        src = self._open(path, img_id)
+        try:
+            # allow_pickle=False: an npz store never runs code when read.
+            with np.load(src, allow_pickle=False) as z:
+                keys, cams = z['keys'], z['cams']
+        except KeyError as e:
+            raise WSSSInputError(f"npz CAM file needs arrays 'keys' and 'cams' ({e})", img_id,
+                                 path) from e
+        except ValueError as e:
+            raise WSSSInputError(f'npz CAM file holds pickled objects or is damaged ({e})',
+                                 img_id, path) from e
+        except Exception as e:  # zipfile.BadZipFile, OSError, EOFError...
+            raise WSSSInputError(f'unreadable npz CAM file ({e})', img_id, path) from e
+        if cams.ndim != 3 or keys.ndim != 1 or len(keys) != len(cams):
+            raise WSSSInputError(
+                f"npz CAM file needs 'keys' (K,) and 'cams' (K×H×W), got {keys.shape} and "
+                f'{cams.shape}', img_id, path)
+        if cams.dtype not in (np.uint8, np.float16, np.float32):
+            raise WSSSInputError(f'npz CAMs must be uint8 or float16, got {cams.dtype}',
+                                 img_id, path)
+        return [int(k) for k in keys], cams
+
+    def _load_npy_dict(self, path: str, img_id: str):
+        if not self.allow_pickle:
+            raise WSSSInputError(
+                "'npy_dict' CAM files are pickles and loading them can run code: set "
+                'allow_pickle=True only for files you trust', img_id, path)
+        src = self._open(path, img_id)
+        try:
+            d = np.load(src, allow_pickle=True).item()
+        except Exception as e:
+            raise WSSSInputError(f'unreadable npy_dict CAM file ({e})', img_id, path) from e
+        if not isinstance(d, dict):
+            raise WSSSInputError(f'npy_dict CAM file holds a {type(d).__name__}, not a dict',
+                                 img_id, path)
+        if 'keys' in d and 'high_res' in d:  # IRN: keys are 0-based class ids
+            keys = [int(k) for k in np.asarray(d['keys']).reshape(-1)]
+            cams = np.asarray(d['high_res'])
+            if len(cams) == len(keys) + 1:  # IRN may store a background channel first
+                cams = cams[1:]
+        else:  # EPS: {class id: H×W}
+            keys = sorted(int(k) for k in d)
+            cams = np.stack([np.asarray(d[k]) for k in sorted(d, key=int)]) if d else None
+        if cams is None or cams.ndim != 3 or len(cams) != len(keys):
+            raise WSSSInputError('npy_dict CAM file holds no K×H×W CAMs', img_id, path)
+        return keys, cams
+
+
+def save_cams_npz(path: str, keys: Sequence[int], cams: np.ndarray,
+                  dtype: str = 'uint8') -> None:
+    """Atomically write an ``npz`` CAM store file (never pickled).
+
+    Args:
+        path (str): ``<cam_dir>/<img_id>.npz``.
+        keys (Sequence[int]): K 0-based class ids.
+        cams (np.ndarray): K×H×W float CAMs in [0, 1].
+        dtype (str): ``'uint8'`` (round(255·cam), as ``bed_png``) or ``'float16'``.
+    """
+    cams = np.asarray(cams, dtype=np.float32)
+    keys = np.asarray(keys, dtype=np.int64).reshape(-1)
+    if cams.ndim != 3 or len(keys) != len(cams):
+        raise ValueError(f'need K keys and K×H×W cams, got {keys.shape} and {cams.shape}')
+    if dtype == 'uint8':
+        cams = np.round(np.clip(cams, 0, 1) * 255).astype(np.uint8)
+    elif dtype == 'float16':
+        cams = np.clip(cams, 0, 1).astype(np.float16)
+    else:
+        raise ValueError(f"dtype must be 'uint8' or 'float16', got {dtype!r}")
+    buf = io.BytesIO()
+    np.savez_compressed(buf, keys=keys, cams=cams)
+    atomic_write(path, lambda f: f.write(buf.getvalue()))
+
+
+def save_cams_bed_png(cam_dir: str, img_id: str, keys: Sequence[int], cams: np.ndarray) -> None:
+    """Atomically write WSSS-BED style ``<img_id>_<c>.png`` CAMs (uint8 round(255·cam))."""
+    cams = np.round(np.clip(np.asarray(cams, dtype=np.float32), 0, 1) * 255).astype(np.uint8)
+    for k, cam in zip(keys, cams):
+        save_label_png(cam_path(cam_dir, img_id, 'bed_png', int(k)), cam)

@@ -1,0 +1,125 @@
+"""PNG files: atomic writes, strict 8-bit reading through ``mmengine.fileio``.
+
+Readers take ``backend_args`` as mmseg's ``LoadAnnotations`` does, so the maps
+can live wherever the images live; local files keep a direct OpenCV path.
+"""
+import io
+import os
+import os.path as osp
+import tempfile
+from typing import Callable, Optional, Tuple
+
+import cv2
+import mmengine.fileio as fileio
+import numpy as np
+from PIL import Image
+
+from mmwsss.errors import WSSSInputError
+
+
+def atomic_write(path: str, write: Callable) -> None:
+    """Write a file atomically: ``write(fileobj)`` into a temporary file in the
+    same folder, then rename it over ``path``. A crash leaves no partial file."""
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(path), suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_label_png(path: str, label: np.ndarray, palette=None) -> None:
+    """Atomically save an H×W uint8 label map as a (palette) PNG."""
+    img = Image.fromarray(np.asarray(label, dtype=np.uint8), mode='L')
+    if palette is not None:
+        img = img.convert('P')
+        flat = np.zeros((256, 3), dtype=np.uint8)
+        pal = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)[:256]
+        flat[:len(pal)] = pal
+        img.putpalette(flat.reshape(-1).tolist())
+    buf = io.BytesIO()
+    img.save(buf, format='PNG')
+    atomic_write(path, lambda f: f.write(buf.getvalue()))
+
+
+def is_local(path: str, backend_args: Optional[dict] = None) -> bool:
+    """Whether ``path`` is read from the local disk (no storage backend)."""
+    return (backend_args is None or backend_args.get('backend') == 'local') and \
+        '://' not in str(path)
+
+
+def read_bytes(path: str, img_id=None, what: str = 'file',
+               backend_args: Optional[dict] = None) -> bytes:
+    """The content of a file through ``mmengine.fileio.get``; a missing file
+    is a :class:`WSSSInputError` naming the image and the file."""
+    try:
+        return fileio.get(path, backend_args=backend_args)
+    except FileNotFoundError as e:
+        raise WSSSInputError(f'{what} file not found', img_id, path) from e
+
+
+def read_gray_png(path: str, img_id=None, what: str = 'image',
+                  backend_args: Optional[dict] = None) -> np.ndarray:
+    """Read an image file as 8-bit gray (RGB → L with PIL's ITU-R 601-2 luma).
+
+    Raises:
+        WSSSInputError: the file is missing or not a readable image.
+    """
+    # Fast path: an 8-bit gray PNG decoded by OpenCV holds the same values as
+    # PIL's; anything else (RGB, palette, damaged) goes through PIL.
+    if is_local(path, backend_args):
+        if not osp.isfile(path):
+            raise WSSSInputError(f'{what} file not found', img_id, path)
+        arr = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        src = path
+    else:
+        data = read_bytes(path, img_id, what, backend_args)
+        arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        src = io.BytesIO(data)
+    if arr is not None and arr.ndim == 2 and arr.dtype == np.uint8:
+        return arr
+    try:
+        with Image.open(src) as img:
+            if img.mode != 'L':
+                img = img.convert('L')
+            return np.asarray(img, dtype=np.uint8)
+    except (OSError, SyntaxError, ValueError) as e:  # PIL raises these on bad data
+        raise WSSSInputError(f'unreadable {what} ({e})', img_id, path) from e
+
+
+def read_saliency(path: str, img_id=None, hw: Optional[Tuple[int, int]] = None,
+                  backend_args: Optional[dict] = None) -> np.ndarray:
+    """A saliency map as H×W uint8 (value / 255 is the saliency), checked
+    against the image size ``hw`` when given."""
+    sal = read_gray_png(path, img_id, 'saliency map', backend_args)
+    if hw is not None and sal.shape != tuple(hw):
+        raise WSSSInputError(
+            f'saliency map is {sal.shape[1]}×{sal.shape[0]} (W×H) but the image is '
+            f'{hw[1]}×{hw[0]}', img_id, path)
+    return sal
+
+
+def read_label_png(path: str, img_id=None, what: str = 'label map',
+                   backend_args: Optional[dict] = None) -> np.ndarray:
+    """Read a label map PNG as its raw 8-bit values (palette indices for 'P' PNGs)."""
+    if is_local(path, backend_args):
+        if not osp.isfile(path):
+            raise WSSSInputError(f'{what} file not found', img_id, path)
+        src = path
+    else:
+        src = io.BytesIO(read_bytes(path, img_id, what, backend_args))
+    try:
+        with Image.open(src) as img:
+            if img.mode not in ('P', 'L'):
+                raise WSSSInputError(f'{what} must be a palette or 8-bit gray PNG, got mode '
+                                     f'{img.mode}', img_id, path)
+            return np.asarray(img, dtype=np.uint8)
+    except (OSError, SyntaxError, ValueError) as e:
+        if isinstance(e, WSSSInputError):
+            raise
+        raise WSSSInputError(f'unreadable {what} ({e})', img_id, path) from e
