@@ -16,7 +16,9 @@ from mmseg.structures import SegDataSample
 
 import mmwsss  # noqa: F401
 import mmwsss.models.decode_heads  # noqa: F401  (DeepLabV2Head)
+from mmwsss.datasets.base import BaseWSSSDataset
 from mmwsss.utils import check_pseudo_label_dirs, sync_bn_to_bn
+from mmwsss.utils.config_check import _dataset_map_dirs
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(ROOT, 'configs')
@@ -66,27 +68,37 @@ def test_every_config_parses_without_imports(path):
 def test_leaf_is_a_few_lines_and_sets_its_pseudo_label_source(path):
     lines = [ln for ln in open(path) if ln.strip() and not ln.lstrip().startswith('#')]
     assert len(lines) <= 15
+    src = ''.join(lines)
+    # dict overrides only: no list rewrite, no comprehension
+    assert ' for ' not in src and 'pipeline' not in src and '[' not in src
     cfg = load(path)
     name = osp.basename(path)[:-3]
     seg, method, sod = re.match(r'(.+)_(cam|eps)_(.+)$', name).groups()
     coco = '/coco14/' in path
-    pl = [t for t in cfg.train_dataloader.dataset.pipeline if t.type == 'SaliencyPseudoLabel']
-    assert len(pl) == 1 and cfg.train_dataloader.dataset.pipeline[0].type == 'LoadImageFromFile'
-    assert cfg.train_dataloader.dataset.pipeline[1] == pl[0]  # before any geometric op
+    ds = cfg.train_dataloader.dataset
+    pipeline = ds.pipeline
+    assert pipeline[0].type == 'LoadImageFromFile'
+    assert not [t for t in pipeline if t.type == 'SaliencyPseudoLabel']
+    # the dataset runs its pseudo_label_cfg right after LoadImageFromFile
+    built = BaseWSSSDataset._with_pseudo_label(pipeline, ds.pseudo_label_cfg)
+    pl = [t for t in built if t['type'] == 'SaliencyPseudoLabel']
+    assert len(pl) == 1 and built[1] == pl[0]  # before any geometric op
     pl = pl[0]
+    dirs = dict(_dataset_map_dirs(ds))
+    cam_dir, sal_dir = dirs['data_prefix.cam_path'], dirs.get('data_prefix.sal_path')
     key = {'vst': 'VST_DUTS', 'poolnet': 'PoolNet_DUTS', 'move': 'MOVE',
            'vst-coco20': 'VST_COCO20'}[sod]
     act, sal = ('COCO', 'COCO2014') if coco else ('VOC2012', 'VOC2012')
     if method == 'cam':
-        assert (pl.tau, pl.mode) == (0.1, 'saliency')
-        assert pl.cam_dir == f'data/wsss_bed/activation_maps/{act}_CAM'
-        assert pl.sal_dir == f'data/wsss_bed/saliency_maps/{sal}_{key}'
+        assert (pl['tau'], pl['mode']) == (0.1, 'saliency')
+        assert cam_dir == f'data/wsss_bed/activation_maps/{act}_CAM'
+        assert sal_dir == f'data/wsss_bed/saliency_maps/{sal}_{key}'
     else:
-        assert (pl.tau, pl.mode) == (0.2, 'no_saliency')
-        assert pl.cam_dir == f'data/wsss_bed/activation_maps/{act}_EPS_{key}'
-        assert pl.sal_dir is None
-    assert pl.cam_format == 'bed_png'
-    ds = cfg.train_dataloader.dataset
+        assert (pl['tau'], pl['mode']) == (0.2, 'no_saliency')
+        assert cam_dir == f'data/wsss_bed/activation_maps/{act}_EPS_{key}'
+        assert sal_dir is None and ds.data_prefix.sal_path is None
+    assert pl['cam_format'] == 'bed_png'
+    assert pl.get('cam_dir') is None and pl.get('sal_dir') is None  # the dataset says where
     assert ds.type == ('COCOWSSSDataset' if coco else 'VOCWSSSDataset') and ds.pseudo_labels
     assert not cfg.val_dataloader.dataset.get('pseudo_labels', False)
     assert cfg.val_evaluator.iou_metrics == ['mIoU']
@@ -97,7 +109,33 @@ def test_leaf_is_a_few_lines_and_sets_its_pseudo_label_source(path):
     rcfg = load(recipe_of(path))
     assert cfg.model == rcfg.model and cfg.optim_wrapper == rcfg.optim_wrapper
     assert cfg.param_scheduler == rcfg.param_scheduler and cfg.train_cfg == rcfg.train_cfg
+    assert cfg.train_dataloader.dataset.pipeline == rcfg.train_dataloader.dataset.pipeline
     assert set(_num_classes(cfg.model)) == {81 if coco else 21}
+
+
+def test_other_data_is_one_key_per_root():
+    """--cfg-options reaches the data root and each map root by name."""
+    cfg = Config.fromfile(osp.join(CONFIGS, 'wsss', 'knet_swinl_cam_vst.py'))
+    cfg.merge_from_dict({'train_dataloader.dataset.data_root': '/d/voc',
+                         'train_dataloader.dataset.maps_root': '/d/bed',
+                         'train_dataloader.dataset.data_prefix.cam_path': '/d/my_cams',
+                         'train_dataloader.dataset.pseudo_label_cfg.tau': 0.3})
+    ds = cfg.train_dataloader.dataset
+    assert dict(_dataset_map_dirs(ds)) == {
+        'data_prefix.cam_path': '/d/my_cams',
+        'data_prefix.sal_path': '/d/bed/saliency_maps/VOC2012_VST_DUTS'}
+    assert ds.data_root == '/d/voc' and ds.pseudo_label_cfg.tau == 0.3
+
+
+def test_coco_dataset_base_inherits_voc():
+    voc = load(osp.join(CONFIGS, '_base_', 'datasets', 'voc12_wsss.py'))
+    coco = load(osp.join(CONFIGS, '_base_', 'datasets', 'coco14_wsss.py'))
+    assert coco.train_pipeline == voc.train_pipeline and coco.tta_pipeline == voc.tta_pipeline
+    assert coco.train_dataloader.dataset.pseudo_label_cfg == \
+        voc.train_dataloader.dataset.pseudo_label_cfg
+    assert coco.train_dataloader.dataset.type == 'COCOWSSSDataset'
+    assert coco.test_dataloader == coco.val_dataloader
+    assert coco.val_dataloader.dataset.data_prefix.img_path == 'val2014'
 
 
 def _num_classes(node):
@@ -116,7 +154,7 @@ def test_missing_pseudo_label_folder_is_named():
     msg = str(e.value)
     assert 'data/wsss_bed/activation_maps/VOC2012_CAM' in msg
     assert 'data/wsss_bed/saliency_maps/VOC2012_VST_DUTS' in msg
-    assert 'train_dataloader.dataset.pipeline.1.cam_dir' in msg
+    assert 'train_dataloader.dataset.data_prefix.cam_path' in msg
 
 
 def _recipe(name):

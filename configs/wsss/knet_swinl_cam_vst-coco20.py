@@ -1,13 +1,8 @@
 # K-Net Swin-L on VOC-12 aug, pseudo labels from
 # WSSS-BED CAM maps + VST trained on COCO-20 saliency (CAM: tau 0.1, saliency mode).
 _base_ = './recipes/knet-s3_swin-l_upernet_8xb2-adamw-40k_voc12aug-512x512.py'
-pseudo_label = dict(
-    cam_dir=_base_.bed_root + '/activation_maps/VOC2012_CAM',
-    sal_dir=_base_.bed_root + '/saliency_maps/VOC2012_VST_COCO20',
-    tau=0.1,
-    mode='saliency')
-train_pipeline = [
-    dict(t, **pseudo_label) if t.type == 'SaliencyPseudoLabel' else t
-    for t in _base_.train_pipeline
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(
+    dataset=dict(
+        data_prefix=dict(
+            cam_path='activation_maps/VOC2012_CAM', sal_path='saliency_maps/VOC2012_VST_COCO20'),
+        pseudo_label_cfg=dict(tau=0.1, mode='saliency')))

@@ -17,13 +17,44 @@ def _find_pseudo_label_transforms(node: Any, where: str) -> List[Tuple[str, dict
     return found
 
 
+def _find_map_datasets(node: Any, where: str) -> List[Tuple[str, dict]]:
+    """WSSS datasets that make pseudo labels from the maps their data_prefix names."""
+    found = []
+    if isinstance(node, dict):
+        prefix = node.get('data_prefix')
+        if node.get('pseudo_labels') and isinstance(prefix, dict) and \
+                ('cam_path' in prefix or 'sal_path' in prefix):
+            found.append((where, node))
+        for k, v in node.items():
+            found += _find_map_datasets(v, f'{where}.{k}' if where else str(k))
+    elif isinstance(node, (list, tuple)):
+        for i, v in enumerate(node):
+            found += _find_map_datasets(v, f'{where}.{i}')
+    return found
+
+
+def _dataset_map_dirs(ds: dict):
+    """(key, folder) of the maps a WSSS dataset reads, as the dataset joins them."""
+    root = ds.get('maps_root') if ds.get('maps_root') is not None else ds.get('data_root')
+    mode = (ds.get('pseudo_label_cfg') or {}).get('mode', 'saliency')
+    for key in ('cam_path', 'sal_path'):
+        folder = ds['data_prefix'].get(key)
+        if folder is None or (key == 'sal_path' and mode == 'no_saliency'):
+            continue
+        if root and not osp.isabs(folder):
+            folder = osp.join(root, folder)
+        yield f'data_prefix.{key}', folder
+
+
 def check_pseudo_label_dirs(cfg, sections=('train_dataloader', )) -> int:
-    """Fail early when a ``SaliencyPseudoLabel`` names a missing folder.
+    """Fail early when a pseudo-label source names a missing folder.
 
     Looks at every ``SaliencyPseudoLabel`` under ``sections`` of the config
     and checks that its ``cam_dir`` and (when set) ``sal_dir`` are existing
-    directories, so that a typo in a WSSS-BED key fails at start, with the
-    path, and not at the first sample of a long run.
+    directories, and likewise the ``data_prefix`` ``cam_path`` / ``sal_path``
+    of every WSSS dataset there (joined to ``maps_root`` or ``data_root``), so
+    that a typo in a WSSS-BED key fails at start, with the path, and not at
+    the first sample of a long run.
 
     Returns:
         int: the number of transforms checked.
@@ -39,11 +70,17 @@ def check_pseudo_label_dirs(cfg, sections=('train_dataloader', )) -> int:
             n += 1
             for key in ('cam_dir', 'sal_dir'):
                 path = t.get(key)
-                if key == 'sal_dir' and path is None:
+                if path is None:  # None: the dataset's data_prefix says where
                     continue
-                if path is None or not osp.isdir(path):
+                if not osp.isdir(path):
                     missing.append(f'{where}.{key} = {path!r} '
                                    f'(absolute: {osp.abspath(str(path))})')
+        for where, ds in _find_map_datasets(cfg[section], section):
+            n += 1
+            for key, path in _dataset_map_dirs(ds):
+                if not osp.isdir(path):
+                    missing.append(f'{where}.{key} = {path!r} '
+                                   f'(absolute: {osp.abspath(path)})')
     if missing:
         raise FileNotFoundError('SaliencyPseudoLabel folder(s) not found:\n  ' +
                                 '\n  '.join(missing))

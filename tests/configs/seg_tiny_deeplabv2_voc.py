@@ -12,17 +12,16 @@ model = dict(
     data_preprocessor=dict(size=crop_size),
     backbone=dict(depth=18, stem_channels=16, base_channels=8),
     decode_head=dict(in_channels=64))
-pseudo_label = dict(
-    cam_dir=data_root + '/activation_maps/VOC2012_TEST',
-    sal_dir=data_root + '/saliency_maps/VOC2012_TEST')
 train_pipeline = [
-    dict(t, crop_size=crop_size) if t.type == 'RandomCrop' else
-    dict(t, **pseudo_label) if t.type == 'SaliencyPseudoLabel' else t
+    dict(t, crop_size=crop_size) if t.type == 'RandomCrop' else t
     for t in _base_.train_pipeline
 ]
 loader = dict(num_workers=0, persistent_workers=False)
 train_dataloader = dict(
-    batch_size=1, **loader, dataset=dict(data_root=data_root, pipeline=train_pipeline))
+    batch_size=1, **loader,
+    dataset=dict(data_root=data_root, maps_root=data_root, pipeline=train_pipeline,
+                 data_prefix=dict(cam_path='activation_maps/VOC2012_TEST',
+                                  sal_path='saliency_maps/VOC2012_TEST')))
 val_dataloader = dict(batch_size=1, **loader, dataset=dict(data_root=data_root))
 test_dataloader = val_dataloader
 

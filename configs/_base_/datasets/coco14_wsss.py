@@ -1,73 +1,26 @@
 # MS COCO 2014 for WSSS (81 labels): train on train2014 images with at least one
 # class (WSSS-BED list) with pseudo labels made on the fly from WSSS-BED maps;
 # validate on the GT of val2014 (label maps made by
-# tools/dataset_converters/coco2014.py). Augmentation as mmseg's COCO-Stuff
-# configs (coco-stuff164k.py), which share the VOC pipeline.
+# tools/dataset_converters/coco2014.py). The pipelines are VOC's, as mmseg's
+# COCO-Stuff configs (coco-stuff164k.py) share the VOC pipeline.
+_base_ = './voc12_wsss.py'
 dataset_type = 'COCOWSSSDataset'
 data_root = 'data/coco2014'
-bed_root = 'data/wsss_bed'  # WSSS-BED {activation_maps,saliency_maps}/<KEY>/
-crop_size = (512, 512)
-# default source: WSSS-BED CAM maps + VST (DUTS) saliency, CAM's τ 0.1, saliency mode
-pseudo_label = dict(
-    type='SaliencyPseudoLabel',
-    cam_dir=bed_root + '/activation_maps/COCO_CAM',
-    sal_dir=bed_root + '/saliency_maps/COCO2014_VST_DUTS',
-    cam_format='bed_png',
-    tau=0.1,
-    mode='saliency')
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    pseudo_label,
-    dict(type='RandomResize', scale=(2048, 512), ratio_range=(0.5, 2.0), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion'),
-    dict(type='PackSegInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(2048, 512), keep_ratio=True),
-    dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs')
-]
-img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
-tta_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=None),
-    dict(
-        type='TestTimeAug',
-        transforms=[
-            [dict(type='Resize', scale_factor=r, keep_ratio=True) for r in img_ratios],
-            [
-                dict(type='RandomFlip', prob=0., direction='horizontal'),
-                dict(type='RandomFlip', prob=1., direction='horizontal')
-            ],
-            [dict(type='LoadAnnotations')],
-            [dict(type='PackSegInputs')]
-        ])
-]
 train_dataloader = dict(
-    batch_size=4,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        data_prefix=dict(img_path='train2014'),
-        cls_label_file='cls_labels/train2014.txt',  # images with a class
-        pseudo_labels=True,
-        pipeline=train_pipeline))
+        # default source: WSSS-BED CAM maps + VST (DUTS) saliency
+        data_prefix=dict(
+            img_path='train2014',
+            cam_path='activation_maps/COCO_CAM',
+            sal_path='saliency_maps/COCO2014_VST_DUTS'),
+        ann_file='',  # the images of cls_label_file
+        cls_label_file='cls_labels/train2014.txt'))  # images with a class
 val_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(img_path='val2014', seg_map_path='SegmentationClass/val2014'),
-        ann_file='ImageSets/val2014.txt',
-        pipeline=test_pipeline))
+        ann_file='ImageSets/val2014.txt'))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator

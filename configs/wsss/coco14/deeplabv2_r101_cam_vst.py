@@ -1,13 +1,8 @@
 # DeepLab-V2 R-101 on COCO-14, pseudo labels from
 # WSSS-BED CAM maps + VST trained on DUTS saliency (CAM: tau 0.1, saliency mode).
 _base_ = './recipes/deeplabv2_r101-d8_4xb5-50k_coco14-321x321.py'
-pseudo_label = dict(
-    cam_dir=_base_.bed_root + '/activation_maps/COCO_CAM',
-    sal_dir=_base_.bed_root + '/saliency_maps/COCO2014_VST_DUTS',
-    tau=0.1,
-    mode='saliency')
-train_pipeline = [
-    dict(t, **pseudo_label) if t.type == 'SaliencyPseudoLabel' else t
-    for t in _base_.train_pipeline
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(
+    dataset=dict(
+        data_prefix=dict(
+            cam_path='activation_maps/COCO_CAM', sal_path='saliency_maps/COCO2014_VST_DUTS'),
+        pseudo_label_cfg=dict(tau=0.1, mode='saliency')))

@@ -2,13 +2,7 @@
 # WSSS-BED EPS maps trained with VST trained on DUTS saliency
 # (EPS: tau 0.2, no_saliency mode; the saliency is in the maps).
 _base_ = './recipes/deeplabv2_r101-d8_4xb5-50k_coco14-321x321.py'
-pseudo_label = dict(
-    cam_dir=_base_.bed_root + '/activation_maps/COCO_EPS_VST_DUTS',
-    sal_dir=None,
-    tau=0.2,
-    mode='no_saliency')
-train_pipeline = [
-    dict(t, **pseudo_label) if t.type == 'SaliencyPseudoLabel' else t
-    for t in _base_.train_pipeline
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(
+    dataset=dict(
+        data_prefix=dict(cam_path='activation_maps/COCO_EPS_VST_DUTS', sal_path=None),
+        pseudo_label_cfg=dict(tau=0.2, mode='no_saliency')))

@@ -12,7 +12,6 @@ data_preprocessor = dict(size=crop_size)
 model = dict(data_preprocessor=data_preprocessor, decode_head=dict(num_classes=21))
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    _base_.pseudo_label,
     dict(
         type='RandomChoice',
         transforms=[[dict(type='Resize', scale_factor=s, keep_ratio=True)]
