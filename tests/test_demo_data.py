@@ -259,7 +259,7 @@ def test_figures(medium, tmp_path):
         img = osp.join(p['img_dir'], i + '.jpg')
         sal = osp.join(p['sal_dirs']['SYN_ERRONEOUS'], i + '.png')
         row = figures.grid_row(img, cams, cls, sal, osp.join(p['ann_dir'], i + '.png'),
-                               tau=0.4, title=i)
+                               PseudoLabelRule(tau=0.4), title=i)
         ref = make_pseudo_label(cams, cls, binarize_saliency(read_gray_png(sal)), 0.4)
         np.testing.assert_array_equal(row['pseudo'], ref)
         np.testing.assert_array_equal(row['gt'], lab)

@@ -67,10 +67,7 @@ def grid_row(img: ArrayOrPath,
              classes: Sequence[int],
              saliency: Optional[ArrayOrPath] = None,
              gt: Optional[ArrayOrPath] = None,
-             tau: float = 0.1,
-             mode: str = 'saliency',
-             sal_threshold: float = 0.2,
-             ignore_unassigned: bool = True,
+             rule: Optional[PseudoLabelRule] = None,
              title: Optional[str] = None) -> dict:
     """One row of the grid from arrays (or image paths).
 
@@ -82,20 +79,19 @@ def grid_row(img: ArrayOrPath,
         saliency: H×W uint8 saliency map (or float in [0, 1], or a path);
             required in ``saliency`` mode.
         gt: H×W GT label map or its path (palette indices), optional.
-        tau, mode, sal_threshold, ignore_unassigned: the pseudo-label rule's
-            arguments (see :func:`mmwsss.functional.make_pseudo_label`).
+        rule (PseudoLabelRule, optional): default ``PseudoLabelRule()``.
         title (str, optional): row title (e.g. the image id).
 
     Returns:
         dict: ``img``, ``cam`` (H×W max over the labelled classes), ``saliency``
         (H×W uint8 or None), ``pseudo`` (H×W uint8), ``gt`` and ``title``.
     """
+    rule = PseudoLabelRule() if rule is None else rule
     img = _read_rgb(img)
     cams = cams_to_unit(np.asarray(cams))
     if cams.ndim != 3 or cams.shape[1:] != img.shape[:2]:
         raise ValueError(f'cams must be K×H×W with H×W = {img.shape[:2]}, got {cams.shape}')
     sal = None if saliency is None else _read_sal(saliency)
-    rule = PseudoLabelRule(tau, mode, sal_threshold, ignore_unassigned)
     pseudo = rule(cams, classes, sal)
     cam = cams.max(0) if len(cams) else np.zeros(img.shape[:2], np.float32)
     return dict(img=img, cam=cam, saliency=sal, pseudo=pseudo,
