@@ -44,3 +44,17 @@ def test_export_matches_transform_resumes_and_refuses_other_settings(tmp_path, v
         export_pseudo_labels.main([CFG, '--out-dir', out] + opt)
     export_pseudo_labels.main([CFG, '--out-dir', out, '--force'] + opt)
     assert json.load(open(osp.join(out, 'meta.json')))['pseudo_label']['tau'] == 0.5
+
+
+def test_finds_the_step_in_the_dataset_or_the_pipeline():
+    step = dict(type='SaliencyPseudoLabel', tau=0.2)
+    wrapped = dict(type='RepeatDataset', times=2, dataset=dict(
+        type='VOCWSSSDataset', pseudo_label_cfg=dict(tau=0.3, mode='no_saliency'),
+        pipeline=[dict(type='LoadImageFromFile'), dict(type='PackSegInputs')]))
+    ds, found = export_pseudo_labels.find_pseudo_label_step(wrapped)
+    assert ds['type'] == 'VOCWSSSDataset' and found == dict(tau=0.3, mode='no_saliency')
+    ds, found = export_pseudo_labels.find_pseudo_label_step(
+        dict(type='PascalVOCDataset', pipeline=[dict(type='LoadImageFromFile'), step]))
+    assert found == step
+    with pytest.raises(ValueError, match='no SaliencyPseudoLabel'):
+        export_pseudo_labels.find_pseudo_label_step(dict(type='X', pipeline=[]))

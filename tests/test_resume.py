@@ -91,7 +91,7 @@ def test_missing_cam_folder_fails_at_start_with_the_path(tmp_path):
     work = tmp_path / 'work'
     bad = str(tmp_path / 'no_such_cams')
     p = subprocess.run([sys.executable, TRAIN, CFG, '--work-dir', str(work), '--cfg-options',
-                        f'train_dataloader.dataset.pipeline.1.cam_dir={bad}'],
+                        f'train_dataloader.dataset.data_prefix.cam_path={bad}'],
                        env=cpu_env(), cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert p.returncode != 0
     assert bad in p.stderr and 'FileNotFoundError' in p.stderr
