@@ -38,8 +38,8 @@ def _cfg(tmp_path, **model):
 @pytest.mark.parametrize('backbone', ['resnet38', 'mmpretrain_r50'])
 @pytest.mark.parametrize('loss', ['eps', 'ird'])
 def test_runner_trains_two_iterations(tmp_path, backbone, loss):
-    sal = dict(type='eps', tau=0.4, lam=0.5) if loss == 'eps' else \
-        dict(type='ird', num_iter=2, dilations=(1, 2))
+    sal = dict(type='EPSSaliencyLoss', tau=0.4, lam=0.5) if loss == 'eps' else \
+        dict(type='IRDSaliencyLoss', num_iter=2, dilations=(1, 2))
     cfg = _cfg(tmp_path, saliency_loss=sal)
     if backbone == 'mmpretrain_r50':
         cfg.model.backbone = MMPRETRAIN_R50
@@ -63,6 +63,26 @@ def test_runner_trains_two_iterations(tmp_path, backbone, loss):
         assert not model.backbone.conv1a.weight.requires_grad
         assert not model.backbone.b2_2.conv_branch2a.weight.requires_grad
         assert model.backbone.b3.conv_branch2a.weight.requires_grad
+
+
+def test_saliency_loss_from_the_registry(tmp_path):
+    from mmseg.registry import MODELS
+
+    from mmwsss.models.losses import EPSSaliencyLoss, IRDSaliencyLoss
+    cfg = _cfg(tmp_path)
+    model = MODELS.build(cfg.model)
+    assert isinstance(model.loss_sal, IRDSaliencyLoss) and model.loss_sal.pamr.num_iter == 2
+    cfg.model.saliency_loss = None  # plain CAM: the classification loss alone
+    runner = Runner.from_cfg(cfg)
+    assert runner.model.loss_sal is None
+    batch = next(iter(runner.train_dataloader))
+    losses = runner.model.loss(**runner.model.data_preprocessor(batch, True))
+    assert set(losses) == {'loss_cls', 'acc_cls'}
+    # the short names of earlier configs still build, with a deprecation warning
+    for old, cls in (('eps', EPSSaliencyLoss), ('ird', IRDSaliencyLoss), ('none', type(None))):
+        cfg.model.saliency_loss = dict(type=old)
+        with pytest.warns(DeprecationWarning, match=repr(old)):
+            assert isinstance(MODELS.build(cfg.model).loss_sal, cls)
 
 
 def test_pipeline_augments_saliency_with_the_image(tmp_path):
@@ -184,8 +204,9 @@ def test_recipe_configs(name):
     coco = 'coco' in name
     m = cfg.model
     assert m.type == 'EPSClassifier' and m.num_classes == (80 if coco else 20)
-    assert m.saliency_loss.type == name.split('_')[0]
-    if m.saliency_loss.type == 'eps':
+    assert m.saliency_loss.type == dict(eps='EPSSaliencyLoss',
+                                        ird='IRDSaliencyLoss')[name.split('_')[0]]
+    if m.saliency_loss.type == 'EPSSaliencyLoss':
         assert m.saliency_loss.lam == (0.9 if coco else 0.5) and m.saliency_loss.tau == 0.4
     assert m.data_preprocessor.size == ((321, 321) if coco else (448, 448))
     assert cfg.train_dataloader.batch_size == (16 if coco else 8)

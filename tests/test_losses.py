@@ -1,9 +1,11 @@
-"""EPS and IRD saliency losses on tiny hand-computed cases, and their gradients."""
+"""EPS and IRD saliency losses: hand-computed cases, gradients, and what they do in
+training (no trivial optimum)."""
 import pytest
 import torch
 import torch.nn.functional as F
 
-from mmwsss.models.losses import eps_saliency_loss, ird_saliency_loss
+from mmwsss.models.losses import (EPSSaliencyLoss, IRDSaliencyLoss, bounded_drop,
+                                  eps_saliency_loss, ird_saliency_loss)
 from mmwsss.models.pamr import PAMR
 
 # Class 0, class 1, background (last) at 4 pixels of a 2×2 map (row major).
@@ -52,29 +54,31 @@ def test_eps_loss_gradient():
     torch.testing.assert_close(g, g_ref)
 
 
-def test_ird_loss_hand_computed_without_refinement():
+def test_ird_literal_hand_computed_without_refinement():
     both = torch.tensor([[1., 1.]])
     image = torch.rand(1, 3, 2, 2, dtype=torch.float64)
     # num_iter=0: M_r = M_fg = [0.8, 0.8, 0.9, 0.2]; B(M_r) = [1,1,1,0] and
     # B(M_s) = [1,0,0,0] agree at pixels 0 and 3 only.
-    got = ird_saliency_loss(LOGITS, SAL, both, image, num_iter=0)
+    got = ird_saliency_loss(LOGITS, SAL, both, image, num_iter=0, literal=True)
     assert got.item() == pytest.approx(((1 - 0.8)**2 + 0.2**2) / 2)
     # every pixel inconsistent -> 0, and the graph still backpropagates
     logits = LOGITS.clone().requires_grad_(True)
     flipped = torch.tensor([0., 0., 0., 1.], dtype=torch.float64).view(1, 1, 2, 2)
-    loss = ird_saliency_loss(logits, flipped, both, image, num_iter=0)
+    loss = ird_saliency_loss(logits, flipped, both, image, num_iter=0, literal=True)
     loss.backward()
     assert loss.item() == 0 and torch.count_nonzero(logits.grad) == 0
 
 
-def test_ird_loss_equals_per_class_refinement():
-    """The loss refines M_fg once; the definition refines each class map."""
+def test_ird_literal_equals_per_class_refinement():
+    """The seed-literal loss (today's values before the working formulation):
+    it refines M_fg once where the definition refines each class map."""
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(2, 5, 6, 6, generator=g, dtype=torch.float64) * 2
     sal = torch.rand(2, 1, 12, 12, generator=g, dtype=torch.float64)
     labels = torch.tensor([[1., 0, 1, 0], [0, 1, 0, 0]], dtype=torch.float64)
     image = torch.rand(2, 3, 24, 24, generator=g, dtype=torch.float64)
-    got = ird_saliency_loss(logits, sal, labels, image, num_iter=3, dilations=(1, 2))
+    got = ird_saliency_loss(logits, sal, labels, image, num_iter=3, dilations=(1, 2),
+                            literal=True)
 
     p = logits.softmax(1)
     img = F.interpolate(image, size=(6, 6), mode='bilinear', align_corners=True)
@@ -105,3 +109,119 @@ def test_shape_errors():
         eps_saliency_loss(LOGITS, SAL, torch.ones(1, 3))
     with pytest.raises(ValueError, match='saliency must be B×1×H×W'):
         ird_saliency_loss(LOGITS, SAL[0], torch.ones(1, 2), torch.rand(1, 3, 2, 2))
+
+
+# --- the working IRD formulation: what it must do in training ------------------------
+# A 32×32 image with a red square (the labelled class 0 of C = 2) on grey; the
+# classifier's maps are 8×8 (stride 4), the object covers map cells [2:6, 2:6].
+def _scene():
+    image = torch.full((1, 3, 32, 32), 0.5, dtype=torch.float64)
+    image[0, :, 8:24, 8:24] = torch.tensor([0.9, 0.1, 0.1], dtype=torch.float64).view(3, 1, 1)
+    obj = torch.zeros(1, 1, 8, 8, dtype=torch.bool)
+    obj[..., 2:6, 2:6] = True
+    sal = F.interpolate(obj.double(), size=(32, 32), mode='nearest')
+    labels = torch.tensor([[1., 0.]], dtype=torch.float64)
+    return image, obj, sal, labels
+
+
+def _logits(fg: torch.Tensor, strength=10.0):
+    """Saturated logits: class 0 where ``fg``, background elsewhere."""
+    fg = fg.double()
+    return torch.cat([strength * fg, torch.zeros_like(fg), strength * (1 - fg)], dim=1)
+
+
+@pytest.mark.parametrize('kwargs', [{}, dict(max_drop=0.5), dict(refine_scale=None),
+                                    dict(normalize=False)])
+def test_ird_trivial_predictions_are_punished(kwargs):
+    image, obj, sal, labels = _scene()
+    correct = ird_saliency_loss(_logits(obj), sal, labels, image, **kwargs).item()
+    for trivial in (torch.zeros_like(obj), torch.ones_like(obj)):  # all bg, all fg
+        loss = ird_saliency_loss(_logits(trivial), sal, labels, image, **kwargs).item()
+        assert loss >= 0.05 and loss >= 5 * correct, (trivial.all(), loss, correct)
+    # the seed's formula read literally: both trivial predictions score 0
+    for trivial in (torch.zeros_like(obj), torch.ones_like(obj)):
+        assert ird_saliency_loss(_logits(trivial), sal, labels, image, literal=True) < 1e-8
+
+
+def test_ird_gradient_at_a_uniform_start_raises_the_labelled_class_on_the_object():
+    image, obj, sal, labels = _scene()
+    logits = torch.zeros(1, 3, 8, 8, dtype=torch.float64, requires_grad=True)
+    ird_saliency_loss(logits, sal, labels, image).backward()
+    g = logits.grad[0]
+    # gradient descent moves against the gradient: class 0 up on the object, the
+    # background down there, and class 0 down off the object
+    assert (g[0][obj[0, 0]] < 0).all() and (g[2][obj[0, 0]] > 0).all()
+    assert (g[0][~obj[0, 0]] >= 0).all()
+
+
+def test_ird_forgives_a_saliency_map_that_misses_part_of_the_object():
+    image, obj, _, labels = _scene()
+    partial = torch.zeros(1, 1, 32, 32, dtype=torch.float64)
+    partial[..., 8:24, 8:16] = 1  # the saliency covers the left half only
+    logits = _logits(obj)
+    mse = F.mse_loss(F.softmax(logits, 1)[:, :1], F.interpolate(partial, size=(8, 8)))
+    loss = ird_saliency_loss(logits, partial, labels, image)
+    assert mse > 0.1 and loss < 0.05 * mse
+
+
+@pytest.mark.parametrize('start', ['background', 'foreground'])
+def test_ird_training_escapes_a_trivial_start(start):
+    """Free logits trained by the loss alone: from an all-background or
+    all-foreground start the working loss finds the object; the literal seed
+    formula stays where it started (loss 0, gradient 0)."""
+    image, obj, sal, labels = _scene()
+    init = torch.zeros_like(obj) if start == 'background' else torch.ones_like(obj)
+    for literal in (False, True):
+        logits = _logits(init, 5.0).clone().requires_grad_(True)
+        opt = torch.optim.Adam([logits], lr=0.2)
+        for _ in range(150):
+            opt.zero_grad()
+            ird_saliency_loss(logits, sal, labels, image, literal=literal).backward()
+            opt.step()
+        fg = logits.detach().softmax(1)[:, :1] > 0.5
+        if literal:
+            assert torch.equal(fg, init)
+        else:
+            assert torch.equal(fg, obj)
+
+
+def test_bounded_drop_keeps_most_of_each_side():
+    g = torch.Generator().manual_seed(0)
+    m_r = torch.rand(3, 1, 10, 10, generator=g)
+    sal = torch.rand(3, 1, 10, 10, generator=g) > 0.7
+    for max_drop in (0.0, 0.1, 0.3, 1.0):
+        drop = bounded_drop(m_r, sal, max_drop)
+        assert not (drop & ((m_r > 0.5) == sal)).any()  # only inconsistent pixels
+        for side in (sal, ~sal):
+            n = side.flatten(1).sum(1)
+            assert ((drop & side).flatten(1).sum(1) <= (n * max_drop).floor()).all()
+    # the most inconsistent go first: the dropped salient pixels have the lowest M_r
+    drop = bounded_drop(m_r, sal, 0.2)
+    for i in range(3):
+        d, s, m = drop[i, 0], sal[i, 0], m_r[i, 0]
+        kept_bad = s & ~d & (m <= 0.5)
+        if (d & s).any() and kept_bad.any():
+            assert m[d & s].max() <= m[kept_bad].min()
+    assert torch.equal(bounded_drop(m_r, sal, 1.0), (m_r > 0.5) != sal)
+
+
+def test_loss_modules_equal_the_functions():
+    g = torch.Generator().manual_seed(2)
+    logits = torch.randn(2, 4, 8, 8, generator=g, dtype=torch.float64)
+    sal = torch.rand(2, 1, 32, 32, generator=g, dtype=torch.float64)
+    labels = torch.tensor([[1., 0, 1], [0, 1, 0]], dtype=torch.float64)
+    image = torch.rand(2, 3, 32, 32, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(IRDSaliencyLoss()(logits, sal, labels, image),
+                               ird_saliency_loss(logits, sal, labels, image))
+    torch.testing.assert_close(IRDSaliencyLoss(literal=True, loss_weight=2.)(
+        logits, sal, labels, image), 2 * ird_saliency_loss(logits, sal, labels, image,
+                                                           literal=True))
+    torch.testing.assert_close(EPSSaliencyLoss(tau=0.3, lam=0.7)(logits, sal, labels),
+                               eps_saliency_loss(logits, sal, labels, tau=0.3, lam=0.7))
+    from mmseg.registry import MODELS
+    import mmwsss  # noqa: F401
+    built = MODELS.build(dict(type='IRDSaliencyLoss', max_drop=0.5, num_iter=3))
+    assert built.loss_name == 'loss_sal' and built.pamr.num_iter == 3
+    assert built.max_drop == 0.5
+    with pytest.raises(ValueError, match='max_drop must be in'):
+        IRDSaliencyLoss(max_drop=1.5)

@@ -30,10 +30,11 @@ import time
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)  # tools/ as a package when run as a script
 
-METHODS = (('cam', 'none'), ('eps', 'eps'), ('ird', 'ird'))  # name, saliency loss
+# name, saliency loss (--cfg-options of the classifier config)
+METHODS = (('cam', 'None'), ('eps', 'EPSSaliencyLoss'), ('ird', 'IRDSaliencyLoss'))
 ITERS = dict(smoke=dict(cls=1, seg=1), default=dict(cls=1000, seg=1000),
              large=dict(cls=4000, seg=4000))
-TAUS = [round(0.05 * i, 2) for i in range(1, 20)]
+TAUS = [round(0.05 * i, 2) for i in range(20)]  # 0 ... 0.95
 CLS_SAL = 'SYN_ERRONEOUS'  # the classifiers learn from the erroneous saliency source
 CLS_CFG = osp.join(ROOT, 'configs', 'demo', 'cls_synthetic.py')
 SEG_CFG = osp.join(ROOT, 'configs', 'demo', 'seg_synthetic.py')
@@ -121,18 +122,20 @@ def main(argv=None):
 
     cams = {}
     for name, loss in METHODS:
+        # every classifier starts from the same random initialisation (seed 0)
         banner(f'2/6 classifier: {name} (saliency loss {loss}, saliency {CLS_SAL})')
-        menv = dict(env, MMWSSS_DEMO_SAL_LOSS=loss)
-        ckpt = train(CLS_CFG, osp.join(work, f'cls_{name}'), iters['cls'], menv,
-                     [f'param_scheduler.1.end={iters["cls"]}'] if iters['cls'] > 20 else
-                     ['param_scheduler=None'])
+        loss_opt = ('model.saliency_loss=None' if loss == 'None' else
+                    f'model.saliency_loss.type={loss}')
+        ckpt = train(CLS_CFG, osp.join(work, f'cls_{name}'), iters['cls'], env,
+                     [loss_opt] + ([f'param_scheduler.1.end={iters["cls"]}']
+                                   if iters['cls'] > 20 else ['param_scheduler=None']))
         banner(f'3/6 CAMs: {name}')
         cams[name] = osp.join(work, 'cams', name)
         run_tool([osp.join(ROOT, 'tools', 'make_cams.py'), CLS_CFG, ckpt, '--out-dir',
-                  cams[name]], menv)
+                  cams[name]], env)
 
     banner('4/6 τ sweeps of the pseudo labels against GT (train split)')
-    os.environ.update(env, MMWSSS_DEMO_SAL_LOSS='none')
+    os.environ.update(env)
     results, curves = [], {}
     combos = [(m, s, 'saliency') for m, _ in METHODS for s in SALIENCY_SOURCES]
     combos += [(m, None, 'no_saliency') for m in ('eps', 'ird')]
@@ -188,8 +191,9 @@ def main(argv=None):
               f"| FCN-R18 (narrow) | pseudo: {best['method']} / {best['sal']} τ={best['tau']:g} "
               f"| {seg_pseudo:.1f} |",
               f'| FCN-R18 (narrow) | GT (upper bound) | {seg_gt:.1f} |',
-              '', f'preset {args.preset}, {time.time() - t0:.0f} s; figures: grid.png, '
-              'tau_curves.png']
+              '', f"classifiers: {iters['cls']} iterations each, all from the same random "
+              f'initialisation (seed 0), on {CLS_SAL} saliency; preset {args.preset}, '
+              f'{time.time() - t0:.0f} s; figures: grid.png, tau_curves.png']
     table = '\n'.join(lines)
     with open(osp.join(work, 'summary.md'), 'w') as f:
         f.write(table + '\n')

@@ -21,12 +21,12 @@ model = dict(
         bgr_to_rgb=True, pad_val=0, seg_pad_val=0, size=crop_size),
     backbone=dict(
         type='mmpretrain.ResNet', depth=18, stem_channels=16, base_channels=16,
-        strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4), out_indices=(3, ),
+        strides=(1, 1, 1, 1), dilations=(1, 2, 4, 8), out_indices=(3, ),
         norm_cfg=dict(type='BN', requires_grad=True), init_cfg=None),
     num_classes=5,
     in_channels=128,
     dropout_ratio=0.1,
-    saliency_loss=dict(type='{{$MMWSSS_DEMO_SAL_LOSS:ird}}'),
+    saliency_loss=dict(type='IRDSaliencyLoss'),
     cam_scales=(0.5, 1.0, 1.5, 2.0),
     cam_flip=True)
 

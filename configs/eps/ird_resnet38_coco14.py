@@ -1,4 +1,12 @@
-# EPS++ on COCO 2014 train: the COCO recipe with the IRD saliency loss.
-_base_ = ['./eps_resnet38_coco14.py']
-model = dict(
-    saliency_loss=dict(_delete_=True, type='ird', num_iter=10, dilations=(1, 2, 4, 8, 12, 24)))
+# EPS++ on COCO 2014 train: batch 16, crop 321, otherwise the VOC recipe (SGD lr
+# 0.01, poly 0.9, 10x lr on the head, weight decay 5e-4, momentum 5e-4 as EPS
+# effectively runs: see ../_base_/schedules/schedule_eps_20k.py) with the IRD
+# saliency loss. 100k iterations (about 20 epochs of the 82k labelled images) is
+# our choice.
+_base_ = [
+    '../_base_/models/eps_resnet38.py', '../_base_/datasets/coco14_cls.py',
+    'mmseg::_base_/default_runtime.py', '../_base_/schedules/schedule_eps_100k.py'
+]
+custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
+crop_size = (321, 321)
+model = dict(data_preprocessor=dict(size=crop_size), num_classes=80)

@@ -10,7 +10,7 @@ model = dict(
     data_preprocessor=dict(size=crop_size),
     backbone=dict(base_channels=4, init_cfg=None),  # 256 output channels; nothing downloaded
     in_channels=256,
-    saliency_loss=dict(_delete_=True, type='ird', num_iter=2, dilations=(1, 2)),
+    saliency_loss=dict(type='IRDSaliencyLoss', num_iter=2, dilations=(1, 2)),
     cam_scales=(0.5, 1.0))
 
 train_pipeline = [

@@ -28,6 +28,8 @@ model = dict(
     num_classes=20,
     in_channels=2048,
     dropout_ratio=0.5,
-    saliency_loss=dict(type='ird', num_iter=10, dilations=(1, 2, 4, 8, 12, 24)),
+    # EPS++ (IRD with PAMR: 10 rounds, dilations 1-24, at half the image resolution);
+    # the EPS leaves change only the type and its arguments.
+    saliency_loss=dict(type='IRDSaliencyLoss'),
     cam_scales=(0.5, 1.0, 1.5, 2.0),
     cam_flip=True)

@@ -1,5 +1,6 @@
 """EPS / EPS++ classifier: localization maps from image-level labels,
 explicitly supervised by a saliency map (Lee et al. CVPR'21, EPS++)."""
+import warnings
 from typing import List, Optional, Sequence, Union
 
 import torch
@@ -9,9 +10,23 @@ from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 
-from ..losses import eps_saliency_loss, ird_saliency_loss
+# The short names of mmwsss <= 0.1 configs, still accepted.
+_OLD_LOSS_NAMES = dict(eps='EPSSaliencyLoss', ird='IRDSaliencyLoss', none=None)
 
-SALIENCY_LOSSES = ('eps', 'ird', 'none')
+
+def _build_saliency_loss(cfg: Optional[dict]) -> Optional[nn.Module]:
+    if cfg is None:
+        return None
+    cfg = dict(cfg)
+    if cfg.get('type') in _OLD_LOSS_NAMES:
+        new = _OLD_LOSS_NAMES[cfg['type']]
+        warnings.warn(f"saliency_loss type {cfg['type']!r} is deprecated: use "
+                      f"{'saliency_loss=None' if new is None else repr(new)}",
+                      DeprecationWarning)
+        if new is None:
+            return None
+        cfg['type'] = new
+    return MODELS.build(cfg)
 
 
 @MODELS.register_module()
@@ -19,7 +34,8 @@ class EPSClassifier(BaseModel):
     """Backbone → dropout → 1×1 conv to C+1 channels (background LAST, as in EPS).
 
     Training: multi-label BCE on the global-average-pooled C class channels
-    plus a saliency loss on the softmax over C+1 (``eps`` or ``ird``).
+    plus a saliency loss on the softmax over C+1 (``IRDSaliencyLoss`` or
+    ``EPSSaliencyLoss``).
     Inference (``predict``): multi-scale, flipped CAMs of the labelled classes
     (softmax class channels, summed, each divided by its max + 1e-5) at the
     image's full size.
@@ -30,9 +46,11 @@ class EPSClassifier(BaseModel):
             output feeds the head.
         num_classes (int): foreground classes C (20 VOC, 80 COCO).
         in_channels (int): channels of the backbone's last output.
-        saliency_loss (dict): ``dict(type='eps', tau=0.4, lam=0.5)``,
-            ``dict(type='ird', num_iter=10, dilations=(1, 2, 4, 8, 12, 24))``
-            or ``dict(type='none')``; ``loss_weight`` optional (default 1).
+        saliency_loss (dict, optional): a registered saliency loss, called
+            as ``loss(logits, saliency, labels, image)``:
+            ``dict(type='IRDSaliencyLoss')`` (EPS++, the default),
+            ``dict(type='EPSSaliencyLoss', tau=0.4, lam=0.5)`` (EPS); None:
+            plain CAM (classification loss only).
         loss_cls_weight (float): weight of the classification loss.
         dropout_ratio (float): Dropout2d before the head (EPS: 0.5).
         cam_scales (Sequence[float]): CAM inference scales.
@@ -46,7 +64,7 @@ class EPSClassifier(BaseModel):
                  backbone: dict,
                  num_classes: int,
                  in_channels: int,
-                 saliency_loss: dict = dict(type='ird'),
+                 saliency_loss: Optional[dict] = dict(type='IRDSaliencyLoss'),
                  loss_cls_weight: float = 1.0,
                  dropout_ratio: float = 0.5,
                  cam_scales: Sequence[float] = (0.5, 1.0, 1.5, 2.0),
@@ -59,13 +77,7 @@ class EPSClassifier(BaseModel):
         self.dropout = nn.Dropout2d(dropout_ratio) if dropout_ratio > 0 else nn.Identity()
         self.conv_cls = nn.Conv2d(in_channels, self.num_classes + 1, 1, bias=False)
         nn.init.xavier_uniform_(self.conv_cls.weight)  # as EPS's fc8
-        sal = dict(saliency_loss)
-        self.sal_type = sal.pop('type')
-        if self.sal_type not in SALIENCY_LOSSES:
-            raise ValueError(f'saliency_loss type must be one of {SALIENCY_LOSSES}, '
-                             f'got {self.sal_type!r}')
-        self.sal_weight = float(sal.pop('loss_weight', 1.0))
-        self.sal_kwargs = sal
+        self.loss_sal = _build_saliency_loss(saliency_loss)
         self.loss_cls_weight = float(loss_cls_weight)
         self.cam_scales = tuple(float(s) for s in cam_scales)
         self.cam_flip = cam_flip
@@ -109,7 +121,7 @@ class EPSClassifier(BaseModel):
                              f'has num_classes={self.num_classes}')
         empty = [ds.metainfo.get('img_path', i) for i, ds in enumerate(data_samples)
                  if not ds.gt_cls_label.any()]
-        if empty and self.sal_type != 'none':
+        if empty and self.loss_sal is not None:
             raise ValueError(f'images without any labelled class: {empty}; the saliency '
                              'loss needs at least one')
         return labels
@@ -139,14 +151,10 @@ class EPSClassifier(BaseModel):
         scores = logits[:, :-1].mean(dim=(2, 3))  # GAP of the C class channels
         losses = dict(loss_cls=self.loss_cls_weight *
                       F.multilabel_soft_margin_loss(scores, labels))
-        if self.sal_type != 'none':
+        if self.loss_sal is not None:
             sal = self._saliency(data_samples, inputs.shape[-2:]).to(inputs.device)
-            if self.sal_type == 'eps':
-                l_sal = eps_saliency_loss(logits, sal, labels, **self.sal_kwargs)
-            else:
-                l_sal = ird_saliency_loss(logits, sal, labels, self._unit_image(inputs),
-                                          **self.sal_kwargs)
-            losses['loss_sal'] = self.sal_weight * l_sal
+            losses[self.loss_sal.loss_name] = self.loss_sal(logits, sal, labels,
+                                                            self._unit_image(inputs))
         with torch.no_grad():  # logged: exact-match accuracy of the multi-label prediction
             losses['acc_cls'] = ((scores > 0) == labels.bool()).all(1).float().mean() * 100
         return losses

@@ -1,3 +1,7 @@
-from .saliency_losses import eps_saliency_loss, ird_saliency_loss
+from .eps_saliency_loss import EPSSaliencyLoss, eps_saliency_loss
+from .ird_saliency_loss import IRDSaliencyLoss, bounded_drop, ird_saliency_loss, refine_foreground
 
-__all__ = ['eps_saliency_loss', 'ird_saliency_loss']
+__all__ = [
+    'eps_saliency_loss', 'EPSSaliencyLoss', 'ird_saliency_loss', 'IRDSaliencyLoss',
+    'refine_foreground', 'bounded_drop'
+]

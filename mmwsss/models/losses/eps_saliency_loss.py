@@ -1,0 +1,84 @@
+"""EPS saliency loss (Lee et al., CVPR'21): a plain function and its
+registered module."""
+from typing import Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmseg.registry import MODELS
+
+from .utils import check_saliency_inputs, resize_saliency
+
+
+def eps_saliency_loss(logits: torch.Tensor,
+                      saliency: torch.Tensor,
+                      labels: torch.Tensor,
+                      tau: float = 0.4,
+                      lam: float = 0.5) -> torch.Tensor:
+    """EPS saliency loss (Lee et al., CVPR'21).
+
+    Per labelled class c the overlap ratio with the saliency map,
+    ``sum(round(p_c)·round(s)) / sum(round(p_c) + 1e-4)`` on detached
+    probabilities, decides: ratio > ``tau`` → foreground, else the class joins
+    the background (with the background channel). The estimated saliency
+    ``lam·sum_fg p + (1 - lam)·(1 - sum_bg p)`` is regressed (MSE) onto ``s``.
+
+    Args:
+        logits (Tensor): B×(C+1)×h×w, background last.
+        saliency (Tensor): B×1×H×W in [0, 1], resized to h×w (nearest).
+        labels (Tensor): B×C multi-hot image-level labels.
+        tau (float): overlap threshold.
+        lam (float): blend of the foreground and background maps.
+
+    Returns:
+        Tensor: scalar loss.
+    """
+    check_saliency_inputs(logits, saliency, labels)
+    b, c1, h, w = logits.shape
+    sal = resize_saliency(saliency, (h, w)).to(logits.dtype)
+    prob = logits.softmax(dim=1)
+    y = labels.to(torch.bool).view(b, c1 - 1, 1, 1)
+    with torch.no_grad():
+        fg_bin = prob[:, :-1].round()
+        overlap = (fg_bin * sal.round()).flatten(2).sum(-1) / (fg_bin + 1e-4).flatten(2).sum(-1)
+        valid = (overlap > tau).view(b, c1 - 1, 1, 1)
+    fg_sel = (y & valid).to(prob.dtype)
+    bg_sel = (y & ~valid).to(prob.dtype)
+    fg_map = (prob[:, :-1] * fg_sel).sum(1, keepdim=True)
+    bg_map = (prob[:, :-1] * bg_sel).sum(1, keepdim=True) + prob[:, -1:]
+    pred = lam * fg_map + (1 - lam) * (1 - bg_map)
+    return F.mse_loss(pred, sal)
+
+
+@MODELS.register_module()
+class EPSSaliencyLoss(nn.Module):
+    """:func:`eps_saliency_loss` as a loss module.
+
+    Args:
+        tau (float): overlap threshold. Default 0.4 (EPS).
+        lam (float): blend of the foreground and background maps. Default
+            0.5 (EPS on VOC; 0.9 on COCO).
+        loss_weight (float): weight of the loss.
+        loss_name (str): the key the classifier logs it under.
+    """
+
+    def __init__(self,
+                 tau: float = 0.4,
+                 lam: float = 0.5,
+                 loss_weight: float = 1.0,
+                 loss_name: str = 'loss_sal'):
+        super().__init__()
+        self.tau = tau
+        self.lam = lam
+        self.loss_weight = loss_weight
+        self._loss_name = loss_name
+
+    def forward(self, logits: torch.Tensor, saliency: torch.Tensor, labels: torch.Tensor,
+                image: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """``image`` is accepted for a common interface and not used."""
+        return self.loss_weight * eps_saliency_loss(logits, saliency, labels, self.tau,
+                                                    self.lam)
+
+    @property
+    def loss_name(self) -> str:
+        return self._loss_name

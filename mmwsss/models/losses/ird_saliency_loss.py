@@ -1,0 +1,219 @@
+"""EPS++ saliency loss with inconsistent region drop (IRD): plain functions
+and the registered module."""
+from typing import Optional, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmseg.registry import MODELS
+
+from ..pamr import PAMR
+from .utils import check_saliency_inputs, resize_saliency
+
+
+def refine_foreground(m_fg: torch.Tensor,
+                      image: torch.Tensor,
+                      pamr: PAMR,
+                      refine_scale: Optional[float] = 0.5) -> torch.Tensor:
+    """``M_r``: the foreground map refined by PAMR along the image's edges.
+
+    Args:
+        m_fg (Tensor): B×1×h×w foreground map (detached by the caller).
+        image (Tensor): B×3×H×W image in [0, 1].
+        pamr (PAMR): the refinement.
+        refine_scale (float, optional): PAMR runs on the image resized to
+            ``refine_scale``·(H, W) and its result is area-pooled back to h×w,
+            so that the dilations are measured in image pixels. None: on the
+            image resized to h×w (the seed's literal reading; on a stride-8
+            map, dilations up to 24 reach past a small crop from every pixel).
+
+    Returns:
+        Tensor: B×1×h×w.
+    """
+    h, w = m_fg.shape[-2:]
+    if refine_scale is None:
+        size = (h, w)
+    else:
+        size = (max(h, round(image.shape[-2] * refine_scale)),
+                max(w, round(image.shape[-1] * refine_scale)))
+    img = F.interpolate(image.to(m_fg.dtype), size=size, mode='bilinear', align_corners=True)
+    m_r = pamr(img, m_fg)
+    return m_r if size == (h, w) else F.adaptive_avg_pool2d(m_r, (h, w))
+
+
+def bounded_drop(m_r: torch.Tensor, sal_bin: torch.Tensor, max_drop: float) -> torch.Tensor:
+    """Which pixels are inconsistent and dropped: ``N = B(M_r) XOR B(M_s)``,
+    at most ``max_drop`` of each image's salient pixels and of its non-salient
+    pixels, the most inconsistent first (lowest ``M_r`` among the salient,
+    highest among the non-salient).
+
+    The bound is what leaves no prediction unsupervised: whatever the map,
+    at least ``1 - max_drop`` of each side of the saliency map is supervised.
+
+    Args:
+        m_r (Tensor): B×1×h×w refined foreground map (thresholded at 0.5).
+        sal_bin (Tensor): B×1×h×w bool, ``M_s > 0.5``.
+        max_drop (float): in [0, 1]; 1 drops every inconsistent pixel (the
+            seed), 0 none (plain MSE).
+
+    Returns:
+        Tensor: B×1×h×w bool, True where dropped.
+    """
+    inconsistent = (m_r > 0.5) != sal_bin
+    if max_drop >= 1:
+        return inconsistent
+    b = m_r.shape[0]
+    flat_r, flat_s = m_r.reshape(b, -1), sal_bin.reshape(b, -1)
+    # disagreement: salient pixels rank by M_r ascending, non-salient descending;
+    # the pixels of the other side sort last.
+    key = torch.where(flat_s, flat_r, 1 - flat_r)
+    drop = torch.zeros_like(flat_s)
+    for side in (flat_s, ~flat_s):
+        k = torch.where(side, key, torch.full_like(key, float('inf')))
+        rank = k.argsort(dim=1, stable=True).argsort(dim=1)
+        budget = (side.sum(1, keepdim=True) * max_drop).floor()
+        drop |= side & (rank < budget)
+    return drop.view_as(inconsistent) & inconsistent
+
+
+def _check_ird_args(refine_scale, max_drop):
+    if not 0 <= max_drop <= 1:
+        raise ValueError(f'max_drop must be in [0, 1], got {max_drop}')
+    if refine_scale is not None and not refine_scale > 0:
+        raise ValueError(f'refine_scale must be positive or None, got {refine_scale}')
+
+
+def _ird_loss(logits, saliency, labels, image, pamr, refine_scale, normalize, max_drop):
+    check_saliency_inputs(logits, saliency, labels)
+    b, c1, h, w = logits.shape
+    if image.dim() != 4 or image.shape[0] != b:
+        raise ValueError(f'image must be B×3×H×W with B={b}, got {tuple(image.shape)}')
+    _check_ird_args(refine_scale, max_drop)
+    sal = resize_saliency(saliency, (h, w)).to(logits.dtype)
+    prob = logits.softmax(dim=1)
+    y = labels.to(prob.dtype).view(b, c1 - 1, 1, 1)
+    m_fg = (prob[:, :-1] * y).sum(1, keepdim=True)
+    with torch.no_grad():
+        if max_drop > 0:
+            # PAMR is linear in the mask, so refining M_fg equals summing the
+            # refined class maps, at 1/(C+1) of the cost.
+            m_r = refine_foreground(m_fg.detach(), image, pamr, refine_scale)
+            if normalize:
+                m_r = m_r / (m_r.flatten(1).max(1)[0].view(b, 1, 1, 1) + 1e-5)
+            keep = (~bounded_drop(m_r, sal > 0.5, max_drop)).to(prob.dtype)
+        else:
+            keep = torch.ones_like(sal)
+    sq = keep * (sal - m_fg).square()
+    # clamp: 0 / 1 = 0 when every pixel is inconsistent (and the graph stays intact).
+    return sq.sum() / keep.sum().clamp(min=1)
+
+
+def ird_saliency_loss(logits: torch.Tensor,
+                      saliency: torch.Tensor,
+                      labels: torch.Tensor,
+                      image: torch.Tensor,
+                      num_iter: int = 10,
+                      dilations: Sequence[int] = (1, 2, 4, 8, 12, 24),
+                      refine_scale: Optional[float] = 0.5,
+                      normalize: bool = True,
+                      max_drop: float = 0.3,
+                      literal: bool = False) -> torch.Tensor:
+    """EPS++ saliency loss with inconsistent region drop (IRD).
+
+    From the seed: ``M_fg = sum_c y_c·p_c`` (softmax class maps of the
+    labelled classes); ``M_r`` = ``M_fg`` refined by PAMR (detached);
+    inconsistent pixels ``N = B(M_r) XOR B(M_s)``, ``B(x) = [x > 0.5]``;
+    ``loss = sum (1 - N)(M_s - M_fg)^2 / sum (1 - N)``.
+
+    Read literally (``literal=True``) this has trivial optima: a map with no
+    foreground, or foreground everywhere, makes every pixel it gets wrong
+    inconsistent, drops it, and scores 0. The defaults are the project's
+    working formulation (measured in ``docs/ird_ablation.md``):
+
+    - ``max_drop``: at most this share of the salient and of the non-salient
+      pixels of an image is dropped, the most inconsistent first
+      (:func:`bounded_drop`), so no prediction escapes supervision;
+    - ``normalize``: consistency is decided on ``M_r`` divided by its
+      per-image max, as localisation maps are everywhere else in the pipeline;
+    - ``refine_scale``: PAMR runs at a fixed fraction of the image resolution
+      instead of on the stride-8 map (:func:`refine_foreground`).
+
+    Args:
+        logits (Tensor): B×(C+1)×h×w, background last.
+        saliency (Tensor): B×1×H×W in [0, 1], resized to h×w (nearest).
+        labels (Tensor): B×C multi-hot image-level labels.
+        image (Tensor): B×3×H'×W' image in [0, 1].
+        num_iter (int): PAMR rounds.
+        dilations (Sequence[int]): PAMR dilations.
+        refine_scale (float, optional): resolution of PAMR as a fraction of
+            the image's; None: at the map's resolution.
+        normalize (bool): decide consistency on the max-normalised ``M_r``.
+        max_drop (float): the largest share of each side of the saliency
+            map that may be dropped, in [0, 1].
+        literal (bool): the seed's formula as written: the same as
+            ``refine_scale=None, normalize=False, max_drop=1``.
+
+    Returns:
+        Tensor: scalar loss.
+    """
+    if literal:
+        refine_scale, normalize, max_drop = None, False, 1.0
+    return _ird_loss(logits, saliency, labels, image, PAMR(num_iter, dilations), refine_scale,
+                     normalize, max_drop)
+
+
+@MODELS.register_module()
+class IRDSaliencyLoss(nn.Module):
+    """:func:`ird_saliency_loss` as a loss module; PAMR is built once.
+
+    With its defaults it equals :func:`ird_saliency_loss` with its defaults
+    (the project's working formulation); ``literal=True`` is the seed's
+    formula as written (trivial optima: for reproduction only).
+
+    Args:
+        num_iter (int): PAMR rounds. Default 10.
+        dilations (Sequence[int]): PAMR dilations. Default (1, 2, 4, 8, 12, 24).
+        refine_scale (float, optional): PAMR resolution as a fraction of the
+            image's. Default 0.5; None: at the map's resolution.
+        normalize (bool): decide consistency on the max-normalised refined
+            map. Default True.
+        max_drop (float): the largest share of the salient and of the
+            non-salient pixels of an image that may be dropped. Default 0.3.
+        literal (bool): the seed's formula as written. Default False.
+        loss_weight (float): weight of the loss.
+        loss_name (str): the key the classifier logs it under.
+    """
+
+    def __init__(self,
+                 num_iter: int = 10,
+                 dilations: Sequence[int] = (1, 2, 4, 8, 12, 24),
+                 refine_scale: Optional[float] = 0.5,
+                 normalize: bool = True,
+                 max_drop: float = 0.3,
+                 literal: bool = False,
+                 loss_weight: float = 1.0,
+                 loss_name: str = 'loss_sal'):
+        super().__init__()
+        if literal:
+            refine_scale, normalize, max_drop = None, False, 1.0
+        _check_ird_args(refine_scale, max_drop)
+        self.pamr = PAMR(num_iter, dilations)
+        self.refine_scale = refine_scale
+        self.normalize = normalize
+        self.max_drop = float(max_drop)
+        self.loss_weight = loss_weight
+        self._loss_name = loss_name
+
+    def forward(self, logits: torch.Tensor, saliency: torch.Tensor, labels: torch.Tensor,
+                image: torch.Tensor) -> torch.Tensor:
+        """Shapes as in :func:`ird_saliency_loss`; ``image`` B×3×H×W in [0, 1]."""
+        return self.loss_weight * _ird_loss(logits, saliency, labels, image, self.pamr,
+                                            self.refine_scale, self.normalize, self.max_drop)
+
+    @property
+    def loss_name(self) -> str:
+        return self._loss_name
+
+    def extra_repr(self) -> str:
+        return (f'refine_scale={self.refine_scale}, normalize={self.normalize}, '
+                f'max_drop={self.max_drop}')
