@@ -12,7 +12,7 @@ from mmengine.runner import Runner
 from PIL import Image
 
 import mmwsss  # noqa: F401
-from mmwsss.functional import WSSSInputError
+from mmwsss.errors import WSSSInputError
 
 CFG = osp.join(osp.dirname(__file__), 'configs', 'eps_tiny_voc.py')
 LABELS = {'2007_000032': [0, 14], '2007_000039': [19], '2008_000002': [11, 14],

@@ -105,6 +105,8 @@ def main(argv=None):
     from mmwsss.demo.figures import grid_row_from_store, save_grid_figure, save_tau_curves
     from mmwsss.demo.synthetic import (PRESETS, SALIENCY_SOURCES, dataset_paths,
                                        generate_dataset, synthetic_metainfo)
+    from mmwsss.fileio import CAMStore
+    from mmwsss.functional import PseudoLabelRule
     from tools import eval_pseudo_labels
 
     t0 = time.time()
@@ -171,10 +173,11 @@ def main(argv=None):
     cls_of = {ln.split()[0]: [int(c) for c in ln.split()[1:]]
               for ln in open(paths['train_cls_labels'])}
     sal_dir = paths['sal_dirs'].get(best['sal'])
-    rows = [grid_row_from_store(
-        osp.join(paths['img_dir'], i + '.jpg'), cams[best['method']], sal_dir,
-        cls_of[i], cam_format='npz', tau=best['tau'], mode=best['mode'],
-        gt_path=osp.join(paths['ann_dir'], i + '.png'), title=i) for i in train_ids]
+    store = CAMStore(cams[best['method']], 'npz')
+    rule = PseudoLabelRule(tau=best['tau'], mode=best['mode'])
+    rows = [grid_row_from_store(osp.join(paths['img_dir'], i + '.jpg'), store, sal_dir,
+                                cls_of[i], osp.join(paths['ann_dir'], i + '.png'), rule,
+                                title=i) for i in train_ids]
     grid_png = osp.join(work, 'grid.png')
     save_grid_figure(grid_png, rows, meta['classes'], meta['palette'],
                      title=f"{best['method']} / {best['sal']} ({best['mode']}), τ={best['tau']:g}")

@@ -32,7 +32,7 @@ from mmengine.config import Config, DictAction
 from mmengine.dataset import pseudo_collate
 from tqdm import tqdm
 
-from mmwsss.functional import atomic_write, cam_path, save_cams_bed_png, save_cams_npz
+from mmwsss.fileio import atomic_write, cam_path, save_cams_bed_png, save_cams_npz
 
 
 def parse_args(argv=None):

@@ -1,6 +1,6 @@
 """Pixel-adaptive mask refinement (PAMR, Araslanov & Roth, CVPR'20).
 
-Exactly the reference definition (see DESIGN.md): a fixed affinity from the
+Exactly the reference definition of Araslanov & Roth: a fixed affinity from the
 image over the 8 neighbours at each dilation (replicate padding, the centre is
 not a neighbour), normalised by the local standard deviation and soft-maxed;
 then ``num_iter`` rounds of ``m_i <- sum_j w_ij m_j``.

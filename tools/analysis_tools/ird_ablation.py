@@ -75,7 +75,7 @@ def train_and_write_cams(cfg, cam_dir):
     from mmseg.registry import DATASETS
     from tqdm import tqdm
 
-    from mmwsss.functional import cam_path, save_cams_npz
+    from mmwsss.fileio import cam_path, save_cams_npz
     runner = Runner.from_cfg(cfg)
     runner.train()
     model = runner.model.eval()
@@ -91,18 +91,19 @@ def train_and_write_cams(cfg, cam_dir):
 
 def best_scores(paths, cam_dir, mode):
     """Best τ by mIoU with ignored pixels as misses, over the training split."""
-    from mmwsss.functional import read_label_png
-    from mmwsss.functional.metrics import pseudo_label_confusion, scores_from_confusion
     from mmwsss.demo.synthetic import NUM_CLASSES
-    cls_of = {ln.split()[0]: [int(c) for c in ln.split()[1:]]
-              for ln in open(paths['train_cls_labels']) if ln.strip()}
-    total = 0
-    for img_id, cls in cls_of.items():
-        gt = read_label_png(osp.join(paths['ann_dir'], img_id + '.png'), img_id)
-        total = total + pseudo_label_confusion(
-            gt, img_id, cam_dir, TAUS, NUM_CLASSES, cls,
-            paths['sal_dirs'][SAL_SOURCE] if mode == 'saliency' else None, 'npz', mode)
-    scores = scores_from_confusion(total)
+    from mmwsss.evaluation import TauSweep, scores_from_confusion
+    from mmwsss.fileio import CAMStore
+    from mmwsss.functional import PseudoLabelRule
+    items = []
+    for ln in open(paths['train_cls_labels']):
+        if ln.strip():
+            img_id, *cls = ln.split()
+            items.append((img_id, osp.join(paths['ann_dir'], img_id + '.png'),
+                          [int(c) for c in cls]))
+    sweep = TauSweep(CAMStore(cam_dir, 'npz'), PseudoLabelRule(mode=mode), tuple(TAUS),
+                     NUM_CLASSES, paths['sal_dirs'][SAL_SOURCE] if mode == 'saliency' else None)
+    scores = scores_from_confusion(sweep.run(items, quiet=True))
     i = int(np.nanargmax(scores['miou_miss']))
     return dict(tau=TAUS[i], miou=100 * float(scores['miou_miss'][i]),
                 precision=100 * float(scores['mprecision'][i]),
