@@ -1,9 +1,11 @@
 # The demo's classifier (tools/demo.py) on the embedded synthetic dataset: the EPS++
-# classifier (C+1 channels) on a narrow mmpretrain ResNet-18 at output stride 8,
+# classifier (C+1 channels) on a narrow mmpretrain ResNet-18 at output stride 4
+# (16x16 maps on 64x64 crops, so that PAMR's dilations see image structure),
 # trained from scratch (nothing can be downloaded here) with AdamW instead of the
-# ImageNet-pretrained SGD recipe of configs/eps/. The dataset root, the saliency
-# source and the saliency loss ('none' = plain CAM, 'eps', 'ird') come from
-# environment variables that tools/demo.py sets.
+# ImageNet-pretrained SGD recipe of configs/eps/. The dataset root and the saliency
+# source come from environment variables that tools/demo.py sets; it swaps the loss
+# with --cfg-options model.saliency_loss.type=EPSSaliencyLoss (or
+# model.saliency_loss=None for plain CAM).
 _base_ = ['../_base_/datasets/voc12_cls.py', 'mmseg::_base_/default_runtime.py']
 custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
 
