@@ -3,34 +3,28 @@ import os.path as osp
 from typing import Any, List, Tuple
 
 
-def _find_pseudo_label_transforms(node: Any, where: str) -> List[Tuple[str, dict]]:
-    found = []
+def _walk(node: Any, where: str = ''):
+    """Every dict of a config with its dotted key (``a.b.0.c``), depth first."""
     if isinstance(node, dict):
-        t = node.get('type')
-        if isinstance(t, str) and t.split('.')[-1] == 'SaliencyPseudoLabel':
-            found.append((where, node))
+        yield where, node
         for k, v in node.items():
-            found += _find_pseudo_label_transforms(v, f'{where}.{k}' if where else str(k))
+            yield from _walk(v, f'{where}.{k}' if where else str(k))
     elif isinstance(node, (list, tuple)):
         for i, v in enumerate(node):
-            found += _find_pseudo_label_transforms(v, f'{where}.{i}')
-    return found
+            yield from _walk(v, f'{where}.{i}')
+
+
+def _find_pseudo_label_transforms(node: Any, where: str) -> List[Tuple[str, dict]]:
+    return [(w, d) for w, d in _walk(node, where)
+            if isinstance(d.get('type'), str)
+            and d['type'].split('.')[-1] == 'SaliencyPseudoLabel']
 
 
 def _find_map_datasets(node: Any, where: str) -> List[Tuple[str, dict]]:
     """WSSS datasets that make pseudo labels from the maps their data_prefix names."""
-    found = []
-    if isinstance(node, dict):
-        prefix = node.get('data_prefix')
-        if node.get('pseudo_labels') and isinstance(prefix, dict) and \
-                ('cam_path' in prefix or 'sal_path' in prefix):
-            found.append((where, node))
-        for k, v in node.items():
-            found += _find_map_datasets(v, f'{where}.{k}' if where else str(k))
-    elif isinstance(node, (list, tuple)):
-        for i, v in enumerate(node):
-            found += _find_map_datasets(v, f'{where}.{i}')
-    return found
+    return [(w, d) for w, d in _walk(node, where)
+            if d.get('pseudo_labels') and isinstance(d.get('data_prefix'), dict)
+            and ('cam_path' in d['data_prefix'] or 'sal_path' in d['data_prefix'])]
 
 
 def _dataset_map_dirs(ds: dict):
