@@ -28,7 +28,7 @@ def test_export_matches_transform_resumes_and_refuses_other_settings(tmp_path, v
         sal = read_saliency(osp.join(voc_root, 'saliency_maps/VOC2012_TEST', img_id + '.png'))
         ref = PseudoLabelRule(tau=0.1)(cams, keys, sal)
         np.testing.assert_array_equal(lab, ref)
-    assert json.load(open(osp.join(out, 'meta.json')))['pseudo_label']['tau'] == 0.1
+    assert json.load(open(osp.join(out, 'meta.json')))['settings']['pseudo_label']['tau'] == 0.1
 
     # resume: only the missing label is written
     first = osp.join(out, ids[0] + '.png')
@@ -43,7 +43,7 @@ def test_export_matches_transform_resumes_and_refuses_other_settings(tmp_path, v
     with pytest.raises(SystemExit, match='other settings'):
         export_pseudo_labels.main([CFG, '--out-dir', out] + opt)
     export_pseudo_labels.main([CFG, '--out-dir', out, '--force'] + opt)
-    assert json.load(open(osp.join(out, 'meta.json')))['pseudo_label']['tau'] == 0.5
+    assert json.load(open(osp.join(out, 'meta.json')))['settings']['pseudo_label']['tau'] == 0.5
 
 
 def test_finds_the_step_in_the_dataset_or_the_pipeline():

@@ -11,16 +11,13 @@ settings; a rerun with other settings into the same folder stops unless
 ``--force`` is given, which also rewrites every label.
 """
 import argparse
-import json
-import os
 import os.path as osp
-from multiprocessing import Pool
 
 from mmengine.config import Config, DictAction
 from PIL import Image
-from tqdm import tqdm
 
-from mmwsss.fileio import atomic_write, save_label_png
+from mmwsss.fileio import save_label_png
+from mmwsss.utils.outputs import guard_output_dir, run_parallel
 
 WRAPPERS = ('RepeatDataset', 'ConcatDataset', 'ClassBalancedDataset', 'MultiImageMixDataset')
 
@@ -82,22 +79,10 @@ def main(argv=None):
     step = dict(step, type='SaliencyPseudoLabel')
     transform = TRANSFORMS.build(step)
 
-    os.makedirs(args.out_dir, exist_ok=True)
-    meta_path = osp.join(args.out_dir, 'meta.json')
     # the dataset's map folders are settings too: other maps, other labels
     maps = {k: v for k, v in getattr(dataset, 'maps_prefix', {}).items() if v is not None}
-    meta = dict(config=osp.abspath(args.config), pseudo_label=step, maps=maps,
-                num_images=len(dataset))
-    if osp.isfile(meta_path) and not args.force:
-        with open(meta_path) as f:
-            old = json.load(f)
-        if old.get('pseudo_label') != json.loads(json.dumps(step)) or \
-                old.get('maps', {}) != json.loads(json.dumps(maps)):
-            raise SystemExit(
-                f'{args.out_dir} holds labels made with other settings '
-                f'({old.get("pseudo_label")}); use another --out-dir or --force to rewrite')
-    data = json.dumps(meta, indent=2).encode()
-    atomic_write(meta_path, lambda f: f.write(data))
+    guard_output_dir(args.out_dir, dict(pseudo_label=step, maps=maps), args.force,
+                     extra=dict(config=osp.abspath(args.config), num_images=len(dataset)))
 
     jobs = []
     for i in range(len(dataset)):
@@ -109,15 +94,8 @@ def main(argv=None):
     skipped = len(dataset) - len(jobs)
     palette = dataset.metainfo.get('palette')
     desc = 'pseudo labels' + (f' ({skipped} already written)' if skipped else '')
-    if args.nproc > 1 and len(jobs) > 1:
-        with Pool(args.nproc, initializer=_init, initargs=(transform, palette)) as pool:
-            for _ in tqdm(pool.imap_unordered(_export, jobs, chunksize=8), total=len(jobs),
-                          desc=desc):
-                pass
-    else:
-        _init(transform, palette)
-        for job in tqdm(jobs, desc=desc):
-            _export(job)
+    run_parallel(_export, jobs, nproc=args.nproc, desc=desc, initializer=_init,
+                 initargs=(transform, palette))
     print(f'{len(jobs)} labels written, {skipped} kept, in {args.out_dir}')
 
 

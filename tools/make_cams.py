@@ -23,7 +23,6 @@ stops unless ``--force`` is given, which also rewrites every image.
 With ``--launcher pytorch`` each process takes every world_size-th image.
 """
 import argparse
-import json
 import os
 import os.path as osp
 
@@ -32,7 +31,8 @@ from mmengine.config import Config, DictAction
 from mmengine.dataset import pseudo_collate
 from tqdm import tqdm
 
-from mmwsss.fileio import atomic_write, cam_path, save_cams_bed_png, save_cams_npz
+from mmwsss.fileio import cam_path, save_cams_bed_png, save_cams_npz
+from mmwsss.utils.outputs import guard_output_dir
 
 
 def parse_args(argv=None):
@@ -142,20 +142,10 @@ def main(argv=None):
     if args.no_flip:
         model.cam_flip = False
 
-    os.makedirs(args.out_dir, exist_ok=True)
     settings = dict(checkpoint=osp.abspath(args.checkpoint), cam_format=args.cam_format,
                     dtype=args.dtype, scales=list(model.cam_scales), flip=model.cam_flip)
-    meta_path = osp.join(args.out_dir, 'meta.json')
-    if osp.isfile(meta_path) and not args.force:
-        with open(meta_path) as f:
-            old = json.load(f)
-        if old.get('settings') != settings:
-            raise SystemExit(f'{args.out_dir} holds CAMs made with other settings '
-                             f'({old.get("settings")}); use another --out-dir or --force')
-    if rank == 0:
-        data = json.dumps(dict(config=osp.abspath(args.config), settings=settings,
-                               num_images=len(dataset)), indent=2).encode()
-        atomic_write(meta_path, lambda f: f.write(data))
+    guard_output_dir(args.out_dir, settings, args.force, write=rank == 0,
+                     extra=dict(config=osp.abspath(args.config), num_images=len(dataset)))
 
     todo = []
     for i in range(rank, len(dataset), world):

@@ -8,15 +8,14 @@ store and sums their confusion matrices (see :mod:`.metrics`).
 """
 import os.path as osp
 from dataclasses import dataclass, replace
-from multiprocessing import Pool
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
-from tqdm import tqdm
 
 from mmwsss.errors import WSSSInputError
 from mmwsss.fileio import CAMStore, cls_labels_from_label_map, read_label_png, read_saliency
 from mmwsss.functional import UINT8_TO_UNIT, PseudoLabelRule, binarize_saliency
+from mmwsss.utils.outputs import track_parallel
 from .metrics import _column_lut, label_confusion
 
 
@@ -165,12 +164,7 @@ class TauSweep:
         """Sum of the per-image T×N×(N+1) confusion matrices (one pass)."""
         n = self.num_classes + 1
         total = np.zeros((len(self.taus), n, n + 1), dtype=np.int64)
-        if nproc > 1 and len(items) > 1:
-            with Pool(nproc) as pool:
-                for cm in tqdm(pool.imap_unordered(self.score, items, chunksize=16),
-                               total=len(items), desc='scoring', disable=quiet):
-                    total += cm
-        else:
-            for item in tqdm(items, desc='scoring', disable=quiet):
-                total += self.score(item)
+        for cm in track_parallel(self.score, items, nproc=nproc, desc='scoring',
+                                 chunksize=16, quiet=quiet):
+            total += cm
         return total

@@ -14,14 +14,13 @@ import argparse
 import contextlib
 import io
 import os.path as osp
-from multiprocessing import Pool
 
 from pycocotools.coco import COCO
-from tqdm import tqdm
 
 from mmwsss.datasets.coco_labels import coco_category_map, coco_cls_labels, coco_label_map
 from mmwsss.fileio import atomic_write, format_cls_label_line, save_label_png
 from mmwsss.functional.palette import voc_colormap
+from mmwsss.utils.outputs import run_parallel
 
 _COCO, _CAT_MAP = None, None
 
@@ -60,14 +59,8 @@ def convert_split(root, split, out, nproc=1, force=False):
             jobs.append((image_id, path))
     done = len(ids) - len(jobs)
     desc = f'{split} label maps' + (f' ({done} already done)' if done else '')
-    if nproc > 1 and len(jobs) > 1:
-        with Pool(nproc, initializer=_init, initargs=(ann_file, )) as pool:
-            for _ in tqdm(pool.imap_unordered(_convert, jobs, chunksize=16), total=len(jobs),
-                          desc=desc):
-                pass
-    else:
-        for job in tqdm(jobs, desc=desc):
-            _convert(job)
+    run_parallel(_convert, jobs, nproc=nproc, desc=desc, initializer=_init,
+                 initargs=(ann_file, ), chunksize=16)
     for name, rows in ((osp.join(out, 'cls_labels', f'{split}.txt'), lines),
                        (osp.join(out, 'ImageSets', f'{split}.txt'), ids)):
         data = ('\n'.join(rows) + '\n').encode()

@@ -1,0 +1,74 @@
+"""What every file-writing tool shares: one settings guard and one parallel loop.
+
+A tool writes into an output folder whose ``meta.json`` records the settings the
+files were made with. A rerun with the same settings resumes (files already there
+are kept); a rerun with other settings stops unless ``force`` is given.
+"""
+import json
+import os
+import os.path as osp
+from multiprocessing import Pool
+from typing import Callable, Iterable, Iterator, Optional, Sequence
+
+from tqdm import tqdm
+
+from mmwsss.fileio.png import atomic_write
+
+
+def _jsonable(obj):
+    return json.loads(json.dumps(obj, default=str))
+
+
+def guard_output_dir(out_dir: str, settings: dict, force: bool = False,
+                     extra: Optional[dict] = None, write: bool = True) -> None:
+    """Check ``out_dir/meta.json`` against ``settings`` and (re)write it.
+
+    Args:
+        out_dir (str): the tool's output folder (created when missing).
+        settings (dict): everything the outputs depend on (json-serialisable).
+        force (bool): rewrite ``meta.json`` even when the settings differ.
+        extra (dict, optional): recorded beside the settings, not compared
+            (the config path, the number of images).
+        write (bool): write ``meta.json`` (False on non-zero ranks).
+
+    Raises:
+        SystemExit: the folder holds outputs made with other settings.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    meta_path = osp.join(out_dir, 'meta.json')
+    settings = _jsonable(settings)
+    if osp.isfile(meta_path) and not force:
+        with open(meta_path) as f:
+            old = json.load(f)
+        if old.get('settings') != settings:
+            raise SystemExit(f'{out_dir} holds outputs made with other settings '
+                             f'({old.get("settings")}, now {settings}); use another '
+                             'output folder or --force to rewrite it')
+    if write:
+        data = json.dumps(dict(_jsonable(extra or {}), settings=settings), indent=2).encode()
+        atomic_write(meta_path, lambda f: f.write(data))
+
+
+def track_parallel(func: Callable, jobs: Sequence, nproc: int = 1, desc: str = '',
+                   initializer: Optional[Callable] = None, initargs: tuple = (),
+                   chunksize: int = 8, quiet: bool = False) -> Iterator:
+    """Yield ``func(job)`` for every job (in any order), with a progress bar.
+
+    ``nproc > 1`` runs the jobs in a process pool whose workers first call
+    ``initializer(*initargs)``; otherwise they run here, after the same call.
+    """
+    bar = dict(total=len(jobs), desc=desc, disable=quiet)
+    if nproc > 1 and len(jobs) > 1:
+        with Pool(nproc, initializer=initializer, initargs=initargs) as pool:
+            yield from tqdm(pool.imap_unordered(func, jobs, chunksize=chunksize), **bar)
+    else:
+        if initializer is not None:
+            initializer(*initargs)
+        for job in tqdm(jobs, **bar):
+            yield func(job)
+
+
+def run_parallel(func: Callable, jobs: Iterable, **kwargs) -> None:
+    """:func:`track_parallel` for jobs whose results are not needed."""
+    for _ in track_parallel(func, list(jobs), **kwargs):
+        pass
