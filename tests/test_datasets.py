@@ -7,7 +7,9 @@ from mmseg.registry import DATASETS
 import mmwsss  # noqa: F401
 from mmwsss.datasets.coco_labels import COCO_CLASSES
 from mmwsss.errors import WSSSInputError
-from tools.dataset_converters import coco2014
+from tests.utils import load_tool
+
+coco2014 = load_tool('dataset_converters/coco2014')
 
 
 def _voc(root, **kw):

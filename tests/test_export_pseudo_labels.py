@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tools import export_pseudo_labels
+from mmwsss.utils import find_pseudo_label_step
+from tests.utils import load_tool
+
+export_pseudo_labels = load_tool('export_pseudo_labels')
 
 CFG = osp.join(osp.dirname(__file__), 'configs', 'tiny_fcn_voc_pseudo.py')
 
@@ -51,10 +54,10 @@ def test_finds_the_step_in_the_dataset_or_the_pipeline():
     wrapped = dict(type='RepeatDataset', times=2, dataset=dict(
         type='VOCWSSSDataset', pseudo_label_cfg=dict(tau=0.3, mode='no_saliency'),
         pipeline=[dict(type='LoadImageFromFile'), dict(type='PackSegInputs')]))
-    ds, found = export_pseudo_labels.find_pseudo_label_step(wrapped)
+    ds, found = find_pseudo_label_step(wrapped)
     assert ds['type'] == 'VOCWSSSDataset' and found == dict(tau=0.3, mode='no_saliency')
-    ds, found = export_pseudo_labels.find_pseudo_label_step(
+    ds, found = find_pseudo_label_step(
         dict(type='PascalVOCDataset', pipeline=[dict(type='LoadImageFromFile'), step]))
     assert found == step
     with pytest.raises(ValueError, match='no SaliencyPseudoLabel'):
-        export_pseudo_labels.find_pseudo_label_step(dict(type='X', pipeline=[]))
+        find_pseudo_label_step(dict(type='X', pipeline=[]))

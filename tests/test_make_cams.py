@@ -10,7 +10,9 @@ import torch
 from mmengine.config import Config
 
 import mmwsss  # noqa: F401
-from tools import make_cams
+from tests.utils import load_tool
+
+make_cams = load_tool('make_cams')
 
 CFG = osp.join(osp.dirname(__file__), 'configs', 'eps_tiny_voc.py')
 

@@ -17,9 +17,9 @@ from mmengine.config import Config, DictAction
 from PIL import Image
 
 from mmwsss.fileio import save_label_png
+from mmwsss.utils.config_check import find_pseudo_label_step
 from mmwsss.utils.outputs import guard_output_dir, run_parallel
 
-WRAPPERS = ('RepeatDataset', 'ConcatDataset', 'ClassBalancedDataset', 'MultiImageMixDataset')
 
 
 def parse_args(argv=None):
@@ -32,19 +32,6 @@ def parse_args(argv=None):
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='override config settings, as in mmseg tools (key=value)')
     return p.parse_args(argv)
-
-
-def find_pseudo_label_step(dataset_cfg):
-    """Unwrap dataset wrappers; return (dataset cfg, SaliencyPseudoLabel cfg)."""
-    while dataset_cfg.get('type') in WRAPPERS:
-        inner = dataset_cfg.get('dataset') or dataset_cfg.get('datasets')
-        dataset_cfg = inner[0] if isinstance(inner, (list, tuple)) else inner
-    if dataset_cfg.get('pseudo_label_cfg') is not None:
-        return dataset_cfg, dict(dataset_cfg['pseudo_label_cfg'])
-    for step in dataset_cfg.get('pipeline', []):
-        if step.get('type', '').split('.')[-1] == 'SaliencyPseudoLabel':
-            return dataset_cfg, step
-    raise ValueError('the training pipeline has no SaliencyPseudoLabel step')
 
 
 _JOB = {}

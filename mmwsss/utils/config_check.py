@@ -2,6 +2,8 @@
 import os.path as osp
 from typing import Any, List, Tuple
 
+WRAPPERS = ('RepeatDataset', 'ConcatDataset', 'ClassBalancedDataset', 'MultiImageMixDataset')
+
 
 def _walk(node: Any, where: str = ''):
     """Every dict of a config with its dotted key (``a.b.0.c``), depth first."""
@@ -79,3 +81,16 @@ def check_pseudo_label_dirs(cfg, sections=('train_dataloader', )) -> int:
         raise FileNotFoundError('SaliencyPseudoLabel folder(s) not found:\n  ' +
                                 '\n  '.join(missing))
     return n
+
+
+def find_pseudo_label_step(dataset_cfg: dict) -> Tuple[dict, dict]:
+    """Unwrap dataset wrappers; return (dataset cfg, SaliencyPseudoLabel cfg)."""
+    while dataset_cfg.get('type') in WRAPPERS:
+        inner = dataset_cfg.get('dataset') or dataset_cfg.get('datasets')
+        dataset_cfg = inner[0] if isinstance(inner, (list, tuple)) else inner
+    if dataset_cfg.get('pseudo_label_cfg') is not None:
+        return dataset_cfg, dict(dataset_cfg['pseudo_label_cfg'])
+    for step in dataset_cfg.get('pipeline', []):
+        if step.get('type', '').split('.')[-1] == 'SaliencyPseudoLabel':
+            return dataset_cfg, step
+    raise ValueError('the training pipeline has no SaliencyPseudoLabel step')
