@@ -1,10 +1,11 @@
 """mmwsss: saliency-guided weakly-supervised semantic segmentation for MMSegmentation.
 
-``import mmwsss`` registers the datasets, transforms and models into mmseg's
+``import mmwsss`` registers the datasets, transforms, models and metrics into mmseg's
 registries, so ``custom_imports = dict(imports=['mmwsss'])`` is all a config needs.
 """
 from .version import __version__  # noqa: F401
 from . import datasets  # noqa: F401,E402
+from . import evaluation  # noqa: F401,E402
 from . import models  # noqa: F401,E402
 from .utils import register_checkpoint_safe_globals  # noqa: E402
 

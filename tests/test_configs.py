@@ -17,7 +17,7 @@ from mmseg.structures import SegDataSample
 import mmwsss  # noqa: F401
 import mmwsss.models.decode_heads  # noqa: F401  (DeepLabV2Head)
 from mmwsss.datasets.base import BaseWSSSDataset
-from mmwsss.utils import check_pseudo_label_dirs, sync_bn_to_bn
+from mmwsss.utils import check_pseudo_label_dirs, load_config, sync_bn_to_bn
 from mmwsss.utils.config_check import _dataset_map_dirs
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -26,6 +26,8 @@ ALL = sorted(glob.glob(osp.join(CONFIGS, '**', '*.py'), recursive=True))
 WSSS = [p for p in ALL if '/wsss/' in p]
 RECIPES = [p for p in WSSS if '/recipes/' in p]
 LEAVES = [p for p in WSSS if '/recipes/' not in p]
+KNET_LEAF = osp.join(CONFIGS, 'wsss',
+                     'knet-s3_swin-l_upernet_8xb2-adamw-40k_voc12aug-512x512_cam-vst.py')
 _cache = {}
 
 init_default_scope('mmseg')  # as the configs' default_scope
@@ -46,14 +48,64 @@ def recipe_of(leaf):
         r"_base_ = '(.+)'", open(leaf).read()).group(1)))
 
 
+VOC_RECIPE_NAMES = {
+    'deeplabv2_r101-d8_2xb10-10k_voc12aug-321x321',
+    'deeplabv3plus_r101-d8_4xb4-40k_voc12aug-512x512',
+    'segformer_mit-b5_8xb2-40k_voc12aug-512x512',
+    'knet-s3_swin-l_upernet_8xb2-adamw-40k_voc12aug-512x512'
+}
+COCO_RECIPE_NAMES = {
+    'deeplabv2_r101-d8_4xb5-50k_coco14-321x321', 'deeplabv3plus_r101-d8_4xb4-80k_coco14-512x512',
+    'segformer_mit-b5_8xb2-80k_coco14-512x512',
+    'knet-s3_swin-l_upernet_8xb2-adamw-80k_coco14-512x512'
+}
+# mmseg's {algo}_{backbone}_{gpus}xb{batch}-{iters}_{data}-{crop}[_{cam}-{saliency}]
+NAME = re.compile(r'^[a-z0-9-]+(_[a-z0-9-]+)*_\d+xb\d+(-[a-z]+)?-\d+k_[a-z0-9]+-\d+x\d+'
+                  r'(_(cam|eps)-[a-z0-9-]+)?$')
+
+
 def test_config_tree_is_complete():
-    segs = ['deeplabv2_r101', 'deeplabv3plus_r101', 'segformer_mitb5', 'knet_swinl']
-    voc = {f'wsss/{s}_{m}_{d}.py' for s in segs for m in ('cam', 'eps')
+    voc = {f'wsss/{s}_{m}-{d}.py' for s in VOC_RECIPE_NAMES for m in ('cam', 'eps')
            for d in ('vst', 'poolnet', 'move')}
-    voc |= {f'wsss/knet_swinl_{m}_vst-coco20.py' for m in ('cam', 'eps')}
-    coco = {f'wsss/coco14/{s}_{m}_vst.py' for s in segs for m in ('cam', 'eps')}
+    voc |= {f'wsss/knet-s3_swin-l_upernet_8xb2-adamw-40k_voc12aug-512x512_{m}-vst-coco20.py'
+            for m in ('cam', 'eps')}
+    coco = {f'wsss/coco14/{s}_{m}-vst.py' for s in COCO_RECIPE_NAMES for m in ('cam', 'eps')}
     assert {rel(p) for p in LEAVES} == voc | coco
-    assert len(RECIPES) == 8
+    assert {osp.basename(p)[:-3] for p in RECIPES} == VOC_RECIPE_NAMES | COCO_RECIPE_NAMES
+
+
+@pytest.mark.parametrize('path', [p for p in ALL if '/demo/' not in p and '/_base_/' not in p],
+                         ids=rel)
+def test_one_naming_scheme(path):
+    """Leaves, recipes and classifier configs follow mmseg's naming scheme."""
+    assert NAME.match(osp.basename(path)[:-3])
+
+
+def test_old_config_names_still_load_with_a_warning():
+    from mmwsss.utils.config_loading import CONFIG_ALIASES
+    for old, new in CONFIG_ALIASES.items():
+        assert osp.isfile(osp.join(CONFIGS, new)) and not osp.exists(osp.join(CONFIGS, old))
+    old = osp.join(CONFIGS, 'wsss', 'deeplabv2_r101_eps_vst.py')
+    with pytest.warns(DeprecationWarning, match='renamed'):
+        cfg = load_config(old)
+    assert cfg.filename.endswith('deeplabv2_r101-d8_2xb10-10k_voc12aug-321x321_eps-vst.py')
+    with pytest.raises(FileNotFoundError, match='no_such.py'):
+        load_config(osp.join(CONFIGS, 'wsss', 'no_such.py'))
+
+
+def test_cfg_options_that_the_config_never_reads_are_refused():
+    """Fails before the fix: data_root=/crop_size= were merged and silently ignored."""
+    path = KNET_LEAF
+    for key in ('data_root', 'crop_size'):
+        with pytest.raises(ValueError, match=f'{key}: it is a variable used while'):
+            load_config(path, {key: '/d'})
+    with pytest.raises(ValueError, match='no_such_key: the config has no such key'):
+        load_config(path, {'no_such_key': 1})
+    with pytest.raises(ValueError, match="has no 'train_dataloader.datset'"):
+        load_config(path, {'train_dataloader.datset.data_root': '/d'})
+    cfg = load_config(path, {'train_dataloader.dataset.pseudo_label_cfg.tau': 0.3,
+                             'train_dataloader.dataset.data_root': '/d/voc'})
+    assert cfg.train_dataloader.dataset.pseudo_label_cfg.tau == 0.3
 
 
 @pytest.mark.parametrize('path', ALL, ids=rel)
@@ -73,7 +125,7 @@ def test_leaf_is_a_few_lines_and_sets_its_pseudo_label_source(path):
     assert ' for ' not in src and 'pipeline' not in src and '[' not in src
     cfg = load(path)
     name = osp.basename(path)[:-3]
-    seg, method, sod = re.match(r'(.+)_(cam|eps)_(.+)$', name).groups()
+    seg, method, sod = re.match(r'(.+)_(cam|eps)-(.+)$', name).groups()
     coco = '/coco14/' in path
     ds = cfg.train_dataloader.dataset
     pipeline = ds.pipeline
@@ -115,7 +167,7 @@ def test_leaf_is_a_few_lines_and_sets_its_pseudo_label_source(path):
 
 def test_other_data_is_one_key_per_root():
     """--cfg-options reaches the data root and each map root by name."""
-    cfg = Config.fromfile(osp.join(CONFIGS, 'wsss', 'knet_swinl_cam_vst.py'))
+    cfg = Config.fromfile(KNET_LEAF)
     cfg.merge_from_dict({'train_dataloader.dataset.data_root': '/d/voc',
                          'train_dataloader.dataset.maps_root': '/d/bed',
                          'train_dataloader.dataset.data_prefix.cam_path': '/d/my_cams',
@@ -148,7 +200,7 @@ def _num_classes(node):
 
 
 def test_missing_pseudo_label_folder_is_named():
-    cfg = load(osp.join(CONFIGS, 'wsss', 'knet_swinl_cam_vst.py'))
+    cfg = load(KNET_LEAF)
     with pytest.raises(FileNotFoundError) as e:
         check_pseudo_label_dirs(cfg)
     msg = str(e.value)
@@ -187,7 +239,8 @@ def test_knet_swinl_official_values():
         assert (bb.type, bb.embed_dims, bb.depths, bb.num_heads, bb.window_size) == (
             'SwinTransformer', 192, [2, 2, 18, 2], [6, 12, 24, 48], 7)
         assert bb.drop_path_rate == 0.3
-        assert cfg.model.pretrained.endswith('swin_large_patch4_window7_224_22k_20220308-d5bdebaf.pth')
+        assert cfg.model.pretrained.endswith(
+            'swin_large_patch4_window7_224_22k_20220308-d5bdebaf.pth')
         assert cfg.model.decode_head.num_stages == 3
         assert cfg.model.auxiliary_head.loss_decode.loss_weight == 0.4
         assert cfg.model.auxiliary_head.in_channels == 768

@@ -195,9 +195,11 @@ def test_bad_input_errors(voc_copy, tmp_path):
 CONFIGS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', 'eps')
 
 
-@pytest.mark.parametrize('name', ['eps_resnet38_voc12', 'ird_resnet38_voc12',
-                                  'eps_resnet38_coco14', 'ird_resnet38_coco14',
-                                  'ird_r101-d8_voc12'])
+@pytest.mark.parametrize('name', [
+    'eps_resnet38_1xb8-20k_voc12aug-448x448', 'ird_resnet38_1xb8-20k_voc12aug-448x448',
+    'eps_resnet38_1xb16-100k_coco14-321x321', 'ird_resnet38_1xb16-100k_coco14-321x321',
+    'ird_r101-d8_1xb8-20k_voc12aug-448x448'
+])
 def test_recipe_configs(name):
     from mmseg.registry import TRANSFORMS
     cfg = Config.fromfile(osp.join(CONFIGS, name + '.py'))
@@ -222,7 +224,7 @@ def test_recipe_configs(name):
 
 def test_r101_recipe_builds_output_stride_8():
     from mmseg.registry import MODELS
-    cfg = Config.fromfile(osp.join(CONFIGS, 'ird_r101-d8_voc12.py'))
+    cfg = Config.fromfile(osp.join(CONFIGS, 'ird_r101-d8_1xb8-20k_voc12aug-448x448.py'))
     cfg.model.backbone.depth = 50  # same family, lighter to build
     model = MODELS.build(cfg.model)  # no init_weights(): nothing is downloaded
     model.eval()

@@ -160,3 +160,39 @@ def test_cam_format_read_from_the_store_meta(tmp_path, voc_root):
 def test_sweep_varies_the_rule_only_in_tau():
     rule = PseudoLabelRule(tau=0.3, mode='no_saliency', ignore_index=200)
     assert replace(rule, tau=0.5) == PseudoLabelRule(0.5, 'no_saliency', 0.2, True, 200)
+
+
+def test_sweep_result_is_the_segmentor_pseudo_label_source_in_one_step(tmp_path, voc_root,
+                                                                      monkeypatch):
+    """Stage 3 -> 4: ``tools/train.py --pseudo-labels best.json`` (``load_config``)
+    trains on the CAM store, saliency folder, τ and mode the sweep chose."""
+    from mmengine.config import Config
+    from mmseg.registry import DATASETS
+
+    from mmwsss.utils import load_config
+    cam_dir = osp.join(voc_root, 'activation_maps', 'VOC2012_TEST')
+    sal_dir = osp.join(voc_root, 'saliency_maps', 'VOC2012_TEST')
+    out = str(tmp_path / 'eval')
+    best = eval_pseudo_labels.main([CFG, '--cam-dir', cam_dir, '--cam-format', 'bed_png',
+                                    '--sal-dir', sal_dir, '--out-dir', out,
+                                    '--taus', '0.05', '0.8'])
+    seg_cfg = osp.join(osp.dirname(__file__), 'configs', 'seg_tiny_deeplabv2_voc.py')
+    monkeypatch.syspath_prepend(osp.dirname(seg_cfg))  # its custom_imports
+    before = Config.fromfile(seg_cfg).train_dataloader.dataset
+    cfg = load_config(seg_cfg, pseudo_labels=out)
+    ds_cfg = cfg.train_dataloader.dataset
+    assert ds_cfg.pseudo_label_cfg.tau == best['tau'] != before.pseudo_label_cfg.tau
+    assert ds_cfg.data_prefix.cam_path == osp.abspath(cam_dir)
+    assert ds_cfg.data_prefix.sal_path == osp.abspath(sal_dir)
+    ds = DATASETS.build(dict(ds_cfg, pipeline=[dict(type='LoadImageFromFile')]))
+    sample = ds[0]
+    rule = PseudoLabelRule(tau=best['tau'], mode='saliency')
+    store = CAMStore(cam_dir, 'bed_png')
+    img_id = sample['img_id']
+    h, w = sample['ori_shape']
+    cams, keys = store.load(img_id, sample['cls_labels'], (h, w), 20)
+    sal = read_saliency(osp.join(sal_dir, img_id + '.png'), img_id, (h, w))
+    np.testing.assert_array_equal(sample['gt_seg_map'], rule(cams, keys, sal))
+    with pytest.raises(ValueError, match='not a τ sweep result'):
+        json.dump({'tau': 0.1}, open(tmp_path / 'x.json', 'w'))
+        load_config(seg_cfg, pseudo_labels=str(tmp_path / 'x.json'))

@@ -27,13 +27,14 @@ import os
 import os.path as osp
 
 import numpy as np
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 from mmwsss.errors import WSSSInputError
 from mmwsss.evaluation import TauSweep, scores_from_confusion
 from mmwsss.fileio import (CAM_FORMATS, CAMStore, atomic_write, cls_labels_from_label_map,
                            read_label_png)
 from mmwsss.functional import MODES, PseudoLabelRule
+from mmwsss.utils.config_loading import load_config
 
 
 def parse_args(argv=None):
@@ -175,9 +176,7 @@ def write_outputs(out_dir, taus, scores, class_names, select, meta):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     items, num_classes, class_names = build_items(cfg, args.split)
     store = CAMStore(args.cam_dir, args.cam_format, args.allow_pickle)
     rule = PseudoLabelRule(mode=args.mode, sal_threshold=args.sal_threshold,

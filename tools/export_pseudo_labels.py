@@ -13,11 +13,12 @@ settings; a rerun with other settings into the same folder stops unless
 import argparse
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from PIL import Image
 
 from mmwsss.fileio import save_label_png
 from mmwsss.utils.config_check import find_pseudo_label_step
+from mmwsss.utils.config_loading import load_config
 from mmwsss.utils.outputs import guard_output_dir, run_parallel
 
 
@@ -51,9 +52,7 @@ def _export(job):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     import mmwsss  # noqa: F401  (registers everything, also without custom_imports)
     from mmseg.registry import DATASETS, TRANSFORMS
     from mmseg.utils import register_all_modules

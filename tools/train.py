@@ -8,7 +8,7 @@ import os
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
@@ -16,7 +16,7 @@ from mmseg.registry import RUNNERS
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import mmwsss  # noqa: E402,F401  (registers datasets, transforms and models)
-from mmwsss.utils import (check_pseudo_label_dirs,  # noqa: E402
+from mmwsss.utils import (check_pseudo_label_dirs, load_config,  # noqa: E402
                           register_checkpoint_safe_globals, setup_cpu_distributed)
 
 
@@ -49,6 +49,12 @@ def parse_args():
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none',
         help='job launcher')
+    parser.add_argument(
+        '--pseudo-labels',
+        metavar='BEST_JSON',
+        help="train on the pseudo labels that tools/eval_pseudo_labels.py chose: its "
+        "best.json (or out-dir) sets the training set's CAM store, saliency folder, tau "
+        'and mode')
     # torch >= 2.0 launchers pass `--local-rank`
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
@@ -62,10 +68,8 @@ def main():
     args = parse_args()
 
     # load config
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config, args.cfg_options, args.pseudo_labels)
     cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
 
     # a wrong CAM / saliency folder fails here, before any training
     check_pseudo_label_dirs(cfg)

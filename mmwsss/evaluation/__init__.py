@@ -1,5 +1,10 @@
-"""Scoring pseudo labels: confusion matrices, scores and the τ sweep (plain numpy)."""
+"""Scoring pseudo labels: confusion matrices, scores and the τ sweep (plain
+numpy), and ``CAMStoreWriter``, the test-time metric behind ``tools/make_cams.py``."""
+from .cam_store_writer import CAMStoreWriter
 from .metrics import label_confusion, scores_from_confusion
 from .tau_sweep import TauSweep, pseudo_label_confusion
 
-__all__ = ['label_confusion', 'scores_from_confusion', 'TauSweep', 'pseudo_label_confusion']
+__all__ = [
+    'CAMStoreWriter', 'label_confusion', 'scores_from_confusion', 'TauSweep',
+    'pseudo_label_confusion'
+]

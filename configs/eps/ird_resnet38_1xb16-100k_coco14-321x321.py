@@ -5,8 +5,7 @@
 # our choice.
 _base_ = [
     '../_base_/models/eps_resnet38.py', '../_base_/datasets/coco14_cls.py',
-    'mmseg::_base_/default_runtime.py', '../_base_/schedules/schedule_eps_100k.py'
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_eps_100k.py'
 ]
-custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
 crop_size = (321, 321)
 model = dict(data_preprocessor=dict(size=crop_size), num_classes=80)

@@ -8,8 +8,7 @@
 # explains the momentum of 5e-4).
 _base_ = [
     '../_base_/models/eps_resnet38.py', '../_base_/datasets/voc12_cls.py',
-    'mmseg::_base_/default_runtime.py', '../_base_/schedules/schedule_eps_20k.py'
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_eps_20k.py'
 ]
-custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
 crop_size = (448, 448)
 model = dict(data_preprocessor=dict(size=crop_size), num_classes=20)

@@ -1,4 +1,0 @@
-# EPS (CVPR'21) on VOC 2012 aug: the EPS++ recipe of ird_resnet38_voc12.py with
-# EPS's saliency loss (tau 0.4, lambda 0.5).
-_base_ = ['./ird_resnet38_voc12.py']
-model = dict(saliency_loss=dict(type='EPSSaliencyLoss', tau=0.4, lam=0.5))

@@ -1,0 +1,46 @@
+"""A metric that writes a classifier's CAMs as a CAM store, as mmseg's
+``IoUMetric(output_dir=...)`` writes predictions behind ``tools/test.py --out``:
+``tools/make_cams.py`` is then a ``Runner.test()`` run, with DDP, the CPU path and
+checkpoint loading from the same place as training."""
+import os.path as osp
+from typing import Dict, List, Sequence
+
+from mmengine.evaluator import BaseMetric
+from mmseg.registry import METRICS
+
+from mmwsss.fileio import cam_path, save_cams_bed_png, save_cams_npz
+
+
+@METRICS.register_module()
+class CAMStoreWriter(BaseMetric):
+    """Write each test sample's ``pred_cams`` (``EPSClassifier.predict``) into a
+    CAM store; the "metric" is the number of images written.
+
+    Args:
+        out_dir (str): the CAM store folder.
+        cam_format (str): ``'npz'`` (``<img_id>.npz``) or ``'bed_png'``
+            (``<img_id>_<c>.png``).
+        dtype (str): npz CAM dtype, ``'uint8'`` or ``'float16'``.
+    """
+    default_prefix = 'cams'
+
+    def __init__(self, out_dir: str, cam_format: str = 'npz', dtype: str = 'uint8',
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        if cam_format not in ('npz', 'bed_png'):
+            raise ValueError(f"cam_format must be 'npz' or 'bed_png', not {cam_format!r}")
+        self.out_dir, self.cam_format, self.dtype = out_dir, cam_format, dtype
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        for sample in data_samples:
+            img_id = sample.get('img_id') or osp.splitext(osp.basename(sample['img_path']))[0]
+            cams = sample['pred_cams']['data'].float().cpu().numpy()  # K×H×W in [0, 1]
+            keys = [int(k) for k in sample['cam_classes']]
+            if self.cam_format == 'npz':
+                save_cams_npz(cam_path(self.out_dir, img_id, 'npz'), keys, cams, self.dtype)
+            else:
+                save_cams_bed_png(self.out_dir, img_id, keys, cams)
+            self.results.append(1)
+
+    def compute_metrics(self, results: List) -> Dict[str, float]:
+        return dict(num_written=float(len(results)))

@@ -1,0 +1,199 @@
+"""Loading a config as every mmwsss tool does: renamed configs, checked
+``--cfg-options``, and the τ sweep's result as the pseudo-label source."""
+import json
+import os.path as osp
+import warnings
+from typing import Optional
+
+from mmengine.config import Config
+
+from mmwsss.utils.config_check import find_pseudo_label_step
+
+# Configs renamed to mmseg's scheme {algo}_{backbone}_{gpus}xb{batch}-{iters}_{data}-{crop}
+# (+ _{cam}-{saliency} for the pseudo-label source): old name -> new name.
+CONFIG_ALIASES = {
+    'eps/eps_resnet38_coco14.py':
+        'eps/eps_resnet38_1xb16-100k_coco14-321x321.py',
+    'eps/eps_resnet38_voc12.py':
+        'eps/eps_resnet38_1xb8-20k_voc12aug-448x448.py',
+    'eps/ird_r101-d8_voc12.py':
+        'eps/ird_r101-d8_1xb8-20k_voc12aug-448x448.py',
+    'eps/ird_resnet38_coco14.py':
+        'eps/ird_resnet38_1xb16-100k_coco14-321x321.py',
+    'eps/ird_resnet38_voc12.py':
+        'eps/ird_resnet38_1xb8-20k_voc12aug-448x448.py',
+    'wsss/coco14/deeplabv2_r101_cam_vst.py':
+        'wsss/coco14/deeplabv2_r101-d8_4xb5-50k_coco14-321x321_cam-vst.py',
+    'wsss/coco14/deeplabv2_r101_eps_vst.py':
+        'wsss/coco14/deeplabv2_r101-d8_4xb5-50k_coco14-321x321_eps-vst.py',
+    'wsss/coco14/deeplabv3plus_r101_cam_vst.py':
+        'wsss/coco14/deeplabv3plus_r101-d8_4xb4-80k_coco14-512x512_cam-vst.py',
+    'wsss/coco14/deeplabv3plus_r101_eps_vst.py':
+        'wsss/coco14/deeplabv3plus_r101-d8_4xb4-80k_coco14-512x512_eps-vst.py',
+    'wsss/coco14/knet_swinl_cam_vst.py':
+        'wsss/coco14/knet-s3_swin-l_upernet_8xb2-adamw-80k_coco14-512x512_cam-vst.py',
+    'wsss/coco14/knet_swinl_eps_vst.py':
+        'wsss/coco14/knet-s3_swin-l_upernet_8xb2-adamw-80k_coco14-512x512_eps-vst.py',
+    'wsss/coco14/segformer_mitb5_cam_vst.py':
+        'wsss/coco14/segformer_mit-b5_8xb2-80k_coco14-512x512_cam-vst.py',
+    'wsss/coco14/segformer_mitb5_eps_vst.py':
+        'wsss/coco14/segformer_mit-b5_8xb2-80k_coco14-512x512_eps-vst.py',
+    'wsss/deeplabv2_r101_cam_move.py':
+        'wsss/deeplabv2_r101-d8_2xb10-10k_voc12aug-321x321_cam-move.py',
+    'wsss/deeplabv2_r101_cam_poolnet.py':
+        'wsss/deeplabv2_r101-d8_2xb10-10k_voc12aug-321x321_cam-poolnet.py',
+    'wsss/deeplabv2_r101_cam_vst.py':
+        'wsss/deeplabv2_r101-d8_2xb10-10k_voc12aug-321x321_cam-vst.py',
+    'wsss/deeplabv2_r101_eps_move.py':
+        'wsss/deeplabv2_r101-d8_2xb10-10k_voc12aug-321x321_eps-move.py',
+    'wsss/deeplabv2_r101_eps_poolnet.py':
+        'wsss/deeplabv2_r101-d8_2xb10-10k_voc12aug-321x321_eps-poolnet.py',
+    'wsss/deeplabv2_r101_eps_vst.py':
+        'wsss/deeplabv2_r101-d8_2xb10-10k_voc12aug-321x321_eps-vst.py',
+    'wsss/deeplabv3plus_r101_cam_move.py':
+        'wsss/deeplabv3plus_r101-d8_4xb4-40k_voc12aug-512x512_cam-move.py',
+    'wsss/deeplabv3plus_r101_cam_poolnet.py':
+        'wsss/deeplabv3plus_r101-d8_4xb4-40k_voc12aug-512x512_cam-poolnet.py',
+    'wsss/deeplabv3plus_r101_cam_vst.py':
+        'wsss/deeplabv3plus_r101-d8_4xb4-40k_voc12aug-512x512_cam-vst.py',
+    'wsss/deeplabv3plus_r101_eps_move.py':
+        'wsss/deeplabv3plus_r101-d8_4xb4-40k_voc12aug-512x512_eps-move.py',
+    'wsss/deeplabv3plus_r101_eps_poolnet.py':
+        'wsss/deeplabv3plus_r101-d8_4xb4-40k_voc12aug-512x512_eps-poolnet.py',
+    'wsss/deeplabv3plus_r101_eps_vst.py':
+        'wsss/deeplabv3plus_r101-d8_4xb4-40k_voc12aug-512x512_eps-vst.py',
+    'wsss/knet_swinl_cam_move.py':
+        'wsss/knet-s3_swin-l_upernet_8xb2-adamw-40k_voc12aug-512x512_cam-move.py',
+    'wsss/knet_swinl_cam_poolnet.py':
+        'wsss/knet-s3_swin-l_upernet_8xb2-adamw-40k_voc12aug-512x512_cam-poolnet.py',
+    'wsss/knet_swinl_cam_vst-coco20.py':
+        'wsss/knet-s3_swin-l_upernet_8xb2-adamw-40k_voc12aug-512x512_cam-vst-coco20.py',
+    'wsss/knet_swinl_cam_vst.py':
+        'wsss/knet-s3_swin-l_upernet_8xb2-adamw-40k_voc12aug-512x512_cam-vst.py',
+    'wsss/knet_swinl_eps_move.py':
+        'wsss/knet-s3_swin-l_upernet_8xb2-adamw-40k_voc12aug-512x512_eps-move.py',
+    'wsss/knet_swinl_eps_poolnet.py':
+        'wsss/knet-s3_swin-l_upernet_8xb2-adamw-40k_voc12aug-512x512_eps-poolnet.py',
+    'wsss/knet_swinl_eps_vst-coco20.py':
+        'wsss/knet-s3_swin-l_upernet_8xb2-adamw-40k_voc12aug-512x512_eps-vst-coco20.py',
+    'wsss/knet_swinl_eps_vst.py':
+        'wsss/knet-s3_swin-l_upernet_8xb2-adamw-40k_voc12aug-512x512_eps-vst.py',
+    'wsss/segformer_mitb5_cam_move.py':
+        'wsss/segformer_mit-b5_8xb2-40k_voc12aug-512x512_cam-move.py',
+    'wsss/segformer_mitb5_cam_poolnet.py':
+        'wsss/segformer_mit-b5_8xb2-40k_voc12aug-512x512_cam-poolnet.py',
+    'wsss/segformer_mitb5_cam_vst.py':
+        'wsss/segformer_mit-b5_8xb2-40k_voc12aug-512x512_cam-vst.py',
+    'wsss/segformer_mitb5_eps_move.py':
+        'wsss/segformer_mit-b5_8xb2-40k_voc12aug-512x512_eps-move.py',
+    'wsss/segformer_mitb5_eps_poolnet.py':
+        'wsss/segformer_mit-b5_8xb2-40k_voc12aug-512x512_eps-poolnet.py',
+    'wsss/segformer_mitb5_eps_vst.py':
+        'wsss/segformer_mit-b5_8xb2-40k_voc12aug-512x512_eps-vst.py',
+}
+
+# Top-level keys that mmengine's Runner (or one of our tools) reads after loading.
+# Any other top-level key is a variable the config used while it was loaded
+# (``data_root``, ``crop_size``, ``train_pipeline``): changing it later does nothing.
+RUNTIME_KEYS = frozenset([
+    'model', 'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg',
+    'val_cfg', 'test_cfg', 'auto_scale_lr', 'optim_wrapper', 'param_scheduler',
+    'val_evaluator', 'test_evaluator', 'default_hooks', 'custom_hooks', 'data_preprocessor',
+    'load_from', 'resume', 'launcher', 'env_cfg', 'log_processor', 'log_level', 'visualizer',
+    'default_scope', 'randomness', 'experiment_name', 'custom_imports', 'runner_type',
+    'tta_model', 'tta_pipeline', 'cam_dataloader', 'strategy', 'compile'
+])
+
+
+def resolve_config_path(path: str) -> str:
+    """``path``, or its new name when it names a renamed config (with a warning)."""
+    if osp.isfile(path):
+        return path
+    norm = path.replace('\\', '/')
+    for old, new in CONFIG_ALIASES.items():
+        if norm.endswith(old):
+            new_path = norm[:-len(old)] + new
+            if osp.isfile(new_path):
+                warnings.warn(f'{path} was renamed to {new_path}; please use the new name',
+                              DeprecationWarning, stacklevel=2)
+                return new_path
+    raise FileNotFoundError(f'config file {path} not found')
+
+
+def check_cfg_options(cfg: Config, options: dict) -> None:
+    """Refuse ``--cfg-options`` keys that the config never reads.
+
+    A key must be a runtime key (see ``RUNTIME_KEYS``) or below one, and its
+    parent must exist in the config: ``data_root=...`` or ``crop_size=...``
+    would be silently ignored, since such variables are substituted while the
+    config loads; set the dataset's ``data_root`` or the pipeline step instead.
+    """
+    bad = []
+    for key in options:
+        parts = key.split('.')
+        if parts[0] not in RUNTIME_KEYS:
+            hint = 'it is a variable used while the config was loaded, so changing it now ' \
+                'changes nothing' if parts[0] in cfg else 'the config has no such key'
+            bad.append(f'{key}: {hint}')
+            continue
+        node = cfg
+        for i, part in enumerate(parts[:-1]):
+            try:
+                node = node[int(part)] if isinstance(node, (list, tuple)) else node[part]
+            except (KeyError, IndexError, ValueError, TypeError):
+                bad.append(f"{key}: the config has no '{'.'.join(parts[:i + 1])}'")
+                break
+    if bad:
+        raise ValueError('--cfg-options keys that the config never reads:\n  ' +
+                         '\n  '.join(bad) + '\n(e.g. train_dataloader.dataset.data_root=..., '
+                         'train_dataloader.dataset.maps_root=..., '
+                         'train_dataloader.dataset.pseudo_label_cfg.tau=...)')
+
+
+def apply_sweep_result(cfg: Config, best_json: str) -> dict:
+    """Point the training set's pseudo labels at a τ sweep's result.
+
+    ``best_json`` is ``tools/eval_pseudo_labels.py``'s ``best.json`` (or its
+    folder): its CAM store, saliency folder, τ, mode and rule settings replace
+    those of ``cfg.train_dataloader.dataset`` (through wrappers). Returns the
+    pseudo-label settings applied.
+    """
+    if osp.isdir(best_json):
+        best_json = osp.join(best_json, 'best.json')
+    with open(best_json) as f:
+        best = json.load(f)
+    missing = [k for k in ('cam_dir', 'tau', 'mode') if k not in best]
+    if missing:
+        raise ValueError(f'{best_json} is not a τ sweep result (no {missing})')
+    ds, _ = find_pseudo_label_step(cfg.train_dataloader.dataset)
+    if 'pseudo_label_cfg' not in ds:
+        raise ValueError('the training dataset has no pseudo_label_cfg (a WSSS dataset '
+                         'with pseudo_labels=True) to apply the sweep result to')
+    step = dict(tau=best['tau'], mode=best['mode'])
+    for key in ('cam_format', 'sal_threshold', 'ignore_unassigned'):
+        if best.get(key) is not None:
+            step[key] = best[key]
+    ds.pseudo_label_cfg.update(step)
+    ds.data_prefix['cam_path'] = best['cam_dir']  # absolute: maps_root is not joined
+    ds.data_prefix['sal_path'] = best.get('sal_dir') if best['mode'] != 'no_saliency' else None
+    return dict(step, cam_dir=best['cam_dir'], sal_dir=ds.data_prefix['sal_path'])
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None,
+                pseudo_labels: Optional[str] = None) -> Config:
+    """Load a config as mmwsss's tools do.
+
+    Args:
+        path (str): config file (an old, renamed name works with a warning).
+        cfg_options (dict, optional): ``--cfg-options``, checked by
+            :func:`check_cfg_options` and merged.
+        pseudo_labels (str, optional): a τ sweep's ``best.json`` (or its folder)
+            applied by :func:`apply_sweep_result`.
+    """
+    cfg = Config.fromfile(resolve_config_path(path))
+    if cfg_options:
+        check_cfg_options(cfg, cfg_options)
+        cfg.merge_from_dict(cfg_options)
+    if pseudo_labels:
+        apply_sweep_result(cfg, pseudo_labels)
+    return cfg
