@@ -27,7 +27,7 @@ test: stack
 	$(PYTHON) -m pytest -q $(PYTEST_ARGS) tests
 
 demo: stack
-	$(PYTHON) tools/demo.py $(DEMO_ARGS)
+	$(PYTHON) demo/wsss_demo.py $(DEMO_ARGS)
 
 bench: stack
 	$(PYTHON) benchmarks/pseudo_label_pipeline.py

@@ -4,7 +4,7 @@ import os.path as osp
 import numpy as np
 from PIL import Image
 
-from tools import demo
+from demo import wsss_demo as demo
 
 
 def test_demo_smoke_runs_every_stage(tmp_path):

@@ -1,4 +1,4 @@
-"""The embedded synthetic dataset (mmwsss.demo.synthetic) and the demo figures."""
+"""The embedded synthetic dataset (demo.synthetic) and the demo figures."""
 import glob
 import hashlib
 import json
@@ -11,9 +11,9 @@ from mmseg.registry import DATASETS
 from PIL import Image
 
 import mmwsss  # noqa: F401
-from mmwsss.demo import figures
-from mmwsss.demo.synthetic import (CLASSES, NUM_CLASSES, SALIENCY_SOURCES, dataset_paths,
-                                   generate_dataset, main, synthetic_metainfo)
+from demo import figures
+from demo.synthetic import (CLASSES, NUM_CLASSES, SALIENCY_SOURCES, dataset_paths,
+                            generate_dataset, main)
 from mmwsss.fileio import CAMStore, parse_cls_label_file, read_gray_png, save_cams_npz
 from mmwsss.functional import PseudoLabelRule, binarize_saliency, make_pseudo_label
 
@@ -185,6 +185,7 @@ def test_saliency_sources_quality_and_errors(medium):
 
 
 def test_voc_wsss_dataset_and_pseudo_label_transform(medium, tmp_path):
+    import demo.datasets  # noqa: F401  (registers SyntheticWSSSDataset)
     root, meta = medium
     p = dataset_paths(root)
     # Fake CAMs from the GT (one map a labelled class), only to exercise the read path.
@@ -195,7 +196,7 @@ def test_voc_wsss_dataset_and_pseudo_label_transform(medium, tmp_path):
         save_cams_npz(osp.join(cam_dir, img_id + '.npz'), cls,
                       np.stack([(lab == c + 1).astype(np.float32) for c in cls]))
     ds = DATASETS.build(dict(
-        type='VOCWSSSDataset', data_root=root, metainfo=synthetic_metainfo(),
+        type='SyntheticWSSSDataset', data_root=root,
         ann_file='ImageSets/Segmentation/train_aug.txt',
         cls_label_file='cls_labels/train_aug.txt', pseudo_labels=True,
         pipeline=[dict(type='LoadImageFromFile'),
@@ -213,7 +214,7 @@ def test_voc_wsss_dataset_and_pseudo_label_transform(medium, tmp_path):
     assert min(agree) > 0.97  # clean saliency + perfect CAMs ≈ GT
 
     val = DATASETS.build(dict(
-        type='VOCWSSSDataset', data_root=root, metainfo=synthetic_metainfo(),
+        type='SyntheticWSSSDataset', data_root=root,
         ann_file='ImageSets/Segmentation/val.txt',
         pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations')]))
     assert len(val) == 24

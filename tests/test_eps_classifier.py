@@ -110,6 +110,11 @@ def test_pipeline_augments_saliency_with_the_image(tmp_path):
     img_id = osp.splitext(osp.basename(info['img_path']))[0]
     png = np.asarray(Image.open(osp.join(cfg.sal_dir, img_id + '.png')).convert('L'))
     assert np.array_equal(out['data_samples'].gt_saliency.data[0].numpy(), png[:, ::-1])
+    # without sal_dir, the map the dataset names (data_prefix.sal_path) is read
+    from_ds = TRANSFORMS.build(dict(type='LoadSaliencyMap'))(
+        TRANSFORMS.build(dict(type='LoadImageFromFile'))(dict(info)))
+    assert info['sal_path'] == osp.join(cfg.sal_dir, img_id + '.png')
+    assert np.array_equal(from_ds['gt_saliency'], png)
 
 
 def test_generate_cams_full_size_labelled_classes(tmp_path):
@@ -185,6 +190,8 @@ def test_bad_input_errors(voc_copy, tmp_path):
     res = load(dict(img_path=img))
     with pytest.raises(WSSSInputError, match=r"2007_000032.*saliency map is 7×5"):
         TRANSFORMS.build(dict(type='LoadSaliencyMap', sal_dir=sal_dir))(dict(res))
+    with pytest.raises(WSSSInputError, match=r"2007_000032.*no sal_dir and the dataset gives no"):
+        TRANSFORMS.build(dict(type='LoadSaliencyMap'))(dict(res))
     pack = TRANSFORMS.build(dict(type='PackClsSaliencyInputs'))
     with pytest.raises(WSSSInputError, match='2007_000032.*no labelled'):
         pack(dict(res, cls_labels=np.zeros(0, np.int64), num_classes=20))

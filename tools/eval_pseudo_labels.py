@@ -30,7 +30,7 @@ import numpy as np
 from mmengine.config import DictAction
 
 from mmwsss.errors import WSSSInputError
-from mmwsss.evaluation import TauSweep, scores_from_confusion
+from mmwsss.evaluation import TauSweep, dataset_items, scores_from_confusion
 from mmwsss.fileio import (CAM_FORMATS, CAMStore, atomic_write, cls_labels_from_label_map,
                            read_label_png)
 from mmwsss.functional import MODES, PseudoLabelRule
@@ -85,25 +85,12 @@ def recorded_cam_format(cam_dir):
 
 def build_items(cfg, split):
     """(img_id, gt path, classes or None) of the split, GT kept."""
-    import mmwsss  # noqa: F401
-    from mmseg.registry import DATASETS
-    from mmseg.utils import register_all_modules
-    register_all_modules(init_default_scope=True)
     if split not in cfg or cfg[split] is None:
         raise SystemExit(f'the config has no {split!r} entry')
-    ds_cfg = cfg[split]['dataset'].copy()
-    ds_cfg.update(pseudo_labels=False, pipeline=[])  # keep seg_map_path (GT)
-    dataset = DATASETS.build(ds_cfg)
-    items = []
-    for i in range(len(dataset)):
-        info = dataset.get_data_info(i)
-        if 'seg_map_path' not in info:
-            raise SystemExit(f'{split}.dataset has no GT label maps (data_prefix.seg_map_path)')
-        cls = info.get('cls_labels')
-        items.append((info.get('img_id') or osp.splitext(osp.basename(info['img_path']))[0],
-                      info['seg_map_path'],
-                      None if cls is None else [int(c) for c in cls]))
-    return items, len(dataset.metainfo['classes']) - 1, list(dataset.metainfo['classes'])
+    try:
+        return dataset_items(cfg[split]['dataset'])
+    except ValueError as e:
+        raise SystemExit(f'{split}.dataset: {e}') from e
 
 
 def missing_cams(items, store, num_classes):

@@ -104,15 +104,6 @@ class BaseWSSSDataset(BaseSegDataset):
         pipeline.insert(loads[0] + 1, step)
         return pipeline
 
-    @classmethod
-    def get_label_map(cls, new_classes=None):
-        # mmseg only accepts a subset of the dataset's classes; a label set of its
-        # own (e.g. the synthetic demo data) keeps its labels as they are.
-        old = cls.METAINFO.get('classes')
-        if new_classes is not None and old is not None and not set(new_classes) <= set(old):
-            return None
-        return super().get_label_map(new_classes)
-
     @property
     def num_fg_classes(self) -> int:
         return len(self._metainfo['classes']) - 1

@@ -168,3 +168,26 @@ class TauSweep:
                                  chunksize=16, quiet=quiet):
             total += cm
         return total
+
+
+def dataset_items(dataset_cfg: dict) -> Tuple[list, int, list]:
+    """The items a :class:`TauSweep` scores, from a WSSS dataset config.
+
+    Returns:
+        tuple: ``(img_id, GT path, classes or None)`` per image (GT kept: the
+        dataset is built with ``pseudo_labels=False``), C, and the class names.
+    """
+    import mmwsss.datasets  # noqa: F401  (registers the datasets)
+    from mmseg.registry import DATASETS
+    from mmseg.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+    dataset = DATASETS.build(dict(dataset_cfg, pseudo_labels=False, pipeline=[]))
+    items = []
+    for i in range(len(dataset)):
+        info = dataset.get_data_info(i)
+        if 'seg_map_path' not in info:
+            raise ValueError('the dataset has no GT label maps (data_prefix.seg_map_path)')
+        cls = info.get('cls_labels')
+        items.append((info['img_id'], info['seg_map_path'],
+                      None if cls is None else [int(c) for c in cls]))
+    return items, len(dataset.metainfo['classes']) - 1, list(dataset.metainfo['classes'])

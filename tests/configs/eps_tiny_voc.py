@@ -15,7 +15,7 @@ model = dict(
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadSaliencyMap', sal_dir=sal_dir),
+    dict(type='LoadSaliencyMap'),  # the dataset's data_prefix.sal_path
     dict(type='RandomResize', scale=(64, 64), ratio_range=(0.5, 1.0), keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
@@ -27,6 +27,8 @@ _split = dict(
     data_root=data_root,
     ann_file='ImageSets/Segmentation/train_aug.txt',
     cls_label_file='cls_labels/train_aug.txt',
+    data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug',
+                     sal_path='saliency_maps/VOC2012_TEST'),
     pseudo_labels=True)
 train_dataloader = dict(
     batch_size=2, num_workers=0, persistent_workers=False,

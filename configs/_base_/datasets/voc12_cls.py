@@ -2,16 +2,15 @@
 # a saliency map, augmented jointly (EPS recipe: long side 256-512, flip, colour
 # jitter on the image only, crop 448; the crop is padded to 448 by the data
 # preprocessor, image with 0 after normalisation and saliency with 0, as PSA does).
-# The saliency source is a WSSS-BED key folder; to change it override `sal_dir`
-# in a leaf and re-list `train_pipeline`, or use
-#   --cfg-options train_dataloader.dataset.pipeline.1.sal_dir=...
+# The saliency source is a WSSS-BED key folder under `maps_root`, named by the
+# dataset's data_prefix (LoadSaliencyMap reads the `sal_path` it gives); change it with
+#   --cfg-options train_dataloader.dataset.data_prefix.sal_path=saliency_maps/...
 dataset_type = 'VOCWSSSDataset'
 data_root = 'data/VOCdevkit/VOC2012'
-sal_dir = 'data/wsss_bed/saliency_maps/VOC2012_VST_DUTS'
 crop_size = (448, 448)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadSaliencyMap', sal_dir=sal_dir),
+    dict(type='LoadSaliencyMap'),
     # keep_ratio with scale 512 x ratio in [0.5, 1]: the long side is uniform in [256, 512]
     dict(type='RandomResize', scale=(512, 512), ratio_range=(0.5, 1.0), keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
@@ -30,7 +29,9 @@ train_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         ann_file='ImageSets/Segmentation/train_aug.txt',
-        data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug'),
+        maps_root='data/wsss_bed',
+        data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug',
+                         sal_path='saliency_maps/VOC2012_VST_DUTS'),
         pseudo_labels=True,  # image-level labels only (from the GT maps or cls_label_file)
         pipeline=train_pipeline))
 # The split that tools/make_cams.py writes CAMs for, and that

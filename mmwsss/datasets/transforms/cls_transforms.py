@@ -16,24 +16,29 @@ from mmwsss.fileio import read_saliency
 
 @TRANSFORMS.register_module()
 class LoadSaliencyMap(BaseTransform):
-    """Load ``<sal_dir>/<img_id><suffix>`` as 8-bit gray into a seg field.
+    """Load an image's saliency map as 8-bit gray into a seg field.
 
     As a seg field, ``RandomResize`` (nearest), ``RandomCrop`` and
     ``RandomFlip`` transform it together with the image. Place it right after
     ``LoadImageFromFile``.
 
+    The map is ``<sal_dir>/<img_id><suffix>``, or without ``sal_dir`` the
+    ``sal_path`` the WSSS dataset puts in the data info (its
+    ``data_prefix['sal_path']``), as ``SaliencyPseudoLabel`` reads it.
+
     Required Keys: ``img_path``, ``img``; ``img_id`` (optional, default the
-    file stem of ``img_path``). Added Keys: ``gt_saliency`` (uint8 H×W,
+    file stem of ``img_path``); ``sal_path`` when ``sal_dir`` is None. Added Keys: ``gt_saliency`` (uint8 H×W,
     value/255 is the saliency); ``'gt_saliency'`` joins ``seg_fields``.
 
     Args:
-        sal_dir (str): folder of the saliency maps (e.g. a WSSS-BED key folder
-            ``data/wsss_bed/saliency_maps/VOC2012_VST_DUTS``).
+        sal_dir (str, optional): folder of the saliency maps (e.g. a WSSS-BED
+            key folder ``data/wsss_bed/saliency_maps/VOC2012_VST_DUTS``).
+            None: the dataset's ``sal_path``.
         suffix (str): file suffix. Default ``'.png'``.
         backend_args (dict, optional): ``mmengine.fileio`` backend arguments.
     """
 
-    def __init__(self, sal_dir: str, suffix: str = '.png',
+    def __init__(self, sal_dir: Optional[str] = None, suffix: str = '.png',
                  backend_args: Optional[dict] = None) -> None:
         self.sal_dir = sal_dir
         self.suffix = suffix
@@ -41,7 +46,14 @@ class LoadSaliencyMap(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         img_id = results.get('img_id') or osp.splitext(osp.basename(results['img_path']))[0]
-        path = osp.join(self.sal_dir, img_id + self.suffix)
+        if self.sal_dir is not None:
+            path = osp.join(self.sal_dir, img_id + self.suffix)
+        elif results.get('sal_path'):
+            path = results['sal_path']
+        else:
+            raise WSSSInputError('LoadSaliencyMap has no sal_dir and the dataset gives no '
+                                 "sal_path (set its data_prefix['sal_path'])", img_id,
+                                 results['img_path'])
         results['gt_saliency'] = read_saliency(path, img_id, results['img'].shape[:2],
                                                self.backend_args)
         seg_fields = results.setdefault('seg_fields', [])

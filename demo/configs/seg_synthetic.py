@@ -1,14 +1,11 @@
-# The demo's segmentor (tools/demo.py): a narrow FCN (mmseg's fcn_r50-d8 with a
+# The demo's segmentor (demo/wsss_demo.py): a narrow FCN (mmseg's fcn_r50-d8 with a
 # ResNetV1c-18 of 16 base channels, BN), trained from scratch on pseudo labels
-# made on the fly by SaliencyPseudoLabel. The CAM store, saliency source, tau and
-# mode come from environment variables that tools/demo.py sets from the tau sweep.
-_base_ = ['mmseg::_base_/models/fcn_r50-d8.py', 'mmseg::_base_/default_runtime.py']
-custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
+# made on the fly by SaliencyPseudoLabel. The demo sets the data root, the CAM store
+# (data_prefix.cam_path), the saliency source (data_prefix.sal_path) and the rule
+# (pseudo_label_cfg) from the tau sweep.
+_base_ = ['mmseg::_base_/models/fcn_r50-d8.py', '../../configs/_base_/default_runtime.py']
+custom_imports = dict(imports=['mmwsss', 'demo.datasets'], allow_failed_imports=False)
 
-data_root = '{{$MMWSSS_DEMO_DATA:demo_out/data}}'
-metainfo = dict(
-    classes=('background', 'disc', 'box', 'triangle', 'ring', 'cross'),
-    palette=[[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0], [0, 0, 128], [128, 0, 128]])
 crop_size = (64, 64)
 norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
@@ -19,11 +16,7 @@ model = dict(
     auxiliary_head=dict(in_channels=64, channels=32, num_classes=6, norm_cfg=norm_cfg))
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='SaliencyPseudoLabel',
-         cam_dir='{{$MMWSSS_DEMO_CAM_DIR:demo_out/cams/ird}}',
-         sal_dir=data_root + '/wsss_bed/saliency_maps/{{$MMWSSS_DEMO_SAL:SYN_CLEAN}}',
-         cam_format='npz', tau={{'$MMWSSS_DEMO_TAU:0.2'}}, mode='{{$MMWSSS_DEMO_MODE:saliency}}'),
+    dict(type='LoadImageFromFile'),  # the dataset's pseudo_label_cfg step runs after it
     dict(type='RandomResize', scale=(80, 80), ratio_range=(0.75, 1.5), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5),
@@ -35,17 +28,22 @@ test_pipeline = [
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]
+data_root = 'work_dirs/demo/data'
 train_dataloader = dict(
     batch_size=16, num_workers=0, persistent_workers=False,
     sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(type='VOCWSSSDataset', data_root=data_root, metainfo=metainfo,
+    dataset=dict(type='SyntheticWSSSDataset', data_root=data_root,
                  ann_file='ImageSets/Segmentation/train_aug.txt',
                  cls_label_file='cls_labels/train_aug.txt', pseudo_labels=True,
+                 data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug',
+                                  cam_path='cams/ird',
+                                  sal_path='wsss_bed/saliency_maps/SYN_CLEAN'),
+                 pseudo_label_cfg=dict(cam_format='npz', tau=0.2, mode='saliency'),
                  pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=1, num_workers=0, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='VOCWSSSDataset', data_root=data_root, metainfo=metainfo,
+    dataset=dict(type='SyntheticWSSSDataset', data_root=data_root,
                  ann_file='ImageSets/Segmentation/val.txt', pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])

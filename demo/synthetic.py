@@ -25,7 +25,7 @@ finished dataset, which a second call detects and does not regenerate.
 
 CLI::
 
-    python -m mmwsss.demo.synthetic OUT_DIR [--preset smoke|default|large]
+    python -m demo.synthetic OUT_DIR [--preset smoke|default|large]
         [--num-train N] [--num-val N] [--size S] [--seed S] [--force]
 """
 import argparse

@@ -1,9 +1,9 @@
 """Ablation of the IRD saliency loss on the embedded synthetic dataset.
 
-    python tools/analysis_tools/ird_ablation.py [--work-dir work_dirs/ird_ablation]
+    python demo/ird_ablation.py [--work-dir work_dirs/ird_ablation]
         [--iters 1000] [--variants NAME ...] [--force]
 
-Each variant trains the demo classifier (``configs/demo/cls_synthetic.py``) with
+Each variant trains the demo classifier (``demo/configs/cls_synthetic.py``) with
 one saliency loss from the same random initialisation (seed 0) on the erroneous
 saliency source, writes its CAMs of the training split, and scores the pseudo
 labels against GT for τ in 0, 0.05, ..., 0.95 in ``no_saliency`` mode and in
@@ -15,14 +15,15 @@ import argparse
 import json
 import os
 import os.path as osp
+import sys
 import time
 import uuid
 
 import numpy as np
-import torch
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CLS_CFG = osp.join(ROOT, 'configs', 'demo', 'cls_synthetic.py')
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)  # the demo package, also when run as a script
+CLS_CFG = osp.join(ROOT, 'demo', 'configs', 'cls_synthetic.py')
 SAL_SOURCE = 'SYN_ERRONEOUS'
 TAUS = [round(0.05 * i, 2) for i in range(20)]
 
@@ -54,9 +55,10 @@ def parse_args(argv=None):
 
 def build_cfg(data_root, work_dir, loss, iters):
     from mmengine.config import Config
-    os.environ['MMWSSS_DEMO_DATA'] = data_root
-    os.environ['MMWSSS_DEMO_CLS_SAL'] = SAL_SOURCE
     cfg = Config.fromfile(CLS_CFG)
+    for loader in (cfg.train_dataloader, cfg.cam_dataloader):
+        loader.dataset.data_root = data_root
+        loader.dataset.data_prefix.sal_path = f'wsss_bed/saliency_maps/{SAL_SOURCE}'
     cfg.model.saliency_loss = loss  # replace, not merge
     cfg.work_dir = work_dir
     name = f'ird_ablation_{uuid.uuid4().hex[:8]}'  # one visualizer per Runner in a process
@@ -70,37 +72,24 @@ def build_cfg(data_root, work_dir, loss, iters):
 
 def train_and_write_cams(cfg, cam_dir):
     """Train, then write the CAMs of the training split as a uint8 npz store."""
-    from mmengine.dataset import pseudo_collate
     from mmengine.runner import Runner
-    from mmseg.registry import DATASETS
-    from tqdm import tqdm
 
-    from mmwsss.fileio import cam_path, save_cams_npz
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    model = runner.model.eval()
-    dataset = DATASETS.build(cfg.cam_dataloader.dataset)
-    os.makedirs(cam_dir, exist_ok=True)
-    for i in tqdm(range(len(dataset)), desc='CAMs'):
-        with torch.no_grad():
-            sample = model.test_step(pseudo_collate([dataset[i]]))[0]
-        img_id = osp.splitext(osp.basename(sample.img_path))[0]
-        save_cams_npz(cam_path(cam_dir, img_id, 'npz'), sample.cam_classes,
-                      sample.pred_cams.data.float().cpu().numpy())
+    from mmwsss.apis import write_cam_store
+    Runner.from_cfg(cfg).train()
+    cfg.work_dir = osp.join(cfg.work_dir, 'make_cams')
+    write_cam_store(cfg, osp.join(osp.dirname(cfg.work_dir),
+                                  f'iter_{cfg.train_cfg.max_iters}.pth'), cam_dir)
 
 
 def best_scores(paths, cam_dir, mode):
     """Best τ by mIoU with ignored pixels as misses, over the training split."""
-    from mmwsss.demo.synthetic import NUM_CLASSES
-    from mmwsss.evaluation import TauSweep, scores_from_confusion
+    from demo.synthetic import NUM_CLASSES
+    from mmwsss.evaluation import TauSweep, dataset_items, scores_from_confusion
     from mmwsss.fileio import CAMStore
     from mmwsss.functional import PseudoLabelRule
-    items = []
-    for ln in open(paths['train_cls_labels']):
-        if ln.strip():
-            img_id, *cls = ln.split()
-            items.append((img_id, osp.join(paths['ann_dir'], img_id + '.png'),
-                          [int(c) for c in cls]))
+    from mmengine.config import Config
+    cam_ds = Config.fromfile(CLS_CFG).cam_dataloader.dataset
+    items, _, _ = dataset_items(dict(cam_ds, data_root=paths['data_root']))
     sweep = TauSweep(CAMStore(cam_dir, 'npz'), PseudoLabelRule(mode=mode), tuple(TAUS),
                      NUM_CLASSES, paths['sal_dirs'][SAL_SOURCE] if mode == 'saliency' else None)
     scores = scores_from_confusion(sweep.run(items, quiet=True))
@@ -112,8 +101,8 @@ def best_scores(paths, cam_dir, mode):
 
 def main(argv=None):
     args = parse_args(argv)
-    import mmwsss  # noqa: F401
-    from mmwsss.demo.synthetic import PRESETS, dataset_paths, generate_dataset
+    import demo.datasets  # noqa: F401  (registers mmwsss and SyntheticWSSSDataset)
+    from demo.synthetic import PRESETS, dataset_paths, generate_dataset
     work = osp.abspath(args.work_dir)
     data = osp.join(work, 'data')
     generate_dataset(data, **PRESETS['default'])

@@ -10,4 +10,4 @@ train_pipeline = [
     dict(type='PackSegInputs'),
 ]
 train_dataloader = dict(dataset=dict(cls_label_file=None, pseudo_labels=False,
-                                     pipeline=train_pipeline))
+                                     pseudo_label_cfg=None, pipeline=train_pipeline))

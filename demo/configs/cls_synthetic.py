@@ -1,21 +1,14 @@
-# The demo's classifier (tools/demo.py) on the embedded synthetic dataset: the EPS++
+# The demo's classifier (demo/wsss_demo.py) on the embedded synthetic dataset: the EPS++
 # classifier (C+1 channels) on a narrow mmpretrain ResNet-18 at output stride 4
 # (16x16 maps on 64x64 crops, so that PAMR's dilations see image structure),
 # trained from scratch (nothing can be downloaded here) with AdamW instead of the
-# ImageNet-pretrained SGD recipe of configs/eps/. The dataset root and the saliency
-# source come from environment variables that tools/demo.py sets; it swaps the loss
-# with --cfg-options model.saliency_loss.type=EPSSaliencyLoss (or
-# model.saliency_loss=None for plain CAM).
-_base_ = ['../_base_/datasets/voc12_cls.py', 'mmseg::_base_/default_runtime.py']
-custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
+# ImageNet-pretrained SGD recipe of configs/eps/. The demo sets the data root
+# (train_dataloader.dataset.data_root, cam_dataloader.dataset.data_root) and swaps the
+# loss (model.saliency_loss.type=EPSSaliencyLoss, or model.saliency_loss=None for CAM).
+_base_ = ['../../configs/_base_/datasets/voc12_cls.py', '../../configs/_base_/default_runtime.py']
+custom_imports = dict(imports=['mmwsss', 'demo.datasets'], allow_failed_imports=False)
 
-data_root = '{{$MMWSSS_DEMO_DATA:demo_out/data}}'
-sal_dir = data_root + '/wsss_bed/saliency_maps/{{$MMWSSS_DEMO_CLS_SAL:SYN_ERRONEOUS}}'
-metainfo = dict(
-    classes=('background', 'disc', 'box', 'triangle', 'ring', 'cross'),
-    palette=[[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0], [0, 0, 128], [128, 0, 128]])
 crop_size = (64, 64)
-
 model = dict(
     type='EPSClassifier',
     data_preprocessor=dict(
@@ -34,17 +27,19 @@ model = dict(
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadSaliencyMap', sal_dir=sal_dir),
+    dict(type='LoadSaliencyMap'),  # the dataset's data_prefix.sal_path
     dict(type='RandomResize', scale=(80, 80), ratio_range=(0.8, 1.2), keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
     dict(type='RandomCrop', crop_size=crop_size),
     dict(type='PackClsSaliencyInputs'),
 ]
+# the classifiers learn from the erroneous saliency source
 _split = dict(
-    type='VOCWSSSDataset', data_root=data_root, metainfo=metainfo,
+    type='SyntheticWSSSDataset', data_root='work_dirs/demo/data', maps_root=None,
     ann_file='ImageSets/Segmentation/train_aug.txt', cls_label_file='cls_labels/train_aug.txt',
-    data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug'),
+    data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug',
+                     sal_path='wsss_bed/saliency_maps/SYN_ERRONEOUS'),
     pseudo_labels=True)
 train_dataloader = dict(
     batch_size=16, num_workers=0, persistent_workers=False,

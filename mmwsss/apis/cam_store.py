@@ -1,0 +1,117 @@
+"""Writing a CAM store with mmengine's Runner (``tools/make_cams.py``, the demo)."""
+import os
+import os.path as osp
+import pickle
+from typing import Optional, Sequence, Tuple
+
+import torch
+from mmengine.config import Config
+from mmengine.dist import get_dist_info
+from mmengine.runner import Runner
+
+from mmwsss.fileio import cam_path
+from mmwsss.utils import register_checkpoint_safe_globals, setup_cpu_distributed
+from mmwsss.utils.outputs import guard_output_dir
+
+
+def done(out_dir, img_id, classes, cam_format):
+    if cam_format == 'npz':
+        return osp.isfile(cam_path(out_dir, img_id, 'npz'))
+    return all(osp.isfile(cam_path(out_dir, img_id, 'bed_png', c)) for c in classes)
+
+
+def load_weights(runner, checkpoint, trust=False):
+    """Load the model weights strictly: a head for another dataset is an error."""
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {checkpoint!r}')
+    try:
+        if trust:
+            from mmengine.runner.checkpoint import load_state_dict
+            ckpt = torch.load(checkpoint, map_location='cpu', weights_only=False)
+            model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+            load_state_dict(model, ckpt.get('state_dict', ckpt), strict=True)
+        else:
+            runner.load_checkpoint(checkpoint, map_location='cpu', strict=True)
+    except pickle.UnpicklingError as e:
+        raise ValueError(
+            f'checkpoint {checkpoint!r} holds objects beyond weights and mmengine\'s own '
+            '(e.g. the message hub of a Runner checkpoint written by an older mmwsss), '
+            'which the safe loader refuses. If you trust the file (e.g. your own training '
+            'run), pass --trust-checkpoint. torch says:\n' + str(e).strip()) from e
+    except (ValueError, RuntimeError, KeyError) as e:
+        raise ValueError(f'cannot load checkpoint {checkpoint!r}: {e}') from e
+
+
+def write_cam_store(cfg: Config, checkpoint: str, out_dir: str, cam_format: str = 'npz',
+                    dtype: str = 'uint8', scales: Optional[Sequence[float]] = None,
+                    flip: bool = True, force: bool = False, trust_checkpoint: bool = False,
+                    launcher: str = 'none') -> Tuple[Optional[int], int]:
+    """Write the CAMs of ``cfg``'s classifier for its ``cam_dataloader`` split.
+
+    A ``Runner.test()`` run whose metric is :class:`CAMStoreWriter`. Resumable:
+    images whose CAMs are there are left out; ``out_dir/meta.json`` records the
+    settings and a run with other settings stops unless ``force``.
+
+    Args:
+        cfg (Config): the classifier config (``cfg.work_dir`` set).
+        checkpoint (str): the trained weights, loaded strictly.
+        out_dir (str): the CAM store folder.
+        cam_format (str): ``'npz'`` or ``'bed_png'``.
+        dtype (str): npz CAM dtype.
+        scales (Sequence[float], optional): inference scales (default the
+            model's ``cam_scales``).
+        flip (bool): add flipped inputs.
+        force (bool): rewrite everything, also when the settings changed.
+        trust_checkpoint (bool): unpickle the checkpoint fully.
+        launcher (str): ``'none'`` or ``'pytorch'``.
+
+    Returns:
+        tuple: images written (None on ranks other than 0) and images kept.
+    """
+    import mmwsss  # noqa: F401  (registers everything, also without custom_imports)
+    from mmseg.registry import DATASETS
+    from mmseg.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+    register_checkpoint_safe_globals()
+    if cfg.get('cam_dataloader') is None:
+        raise ValueError(f'{cfg.filename}: no cam_dataloader entry (the split to write CAMs of)')
+    cfg = cfg.copy()
+    if scales:
+        cfg.model.cam_scales = tuple(scales)
+    if not flip:
+        cfg.model.cam_flip = False
+    settings = dict(checkpoint=osp.abspath(checkpoint), cam_format=cam_format,
+                    dtype=dtype, scales=list(cfg.model.get('cam_scales', [1.0])),
+                    flip=cfg.model.get('cam_flip', True))
+
+    # resume: the images whose CAMs are all there are left out of the test split.
+    # Every rank lists them before the Runner wraps the model in DDP, whose
+    # constructor synchronises the ranks, so no rank has written anything yet.
+    dataset = DATASETS.build(dict(cfg.cam_dataloader.dataset, pipeline=[]))
+    todo = []
+    for i in range(len(dataset)):
+        info = dataset.get_data_info(i)
+        img_id = osp.splitext(osp.basename(info['img_path']))[0]
+        classes = [int(c) for c in info.get('cls_labels', [])]
+        if force or not done(out_dir, img_id, classes, cam_format):
+            todo.append(i)
+    skipped = len(dataset) - len(todo)
+    rank = int(os.environ.get('RANK', 0))
+    guard_output_dir(out_dir, settings, force, write=rank == 0,
+                     extra=dict(config=cfg.filename, num_images=len(dataset)))
+    if not todo:
+        return (0 if rank == 0 else None), skipped
+
+    cfg.launcher = launcher
+    cfg.test_dataloader = dict(cfg.cam_dataloader, batch_size=1,
+                               sampler=dict(type='DefaultSampler', shuffle=False),
+                               dataset=dict(cfg.cam_dataloader.dataset, indices=todo))
+    cfg.test_evaluator = dict(type='CAMStoreWriter', out_dir=out_dir,
+                              cam_format=cam_format, dtype=dtype)
+    cfg.test_cfg = dict(type='TestLoop')
+    cfg.load_from = None  # loaded strictly below
+    setup_cpu_distributed(cfg, launcher)
+    runner = Runner.from_cfg(cfg)
+    load_weights(runner, checkpoint, trust_checkpoint)
+    metrics = runner.test()
+    return (int(metrics['cams/num_written']) if get_dist_info()[0] == 0 else None), skipped
