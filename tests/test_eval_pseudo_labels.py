@@ -110,7 +110,7 @@ def test_missing_cams_are_listed(tmp_path, voc_copy):
                                  '--sal-dir', osp.join(voc_copy, 'saliency_maps',
                                                        'VOC2012_TEST'),
                                  '--out-dir', str(tmp_path / 'e'),
-                                 '--cfg-options', f'data_root={voc_copy}',
+                                 '--cfg-options',
                                  f'cam_dataloader.dataset.data_root={voc_copy}'])
 
 

@@ -2,6 +2,7 @@
 import os
 import os.path as osp
 import pickle
+import uuid
 from typing import Optional, Sequence, Tuple
 
 import torch
@@ -110,6 +111,10 @@ def write_cam_store(cfg: Config, checkpoint: str, out_dir: str, cam_format: str 
                               cam_format=cam_format, dtype=dtype)
     cfg.test_cfg = dict(type='TestLoop')
     cfg.load_from = None  # loaded strictly below
+    if cfg.get('visualizer'):
+        # mmengine keeps one visualizer per name per process: a Runner built later in
+        # the same process (the demo, tests) must not log into this run's folder
+        cfg.visualizer.name = f'make_cams_{uuid.uuid4().hex[:8]}'
     setup_cpu_distributed(cfg, launcher)
     runner = Runner.from_cfg(cfg)
     load_weights(runner, checkpoint, trust_checkpoint)
