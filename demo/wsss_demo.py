@@ -14,8 +14,9 @@ Every stage drives mmwsss's API with the demo's configs (``demo/configs``):
      (saliency mode; EPS/EPS++ also in no_saliency mode) and pick the best τ;
   5. train the segmentor ``demo/configs/seg_synthetic.py`` on pseudo labels made on
      the fly by ``SaliencyPseudoLabel`` from the best combination, and the same
-     segmentor on GT labels as the upper bound (``seg_synthetic_gt.py``); their val
-     mIoU is what ``runner.val()`` returns;
+     segmentor on GT labels as the upper bound (``seg_synthetic_gt.py``) and
+     semi-supervised, with 10% of the training images on GT (``seg_synthetic_semi.py``);
+     their val mIoU is what ``runner.val()`` returns;
   6. print the summary table and write it with the figures to the work dir.
 Stages whose outputs exist are skipped, so an interrupted demo resumes;
 ``--force`` starts again.
@@ -40,6 +41,8 @@ CONFIGS = osp.join(ROOT, 'demo', 'configs')
 CLS_CFG = osp.join(CONFIGS, 'cls_synthetic.py')
 SEG_CFG = osp.join(CONFIGS, 'seg_synthetic.py')
 SEG_GT_CFG = osp.join(CONFIGS, 'seg_synthetic_gt.py')
+SEG_SEMI_CFG = osp.join(CONFIGS, 'seg_synthetic_semi.py')
+SEMI_LIST = 'ImageSets/Segmentation/train_semi-10pct.txt'  # as seg_synthetic_semi.py names it
 
 
 def banner(msg):
@@ -91,7 +94,7 @@ def main(argv=None):
     from demo.synthetic import PRESETS, SALIENCY_SOURCES, dataset_paths, generate_dataset
     from mmwsss.apis import write_cam_store
     from mmwsss.evaluation import TauSweep, dataset_items, scores_from_confusion
-    from mmwsss.fileio import CAMStore
+    from mmwsss.fileio import CAMStore, atomic_write, draw_subset
     from mmwsss.functional import PseudoLabelRule
 
     t0 = time.time()
@@ -147,10 +150,14 @@ def main(argv=None):
 
     best = max(results, key=lambda r: r['miou'])
     banner(f"5/6 segmentor on pseudo labels of {best['method']} / {best['sal']} "
-           f"({best['mode']}, τ={best['tau']:g}), and on GT")
+           f"({best['mode']}, τ={best['tau']:g}), on GT, and semi-supervised")
     sal = best['sal'] if best['sal'] != '—' else None
+    semi_list = osp.join(data, SEMI_LIST)
+    if not osp.isfile(semi_list):
+        subset = draw_subset([i for i, _, _ in items], fraction=0.1, seed=0)
+        atomic_write(semi_list, lambda f: f.write(('\n'.join(subset) + '\n').encode()))
     seg = {}
-    for key, path in (('pseudo', SEG_CFG), ('gt', SEG_GT_CFG)):
+    for key, path in (('pseudo', SEG_CFG), ('gt', SEG_GT_CFG), ('semi', SEG_SEMI_CFG)):
         cfg = demo_config(path, data, osp.join(work, f'seg_{key}'), iters['seg'])
         cfg.param_scheduler[0].end = iters['seg']
         ds = cfg.train_dataloader.dataset
@@ -187,6 +194,8 @@ def main(argv=None):
     lines += ['', '| segmentor (val mIoU) | labels | mIoU |', '|---|---|---|',
               f"| FCN-R18 (narrow) | pseudo: {best['method']} / {best['sal']} τ={best['tau']:g} "
               f"| {seg['pseudo']:.1f} |",
+              f"| FCN-R18 (narrow) | semi: 10% GT + the same pseudo labels "
+              f"| {seg['semi']:.1f} |",
               f"| FCN-R18 (narrow) | GT (upper bound) | {seg['gt']:.1f} |",
               '', f"classifiers: {iters['cls']} iterations each, all from the same random "
               f'initialisation (seed 0), on {CLS_SAL} saliency; preset {args.preset}, '
@@ -195,7 +204,8 @@ def main(argv=None):
     with open(osp.join(work, 'summary.md'), 'w') as f:
         f.write(table + '\n')
     print(table)
-    return dict(results=results, seg_pseudo=seg['pseudo'], seg_gt=seg['gt'], grid=grid_png,
+    return dict(results=results, seg_pseudo=seg['pseudo'], seg_gt=seg['gt'],
+                seg_semi=seg['semi'], grid=grid_png,
                 curves=curves_png)
 
 

@@ -61,7 +61,7 @@ COCO_RECIPE_NAMES = {
 }
 # mmseg's {algo}_{backbone}_{gpus}xb{batch}-{iters}_{data}-{crop}[_{cam}-{saliency}]
 NAME = re.compile(r'^[a-z0-9-]+(_[a-z0-9-]+)*_\d+xb\d+(-[a-z]+)?-\d+k_[a-z0-9]+-\d+x\d+'
-                  r'(_(cam|eps)-[a-z0-9-]+)?$')
+                  r'(_(cam|eps)-[a-z0-9-]+)?(_semi-[0-9a-z]+)?$')
 
 
 def test_config_tree_is_complete():
@@ -79,6 +79,23 @@ def test_config_tree_is_complete():
 def test_one_naming_scheme(path):
     """Leaves, recipes and classifier configs follow mmseg's naming scheme."""
     assert NAME.match(osp.basename(path)[:-3])
+
+
+SEMI = [p for p in ALL if '/semi/' in p]
+
+
+@pytest.mark.parametrize('path', SEMI, ids=rel)
+def test_semi_leaf_is_its_wsss_leaf_with_a_gt_subset(path):
+    cfg = load(path)
+    base = load(osp.normpath(osp.join(osp.dirname(path), re.search(
+        r"_base_ = '(.+)'", open(path).read()).group(1))))
+    ds, bds = cfg.train_dataloader.dataset, base.train_dataloader.dataset
+    assert ds.gt_subset.endswith(('ImageSets/Segmentation/train.txt',
+                                  'ImageSets/train2014_semi-10pct.txt'))
+    assert 'gt_subset' not in bds and ds.data_prefix.seg_map_path
+    assert dict(ds, gt_subset=None) == dict(bds, gt_subset=None)
+    assert cfg.model == base.model and cfg.train_cfg == base.train_cfg
+    assert len(SEMI) == 8
 
 
 def test_old_config_names_still_load_with_a_warning():

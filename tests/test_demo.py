@@ -14,6 +14,7 @@ def test_demo_smoke_runs_every_stage(tmp_path):
     for r in out['results']:
         assert 0 <= r['miou'] <= 100 and 0 <= r['tau'] <= 0.95
     assert 0 <= out['seg_pseudo'] <= 100 and 0 <= out['seg_gt'] <= 100
+    assert 0 <= out['seg_semi'] <= 100  # 10% of the training images on GT
     for png in (out['grid'], out['curves']):
         with Image.open(png) as img:
             img.verify()  # a valid PNG
@@ -22,5 +23,6 @@ def test_demo_smoke_runs_every_stage(tmp_path):
             assert np.asarray(img.convert('L')).std() > 0  # not blank
     table = open(osp.join(tmp_path, 'summary.md')).read()
     assert '| ird | SYN_ERRONEOUS | saliency |' in table and 'GT (upper bound)' in table
+    assert 'semi: 10% GT' in table
     for m in ('cam', 'eps', 'ird'):
         assert osp.isfile(osp.join(tmp_path, f'cls_{m}', 'iter_1.pth'))

@@ -47,6 +47,12 @@ class BaseWSSSDataset(BaseSegDataset):
             ``data_prefix['sal_path']`` (e.g. ``data/wsss_bed``).
         data_prefix (dict): as mmseg's, plus ``cam_path`` and ``sal_path``
             (None: not given).
+        gt_subset (str, optional): semi-supervised training: a list file of
+            image ids (relative to ``data_root`` or absolute) whose training
+            label is their GT mask. Their data infos keep ``seg_map_path`` and
+            ``gt_label=True`` (``SaliencyPseudoLabel`` then loads the GT); every
+            other image gets its pseudo label as without it. Needs
+            ``pseudo_labels`` and ``data_prefix['seg_map_path']``.
     """
 
     def __init__(self,
@@ -60,7 +66,14 @@ class BaseWSSSDataset(BaseSegDataset):
                  data_root: Optional[str] = None,
                  data_prefix: dict = dict(img_path=''),
                  pipeline: list = [],
+                 gt_subset: Optional[str] = None,
                  **kwargs) -> None:
+        if gt_subset and data_root is not None and not osp.isabs(gt_subset):
+            gt_subset = osp.join(data_root, gt_subset)
+        if gt_subset and not pseudo_labels:
+            raise ValueError(f'gt_subset={gt_subset!r} needs pseudo_labels=True (a training '
+                             'set whose other images get pseudo labels)')
+        self.gt_subset = gt_subset
         if cls_label_file and data_root is not None and not osp.isabs(cls_label_file):
             cls_label_file = osp.join(data_root, cls_label_file)
         self.cls_label_file = cls_label_file
@@ -181,7 +194,36 @@ class BaseWSSSDataset(BaseSegDataset):
             raise WSSSInputError(
                 f'{len(missing)} image(s) have no image-level label, e.g. {missing[:5]}',
                 path=self.cls_label_file)
+        gt_ids = self._gt_subset_ids(data_list)
         if self.pseudo_labels:
-            for info in data_list:  # GT must not leak into training
-                info.pop('seg_map_path', None)
+            for info in data_list:  # GT must not leak into the weak images
+                if info['img_id'] in gt_ids:
+                    info['gt_label'] = True
+                else:
+                    info.pop('seg_map_path', None)
         return data_list
+
+    def _gt_subset_ids(self, data_list: List[dict]) -> set:
+        """The ids of ``gt_subset``, each checked: in the training list, with a
+        GT mask on disk."""
+        if not self.gt_subset:
+            return set()
+        if not osp.isfile(self.gt_subset):
+            raise WSSSInputError('gt_subset list file not found', path=self.gt_subset)
+        ids = [ln.strip() for ln in mmengine.list_from_file(self.gt_subset) if ln.strip()]
+        if not ids:
+            raise WSSSInputError('gt_subset list file is empty', path=self.gt_subset)
+        infos = {info['img_id']: info for info in data_list}
+        for img_id in ids:
+            if img_id not in infos:
+                raise WSSSInputError(f'gt_subset names an image that is not in the training '
+                                     f'list {self.ann_file or self.cls_label_file}', img_id,
+                                     self.gt_subset)
+            path = infos[img_id].get('seg_map_path')
+            if path is None:
+                raise WSSSInputError("gt_subset needs data_prefix['seg_map_path'] (the GT "
+                                     'masks)', img_id, self.gt_subset)
+            if not mmengine.fileio.exists(path, backend_args=self.backend_args):
+                raise WSSSInputError(f'GT mask of a gt_subset image not found (listed in '
+                                     f'{self.gt_subset})', img_id, path)
+        return set(ids)

@@ -1,5 +1,5 @@
 """Image-level labels: the WSSS-BED list format and derivation from label maps."""
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -45,3 +45,28 @@ def cls_labels_from_label_map(label: np.ndarray, num_classes: int,
     """0-based foreground classes present in a label map (0 bg, c+1 class c)."""
     vals = np.unique(label)
     return [int(v) - 1 for v in vals if 0 < v <= num_classes and v != ignore_index]
+
+
+def draw_subset(ids: Sequence[str], size: Optional[int] = None,
+                fraction: Optional[float] = None, seed: int = 0) -> List[str]:
+    """A seeded random subset of ``ids`` (for a semi-supervised ``gt_subset``),
+    in the order of ``ids``.
+
+    Args:
+        ids (Sequence[str]): the split's image ids (unique).
+        size (int, optional): how many to draw.
+        fraction (float, optional): or which fraction (rounded, at least 1).
+        seed (int): the random seed: the same ids and seed give the same subset.
+    """
+    if (size is None) == (fraction is None):
+        raise ValueError('give exactly one of size and fraction')
+    if len(set(ids)) != len(ids):
+        raise ValueError('the split lists an image id twice')
+    if fraction is not None:
+        if not 0 < fraction <= 1:
+            raise ValueError(f'fraction must be in (0, 1], not {fraction}')
+        size = max(1, round(fraction * len(ids)))
+    if not 0 < size <= len(ids):
+        raise ValueError(f'size must be in 1..{len(ids)}, not {size}')
+    keep = set(np.random.default_rng(seed).choice(len(ids), size, replace=False).tolist())
+    return [i for k, i in enumerate(ids) if k in keep]

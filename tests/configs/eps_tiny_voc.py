@@ -15,6 +15,7 @@ model = dict(
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
+    dict(type='LoadGTSubsetMask'),  # the GT of a semi-supervised gt_subset (else nothing)
     dict(type='LoadSaliencyMap'),  # the dataset's data_prefix.sal_path
     dict(type='RandomResize', scale=(64, 64), ratio_range=(0.5, 1.0), keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),

@@ -8,6 +8,7 @@ data_root = 'data/coco2014'
 crop_size = (321, 321)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
+    dict(type='LoadGTSubsetMask'),  # the GT of a semi-supervised gt_subset (else nothing)
     dict(type='LoadSaliencyMap'),
     dict(type='RandomResize', scale=(512, 512), ratio_range=(0.5, 1.0), keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),

@@ -13,6 +13,7 @@ train_dataloader = dict(
         # default source: WSSS-BED CAM maps + VST (DUTS) saliency
         data_prefix=dict(
             img_path='train2014',
+            seg_map_path='SegmentationClass/train2014',  # only a gt_subset's masks are read
             cam_path='activation_maps/COCO_CAM',
             sal_path='saliency_maps/COCO2014_VST_DUTS'),
         ann_file='',  # the images of cls_label_file

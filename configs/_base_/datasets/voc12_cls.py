@@ -10,6 +10,7 @@ data_root = 'data/VOCdevkit/VOC2012'
 crop_size = (448, 448)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
+    dict(type='LoadGTSubsetMask'),  # the GT of a semi-supervised gt_subset (else nothing)
     dict(type='LoadSaliencyMap'),
     # keep_ratio with scale 512 x ratio in [0.5, 1]: the long side is uniform in [256, 512]
     dict(type='RandomResize', scale=(512, 512), ratio_range=(0.5, 1.0), keep_ratio=True),

@@ -54,8 +54,10 @@ train_dataloader = dict(
         data_root=data_root,
         maps_root=bed_root,
         # default source: WSSS-BED CAM maps + VST (DUTS) saliency
+        # seg_map_path: read only for the images of a semi-supervised gt_subset
         data_prefix=dict(
             img_path='JPEGImages',
+            seg_map_path='SegmentationClassAug',
             cam_path='activation_maps/VOC2012_CAM',
             sal_path='saliency_maps/VOC2012_VST_DUTS'),
         ann_file='ImageSets/Segmentation/train_aug.txt',

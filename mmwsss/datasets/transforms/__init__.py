@@ -1,4 +1,4 @@
-from .cls_transforms import LoadSaliencyMap, PackClsSaliencyInputs
+from .cls_transforms import LoadGTSubsetMask, LoadSaliencyMap, PackClsSaliencyInputs
 from .pseudo_label import SaliencyPseudoLabel
 
-__all__ = ['SaliencyPseudoLabel', 'LoadSaliencyMap', 'PackClsSaliencyInputs']
+__all__ = ['SaliencyPseudoLabel', 'LoadGTSubsetMask', 'LoadSaliencyMap', 'PackClsSaliencyInputs']

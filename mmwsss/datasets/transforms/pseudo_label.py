@@ -3,6 +3,7 @@ from typing import Optional
 
 import numpy as np
 from mmcv.transforms import BaseTransform
+from mmseg.datasets.transforms import LoadAnnotations
 from mmseg.registry import TRANSFORMS
 
 from mmwsss.errors import WSSSInputError
@@ -34,6 +35,9 @@ class SaliencyPseudoLabel(BaseTransform):
     - cls_labels (optional): 0-based class ids; when absent, the classes the
       CAM store holds for the image
     - num_classes (optional): to reject unknown class ids
+    - gt_label, seg_map_path (optional): an image of the dataset's
+      ``gt_subset`` (semi-supervised training): its GT mask is loaded as mmseg's
+      ``LoadAnnotations`` loads it, bit for bit, instead of a pseudo label
 
     Added Keys:
 
@@ -72,6 +76,7 @@ class SaliencyPseudoLabel(BaseTransform):
         self.rule = PseudoLabelRule(tau, mode, sal_threshold, ignore_unassigned, ignore_index)
         self.store = CAMStore(cam_dir, cam_format, allow_pickle, backend_args)
         self.sal_dir = sal_dir
+        self.load_gt = LoadAnnotations(backend_args=backend_args)  # gt_subset images
 
     def _sal_path(self, results: dict, img_id: str) -> str:
         if self.sal_dir is not None:
@@ -92,6 +97,8 @@ class SaliencyPseudoLabel(BaseTransform):
         return results['cam_path']
 
     def transform(self, results: dict) -> dict:
+        if results.get('gt_label'):
+            return self.load_gt(results)
         img_id = results.get('img_id') or osp.splitext(osp.basename(results['img_path']))[0]
         hw = tuple((results.get('ori_shape') or results['img'].shape)[:2])
         classes = results.get('cls_labels')

@@ -52,6 +52,12 @@ class EPSClassifier(BaseModel):
             ``dict(type='EPSSaliencyLoss', tau=0.4, lam=0.5)`` (EPS); None:
             plain CAM (classification loss only).
         loss_cls_weight (float): weight of the classification loss.
+        loss_gt_weight (float): semi-supervised EPS++: weight of a pixel-wise
+            cross-entropy of the C+1 maps (background last) against the GT mask
+            of the images that have one (``gt_subset`` of the dataset,
+            ``LoadGTSubsetMask`` in the pipeline), averaged over their labelled
+            pixels; 0 (default) turns it off. The seed does not give this
+            loss's exact form: this one is ours.
         dropout_ratio (float): Dropout2d before the head (EPS: 0.5).
         cam_scales (Sequence[float]): CAM inference scales.
         cam_flip (bool): add horizontally flipped inputs to the CAM sum.
@@ -66,6 +72,7 @@ class EPSClassifier(BaseModel):
                  in_channels: int,
                  saliency_loss: Optional[dict] = dict(type='IRDSaliencyLoss'),
                  loss_cls_weight: float = 1.0,
+                 loss_gt_weight: float = 0.0,
                  dropout_ratio: float = 0.5,
                  cam_scales: Sequence[float] = (0.5, 1.0, 1.5, 2.0),
                  cam_flip: bool = True,
@@ -79,6 +86,7 @@ class EPSClassifier(BaseModel):
         nn.init.xavier_uniform_(self.conv_cls.weight)  # as EPS's fc8
         self.loss_sal = _build_saliency_loss(saliency_loss)
         self.loss_cls_weight = float(loss_cls_weight)
+        self.loss_gt_weight = float(loss_gt_weight)
         self.cam_scales = tuple(float(s) for s in cam_scales)
         self.cam_flip = cam_flip
 
@@ -155,9 +163,31 @@ class EPSClassifier(BaseModel):
             sal = self._saliency(data_samples, inputs.shape[-2:]).to(inputs.device)
             losses[self.loss_sal.loss_name] = self.loss_sal(logits, sal, labels,
                                                             self._unit_image(inputs))
+        if self.loss_gt_weight > 0:
+            losses['loss_gt'] = self.loss_gt_weight * self._gt_mask_loss(logits, data_samples,
+                                                                         inputs.shape[-2:])
         with torch.no_grad():  # logged: exact-match accuracy of the multi-label prediction
             losses['acc_cls'] = ((scores > 0) == labels.bool()).all(1).float().mean() * 100
         return losses
+
+    def _gt_mask_loss(self, logits: torch.Tensor, data_samples, size) -> torch.Tensor:
+        """Cross-entropy of the (upsampled) C+1 maps against the GT masks of the
+        samples that carry one (label 0 bg → channel C, c + 1 → channel c, 255
+        and the batch padding ignored); 0 for a batch without GT."""
+        target = logits.new_full((len(data_samples), *size), 255, dtype=torch.long)
+        for i, ds in enumerate(data_samples):
+            if 'gt_sem_seg' not in ds:
+                continue
+            h, w = ds.metainfo.get('img_shape', size)[:2]
+            gt = ds.gt_sem_seg.data[0, :h, :w].to(target.device).long()
+            t = gt - 1  # class c + 1 -> channel c
+            t[gt == 0] = self.num_classes  # background is the last channel
+            t[gt == 255] = 255
+            target[i, :h, :w] = t
+        if not (target != 255).any():
+            return logits.sum() * 0  # keeps the graph (DDP) without a GT image
+        up = F.interpolate(logits, size=size, mode='bilinear', align_corners=False)
+        return F.cross_entropy(up, target, ignore_index=255)
 
     # --- CAMs ------------------------------------------------------------------
     @torch.no_grad()

@@ -1,0 +1,8 @@
+# Semi-supervised SegFormer MiT-B5 on COCO-14: 10% of the training images (the list
+# ImageSets/train2014_semi-10pct.txt, drawn with seed 0 by
+#   python tools/dataset_converters/draw_gt_subset.py data/coco2014/cls_labels/train2014.txt \
+#       data/coco2014/ImageSets/train2014_semi-10pct.txt --fraction 0.1 --seed 0
+# ) train on their GT masks, the rest on the EPS pseudo labels of
+# ../../wsss/coco14/segformer_mit-b5_8xb2-80k_coco14-512x512_eps-vst.py.
+_base_ = '../../wsss/coco14/segformer_mit-b5_8xb2-80k_coco14-512x512_eps-vst.py'
+train_dataloader = dict(dataset=dict(gt_subset='ImageSets/train2014_semi-10pct.txt'))

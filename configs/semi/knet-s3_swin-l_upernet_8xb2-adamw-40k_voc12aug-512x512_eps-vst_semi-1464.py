@@ -1,0 +1,5 @@
+# Semi-supervised K-Net Swin-L on VOC-12 aug: the 1,464 images of VOC 2012 `train` train on
+# their GT masks, the other 9,118 of train_aug on the on-the-fly EPS pseudo labels of
+# ../wsss/knet-s3_swin-l_upernet_8xb2-adamw-40k_voc12aug-512x512_eps-vst.py.
+_base_ = '../wsss/knet-s3_swin-l_upernet_8xb2-adamw-40k_voc12aug-512x512_eps-vst.py'
+train_dataloader = dict(dataset=dict(gt_subset='ImageSets/Segmentation/train.txt'))
