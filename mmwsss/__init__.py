@@ -7,6 +7,7 @@ from .version import __version__  # noqa: F401
 from . import datasets  # noqa: F401,E402
 from . import evaluation  # noqa: F401,E402
 from . import models  # noqa: F401,E402
+from .functional.dense_crf import dense_crf  # noqa: F401,E402
 from .utils import register_checkpoint_safe_globals  # noqa: E402
 
 # torch >= 2.6 loads checkpoints with weights_only=True: allow exactly what mmengine

@@ -35,3 +35,25 @@ def test_train_then_test_with_out_show_dir_and_tta(tmp_path):
     assert len(shown) == 2
     log = _run([osp.join(ROOT, 'tools', 'test.py'), CFG, ckpt, '--work-dir', work, '--tta'])
     assert 'mIoU' in log
+
+
+def test_crf_with_and_without_tta_and_the_protocol_is_recorded(tmp_path):
+    import json
+    work = str(tmp_path / 'work')
+    _run([osp.join(ROOT, 'tools', 'train.py'), CFG, '--work-dir', work])
+    ckpt = osp.join(work, 'iter_4.pth')
+    for extra in (['--crf'], ['--crf', 'psa', '--tta']):
+        out = str(tmp_path / ('pred' + '_'.join(extra)))
+        log = _run([osp.join(ROOT, 'tools', 'test.py'), CFG, ckpt, '--work-dir', work,
+                    '--out', out] + extra)
+        assert 'mIoU' in log
+        assert sorted(os.listdir(out)) == ['2007_000033.png', '2010_000001.png']
+        runs = sorted(d for d in os.listdir(work) if osp.isfile(osp.join(work, d,
+                                                                        'protocol.json')))
+        p = json.load(open(osp.join(work, runs[-1], 'protocol.json')))
+        assert p['crf'] == ('deeplab' if len(extra) == 1 else 'psa')
+        assert p['num_images'] == 2 and p['split'].endswith('val.txt')
+        assert p['checkpoint_iter'] == 4 and 'mIoU' in p['metrics'] and 'ignore' in p
+        assert (p['tta'] is None) == (len(extra) == 1)
+        if p['tta']:
+            assert p['tta']['flip'] and len(p['tta']['scales']) > 1

@@ -54,6 +54,14 @@ def parse_args():
         help='job launcher')
     parser.add_argument(
         '--tta', action='store_true', help='Test time augmentation')
+    parser.add_argument(
+        '--crf',
+        nargs='?',
+        const='deeplab',
+        choices=['deeplab', 'psa'],
+        help='refine the predictions with DenseCRF (default preset: deeplab, the '
+        'DeepLab/WSSS-BED/EPS test-time CRF) before the metric, --out and --show-dir; '
+        "needs the [crf] extra (pip install -e '.[crf]')")
     # torch >= 2.0 launchers pass `--local-rank`
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
@@ -112,6 +120,11 @@ def main():
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
+    if args.crf:
+        from mmwsss.functional.dense_crf import _densecrf
+        _densecrf()  # the missing extra fails here, before any model is built
+        inner = cfg.model.module if args.tta else cfg.model
+        cfg.model = dict(type='DenseCRFSegTTAModel', crf=args.crf, module=inner)
 
     # add output_dir in metric
     if args.out is not None:
@@ -125,7 +138,35 @@ def main():
     runner = Runner.from_cfg(cfg)
 
     # start testing
-    runner.test()
+    metrics = runner.test()
+    if runner.rank == 0:
+        write_protocol(runner, cfg, args, metrics)
+
+
+def write_protocol(runner, cfg, args, metrics):
+    """``protocol.json`` beside mmengine's metrics: what was measured and how."""
+    import json
+
+    import torch
+
+    from mmwsss.fileio import atomic_write
+    ds = runner.test_dataloader.dataset
+    try:  # the iteration the checkpoint was saved at (mmap: no second full read)
+        meta = torch.load(args.checkpoint, map_location='cpu', mmap=True).get('meta', {})
+    except Exception:  # noqa: BLE001  (a remote or foreign checkpoint: not recorded)
+        meta = {}
+    tta = None
+    if args.tta:
+        augs = cfg.tta_pipeline[1].transforms
+        tta = dict(scales=[t.get('scale_factor') for t in augs[0]],
+                   flip=any(t.get('prob', 0) > 0 for t in augs[1]))
+    protocol = dict(
+        metrics=metrics, config=osp.abspath(args.config),
+        checkpoint=osp.abspath(args.checkpoint), checkpoint_iter=meta.get('iter'),
+        split=ds.ann_file, num_images=len(ds), crf=args.crf, tta=tta,
+        ignore='label 255 in the GT is excluded (mmseg IoUMetric); every prediction counts')
+    data = json.dumps(protocol, indent=2, default=str).encode()
+    atomic_write(osp.join(runner.log_dir, 'protocol.json'), lambda f: f.write(data))
 
 
 if __name__ == '__main__':

@@ -1,0 +1,3 @@
+from .crf_tta import DenseCRFSegTTAModel
+
+__all__ = ['DenseCRFSegTTAModel']

@@ -1,0 +1,55 @@
+"""DenseCRF on a segmentor's test predictions (``tools/test.py --crf``)."""
+from typing import List
+
+import mmcv
+import numpy as np
+import torch
+from mmengine.structures import PixelData
+from mmseg.models import SegTTAModel
+from mmseg.registry import MODELS
+
+from mmwsss.functional.dense_crf import CRF_PRESETS, dense_crf
+
+
+@MODELS.register_module()
+class DenseCRFSegTTAModel(SegTTAModel):
+    """mmseg's ``SegTTAModel`` whose merged class probabilities are refined by a
+    fully-connected CRF (:func:`mmwsss.dense_crf`) with the image, before the
+    metric, ``--out`` and ``--show-dir`` see the prediction.
+
+    Without test-time augmentation (a plain test batch) each image is its own
+    single augmentation. As a ``BaseTTAModel`` it loads the segmentor's
+    checkpoint as mmseg's TTA model does.
+
+    Args:
+        module (dict): the segmentor (or its config).
+        crf (str): CRF preset (``'deeplab'``: DeepLab / WSSS-BED / EPS test time).
+        crf_cfg (dict, optional): preset overrides.
+    """
+
+    def __init__(self, module, crf: str = 'deeplab', crf_cfg: dict = None, **kwargs):
+        if crf not in CRF_PRESETS:
+            raise ValueError(f'unknown CRF preset {crf!r}; one of {sorted(CRF_PRESETS)}')
+        super().__init__(module=module, **kwargs)
+        self.crf, self.crf_cfg = crf, dict(crf_cfg or {})
+
+    def test_step(self, data):
+        samples = data['data_samples'] if isinstance(data, dict) else data[1]
+        if samples and not isinstance(samples[0], (list, tuple)):  # no TTA
+            return self.merge_preds([[p] for p in self.module.test_step(data)])
+        return super().test_step(data)
+
+    def merge_preds(self, data_samples_list: List) -> List:
+        merged = super().merge_preds(data_samples_list)
+        for aug, sample in zip(data_samples_list, merged):
+            probs = torch.stack([s.seg_logits.data.softmax(dim=0) for s in aug]).mean(0)
+            img = mmcv.imread(sample.img_path, channel_order='rgb')
+            if img.shape[:2] != probs.shape[1:]:
+                raise ValueError(f'{sample.img_path}: the image is {img.shape[:2]} but the '
+                                 f'prediction {tuple(probs.shape[1:])}: --crf needs '
+                                 'predictions at the original image size')
+            refined = dense_crf(img, probs.float().cpu().numpy(), self.crf, **self.crf_cfg)
+            pred = torch.from_numpy(np.ascontiguousarray(refined.argmax(0)))[None]
+            sample.set_data(dict(pred_sem_seg=PixelData(data=pred.to(probs.device)),
+                                 seg_logits=PixelData(data=torch.from_numpy(refined))))
+        return merged

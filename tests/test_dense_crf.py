@@ -1,0 +1,73 @@
+"""mmwsss.dense_crf: the published presets through pydensecrf2 (the [crf] extra)."""
+import sys
+
+import numpy as np
+import pytest
+
+from mmwsss import dense_crf
+from mmwsss.functional.dense_crf import CRF_PRESETS, cam_probs, crf_label
+
+dcrf = pytest.importorskip('pydensecrf.densecrf')  # make test installs it: runs in CI
+
+
+def _scene(h=48, w=64, seed=0):
+    """A sharp-edged square on a textured background, and a blurred,
+    shifted probability map of it."""
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((h, w), bool)
+    mask[12:36, 20:44] = True
+    img = np.where(mask[..., None], [200, 40, 40], [40, 60, 200]).astype(np.float32)
+    img = np.clip(img + rng.normal(0, 8, img.shape), 0, 255).astype(np.uint8)
+    yy, xx = np.mgrid[:h, :w]
+    d = np.maximum(np.abs(yy - 25) / 14, np.abs(xx - 34) / 14)  # shifted, too large
+    fg = 1 / (1 + np.exp(4 * (d - 1)))
+    return img, np.stack([1 - fg, fg]).astype(np.float32), mask
+
+
+def test_equals_direct_pydensecrf_calls():
+    from pydensecrf.utils import unary_from_softmax
+    img, probs, _ = _scene()
+    for preset, p in CRF_PRESETS.items():
+        crf = dcrf.DenseCRF2D(img.shape[1], img.shape[0], 2)
+        crf.setUnaryEnergy(np.ascontiguousarray(unary_from_softmax(probs)))
+        crf.addPairwiseGaussian(sxy=p['gauss_sxy'], compat=p['gauss_compat'])
+        crf.addPairwiseBilateral(sxy=p['bi_sxy'], srgb=p['bi_srgb'], rgbim=img,
+                                 compat=p['bi_compat'])
+        want = np.asarray(crf.inference(p['iterations'])).reshape(probs.shape)
+        np.testing.assert_array_equal(dense_crf(img, probs, preset), want)
+    assert CRF_PRESETS['deeplab'] == dict(iterations=10, gauss_sxy=1, gauss_compat=3,
+                                          bi_sxy=67, bi_srgb=3, bi_compat=4)
+
+
+def test_crf_raises_iou_with_a_sharp_object():
+    img, probs, mask = _scene()
+
+    def iou(pred):
+        return (pred & mask).sum() / (pred | mask).sum()
+
+    before = iou(probs.argmax(0) == 1)
+    after = iou(dense_crf(img, probs, 'deeplab').argmax(0) == 1)
+    assert before < 0.8 and after > before + 0.1
+
+
+def test_cam_label_and_errors():
+    img, probs, mask = _scene()
+    lab = crf_label(img, probs[1:], [14], tau=0.5, preset='psa')
+    assert lab.dtype == np.uint8 and set(np.unique(lab)) <= {0, 15}
+    assert (lab[mask] == 15).mean() > 0.9
+    p = cam_probs(probs[1:], alpha=4)
+    np.testing.assert_allclose(p.sum(0), 1, rtol=1e-5)
+    with pytest.raises(ValueError, match='unknown CRF preset'):
+        dense_crf(img, probs, 'nope')
+    with pytest.raises(ValueError, match='unknown CRF parameter'):
+        dense_crf(img, probs, bi_sigma=3)
+    with pytest.raises(ValueError, match='H×W×3 uint8'):
+        dense_crf(img.astype(np.float32), probs)
+
+
+def test_missing_extra_is_a_clear_error(monkeypatch):
+    img, probs, _ = _scene()
+    monkeypatch.setitem(sys.modules, 'pydensecrf', None)
+    monkeypatch.setitem(sys.modules, 'pydensecrf.densecrf', None)
+    with pytest.raises(ImportError, match=r"pip install -e '\.\[crf\]'"):
+        dense_crf(img, probs)
