@@ -154,7 +154,7 @@ def main(argv=None):
     sal = best['sal'] if best['sal'] != '—' else None
     semi_list = osp.join(data, SEMI_LIST)
     if not osp.isfile(semi_list):
-        subset = draw_subset([i for i, _, _ in items], fraction=0.1, seed=0)
+        subset = draw_subset([item[0] for item in items], fraction=0.1, seed=0)
         atomic_write(semi_list, lambda f: f.write(('\n'.join(subset) + '\n').encode()))
     seg = {}
     for key, path in (('pseudo', SEG_CFG), ('gt', SEG_GT_CFG), ('semi', SEG_SEMI_CFG)):
@@ -171,8 +171,8 @@ def main(argv=None):
     banner('6/6 summary')
     from demo.synthetic import synthetic_metainfo
     meta = synthetic_metainfo()
-    train_ids = [i for i, _, _ in items[:4]]
-    cls_of = {i: c for i, _, c in items}
+    train_ids = [item[0] for item in items[:4]]
+    cls_of = {item[0]: item[2] for item in items}
     rule = PseudoLabelRule(tau=best['tau'], mode=best['mode'])
     store = CAMStore(cams[best['method']], 'npz')
     rows = [grid_row_from_store(osp.join(paths['img_dir'], i + '.jpg'), store,

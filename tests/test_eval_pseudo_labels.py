@@ -196,3 +196,42 @@ def test_sweep_result_is_the_segmentor_pseudo_label_source_in_one_step(tmp_path,
     with pytest.raises(ValueError, match='not a τ sweep result'):
         json.dump({'tau': 0.1}, open(tmp_path / 'x.json', 'w'))
         load_config(seg_cfg, pseudo_labels=str(tmp_path / 'x.json'))
+
+
+def test_crf_sweep_end_to_end_and_the_protocol_fields(tmp_path, voc_root):
+    """--crf: each τ's CAM-only label refined by DenseCRF (PSA preset), scored as
+    the same labels made directly; best.json says what was measured."""
+    pytest.importorskip('pydensecrf.densecrf')
+    import mmcv
+
+    from mmwsss.evaluation import dataset_items
+    from mmwsss.fileio import cams_to_unit, read_label_png
+    from mmwsss.functional.dense_crf import crf_label
+    from mmengine.config import Config
+    cam_dir = osp.join(voc_root, 'activation_maps', 'VOC2012_TEST')
+    out = str(tmp_path / 'crf')
+    best = eval_pseudo_labels.main([CFG, '--cam-dir', cam_dir, '--cam-format', 'bed_png',
+                                    '--mode', 'no_saliency', '--crf', '--out-dir', out,
+                                    '--taus', '0.3'])
+    for key in ('split', 'split_list', 'num_images', 'crf', 'ignore', 'cam_dir', 'tau',
+                'mode', 'per_class_precision', 'per_class_recall', 'per_class_iou'):
+        assert key in best, key
+    assert best['crf'] == 'psa' and best['num_images'] == 4 and best['split'] == 'cam_dataloader'
+    items, c, _ = dataset_items(Config.fromfile(CFG).cam_dataloader.dataset)
+    store = CAMStore(cam_dir, 'bed_png')
+    cm = 0
+    for img_id, gt_path, cls, img_path in items:
+        gt = read_label_png(gt_path)
+        cams, keys = store.load(img_id, cls, gt.shape, c - 1)
+        pred = crf_label(mmcv.imread(img_path, channel_order='rgb'), cams_to_unit(cams), keys,
+                         0.3, 'psa')
+        cm = cm + label_confusion(gt, [pred], c + 1)
+    s = scores_from_confusion(cm)
+    assert best['miou_excl'] == pytest.approx(float(s['miou_excl'][0]), abs=1e-9)
+    prec = {k: v for k, v in best['per_class_precision'].items() if v is not None}
+    assert prec and all(0 <= v <= 1 for v in prec.values())
+    header = next(csv.reader(open(osp.join(out, 'tau_sweep.csv'))))
+    assert 'precision_person' in header and 'recall_person' in header
+    with pytest.raises(SystemExit):  # CRF refines CAM-only labels
+        eval_pseudo_labels.main([CFG, '--cam-dir', cam_dir, '--out-dir', out, '--crf',
+                                 '--sal-dir', cam_dir])

@@ -61,3 +61,24 @@ def test_finds_the_step_in_the_dataset_or_the_pipeline():
     assert found == step
     with pytest.raises(ValueError, match='no SaliencyPseudoLabel'):
         find_pseudo_label_step(dict(type='X', pipeline=[]))
+
+
+def test_export_crf_labels_as_psa_and_irn(tmp_path, voc_root):
+    """--crf: the CAM-only label of the config's τ refined by DenseCRF (psa preset)."""
+    pytest.importorskip('pydensecrf.densecrf')
+    import mmcv
+
+    from mmwsss.fileio import CAMStore, cams_to_unit
+    from mmwsss.functional.dense_crf import crf_label
+    out = str(tmp_path / 'crf')
+    opt = ['--cfg-options', 'train_dataloader.dataset.pipeline.1.mode=no_saliency']
+    export_pseudo_labels.main([CFG, '--out-dir', out, '--crf'] + opt)
+    assert json.load(open(osp.join(out, 'meta.json')))['settings']['pseudo_label']['crf'] == 'psa'
+    img_id = '2008_000002'
+    lab = np.asarray(Image.open(osp.join(out, img_id + '.png')))
+    cams, keys = CAMStore(osp.join(voc_root, 'activation_maps/VOC2012_TEST')).load(
+        img_id, [11, 14], lab.shape)
+    rgb = mmcv.imread(osp.join(voc_root, 'JPEGImages', img_id + '.jpg'), channel_order='rgb')
+    np.testing.assert_array_equal(lab, crf_label(rgb, cams_to_unit(cams), keys, 0.1, 'psa'))
+    with pytest.raises(ValueError, match="crf refines CAM-only labels"):
+        export_pseudo_labels.main([CFG, '--out-dir', str(tmp_path / 'x'), '--crf'])

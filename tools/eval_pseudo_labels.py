@@ -58,6 +58,10 @@ def parse_args(argv=None):
                    'or counted as misses')
     p.add_argument('--split', default='cam_dataloader',
                    help='config entry whose dataset lists the images')
+    p.add_argument('--crf', nargs='?', const='psa', choices=('psa', 'deeplab'),
+                   help='refine the CAM-only label of each τ with DenseCRF (default preset '
+                   'psa, as PSA/IRN refine theirs; --mode no_saliency; slow: one CRF per '
+                   'image and τ, so give few --taus)')
     p.add_argument('--nproc', type=int, default=1, help='worker processes')
     p.add_argument('--allow-pickle', action='store_true', help='needed for npy_dict stores')
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -66,6 +70,8 @@ def parse_args(argv=None):
     if args.taus is None:
         start, stop, step = args.tau_range or (0.05, 0.95, 0.05)
         args.taus = [round(float(t), 6) for t in np.arange(start, stop + step / 2, step)]
+    if args.crf and args.mode != 'no_saliency':
+        p.error('--crf refines CAM-only labels: use it with --mode no_saliency')
     if args.mode == 'saliency' and args.sal_dir is None:
         p.error('--sal-dir is required with --mode saliency')
     if args.cam_format is None:
@@ -95,7 +101,7 @@ def build_items(cfg, split):
 
 def missing_cams(items, store, num_classes):
     missing = []
-    for img_id, gt_path, cls in items:
+    for img_id, gt_path, cls, *_ in items:
         if store.cam_format == 'bed_png' and cls is None:
             cls = cls_labels_from_label_map(read_label_png(gt_path, img_id, 'GT label map'),
                                             num_classes)
@@ -103,17 +109,23 @@ def missing_cams(items, store, num_classes):
     return missing
 
 
+def _per_class(names, values):
+    return {c: (None if np.isnan(v) else float(v)) for c, v in zip(names, values)}
+
+
 def write_outputs(out_dir, taus, scores, class_names, select, meta):
     os.makedirs(out_dir, exist_ok=True)
     key = f'miou_{select}'
     rows = []
     header = ['tau', 'miou_excl', 'miou_miss', 'precision', 'recall_excl', 'recall_miss',
-              'ignored_share'] + [f'iou_{c}' for c in class_names]
+              'ignored_share'] + [f'{m}_{c}' for m in ('iou', 'precision', 'recall')
+                                  for c in class_names]
     for i, tau in enumerate(taus):
         rows.append([tau, scores['miou_excl'][i], scores['miou_miss'][i],
                      scores['mprecision'][i], scores['mrecall_excl'][i],
                      scores['mrecall_miss'][i], scores['ignored_share'][i]] +
-                    list(scores['iou_excl'][i]))
+                    list(scores['iou_excl'][i]) + list(scores['precision'][i]) +
+                    list(scores['recall_excl'][i]))
 
     def fmt(v):
         return f'{v:.6f}' if isinstance(v, (float, np.floating)) else str(v)
@@ -135,8 +147,9 @@ def write_outputs(out_dir, taus, scores, class_names, select, meta):
                    precision=float(scores['mprecision'][best]),
                    recall_excl=float(scores['mrecall_excl'][best]),
                    ignored_share=float(scores['ignored_share'][best]),
-                   per_class_iou={c: (None if np.isnan(v) else float(v))
-                                  for c, v in zip(class_names, scores[f'iou_{select}'][best])})
+                   per_class_iou=_per_class(class_names, scores[f'iou_{select}'][best]),
+                   per_class_precision=_per_class(class_names, scores['precision'][best]),
+                   per_class_recall=_per_class(class_names, scores[f'recall_{select}'][best]))
     data = json.dumps(summary, indent=2).encode()
     atomic_write(osp.join(out_dir, 'best.json'), lambda f: f.write(data))
 
@@ -174,13 +187,18 @@ def main(argv=None):
         more = f'\n  ... and {len(missing) - 20} more' if len(missing) > 20 else ''
         raise WSSSInputError(f'{len(missing)} CAM file(s) missing for the {len(items)} '
                              f'images of {args.split}:\n  {shown}{more}', path=args.cam_dir)
-    job = TauSweep(store, rule, tuple(args.taus), num_classes, args.sal_dir)
+    job = TauSweep(store, rule, tuple(args.taus), num_classes, args.sal_dir, args.crf)
     cm = job.run(items, args.nproc)
     scores = scores_from_confusion(cm)
     meta = dict(cam_dir=osp.abspath(args.cam_dir), cam_format=args.cam_format,
                 sal_dir=args.sal_dir and osp.abspath(args.sal_dir), mode=args.mode,
                 sal_threshold=args.sal_threshold, ignore_unassigned=rule.ignore_unassigned,
-                num_images=len(items), taus=list(args.taus))
+                num_images=len(items), taus=list(args.taus), split=args.split,
+                split_list=cfg[args.split]['dataset'].get('ann_file') or
+                cfg[args.split]['dataset'].get('cls_label_file'),
+                crf=args.crf, config=osp.abspath(args.config),
+                ignore=('excl: pixels labelled 255 (ignore) are left out of the scores, as '
+                        "EPS's script does; miss: they count as misses (false negatives)"))
     summary = write_outputs(args.out_dir, list(args.taus), scores, class_names, args.select,
                             meta)
     print(f"best τ = {summary['tau']:g}: mIoU {100 * summary['miou']:.2f} "

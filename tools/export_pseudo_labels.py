@@ -13,6 +13,7 @@ settings; a rerun with other settings into the same folder stops unless
 import argparse
 import os.path as osp
 
+import mmcv
 from mmengine.config import DictAction
 from PIL import Image
 
@@ -21,13 +22,14 @@ from mmwsss.utils.config_check import find_pseudo_label_step
 from mmwsss.utils.config_loading import load_config
 from mmwsss.utils.outputs import guard_output_dir, run_parallel
 
-
-
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description='Export on-the-fly pseudo labels as PNGs')
     p.add_argument('config', help='training config (uses train_dataloader.dataset)')
     p.add_argument('--out-dir', required=True, help='folder for <img_id>.png')
     p.add_argument('--nproc', type=int, default=1, help='worker processes')
+    p.add_argument('--crf', nargs='?', const='psa', choices=('psa', 'deeplab'),
+                   help='refine each CAM-only label with DenseCRF, as PSA/IRN do (default '
+                   'preset psa; the config must use mode no_saliency)')
     p.add_argument('--force', action='store_true',
                    help='rewrite existing labels, also when the settings changed')
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -44,9 +46,14 @@ def _init(transform, palette):
 
 def _export(job):
     info, path = job
-    with Image.open(info['img_path']) as img:  # reads the header only
-        w, h = img.size
-    results = _JOB['transform'](dict(info, ori_shape=(h, w), seg_fields=[]))
+    if _JOB['transform'].crf is not None:  # the CRF needs the pixels
+        img = mmcv.imread(info['img_path'])
+        results = dict(info, img=img, ori_shape=img.shape[:2], seg_fields=[])
+    else:
+        with Image.open(info['img_path']) as img:  # reads the header only
+            w, h = img.size
+        results = dict(info, ori_shape=(h, w), seg_fields=[])
+    results = _JOB['transform'](results)
     save_label_png(path, results['gt_seg_map'], _JOB['palette'])
 
 
@@ -63,6 +70,8 @@ def main(argv=None):
     ds_cfg['pipeline'] = []
     dataset = DATASETS.build(ds_cfg)
     step = dict(step, type='SaliencyPseudoLabel')
+    if args.crf:
+        step['crf'] = args.crf
     transform = TRANSFORMS.build(step)
 
     # the dataset's map folders are settings too: other maps, other labels

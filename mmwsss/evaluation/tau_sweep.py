@@ -13,7 +13,8 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 from mmwsss.errors import WSSSInputError
-from mmwsss.fileio import CAMStore, cls_labels_from_label_map, read_label_png, read_saliency
+from mmwsss.fileio import (CAMStore, cams_to_unit, cls_labels_from_label_map, read_label_png,
+                           read_saliency)
 from mmwsss.functional import UINT8_TO_UNIT, PseudoLabelRule, binarize_saliency
 from mmwsss.utils.outputs import track_parallel
 from .metrics import _column_lut, label_confusion
@@ -133,17 +134,27 @@ class TauSweep:
         num_classes (int): C (foreground classes).
         sal_dir (str, optional): folder of ``<img_id>.png`` saliency maps
             (``saliency`` mode).
+        crf (str, optional): a DenseCRF preset: the CAM-only label of each τ
+            (background score τ) is refined with the image, as PSA / IRN refine
+            theirs (``no_saliency`` mode; items then carry the image path).
     """
     store: CAMStore
     rule: PseudoLabelRule
     taus: Tuple[float, ...]
     num_classes: int
     sal_dir: Optional[str] = None
+    crf: Optional[str] = None
+
+    def __post_init__(self):
+        if self.crf is not None and self.rule.needs_saliency:
+            raise ValueError("crf refines CAM-only labels: use mode='no_saliency' (PSA / IRN "
+                             'apply it without saliency; WSSS-BED applies no CRF to pseudo '
+                             'labels)')
 
     def score(self, item) -> np.ndarray:
-        """T×N×(N+1) confusion of one ``(img_id, gt_path, classes or None)``;
-        classes None: the image-level labels from the GT."""
-        img_id, gt_path, classes = item
+        """T×N×(N+1) confusion of one ``(img_id, gt_path, classes or None[,
+        img_path])``; classes None: the image-level labels from the GT."""
+        img_id, gt_path, classes = item[:3]
         gt = read_label_png(gt_path, img_id, 'GT label map', self.store.backend_args)
         if classes is None:
             classes = cls_labels_from_label_map(gt, self.num_classes, self.rule.ignore_index)
@@ -155,10 +166,26 @@ class TauSweep:
             sal = read_saliency(osp.join(self.sal_dir, img_id + '.png'), img_id, gt.shape,
                                 self.store.backend_args)
         try:
+            if self.crf is not None:
+                return self._crf_confusion(item, gt, cams, keys)
             return pseudo_label_confusion(gt, (cams, keys, sal), self.rule, self.taus,
                                           self.num_classes + 1)
         except ValueError as e:
             raise WSSSInputError(str(e), img_id, gt_path) from e
+
+    def _crf_confusion(self, item, gt, cams, keys) -> np.ndarray:
+        import mmcv
+
+        from mmwsss.functional.dense_crf import crf_label
+        if len(item) < 4:
+            raise ValueError('crf needs the image path in each item (dataset_items gives it)')
+        img = mmcv.imread(item[3], channel_order='rgb')
+        if img is None or img.shape[:2] != gt.shape:
+            raise WSSSInputError(f'image unreadable or not of the GT size {gt.shape}',
+                                 item[0], item[3])
+        cams = cams_to_unit(cams)
+        preds = [crf_label(img, cams, keys, t, self.crf) for t in self.taus]
+        return label_confusion(gt, preds, self.num_classes + 1, self.rule.ignore_index)
 
     def run(self, items: Sequence, nproc: int = 1, quiet: bool = False) -> np.ndarray:
         """Sum of the per-image T×N×(N+1) confusion matrices (one pass)."""
@@ -174,7 +201,7 @@ def dataset_items(dataset_cfg: dict) -> Tuple[list, int, list]:
     """The items a :class:`TauSweep` scores, from a WSSS dataset config.
 
     Returns:
-        tuple: ``(img_id, GT path, classes or None)`` per image (GT kept: the
+        tuple: ``(img_id, GT path, classes or None, image path)`` per image (GT kept: the
         dataset is built with ``pseudo_labels=False``), C, and the class names.
     """
     import mmwsss.datasets  # noqa: F401  (registers the datasets)
@@ -189,5 +216,5 @@ def dataset_items(dataset_cfg: dict) -> Tuple[list, int, list]:
             raise ValueError('the dataset has no GT label maps (data_prefix.seg_map_path)')
         cls = info.get('cls_labels')
         items.append((info['img_id'], info['seg_map_path'],
-                      None if cls is None else [int(c) for c in cls]))
+                      None if cls is None else [int(c) for c in cls], info['img_path']))
     return items, len(dataset.metainfo['classes']) - 1, list(dataset.metainfo['classes'])

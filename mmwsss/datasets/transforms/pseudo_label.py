@@ -60,6 +60,10 @@ class SaliencyPseudoLabel(BaseTransform):
         allow_pickle (bool): allow ``npy_dict`` stores (pickles run code).
         backend_args (dict, optional): ``mmengine.fileio`` backend arguments
             for the CAM and saliency files, as in ``LoadAnnotations``.
+        crf (str, optional): a DenseCRF preset (``'psa'``): the CAM-only label
+            (background score τ) is refined with the image (``results['img']``,
+            BGR), as PSA / IRN refine theirs; ``no_saliency`` mode only. Needs
+            the ``[crf]`` extra. WSSS-BED applies no CRF to pseudo labels.
     """
 
     def __init__(self,
@@ -72,11 +76,20 @@ class SaliencyPseudoLabel(BaseTransform):
                  ignore_unassigned: bool = True,
                  ignore_index: int = 255,
                  allow_pickle: bool = False,
-                 backend_args: Optional[dict] = None) -> None:
+                 backend_args: Optional[dict] = None,
+                 crf: Optional[str] = None) -> None:
         self.rule = PseudoLabelRule(tau, mode, sal_threshold, ignore_unassigned, ignore_index)
         self.store = CAMStore(cam_dir, cam_format, allow_pickle, backend_args)
         self.sal_dir = sal_dir
         self.load_gt = LoadAnnotations(backend_args=backend_args)  # gt_subset images
+        if crf is not None:
+            from mmwsss.functional.dense_crf import CRF_PRESETS, _densecrf
+            if crf not in CRF_PRESETS:
+                raise ValueError(f'unknown CRF preset {crf!r}; one of {sorted(CRF_PRESETS)}')
+            if self.rule.needs_saliency:
+                raise ValueError("crf refines CAM-only labels: use mode='no_saliency'")
+            _densecrf()  # a missing extra fails here, not at the first image
+        self.crf = crf
 
     def _sal_path(self, results: dict, img_id: str) -> str:
         if self.sal_dir is not None:
@@ -112,7 +125,14 @@ class SaliencyPseudoLabel(BaseTransform):
         if self.rule.needs_saliency:
             sal = read_saliency(self._sal_path(results, img_id), img_id, hw,
                                 self.store.backend_args)
-        results['gt_seg_map'] = self.rule(cams, keys, sal)
+        if self.crf is None:
+            results['gt_seg_map'] = self.rule(cams, keys, sal)
+        else:
+            from mmwsss.fileio import cams_to_unit
+            from mmwsss.functional.dense_crf import crf_label
+            rgb = np.ascontiguousarray(results['img'][..., ::-1])
+            results['gt_seg_map'] = crf_label(rgb, cams_to_unit(cams), keys, self.rule.tau,
+                                              self.crf)
         seg_fields = results.setdefault('seg_fields', [])
         if 'gt_seg_map' not in seg_fields:
             seg_fields.append('gt_seg_map')
@@ -124,4 +144,4 @@ class SaliencyPseudoLabel(BaseTransform):
                 f'cam_format={s.cam_format!r}, tau={r.tau}, mode={r.mode!r}, '
                 f'sal_threshold={r.sal_threshold}, ignore_unassigned={r.ignore_unassigned}, '
                 f'ignore_index={r.ignore_index}, allow_pickle={s.allow_pickle}, '
-                f'backend_args={s.backend_args})')
+                f'backend_args={s.backend_args}, crf={self.crf!r})')
