@@ -411,3 +411,12 @@ def test_coco_recipe_is_the_voc_model_with_81_classes(path):
             out = head(feats)
         out = out[-1] if isinstance(out, (list, tuple)) else out
         assert out.shape[:2] == (2, 81)
+
+
+@pytest.mark.parametrize('path', RECIPES, ids=rel)
+def test_segmentors_report_the_last_iteration_and_choose_no_checkpoint_on_val(path):
+    """The protocol: val mIoU at the last iteration; no save_best (WSSS-BED too picks no
+    checkpoint on val)."""
+    cfg = load(path)
+    assert cfg.train_cfg.max_iters % cfg.train_cfg.val_interval == 0
+    assert 'save_best' not in cfg.default_hooks.checkpoint

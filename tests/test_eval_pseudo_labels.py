@@ -235,3 +235,25 @@ def test_crf_sweep_end_to_end_and_the_protocol_fields(tmp_path, voc_root):
     with pytest.raises(SystemExit):  # CRF refines CAM-only labels
         eval_pseudo_labels.main([CFG, '--cam-dir', cam_dir, '--out-dir', out, '--crf',
                                  '--sal-dir', cam_dir])
+
+
+def test_seed_summary_equals_hand_computed_mean_and_std(tmp_path, capsys):
+    from tests.utils import load_tool
+    dirs = []
+    for seed, miou in enumerate([60.0, 62.0, 67.0]):
+        run = tmp_path / f'seed{seed}' / '20260101_000000' / 'vis_data'
+        run.mkdir(parents=True)
+        with open(run / 'scalars.json', 'w') as f:  # as mmengine logs: train, val, ...
+            f.write(json.dumps(dict(loss=1.0, step=10)) + '\n')
+            f.write(json.dumps(dict(mIoU=miou - 5, aAcc=80.0, step=10)) + '\n')
+            f.write(json.dumps(dict(loss=0.5, step=20)) + '\n')
+            f.write(json.dumps(dict(mIoU=miou, aAcc=90.0 + seed, step=20)) + '\n')
+        dirs.append(str(tmp_path / f'seed{seed}'))
+    out = str(tmp_path / 'summary.json')
+    s = load_tool('analysis_tools/summarize_seeds').main(dirs + ['--out', out])
+    # mean 63, sample std sqrt(((-3)^2 + (-1)^2 + 4^2) / 2) = sqrt(13)
+    assert s['mIoU']['mean'] == pytest.approx(63.0)
+    assert s['mIoU']['std'] == pytest.approx(13 ** 0.5)
+    assert s['aAcc']['mean'] == pytest.approx(91.0) and s['aAcc']['std'] == pytest.approx(1.0)
+    assert json.load(open(out))['metrics']['mIoU']['values'] == [60.0, 62.0, 67.0]
+    assert '63.00 ± 3.61' in capsys.readouterr().out
