@@ -93,3 +93,64 @@ def test_load_runs_every_check(tmp_path):
     assert CAMStore(None, 'npz').load('x', stem=str(tmp_path / 'a'))[1] == [3, 11]
     with pytest.raises(ValueError, match='cam_format'):
         CAMStore(str(tmp_path), 'png')
+
+
+# --- hostile input (issue 12): each of these gave a silent wrong value before --------------
+
+def test_16bit_png_is_refused_not_clipped(tmp_path):
+    """Fails before the fix: PIL's convert('L') clipped every value > 255 to 255."""
+    from mmwsss.fileio import read_saliency
+    arr = np.full((5, 7), 300, np.uint16)
+    arr[0, 0] = 20
+    import cv2
+    cv2.imwrite(str(tmp_path / 'a_3.png'), arr)  # a 16-bit gray PNG
+    with pytest.raises(WSSSInputError, match=r"'a'.*a_3.png.*I;16.* PNG \(more than 8 bits\)"):
+        load_cams(str(tmp_path), 'a', [3])
+    cv2.imwrite(str(tmp_path / 's.png'), arr)
+    with pytest.raises(WSSSInputError, match=r's.png.*more than 8 bits'):
+        read_saliency(str(tmp_path / 's.png'), 's')
+
+
+def test_palette_and_colour_maps_are_refused_not_converted_by_luma(tmp_path):
+    """Fails before the fix: a 0/1 palette index mask or an RGB heat map became gray."""
+    from mmwsss.fileio import read_saliency
+    idx = Image.fromarray(np.eye(5, 7, dtype=np.uint8), mode='L').convert('P')
+    idx.save(tmp_path / 'p.png')
+    with pytest.raises(WSSSInputError, match='palette PNG'):
+        read_saliency(str(tmp_path / 'p.png'), 'p')
+    heat = np.zeros((5, 7, 3), np.uint8)
+    heat[..., 0] = 255  # red: a jet colour map's hot end
+    Image.fromarray(heat).save(tmp_path / 'a_3.png')
+    with pytest.raises(WSSSInputError, match=r'a_3.png.*colour image \(a heat map\?\)'):
+        load_cams(str(tmp_path), 'a', [3])
+    gray3 = np.repeat(np.arange(35, dtype=np.uint8).reshape(5, 7, 1), 3, 2)
+    Image.fromarray(gray3).save(tmp_path / 'g.png')  # RGB with equal channels: the gray
+    np.testing.assert_array_equal(read_saliency(str(tmp_path / 'g.png')), gray3[..., 0])
+
+
+def test_npz_duplicate_or_non_integer_class_ids_are_refused(tmp_path):
+    """Fails before the fix: with keys [14, 14] the last map silently won."""
+    cams = np.zeros((2, 3, 4), np.uint8)
+    np.savez(tmp_path / 'd.npz', keys=np.array([14, 14]), cams=cams)
+    with pytest.raises(WSSSInputError, match=r"'d'.*d.npz.*\[14\] appear more than once"):
+        load_cams(str(tmp_path), 'd', cam_format='npz')
+    np.savez(tmp_path / 's.npz', keys=np.array(['14', '3']), cams=cams)
+    with pytest.raises(WSSSInputError, match=r"s.npz.*'keys' must be integer class ids"):
+        load_cams(str(tmp_path), 's', cam_format='npz')
+    np.savez(tmp_path / 'f.npz', keys=np.array([1, 2]), cams=cams.astype(np.float64))
+    with pytest.raises(WSSSInputError, match='uint8, float16 or float32'):
+        load_cams(str(tmp_path), 'f', cam_format='npz')
+
+
+def test_atomic_write_respects_the_umask():
+    """Fails before the fix: mkstemp made every output 0600 whatever the umask."""
+    import os
+    import tempfile
+
+    from mmwsss.fileio import atomic_write
+    from mmwsss.fileio.png import _UMASK
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, 'x.txt')
+        atomic_write(path, lambda f: f.write(b'x'))
+        assert os.stat(path).st_mode & 0o777 == 0o666 & ~_UMASK
+        assert open(path, 'rb').read() == b'x'

@@ -92,3 +92,20 @@ def test_coco_converter_and_datasets(coco_root, tmp_path, capsys):
                                         dict(type='PackSegInputs')]))
     assert len(val) == 2
     assert set(np.unique(val[1]['data_samples'].gt_sem_seg.data.numpy())) == {0, 3}
+
+
+def test_coco_file_name_with_a_folder_is_refused(tmp_path, coco_root):
+    """Fails before the fix: file_name '../../x.jpg' made the converter write outside -o."""
+    import json
+    import shutil
+    root = tmp_path / 'coco'
+    shutil.copytree(coco_root, root)
+    ann = root / 'annotations' / 'instances_train2014.json'
+    data = json.load(open(ann))
+    data['images'][0]['file_name'] = '../../escape.jpg'
+    json.dump(data, open(ann, 'w'))
+    out = tmp_path / 'out'
+    with pytest.raises(WSSSInputError, match=r"instances_train2014.json.*'\.\./\.\./escape"
+                                             r"\.jpg': a plain file name"):
+        coco2014.main([str(root), '-o', str(out)])
+    assert not (tmp_path / 'escape.png').exists() and not list(tmp_path.glob('**/escape*'))

@@ -257,3 +257,30 @@ def test_seed_summary_equals_hand_computed_mean_and_std(tmp_path, capsys):
     assert s['aAcc']['mean'] == pytest.approx(91.0) and s['aAcc']['std'] == pytest.approx(1.0)
     assert json.load(open(out))['metrics']['mIoU']['values'] == [60.0, 62.0, 67.0]
     assert '63.00 ± 3.61' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize('tau', ['nan', '7', '-0.1'])
+def test_tau_outside_0_1_is_refused(tau, tmp_path, voc_root):
+    """Fails before the fix: --taus nan was accepted and written to best.json as the best,
+    at 'mIoU 100.00'."""
+    cam_dir = osp.join(voc_root, 'activation_maps', 'VOC2012_TEST')
+    with pytest.raises(SystemExit):
+        eval_pseudo_labels.main([CFG, '--cam-dir', cam_dir, '--out-dir', str(tmp_path),
+                                 '--mode', 'no_saliency', '--taus', '0.2', tau])
+    assert not osp.exists(osp.join(tmp_path, 'best.json'))
+
+
+def test_a_tau_that_ignores_nearly_everything_cannot_win(tmp_path):
+    """Fails before the fix: under 'excl' the τ with the fewest scored pixels won."""
+    taus = [0.1, 0.9]
+    scores = dict(miou_excl=np.array([0.6, 0.99]), miou_miss=np.array([0.6, 0.01]),
+                  mprecision=np.ones(2), mrecall_excl=np.ones(2), mrecall_miss=np.ones(2),
+                  ignored_share=np.array([0.05, 0.98]), iou_excl=np.ones((2, 2)),
+                  iou_miss=np.ones((2, 2)), precision=np.ones((2, 2)),
+                  recall_excl=np.ones((2, 2)), recall_miss=np.ones((2, 2)))
+    best = eval_pseudo_labels.write_outputs(str(tmp_path), taus, scores, ['bg', 'a'], 'excl',
+                                            {}, max_ignored=0.5)
+    assert best['tau'] == 0.1
+    with pytest.raises(SystemExit, match='every τ leaves more than'):
+        eval_pseudo_labels.write_outputs(str(tmp_path), taus, scores, ['bg', 'a'], 'excl', {},
+                                         max_ignored=0.01)

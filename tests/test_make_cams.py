@@ -106,3 +106,35 @@ def test_runner_checkpoint_needs_trust(tmp_path, checkpoint):
         make_cams.main(args)
     make_cams.main(args + ['--trust-checkpoint'])
     assert len([f for f in os.listdir(tmp_path / 'c') if f.endswith('.npz')]) == 4
+
+
+def test_a_new_checkpoint_at_the_same_path_is_other_settings(tmp_path, checkpoint):
+    """Fails before the fix: the guard compared the path string, so a retrained model
+    saved at the same path resumed into the old store (two models' CAMs mixed)."""
+    import shutil
+    import time
+    ckpt = str(tmp_path / 'model.pth')
+    shutil.copy(checkpoint, ckpt)
+    out = str(tmp_path / 'cams')
+    args = [CFG, ckpt, '--out-dir', out, '--scales', '0.5', '--no-flip',
+            '--work-dir', str(tmp_path / 'w')]
+    make_cams.main(args)
+    time.sleep(0.01)
+    state = torch.load(ckpt, weights_only=False)
+    torch.save(state, ckpt)  # "retrained": same path, new file
+    with pytest.raises(SystemExit, match='other settings'):
+        make_cams.main(args)
+
+
+def test_zero_byte_outputs_are_redone(tmp_path, checkpoint, capsys):
+    """Fails before the fix: a rerun kept a zero-byte CAM file as done."""
+    out = str(tmp_path / 'cams')
+    args = [CFG, checkpoint, '--out-dir', out, '--scales', '0.5', '--no-flip',
+            '--work-dir', str(tmp_path / 'w')]
+    make_cams.main(args)
+    victim = osp.join(out, '2007_000039.npz')
+    open(victim, 'wb').close()
+    capsys.readouterr()
+    make_cams.main(args)
+    assert '1 images written, 3 kept' in capsys.readouterr().out
+    assert os.path.getsize(victim) > 0

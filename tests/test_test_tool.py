@@ -57,3 +57,12 @@ def test_crf_with_and_without_tta_and_the_protocol_is_recorded(tmp_path):
         assert (p['tta'] is None) == (len(extra) == 1)
         if p['tta']:
             assert p['tta']['flip'] and len(p['tta']['scales']) > 1
+    # hostile input (issue 12; failed before: loaded with strict=False, exit 0, wrong mIoU):
+    # a config whose head has another num_classes than the checkpoint
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES='')
+    p = subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'test.py'), CFG, ckpt,
+                        '--work-dir', work, '--cfg-options', 'model.decode_head.num_classes=5',
+                        'model.auxiliary_head.num_classes=5'],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode != 0
+    assert 'cannot load checkpoint' in p.stderr and 'size mismatch' in p.stderr

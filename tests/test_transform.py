@@ -181,3 +181,39 @@ def test_pickled_store_needs_allow_pickle(voc_copy):
     lab = _run(voc_copy, '2007_000039', [19], cam_dir=d, cam_format='npy_dict',
                allow_pickle=True)['gt_seg_map']
     assert set(np.unique(lab)) <= {0, 20}
+
+
+# --- hostile input (issue 12) ----------------------------------------------------------------
+
+def test_transform_after_a_resize_is_an_error(voc_root):
+    """Fails before the fix: the label was built at ori_shape, the image resized."""
+    from mmcv.transforms import Resize
+    res = LoadImageFromFile()(dict(img_path=osp.join(voc_root, 'JPEGImages',
+                                                     '2007_000032.jpg')))
+    res = Resize(scale_factor=0.5, keep_ratio=True)(res)
+    with pytest.raises(WSSSInputError, match=r'2007_000032.*right after LoadImageFromFile'):
+        _transform(voc_root)(dict(res, cls_labels=np.array([0, 14])))
+
+
+def test_load_annotations_after_the_transform_is_refused(voc_root):
+    """Fails before the fix: mmseg's stock pipeline with LoadAnnotations after the
+    transform silently trained on GT."""
+    from mmengine.config import Config
+
+    from mmwsss.utils import check_label_overwrite
+    stock = [dict(type='LoadImageFromFile'),
+             dict(type='SaliencyPseudoLabel', cam_dir='x', sal_dir='y'),
+             dict(type='LoadAnnotations'), dict(type='PackSegInputs')]
+    cfg = Config(dict(train_dataloader=dict(dataset=dict(type='PascalVOCDataset',
+                                                         pipeline=stock))))
+    with pytest.raises(ValueError, match=r'replaces every pseudo label.*train_dataloader\.'
+                                         r'dataset\.pipeline'):
+        check_label_overwrite(cfg)
+    with pytest.raises(ValueError, match='has LoadAnnotations: it would replace'):
+        DATASETS.build(dict(
+            type='VOCWSSSDataset', data_root=voc_root, pseudo_labels=True,
+            ann_file='ImageSets/Segmentation/train_aug.txt',
+            cls_label_file='cls_labels/train_aug.txt', pseudo_label_cfg=dict(tau=0.1),
+            pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations')]))
+    check_label_overwrite(Config(dict(train_dataloader=dict(dataset=dict(
+        pipeline=[stock[0], stock[1], stock[3]])))))  # the right pipeline passes

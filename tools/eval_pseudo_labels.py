@@ -56,6 +56,9 @@ def parse_args(argv=None):
     p.add_argument('--select', default='excl', choices=('excl', 'miss'),
                    help='convention for the best τ: predicted-ignore pixels excluded (EPS) '
                    'or counted as misses')
+    p.add_argument('--max-ignored', type=float, default=0.5,
+                   help='a τ whose labels leave more than this share of the pixels ignored '
+                   'cannot be the best (the excl convention would reward ignoring)')
     p.add_argument('--split', default='cam_dataloader',
                    help='config entry whose dataset lists the images')
     p.add_argument('--crf', nargs='?', const='psa', choices=('psa', 'deeplab'),
@@ -70,6 +73,11 @@ def parse_args(argv=None):
     if args.taus is None:
         start, stop, step = args.tau_range or (0.05, 0.95, 0.05)
         args.taus = [round(float(t), 6) for t in np.arange(start, stop + step / 2, step)]
+    bad = [t for t in args.taus if not np.isfinite(t) or not 0 <= t <= 1]
+    if bad:
+        p.error(f'τ must be a number in [0, 1]; got {bad}')
+    if not 0 <= args.max_ignored <= 1:
+        p.error(f'--max-ignored must be in [0, 1], got {args.max_ignored}')
     if args.crf and args.mode != 'no_saliency':
         p.error('--crf refines CAM-only labels: use it with --mode no_saliency')
     if args.mode == 'saliency' and args.sal_dir is None:
@@ -113,7 +121,7 @@ def _per_class(names, values):
     return {c: (None if np.isnan(v) else float(v)) for c, v in zip(names, values)}
 
 
-def write_outputs(out_dir, taus, scores, class_names, select, meta):
+def write_outputs(out_dir, taus, scores, class_names, select, meta, max_ignored=1.0):
     os.makedirs(out_dir, exist_ok=True)
     key = f'miou_{select}'
     rows = []
@@ -140,7 +148,13 @@ def write_outputs(out_dir, taus, scores, class_names, select, meta):
         f.write(buf.getvalue().encode())
 
     atomic_write(osp.join(out_dir, 'tau_sweep.csv'), write_csv)
-    best = int(np.nanargmax(scores[key]))
+    # a τ whose labels ignore (nearly) everything scores well under 'excl' and
+    # teaches a segmentor nothing: it may not win
+    eligible = np.where(scores['ignored_share'] <= max_ignored, scores[key], np.nan)
+    if np.isnan(eligible).all():
+        raise SystemExit(f'every τ leaves more than {max_ignored:.0%} of the pixels ignored '
+                         '(see tau_sweep.csv): raise --max-ignored or check the inputs')
+    best = int(np.nanargmax(eligible))
     summary = dict(meta, tau=float(taus[best]), select=select, miou=float(scores[key][best]),
                    miou_excl=float(scores['miou_excl'][best]),
                    miou_miss=float(scores['miou_miss'][best]),
@@ -199,8 +213,9 @@ def main(argv=None):
                 crf=args.crf, config=osp.abspath(args.config),
                 ignore=('excl: pixels labelled 255 (ignore) are left out of the scores, as '
                         "EPS's script does; miss: they count as misses (false negatives)"))
+    meta['max_ignored'] = args.max_ignored
     summary = write_outputs(args.out_dir, list(args.taus), scores, class_names, args.select,
-                            meta)
+                            meta, args.max_ignored)
     print(f"best τ = {summary['tau']:g}: mIoU {100 * summary['miou']:.2f} "
           f"({args.select}); results in {args.out_dir}")
     return summary

@@ -111,7 +111,6 @@ def main():
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
 
-    cfg.load_from = args.checkpoint
 
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
@@ -134,8 +133,16 @@ def main():
     register_checkpoint_safe_globals()
     setup_cpu_distributed(cfg, args.launcher)
 
-    # build the runner from config
+    # build the runner from config; the checkpoint is loaded strictly: a head for
+    # another num_classes (or any weight that does not fit) is an error, not a
+    # log warning followed by a wrong mIoU
+    cfg.load_from = None
     runner = Runner.from_cfg(cfg)
+    try:
+        runner.load_checkpoint(args.checkpoint, map_location='cpu', strict=True)
+    except (RuntimeError, KeyError, ValueError) as e:
+        raise SystemExit(f'cannot load checkpoint {args.checkpoint!r} into the model of '
+                         f'{args.config} (another num_classes or network?):\n{e}') from e
 
     # start testing
     metrics = runner.test()

@@ -16,8 +16,9 @@ from mmseg.registry import RUNNERS
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import mmwsss  # noqa: E402,F401  (registers datasets, transforms and models)
-from mmwsss.utils import (check_pseudo_label_dirs, load_config,  # noqa: E402
-                          register_checkpoint_safe_globals, setup_cpu_distributed)
+from mmwsss.utils import (check_label_overwrite, check_pseudo_label_dirs,  # noqa: E402
+                          load_config, register_checkpoint_safe_globals,
+                          setup_cpu_distributed)
 
 
 def parse_args():
@@ -73,6 +74,7 @@ def main():
 
     # a wrong CAM / saliency folder fails here, before any training
     check_pseudo_label_dirs(cfg)
+    check_label_overwrite(cfg)
 
     # work_dir is determined in this priority: CLI > segment in file > filename
     if args.work_dir is not None:

@@ -12,13 +12,13 @@ from mmengine.runner import Runner
 
 from mmwsss.fileio import cam_path
 from mmwsss.utils import register_checkpoint_safe_globals, setup_cpu_distributed
-from mmwsss.utils.outputs import guard_output_dir
+from mmwsss.utils.outputs import file_fingerprint, guard_output_dir, is_done
 
 
 def done(out_dir, img_id, classes, cam_format):
     if cam_format == 'npz':
-        return osp.isfile(cam_path(out_dir, img_id, 'npz'))
-    return all(osp.isfile(cam_path(out_dir, img_id, 'bed_png', c)) for c in classes)
+        return is_done(cam_path(out_dir, img_id, 'npz'))
+    return all(is_done(cam_path(out_dir, img_id, 'bed_png', c)) for c in classes)
 
 
 def load_weights(runner, checkpoint, trust=False):
@@ -81,7 +81,10 @@ def write_cam_store(cfg: Config, checkpoint: str, out_dir: str, cam_format: str 
         cfg.model.cam_scales = tuple(scales)
     if not flip:
         cfg.model.cam_flip = False
-    settings = dict(checkpoint=osp.abspath(checkpoint), cam_format=cam_format,
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {checkpoint!r}')
+    # the checkpoint's size and mtime: another model saved at the same path is another store
+    settings = dict(checkpoint=file_fingerprint(checkpoint), cam_format=cam_format,
                     dtype=dtype, scales=list(cfg.model.get('cam_scales', [1.0])),
                     flip=cfg.model.get('cam_flip', True))
 

@@ -104,6 +104,10 @@ class BaseWSSSDataset(BaseSegDataset):
             return step.get('type', '').split('.')[-1] if isinstance(step, dict) else ''
 
         pipeline = list(pipeline)
+        if any(name(t) == 'LoadAnnotations' for t in pipeline):
+            raise ValueError('the training pipeline has LoadAnnotations: it would replace the '
+                             'pseudo label by the GT mask; remove it (the gt_subset option '
+                             'is how some images train on their GT)')
         if any(name(t) == 'SaliencyPseudoLabel' for t in pipeline):
             raise ValueError('pseudo_label_cfg is given and the pipeline has a '
                              'SaliencyPseudoLabel step: keep one of the two')

@@ -5,7 +5,7 @@ from mmseg.registry import DATASETS
 
 from mmwsss.functional.palette import voc_colormap
 from .base import BaseWSSSDataset
-from .coco_labels import COCO_CLASSES, coco_category_map, coco_cls_labels
+from .coco_labels import COCO_CLASSES, coco_category_map, coco_cls_labels, coco_image_stem
 
 
 @DATASETS.register_module()
@@ -42,7 +42,7 @@ class COCOWSSSDataset(BaseWSSSDataset):
                              f'{len(COCO_CLASSES)} (COCO-14 instances)')
         labels = {}
         for image_id in sorted(coco.getImgIds()):
-            stem = osp.splitext(coco.loadImgs(image_id)[0]['file_name'])[0]
+            stem = coco_image_stem(coco, image_id, self.ann_file)
             labels[stem] = coco_cls_labels(coco, image_id, cat_map)
         return labels
 

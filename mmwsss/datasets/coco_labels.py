@@ -47,3 +47,17 @@ def coco_label_map(coco, image_id: int, cat_map: Dict[int, int],
     for a in sorted((a for a in anns if not a.get('iscrowd', 0)), key=lambda a: -a['area']):
         label[coco.annToMask(a) > 0] = cat_map[a['category_id']] + 1
     return label
+
+
+def coco_image_stem(coco, image_id: int, ann_file: str) -> str:
+    """The file stem of a COCO image, refused when its ``file_name`` is not a
+    plain file name (a separator or ``..`` would put outputs outside their folder)."""
+    import os.path as osp
+
+    from mmwsss.errors import WSSSInputError
+    name = str(coco.loadImgs(image_id)[0]['file_name'])
+    if not name or '/' in name or '\\' in name or name in ('.', '..') or \
+            name.startswith('..') or osp.isabs(name):
+        raise WSSSInputError(f'image {image_id} has file_name {name!r}: a plain file name '
+                             'is expected (no folder, no "..")', path=ann_file)
+    return osp.splitext(name)[0]

@@ -144,6 +144,9 @@ class CAMStore:
 
     @staticmethod
     def _check_ids(ids, max_class, img_id, where):
+        dup = sorted({k for k in ids if list(ids).count(k) > 1})
+        if dup:  # two maps for one class: which one is meant is unknowable
+            raise WSSSInputError(f'class id(s) {dup} appear more than once', img_id, where)
         bad = [k for k in ids if k < 0 or (max_class is not None and k > max_class)]
         if bad:
             valid = f'0..{max_class}' if max_class is not None else '>= 0'
@@ -203,8 +206,11 @@ class CAMStore:
                 f"npz CAM file needs 'keys' (K,) and 'cams' (K×H×W), got {keys.shape} and "
                 f'{cams.shape}', img_id, path)
         if cams.dtype not in (np.uint8, np.float16, np.float32):
-            raise WSSSInputError(f'npz CAMs must be uint8 or float16, got {cams.dtype}',
+            raise WSSSInputError(f'npz CAMs must be uint8, float16 or float32, got {cams.dtype}',
                                  img_id, path)
+        if not np.issubdtype(keys.dtype, np.integer):  # strings, NaN: not class ids
+            raise WSSSInputError(f"npz 'keys' must be integer class ids, got {keys.dtype} "
+                                 f'{keys.tolist()[:5]}', img_id, path)
         return [int(k) for k in keys], cams
 
     def _load_npy_dict(self, path: str, img_id: str):

@@ -17,16 +17,44 @@ from PIL import Image
 from mmwsss.errors import WSSSInputError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
+def _fsync_dir(folder: str) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. not permitted on this platform
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def atomic_write(path: str, write: Callable) -> None:
     """Write a file atomically: ``write(fileobj)`` into a temporary file in the
-    same folder, then rename it over ``path``. A crash leaves no partial file."""
+    same folder, fsync it, rename it over ``path`` and fsync the folder. A crash or
+    a power loss leaves the old file or the new one, never a partial or empty one.
+    The file gets the mode the umask allows (as ``open`` would), not mkstemp's 0600."""
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(path), suffix='.tmp')
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600: respect the umask instead
         with os.fdopen(fd, 'wb') as f:
             write(f)
+            f.flush()
+            os.fsync(f.fileno())  # the data is on disk before the name points at it
         os.replace(tmp, path)
+        _fsync_dir(folder)  # and the rename itself survives a power loss
     except BaseException:
         if osp.exists(tmp):
             os.unlink(tmp)
@@ -65,10 +93,14 @@ def read_bytes(path: str, img_id=None, what: str = 'file',
 
 def read_gray_png(path: str, img_id=None, what: str = 'image',
                   backend_args: Optional[dict] = None) -> np.ndarray:
-    """Read an image file as 8-bit gray (RGB → L with PIL's ITU-R 601-2 luma).
+    """Read an 8-bit gray map (saliency, CAM) as H×W uint8.
+
+    Gray PNGs (and RGB ones whose three channels are equal) are read as they
+    are; 16-bit, palette and colour images are refused (their values are not
+    scores /255), as are missing and unreadable files.
 
     Raises:
-        WSSSInputError: the file is missing or not a readable image.
+        WSSSInputError: naming the image and the file.
     """
     # Fast path: an 8-bit gray PNG decoded by OpenCV holds the same values as
     # PIL's; anything else (RGB, palette, damaged) goes through PIL.
@@ -85,10 +117,27 @@ def read_gray_png(path: str, img_id=None, what: str = 'image',
         return arr
     try:
         with Image.open(src) as img:
-            if img.mode != 'L':
+            mode = img.mode
+            if mode in ('I;16', 'I;16B', 'I;16L', 'I', 'F'):
+                # PIL's convert('L') would clip every value above 255 to 255
+                raise WSSSInputError(f'{what} is a {mode} PNG (more than 8 bits): save it as '
+                                     '8-bit gray, value / 255 being the score', img_id, path)
+            if mode == 'P':  # an index mask or a colour map: luma would invent values
+                raise WSSSInputError(f'{what} is a palette PNG: save it as 8-bit gray (mode '
+                                     'L), value / 255 being the score', img_id, path)
+            if mode in ('RGB', 'RGBA'):
+                rgb = np.asarray(img.convert('RGB'))
+                if (rgb != rgb[..., :1]).any():  # a colour heat map, not a gray map
+                    raise WSSSInputError(f'{what} is a colour image (a heat map?): save it '
+                                         'as 8-bit gray, value / 255 being the score',
+                                         img_id, path)
+                return np.ascontiguousarray(rgb[..., 0])
+            if mode != 'L':
                 img = img.convert('L')
             return np.asarray(img, dtype=np.uint8)
     except (OSError, SyntaxError, ValueError) as e:  # PIL raises these on bad data
+        if isinstance(e, WSSSInputError):
+            raise
         raise WSSSInputError(f'unreadable {what} ({e})', img_id, path) from e
 
 

@@ -94,3 +94,25 @@ def find_pseudo_label_step(dataset_cfg: dict) -> Tuple[dict, dict]:
         if step.get('type', '').split('.')[-1] == 'SaliencyPseudoLabel':
             return dataset_cfg, step
     raise ValueError('the training pipeline has no SaliencyPseudoLabel step')
+
+
+def check_label_overwrite(cfg, sections=('train_dataloader', )) -> None:
+    """Refuse a pipeline where ``LoadAnnotations`` follows ``SaliencyPseudoLabel``
+    (mmseg's stock VOC pipeline with the transform inserted): it would silently
+    replace every pseudo label by the GT mask."""
+    bad = []
+    for section in sections:
+        if not cfg.get(section):
+            continue
+        for where, node in _walk(cfg[section], section):
+            pipeline = node.get('pipeline')
+            if not isinstance(pipeline, (list, tuple)):
+                continue
+            names = [t.get('type', '').split('.')[-1] if isinstance(t, dict) else ''
+                     for t in pipeline]
+            if 'SaliencyPseudoLabel' in names and \
+                    'LoadAnnotations' in names[names.index('SaliencyPseudoLabel'):]:
+                bad.append(f'{where}.pipeline')
+    if bad:
+        raise ValueError('LoadAnnotations after SaliencyPseudoLabel replaces every pseudo label '
+                         'by the GT mask; remove it from: ' + ', '.join(bad))

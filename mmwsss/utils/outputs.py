@@ -49,6 +49,19 @@ def guard_output_dir(out_dir: str, settings: dict, force: bool = False,
         atomic_write(meta_path, lambda f: f.write(data))
 
 
+def file_fingerprint(path: str) -> dict:
+    """Size and modification time of a file: a file replaced in place (a new
+    checkpoint at the same path, a regenerated CAM store) no longer matches."""
+    st = os.stat(path)
+    return dict(path=osp.abspath(path), size=st.st_size, mtime_ns=st.st_mtime_ns)
+
+
+def is_done(path: str) -> bool:
+    """An output a rerun may keep: present and not empty (an interrupted write
+    outside :func:`atomic_write` can leave a zero-byte file)."""
+    return osp.isfile(path) and os.path.getsize(path) > 0
+
+
 def track_parallel(func: Callable, jobs: Sequence, nproc: int = 1, desc: str = '',
                    initializer: Optional[Callable] = None, initargs: tuple = (),
                    chunksize: int = 8, quiet: bool = False) -> Iterator:

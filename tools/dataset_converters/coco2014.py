@@ -17,7 +17,8 @@ import os.path as osp
 
 from pycocotools.coco import COCO
 
-from mmwsss.datasets.coco_labels import coco_category_map, coco_cls_labels, coco_label_map
+from mmwsss.datasets.coco_labels import (coco_category_map, coco_cls_labels,
+                                         coco_image_stem, coco_label_map)
 from mmwsss.fileio import atomic_write, format_cls_label_line, save_label_png
 from mmwsss.functional.palette import voc_colormap
 from mmwsss.utils.outputs import run_parallel
@@ -49,7 +50,7 @@ def convert_split(root, split, out, nproc=1, force=False):
     seg_dir = osp.join(out, 'SegmentationClass', split)
     ids, lines, jobs = [], [], []
     for image_id in sorted(coco.getImgIds()):
-        stem = osp.splitext(coco.loadImgs(image_id)[0]['file_name'])[0]
+        stem = coco_image_stem(coco, image_id, ann_file)
         ids.append(stem)
         cls = coco_cls_labels(coco, image_id, cat_map)
         if cls:

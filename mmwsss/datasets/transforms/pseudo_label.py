@@ -114,6 +114,12 @@ class SaliencyPseudoLabel(BaseTransform):
             return self.load_gt(results)
         img_id = results.get('img_id') or osp.splitext(osp.basename(results['img_path']))[0]
         hw = tuple((results.get('ori_shape') or results['img'].shape)[:2])
+        if results.get('img') is not None and tuple(results['img'].shape[:2]) != hw:
+            # the maps are at the original size: a label made here would not fit the image
+            raise WSSSInputError(
+                f'the image is {results["img"].shape[:2]} but was loaded at {hw}: place '
+                'SaliencyPseudoLabel right after LoadImageFromFile, before any resize, crop '
+                'or flip', img_id, results.get('img_path'))
         classes = results.get('cls_labels')
         if classes is not None:
             classes = np.asarray(classes).reshape(-1).tolist()
