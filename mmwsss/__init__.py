@@ -5,6 +5,7 @@ registries, so ``custom_imports = dict(imports=['mmwsss'])`` is all a config nee
 """
 from .version import __version__  # noqa: F401
 from . import datasets  # noqa: F401,E402
+from . import engine  # noqa: F401,E402
 from . import evaluation  # noqa: F401,E402
 from . import models  # noqa: F401,E402
 from .functional.dense_crf import dense_crf  # noqa: F401,E402

@@ -96,3 +96,52 @@ def test_missing_cam_folder_fails_at_start_with_the_path(tmp_path):
     assert p.returncode != 0
     assert bad in p.stderr and 'FileNotFoundError' in p.stderr
     assert not work.exists() or not list(work.rglob('*.pth'))
+
+
+def test_a_kill_while_saving_a_checkpoint_loses_nothing(tmp_path, monkeypatch):
+    """Fails before the fix (mmengine's CheckpointHook, max_keep_ckpts=1): the old
+    checkpoint was removed before the new one was written, so a kill during the save
+    left only a partial file and --resume lost every iteration."""
+    import mmengine.runner.runner as runner_mod
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    monkeypatch.syspath_prepend(osp.join(ROOT, 'tests', 'configs'))  # its custom_imports
+    cfg = Config.fromfile(CFG)
+    cfg.work_dir = str(tmp_path)
+    cfg.custom_hooks = []
+    cfg.default_hooks.checkpoint = dict(type='SafeCheckpointHook', by_epoch=False, interval=2,
+                                        max_keep_ckpts=1)
+    real_save = runner_mod.save_checkpoint
+
+    def killed_at_iter_4(checkpoint, filename, *args, **kwargs):
+        if checkpoint['meta']['iter'] == 4:
+            with open(filename, 'wb') as f:
+                f.write(b'partial')  # the process dies mid-write
+            raise KeyboardInterrupt
+        return real_save(checkpoint, filename, *args, **kwargs)
+
+    monkeypatch.setattr(runner_mod, 'save_checkpoint', killed_at_iter_4)
+    with pytest.raises(KeyboardInterrupt):
+        Runner.from_cfg(cfg).train()
+    assert osp.isfile(osp.join(tmp_path, 'iter_2.pth'))  # the last good one is still there
+    assert not osp.exists(osp.join(tmp_path, 'iter_4.pth'))
+    last = open(osp.join(tmp_path, 'last_checkpoint')).read()
+    assert last.endswith('iter_2.pth')
+    monkeypatch.setattr(runner_mod, 'save_checkpoint', real_save)
+    cfg.resume = True
+    cfg.visualizer.name = 'resumed_after_kill'
+    runner = Runner.from_cfg(cfg)
+    runner.train()  # resumes from iter 2 and finishes
+    assert runner.iter == 4 and osp.isfile(osp.join(tmp_path, 'iter_4.pth'))
+    assert not osp.exists(osp.join(tmp_path, 'iter_2.pth'))  # max_keep_ckpts=1, after the save
+
+
+def test_every_shipped_config_saves_checkpoints_safely():
+    import glob
+    from mmengine.config import Config
+    paths = [p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
+             if '_base_' not in p] + glob.glob(osp.join(ROOT, 'demo', 'configs', '*.py'))
+    for p in paths:
+        hooks = Config.fromfile(p).get('default_hooks', {})
+        if 'checkpoint' in hooks:
+            assert hooks['checkpoint']['type'] == 'SafeCheckpointHook', p

@@ -17,5 +17,5 @@ param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=2000
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=20000, val_interval=20001)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000, max_keep_ckpts=2),
+    checkpoint=dict(type='SafeCheckpointHook', by_epoch=False, interval=5000, max_keep_ckpts=2),
     visualization=dict(type='SegVisualizationHook', draw=False))

@@ -12,3 +12,5 @@ model = dict(
     decode_head=dict(num_classes=21),
     auxiliary_head=dict(num_classes=21))
 train_dataloader = dict(batch_size=4, num_workers=4)
+# checkpoints written under a temporary name, then renamed: a crash never loses the last one
+default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook'))

@@ -1,0 +1,57 @@
+"""A checkpoint hook that never loses the last good checkpoint."""
+import os
+import os.path as osp
+
+from mmengine.dist import is_main_process
+from mmengine.fileio import LocalBackend
+from mmengine.hooks import CheckpointHook
+from mmseg.registry import HOOKS
+
+from mmwsss.fileio.png import _fsync_dir, atomic_write
+
+
+@HOOKS.register_module()
+class SafeCheckpointHook(CheckpointHook):
+    """mmengine's ``CheckpointHook``, crash-safe.
+
+    mmengine removes the oldest checkpoint *before* writing the new one, into its
+    final name: with ``max_keep_ckpts=1`` a kill during the save leaves a partial
+    file, no complete checkpoint, and ``--resume`` loses every iteration. Here the
+    new checkpoint is written under a temporary name, fsynced and renamed, then
+    ``last_checkpoint`` is updated (atomically), and only then are the checkpoints
+    beyond ``max_keep_ckpts`` removed. Other storage backends than the local disk
+    keep mmengine's behaviour. Takes every argument of ``CheckpointHook``.
+    """
+
+    def _save_checkpoint_with_step(self, runner, step, meta):
+        if not isinstance(self.file_backend, LocalBackend):
+            return super()._save_checkpoint_with_step(runner, step, meta)
+        stale = []
+        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and
+                                            self.keep_ckpt_ids[-1] == step):
+            while len(self.keep_ckpt_ids) >= self.max_keep_ckpts:  # a bounded deque
+                stale.append(self.keep_ckpt_ids.popleft())
+            self.keep_ckpt_ids.append(step)
+            runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
+        name = self.filename_tmpl.format(step)
+        self.last_ckpt = osp.join(self.out_dir, name)
+        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        tmp_name = f'.{name}.tmp'
+        runner.save_checkpoint(self.out_dir, tmp_name, self.file_client_args,
+                               save_optimizer=self.save_optimizer,
+                               save_param_scheduler=self.save_param_scheduler, meta=meta,
+                               by_epoch=self.by_epoch, backend_args=self.backend_args,
+                               **self.args)
+        if not is_main_process():
+            return
+        tmp = osp.join(self.out_dir, tmp_name)
+        with open(tmp, 'rb') as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, self.last_ckpt)
+        _fsync_dir(self.out_dir)
+        data = self.last_ckpt.encode()
+        atomic_write(osp.join(runner.work_dir, 'last_checkpoint'), lambda f: f.write(data))
+        for old in stale:  # only now: the new checkpoint is complete
+            path = osp.join(self.out_dir, self.filename_tmpl.format(old))
+            if osp.isfile(path):
+                os.remove(path)
