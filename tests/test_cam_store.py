@@ -154,3 +154,14 @@ def test_atomic_write_respects_the_umask():
         atomic_write(path, lambda f: f.write(b'x'))
         assert os.stat(path).st_mode & 0o777 == 0o666 & ~_UMASK
         assert open(path, 'rb').read() == b'x'
+
+
+def test_unclear_errors_now_say_what_is_wrong(tmp_path):
+    """Before: a CAM of 1.0000001 was reported as 'found [0, 1]'; an empty list file gave
+    'need at least one array to concatenate'."""
+    from mmwsss.fileio import parse_cls_label_file
+    with pytest.raises(WSSSInputError, match=r'found \[0\.0, 1\.0000001'):
+        cams_to_unit(np.array([[[0.0, 1.0000001]]], np.float32), 'x', 'x.npz')
+    (tmp_path / 'empty.txt').write_text('\n')
+    with pytest.raises(WSSSInputError, match=r'empty.txt.*list is empty'):
+        parse_cls_label_file(str(tmp_path / 'empty.txt'))

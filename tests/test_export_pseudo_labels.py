@@ -82,3 +82,19 @@ def test_export_crf_labels_as_psa_and_irn(tmp_path, voc_root):
     np.testing.assert_array_equal(lab, crf_label(rgb, cams_to_unit(cams), keys, 0.1, 'psa'))
     with pytest.raises(ValueError, match="crf refines CAM-only labels"):
         export_pseudo_labels.main([CFG, '--out-dir', str(tmp_path / 'x'), '--crf'])
+
+
+def test_a_folder_in_use_by_another_run_is_refused(tmp_path):
+    """Fails before the fix: two exports into one folder both exited 0 and left a
+    mixture of τ settings under one meta.json."""
+    import socket
+    out = tmp_path / 'labels'
+    out.mkdir()
+    lock = out / '.lock'
+    lock.write_text(f'{os.getppid()} {socket.gethostname()}')  # a live process holds it
+    with pytest.raises(SystemExit, match=r'in use by process \d+'):
+        export_pseudo_labels.main([CFG, '--out-dir', str(out)])
+    assert not (out / 'meta.json').exists()
+    lock.write_text(f'999999999 {socket.gethostname()}')  # its process is gone: taken over
+    export_pseudo_labels.main([CFG, '--out-dir', str(out)])
+    assert (out / 'meta.json').exists() and not lock.exists()

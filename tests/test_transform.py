@@ -217,3 +217,17 @@ def test_load_annotations_after_the_transform_is_refused(voc_root):
             pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations')]))
     check_label_overwrite(Config(dict(train_dataloader=dict(dataset=dict(
         pipeline=[stock[0], stock[1], stock[3]])))))  # the right pipeline passes
+
+
+def test_exif_rotated_image_is_refused_naming_the_file(voc_copy):
+    """Fails before the fix: LoadImageFromFile rotated the image, the maps were not
+    (a square image trained on a rotated label; a non-square one failed on sizes)."""
+    from PIL import Image as PILImage
+    path = osp.join(voc_copy, 'JPEGImages', '2007_000032.jpg')
+    img = PILImage.open(path)
+    exif = img.getexif()
+    exif[0x0112] = 6  # rotate 90° when displayed
+    img.save(path, exif=exif.tobytes())
+    res = LoadImageFromFile()(dict(img_path=path))
+    with pytest.raises(WSSSInputError, match=r'2007_000032.*2007_000032.jpg.*EXIF orientation'):
+        _transform(voc_copy)(dict(res, cls_labels=np.array([0, 14])))

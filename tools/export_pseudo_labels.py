@@ -20,7 +20,8 @@ from PIL import Image
 from mmwsss.fileio import save_label_png
 from mmwsss.utils.config_check import find_pseudo_label_step
 from mmwsss.utils.config_loading import load_config
-from mmwsss.utils.outputs import file_fingerprint, guard_output_dir, is_done, run_parallel
+from mmwsss.utils.outputs import (OutputLock, file_fingerprint, guard_output_dir, is_done,
+                                  run_parallel)
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description='Export on-the-fly pseudo labels as PNGs')
@@ -76,27 +77,28 @@ def main(argv=None):
 
     # the dataset's map folders are settings too: other maps, other labels
     maps = {k: v for k, v in getattr(dataset, 'maps_prefix', {}).items() if v is not None}
-    # a CAM store regenerated in place (make_cams --force) rewrites its meta.json
-    stores = [step.get('cam_dir'), maps.get('cam_path')]
-    stamps = {d: file_fingerprint(osp.join(d, 'meta.json')) for d in stores
-              if d and osp.isfile(osp.join(d, 'meta.json'))}
-    guard_output_dir(args.out_dir, dict(pseudo_label=step, maps=maps, cam_stores=stamps),
-                     args.force,
-                     extra=dict(config=osp.abspath(args.config), num_images=len(dataset)))
+    with OutputLock(args.out_dir):  # two exports into one folder would mix
+        # a CAM store regenerated in place (make_cams --force) rewrites its meta.json
+        stores = [step.get('cam_dir'), maps.get('cam_path')]
+        stamps = {d: file_fingerprint(osp.join(d, 'meta.json')) for d in stores
+                  if d and osp.isfile(osp.join(d, 'meta.json'))}
+        guard_output_dir(args.out_dir, dict(pseudo_label=step, maps=maps, cam_stores=stamps),
+                         args.force,
+                         extra=dict(config=osp.abspath(args.config), num_images=len(dataset)))
 
-    jobs = []
-    for i in range(len(dataset)):
-        info = dataset.get_data_info(i)
-        img_id = info.get('img_id') or osp.splitext(osp.basename(info['img_path']))[0]
-        path = osp.join(args.out_dir, img_id + '.png')
-        if args.force or not is_done(path):
-            jobs.append((info, path))
-    skipped = len(dataset) - len(jobs)
-    palette = dataset.metainfo.get('palette')
-    desc = 'pseudo labels' + (f' ({skipped} already written)' if skipped else '')
-    run_parallel(_export, jobs, nproc=args.nproc, desc=desc, initializer=_init,
-                 initargs=(transform, palette))
-    print(f'{len(jobs)} labels written, {skipped} kept, in {args.out_dir}')
+        jobs = []
+        for i in range(len(dataset)):
+            info = dataset.get_data_info(i)
+            img_id = info.get('img_id') or osp.splitext(osp.basename(info['img_path']))[0]
+            path = osp.join(args.out_dir, img_id + '.png')
+            if args.force or not is_done(path):
+                jobs.append((info, path))
+        skipped = len(dataset) - len(jobs)
+        palette = dataset.metainfo.get('palette')
+        desc = 'pseudo labels' + (f' ({skipped} already written)' if skipped else '')
+        run_parallel(_export, jobs, nproc=args.nproc, desc=desc, initializer=_init,
+                     initargs=(transform, palette))
+        print(f'{len(jobs)} labels written, {skipped} kept, in {args.out_dir}')
 
 
 if __name__ == '__main__':

@@ -1,4 +1,5 @@
 """Writing a CAM store with mmengine's Runner (``tools/make_cams.py``, the demo)."""
+import contextlib
 import os
 import os.path as osp
 import pickle
@@ -12,7 +13,7 @@ from mmengine.runner import Runner
 
 from mmwsss.fileio import cam_path
 from mmwsss.utils import register_checkpoint_safe_globals, setup_cpu_distributed
-from mmwsss.utils.outputs import file_fingerprint, guard_output_dir, is_done
+from mmwsss.utils.outputs import OutputLock, file_fingerprint, guard_output_dir, is_done
 
 
 def done(out_dir, img_id, classes, cam_format):
@@ -119,7 +120,9 @@ def write_cam_store(cfg: Config, checkpoint: str, out_dir: str, cam_format: str 
         # the same process (the demo, tests) must not log into this run's folder
         cfg.visualizer.name = f'make_cams_{uuid.uuid4().hex[:8]}'
     setup_cpu_distributed(cfg, launcher)
-    runner = Runner.from_cfg(cfg)
-    load_weights(runner, checkpoint, trust_checkpoint)
-    metrics = runner.test()
+    # one writer per store (the ranks of one DDP run share it: no lock between them)
+    with (OutputLock(out_dir) if launcher == 'none' else contextlib.nullcontext()):
+        runner = Runner.from_cfg(cfg)
+        load_weights(runner, checkpoint, trust_checkpoint)
+        metrics = runner.test()
     return (int(metrics['cams/num_written']) if get_dist_info()[0] == 0 else None), skipped

@@ -131,7 +131,10 @@ class BaseWSSSDataset(BaseSegDataset):
             if not osp.isfile(self.ann_file):
                 raise FileNotFoundError(f'{type(self).__name__}: ann_file not found: '
                                         f'{self.ann_file}')
-            return [ln.strip() for ln in mmengine.list_from_file(self.ann_file) if ln.strip()]
+            ids = [ln.strip() for ln in mmengine.list_from_file(self.ann_file) if ln.strip()]
+            if not ids:
+                raise WSSSInputError('the image list is empty', path=self.ann_file)
+            return ids
         return None
 
     def _cls_labels_from_gt(self, data_list: List[dict]) -> Dict[str, List[int]]:

@@ -40,7 +40,7 @@ def cams_to_unit(cams: np.ndarray, img_id=None, path=None) -> np.ndarray:
     if np.isnan(lo) or np.isnan(hi):
         raise WSSSInputError('CAM holds NaN values', img_id, path)
     if lo < 0 or hi > 1:
-        raise WSSSInputError(f'CAM values must lie in [0, 1], found [{lo:.4g}, {hi:.4g}]',
+        raise WSSSInputError(f'CAM values must lie in [0, 1], found [{lo!r}, {hi!r}]',
                              img_id, path)
     return cams
 

@@ -33,6 +33,8 @@ def parse_cls_label_file(path: str, num_classes: Optional[int] = None) -> Dict[s
             if img_id in out:
                 raise WSSSInputError(f'line {lineno}: image listed twice', img_id, path)
             out[img_id] = cls
+    if not out:
+        raise WSSSInputError('the image-level label list is empty', path=path)
     return out
 
 

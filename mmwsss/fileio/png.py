@@ -172,3 +172,16 @@ def read_label_png(path: str, img_id=None, what: str = 'label map',
         if isinstance(e, WSSSInputError):
             raise
         raise WSSSInputError(f'unreadable {what} ({e})', img_id, path) from e
+
+
+def exif_orientation(path: str) -> int:
+    """The EXIF orientation tag of a local image (1, upright, when absent or
+    unreadable): mmcv's ``LoadImageFromFile`` rotates a tagged JPEG, while the
+    CAM and saliency maps of WSSS stores are in the file's stored frame."""
+    if '://' in str(path) or not osp.isfile(path):
+        return 1
+    try:
+        with Image.open(path) as img:
+            return int(img.getexif().get(0x0112, 1) or 1)
+    except (OSError, SyntaxError, ValueError):
+        return 1

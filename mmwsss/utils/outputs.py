@@ -49,6 +49,57 @@ def guard_output_dir(out_dir: str, settings: dict, force: bool = False,
         atomic_write(meta_path, lambda f: f.write(data))
 
 
+class OutputLock:
+    """An advisory lock on an output folder (``<out_dir>/.lock`` with the holder's
+    pid and host), so that two runs never write a mixture into one folder. A lock
+    left by a process that is gone (same host) is taken over.
+
+    Example:
+        >>> with OutputLock(out_dir):
+        ...     write_everything()
+    """
+
+    def __init__(self, out_dir: str) -> None:
+        self.path = osp.join(out_dir, '.lock')
+
+    def __enter__(self):
+        import socket
+        os.makedirs(osp.dirname(self.path), exist_ok=True)
+        me = f'{os.getpid()} {socket.gethostname()}'
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = open(self.path).read().split()
+                pid, host = (int(holder[0]), holder[1]) if len(holder) == 2 else (None, None)
+                if pid is not None and host == socket.gethostname() and not _alive(pid):
+                    os.remove(self.path)  # stale: its process is gone
+                    continue
+                raise SystemExit(f'{osp.dirname(self.path)} is in use by process {pid} on '
+                                 f'{host} ({self.path}); wait for it, or remove the lock '
+                                 'file if that process is gone')
+            with os.fdopen(fd, 'w') as f:
+                f.write(me)
+            return self
+        raise SystemExit(f'cannot take the lock {self.path}')
+
+    def __exit__(self, *exc):
+        try:
+            os.remove(self.path)
+        except FileNotFoundError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, another user's
+        return True
+    return True
+
+
 def file_fingerprint(path: str) -> dict:
     """Size and modification time of a file: a file replaced in place (a new
     checkpoint at the same path, a regenerated CAM store) no longer matches."""

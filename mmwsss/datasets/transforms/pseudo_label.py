@@ -8,6 +8,7 @@ from mmseg.registry import TRANSFORMS
 
 from mmwsss.errors import WSSSInputError
 from mmwsss.fileio import CAMStore, read_saliency
+from mmwsss.fileio.png import exif_orientation
 from mmwsss.functional import PseudoLabelRule
 
 
@@ -114,6 +115,14 @@ class SaliencyPseudoLabel(BaseTransform):
             return self.load_gt(results)
         img_id = results.get('img_id') or osp.splitext(osp.basename(results['img_path']))[0]
         hw = tuple((results.get('ori_shape') or results['img'].shape)[:2])
+        if exif_orientation(results['img_path']) != 1:
+            # one frame for the whole pipeline: LoadImageFromFile rotates a tagged JPEG,
+            # the CAM and saliency maps are in the stored frame; refuse rather than guess
+            raise WSSSInputError(
+                'the image carries an EXIF orientation tag, which LoadImageFromFile applies '
+                'and the CAM/saliency maps do not: store it upright without the tag (e.g. '
+                '`mogrify -auto-orient`) and make its maps from that file',
+                img_id, results['img_path'])
         if results.get('img') is not None and tuple(results['img'].shape[:2]) != hw:
             # the maps are at the original size: a label made here would not fit the image
             raise WSSSInputError(
