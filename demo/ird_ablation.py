@@ -11,6 +11,10 @@ labels against GT for τ in 0, 0.05, ..., 0.95 in ``no_saliency`` mode and in
 misses). Finished variants are kept (resume); ``--force`` retrains them.
 Writes ``ablation.md`` (the table) and ``ablation.json`` to the work dir.
 """
+import warnings
+
+# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse
 import json
 import os

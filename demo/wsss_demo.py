@@ -21,6 +21,10 @@ Every stage drives mmwsss's API with the demo's configs (``demo/configs``):
 Stages whose outputs exist are skipped, so an interrupted demo resumes;
 ``--force`` starts again.
 """
+import warnings
+
+# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse
 import os
 import os.path as osp

@@ -20,6 +20,10 @@ pixels excluded (as EPS reports) and counted as misses, mean precision and
 recall, share of ignored pixels, per-class IoU), ``miou_vs_tau.png`` and
 ``best.json`` (the best τ by ``--select`` and its scores).
 """
+import warnings
+
+# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse
 import csv
 import json

@@ -10,6 +10,10 @@ Resumable: images already written are skipped. ``DIR/meta.json`` records the
 settings; a rerun with other settings into the same folder stops unless
 ``--force`` is given, which also rewrites every label.
 """
+import warnings
+
+# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse
 import os.path as osp
 

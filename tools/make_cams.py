@@ -24,6 +24,10 @@ settings; a rerun with another checkpoint or settings into the same folder
 stops unless ``--force`` is given, which also rewrites every image.
 With ``--launcher pytorch`` the images are shared out by mmengine's sampler.
 """
+import warnings
+
+# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse
 import os
 import os.path as osp

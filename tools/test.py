@@ -1,6 +1,10 @@
 # Test (and evaluate) a segmentor with mmengine's Runner.
 # mmseg 1.2.2's tools/test.py, plus ``import mmwsss``, checkpoints that load
 # under torch >= 2.6 and DDP on CPU with gloo when there is no CUDA.
+import warnings
+
+# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse
 import os
 import os.path as osp

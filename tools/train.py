@@ -2,6 +2,10 @@
 # mmseg 1.2.2's tools/train.py, plus: ``import mmwsss``; checkpoints that load
 # under torch >= 2.6 (``--resume``); DDP on CPU with gloo when there is no
 # CUDA; and a check that the pseudo-label folders exist before any training.
+import warnings
+
+# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse
 import logging
 import os

@@ -10,6 +10,10 @@ Writes, under OUT (default: the COCO root):
 Resumable: label maps already written are skipped (``--force`` rewrites them);
 every file is written atomically, so an interrupted run leaves no partial file.
 """
+import warnings
+
+# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse
 import contextlib
 import io
