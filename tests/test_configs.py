@@ -420,3 +420,39 @@ def test_segmentors_report_the_last_iteration_and_choose_no_checkpoint_on_val(pa
     cfg = load(path)
     assert cfg.train_cfg.max_iters % cfg.train_cfg.val_interval == 0
     assert 'save_best' not in cfg.default_hooks.checkpoint
+
+
+def test_readme_snippet_config_trains_a_step_on_the_fixtures(tmp_path, voc_root):
+    """The README's "use it from any mmseg config" example, shipped as a file: on mmseg's
+    own VOC aug base (a ConcatDataset) it needs _delete_=True and a val set on
+    SegmentationClassAug; it trains a step here."""
+    from mmengine.runner import Runner
+    path = osp.join(CONFIGS, 'examples', 'fcn_r50-d8_4xb4-20k_voc12aug-512x512_cam-vst.py')
+    cfg = Config.fromfile(path)
+    ds = cfg.train_dataloader.dataset
+    assert ds.type == 'VOCWSSSDataset' and 'datasets' not in ds
+    assert [t.type for t in ds.pipeline].count('LoadAnnotations') == 0
+    assert cfg.val_dataloader.dataset.data_prefix.seg_map_path == 'SegmentationClassAug'
+    # shrunk to the fixtures: no download, tiny crops, one iteration
+    ds.data_root = voc_root
+    step = ds.pipeline[1]
+    step.cam_dir = osp.join(voc_root, 'activation_maps', 'VOC2012_TEST')
+    step.sal_dir = osp.join(voc_root, 'saliency_maps', 'VOC2012_TEST')
+    ds.pipeline[2].scale = (64, 64)
+    ds.pipeline[3].crop_size = (32, 32)
+    cfg.model.pretrained = None
+    cfg.model.data_preprocessor.size = (32, 32)
+    norm = dict(type='BN', requires_grad=True)
+    cfg.model.backbone.update(depth=18, stem_channels=16, base_channels=8, norm_cfg=norm)
+    cfg.model.decode_head.update(in_channels=64, channels=16, norm_cfg=norm)
+    cfg.model.auxiliary_head.update(in_channels=32, channels=8, norm_cfg=norm)
+    cfg.train_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=1, val_interval=10)
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    cfg.test_dataloader = cfg.test_cfg = cfg.test_evaluator = None
+    cfg.param_scheduler = None
+    cfg.work_dir = str(tmp_path)
+    cfg.visualizer.name = 'snippet'
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert osp.isfile(osp.join(tmp_path, 'iter_1.pth'))
