@@ -109,3 +109,31 @@ def test_coco_file_name_with_a_folder_is_refused(tmp_path, coco_root):
                                              r"\.jpg': a plain file name"):
         coco2014.main([str(root), '-o', str(out)])
     assert not (tmp_path / 'escape.png').exists() and not list(tmp_path.glob('**/escape*'))
+
+
+def test_check_data_names_each_missing_file_and_its_key(voc_copy, tmp_path):
+    import os
+    from tests.utils import load_tool
+    tool = load_tool('check_data')
+    cfg = osp.join(osp.dirname(__file__), 'configs', 'seg_tiny_deeplabv2_voc.py')
+    opts = ['--cfg-options', f'train_dataloader.dataset.data_root={voc_copy}',
+            f'train_dataloader.dataset.maps_root={voc_copy}',
+            f'val_dataloader.dataset.data_root={voc_copy}']
+    import sys
+    sys.path.insert(0, osp.dirname(cfg))  # its custom_imports
+    try:
+        assert tool.main([cfg] + opts) == []
+        os.rename(osp.join(voc_copy, 'cls_labels', 'train_aug.txt'),
+                  osp.join(voc_copy, 'cls_labels', 'train_aug_cls.txt'))  # WSSS-BED's name
+        import shutil
+        shutil.rmtree(osp.join(voc_copy, 'saliency_maps'))
+        with pytest.raises(SystemExit, match='2 problem'):
+            tool.main([cfg] + opts)
+        from mmwsss.utils import load_config
+        from mmwsss.utils.data_check import check_data
+        lines = check_data(load_config(cfg, dict(a.split('=', 1) for a in opts[1:])))
+        assert any('train_dataloader.dataset.cls_label_file' in ln and
+                   'train_aug_cls.txt is there' in ln for ln in lines)
+        assert any('data_prefix.sal_path' in ln and 'maps_root' in ln for ln in lines)
+    finally:
+        sys.path.remove(osp.dirname(cfg))

@@ -60,6 +60,10 @@ def parse_args():
         help="train on the pseudo labels that tools/eval_pseudo_labels.py chose: its "
         "best.json (or out-dir) sets the training set's CAM store, saliency folder, tau "
         'and mode')
+    parser.add_argument(
+        '--skip-data-check',
+        action='store_true',
+        help='do not check before training that every file the config reads is there')
     # torch >= 2.0 launchers pass `--local-rank`
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
@@ -79,6 +83,13 @@ def main():
     # a wrong CAM / saliency folder fails here, before any training
     check_pseudo_label_dirs(cfg)
     check_label_overwrite(cfg)
+    if not args.skip_data_check:  # every list, folder and map it reads, in seconds
+        from mmwsss.utils.data_check import check_data
+        problems = check_data(cfg, ('train_dataloader', 'val_dataloader'))
+        if problems:
+            raise SystemExit('the data of this config is not all there '
+                             '(tools/check_data.py; --skip-data-check to go on):\n  ' +
+                             '\n  '.join(problems))
 
     # work_dir is determined in this priority: CLI > segment in file > filename
     if args.work_dir is not None:

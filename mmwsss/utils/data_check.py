@@ -1,0 +1,72 @@
+"""Check, in seconds and before any model is built, every file a config will read."""
+import os
+import os.path as osp
+from typing import List
+
+from .config_check import _dataset_map_dirs, _walk
+
+# what upstream tools write, for the hint
+_ALIASES = {'train_aug.txt': ['trainaug.txt', 'train_aug_cls.txt']}
+
+
+def _join(root, path):
+    return path if not path or osp.isabs(path) or not root else osp.join(root, path)
+
+
+def _hint(path: str) -> str:
+    folder, name = osp.split(path)
+    for alt in _ALIASES.get(name, []):
+        if osp.isfile(osp.join(folder, alt)):
+            return f'; {alt} is there (what an upstream tool wrote): rename or link it'
+    return ''
+
+
+def check_data(cfg, sections=('train_dataloader', 'val_dataloader', 'test_dataloader',
+                              'cam_dataloader')) -> List[str]:
+    """Problems with the files that the datasets of ``cfg`` will read: one line
+    each, naming the config key, the path and the fix. Empty: all there.
+
+    Checks the data root, the image list (``ann_file``), the image-level label
+    list (``cls_label_file``), the image folder and one image, the GT folder
+    (datasets without ``pseudo_labels``), and the CAM and saliency folders of the
+    pseudo labels with one file each.
+    """
+    problems = []
+    for section in sections:
+        if not cfg.get(section):
+            continue
+        for where, ds in _walk(cfg[section], section):
+            if 'data_root' not in ds or 'pipeline' not in ds:
+                continue
+            root = ds.get('data_root')
+            if root and not osp.isdir(root):
+                problems.append(f'{where}.data_root = {root!r}: no such folder '
+                                f'(set --cfg-options {where}.data_root=...)')
+                continue
+            for key in ('ann_file', 'cls_label_file'):
+                path = _join(root, ds.get(key))
+                if path and not osp.isfile(path):
+                    problems.append(f'{where}.{key}: {path} not found{_hint(path)}')
+            prefix = ds.get('data_prefix') or {}
+            img_dir = _join(root, prefix.get('img_path', ''))
+            if not osp.isdir(img_dir):
+                problems.append(f'{where}.data_prefix.img_path: folder {img_dir} not found')
+            elif not any(f.lower().endswith(('.jpg', '.jpeg', '.png')) for f in
+                         os.listdir(img_dir)[:1000]):
+                problems.append(f'{where}.data_prefix.img_path: no image in {img_dir}')
+            seg = prefix.get('seg_map_path')
+            if seg is not None and not ds.get('pseudo_labels') or ds.get('gt_subset'):
+                seg_dir = _join(root, seg or '')
+                if seg is not None and not osp.isdir(seg_dir):
+                    problems.append(f'{where}.data_prefix.seg_map_path: GT folder {seg_dir} '
+                                    'not found')
+            if ds.get('pseudo_labels') and isinstance(prefix, dict):
+                for key, folder in _dataset_map_dirs(ds):
+                    if not osp.isdir(folder):
+                        problems.append(f'{where}.{key}: folder {folder} not found '
+                                        f'(set --cfg-options {where}.maps_root=... or '
+                                        f'{where}.{key}=...)')
+                    elif not any(f.endswith(('.png', '.npz', '.npy')) for f in
+                                 os.listdir(folder)[:1000]):
+                        problems.append(f'{where}.{key}: no map file in {folder}')
+    return problems
