@@ -109,6 +109,7 @@ def test_a_kill_while_saving_a_checkpoint_loses_nothing(tmp_path, monkeypatch):
     cfg = Config.fromfile(CFG)
     cfg.work_dir = str(tmp_path)
     cfg.custom_hooks = []
+    cfg.visualizer.name = 'killed_while_saving'
     cfg.default_hooks.checkpoint = dict(type='SafeCheckpointHook', by_epoch=False, interval=2,
                                         max_keep_ckpts=1)
     real_save = runner_mod.save_checkpoint

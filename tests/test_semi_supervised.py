@@ -116,6 +116,7 @@ def test_runner_trains_on_a_mixed_set_and_the_loss_sees_both(tmp_path, monkeypat
     cfg.train_dataloader.dataset.gt_subset = 'ImageSets/Segmentation/train.txt'
     cfg.train_cfg.max_iters = cfg.train_cfg.val_interval = 4
     cfg.custom_hooks = [dict(type='_CountGTHook')]
+    cfg.visualizer.name = 'semi_mixed'
     runner = Runner.from_cfg(cfg)
     runner.train()
     hook = [h for h in runner.hooks if isinstance(h, _CountGTHook)][0]

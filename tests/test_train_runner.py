@@ -13,6 +13,9 @@ def test_runner_trains_on_pseudo_labels_and_validates_on_gt(tmp_path):
     cfg = Config.fromfile(CFG)
     assert cfg.model.backbone.type == 'ResNetV1c'  # inherited from mmseg::
     cfg.work_dir = str(tmp_path)
+    # a visualizer of its own: mmengine keeps one per name per process, and another
+    # test's Runner would otherwise get these scalars
+    cfg.visualizer.name = 'train_runner_test'
     runner = Runner.from_cfg(cfg)
 
     # (not via the dataloader: mmengine's InfiniteSampler cannot be iterated twice)

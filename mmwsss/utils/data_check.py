@@ -21,6 +21,19 @@ def _hint(path: str) -> str:
     return ''
 
 
+def _default_prefix(ds_type) -> dict:
+    """The ``data_prefix`` a dataset class uses when the config gives none."""
+    import inspect
+
+    from mmseg.registry import DATASETS
+    cls = DATASETS.get(ds_type) if isinstance(ds_type, str) else None
+    if cls is None:
+        return {}
+    param = inspect.signature(cls.__init__).parameters.get('data_prefix')
+    default = getattr(param, 'default', None)
+    return dict(default) if isinstance(default, dict) else {}
+
+
 def check_data(cfg, sections=('train_dataloader', 'val_dataloader', 'test_dataloader',
                               'cam_dataloader')) -> List[str]:
     """Problems with the files that the datasets of ``cfg`` will read: one line
@@ -47,7 +60,7 @@ def check_data(cfg, sections=('train_dataloader', 'val_dataloader', 'test_datalo
                 path = _join(root, ds.get(key))
                 if path and not osp.isfile(path):
                     problems.append(f'{where}.{key}: {path} not found{_hint(path)}')
-            prefix = ds.get('data_prefix') or {}
+            prefix = ds.get('data_prefix') or _default_prefix(ds.get('type'))
             img_dir = _join(root, prefix.get('img_path', ''))
             if not osp.isdir(img_dir):
                 problems.append(f'{where}.data_prefix.img_path: folder {img_dir} not found')
@@ -60,7 +73,7 @@ def check_data(cfg, sections=('train_dataloader', 'val_dataloader', 'test_datalo
                 if seg is not None and not osp.isdir(seg_dir):
                     problems.append(f'{where}.data_prefix.seg_map_path: GT folder {seg_dir} '
                                     'not found')
-            if ds.get('pseudo_labels') and isinstance(prefix, dict):
+            if ds.get('pseudo_labels') and isinstance(ds.get('data_prefix'), dict):
                 for key, folder in _dataset_map_dirs(ds):
                     if not osp.isdir(folder):
                         problems.append(f'{where}.{key}: folder {folder} not found '
