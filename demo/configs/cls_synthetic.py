@@ -59,7 +59,7 @@ param_scheduler = [
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters + 1)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters,
+    checkpoint=dict(type='SafeCheckpointHook', by_epoch=False, interval=max_iters,
                     max_keep_ckpts=1),
     visualization=dict(type='SegVisualizationHook', draw=False))
 randomness = dict(seed=0)

@@ -60,6 +60,6 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters,
+    checkpoint=dict(type='SafeCheckpointHook', by_epoch=False, interval=max_iters,
                     max_keep_ckpts=1))
 randomness = dict(seed=0)
