@@ -94,7 +94,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from demo.figures import grid_row_from_store, save_grid_figure, save_tau_curves
+    from mmwsss.visualization import grid_row_from_store, save_grid_figure, save_tau_curves
     from demo.synthetic import PRESETS, SALIENCY_SOURCES, dataset_paths, generate_dataset
     from mmwsss.apis import write_cam_store
     from mmwsss.evaluation import TauSweep, dataset_items, scores_from_confusion

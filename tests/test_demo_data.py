@@ -11,7 +11,7 @@ from mmseg.registry import DATASETS
 from PIL import Image
 
 import mmwsss  # noqa: F401
-from demo import figures
+from mmwsss.visualization import figures
 from demo.synthetic import (CLASSES, NUM_CLASSES, SALIENCY_SOURCES, dataset_paths,
                             generate_dataset, main)
 from mmwsss.fileio import CAMStore, parse_cls_label_file, read_gray_png, save_cams_npz
@@ -296,3 +296,26 @@ def test_figures(medium, tmp_path):
         figures.save_tau_curves(curves, {'bad': ([0.1, 0.2], [1.0])})
     rgb = figures.label_to_rgb(np.array([[0, 1, 255]], np.uint8))
     assert rgb[0, 0].tolist() == [0, 0, 0] and rgb[0, 1].tolist() == [128, 0, 0]
+
+
+def test_browse_pseudo_labels_draws_valid_pngs_on_the_fixtures(tmp_path):
+    from tests.utils import load_tool
+    cfg = osp.join(osp.dirname(__file__), 'configs', 'seg_tiny_deeplabv2_voc.py')
+    import sys
+    sys.path.insert(0, osp.dirname(cfg))  # its custom_imports
+    try:
+        paths = load_tool('browse_pseudo_labels').main(
+            [cfg, '--out-dir', str(tmp_path), '--tau', '0.3', '--show-ignore',
+             '--per-image', '3'])
+    finally:
+        sys.path.remove(osp.dirname(cfg))
+    assert len(paths) == 2  # 4 training images, 3 rows a figure
+    for p in paths:
+        with Image.open(p) as img:
+            img.verify()
+        with Image.open(p) as img:
+            arr = np.asarray(img.convert('RGB'))
+            assert min(img.size) > 100 and arr.std() > 0
+    with Image.open(paths[0]) as img:  # --show-ignore: magenta where labels are 255
+        arr = np.asarray(img.convert('RGB')).astype(int)
+        assert ((arr[..., 0] > 240) & (arr[..., 1] < 15) & (arr[..., 2] > 240)).any()

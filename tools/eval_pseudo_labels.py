@@ -39,6 +39,7 @@ from mmwsss.fileio import (CAM_FORMATS, CAMStore, atomic_write, cls_labels_from_
                            read_label_png)
 from mmwsss.functional import MODES, PseudoLabelRule
 from mmwsss.utils.config_loading import load_config
+from mmwsss.visualization import save_tau_curves
 
 
 def parse_args(argv=None):
@@ -171,24 +172,12 @@ def write_outputs(out_dir, taus, scores, class_names, select, meta, max_ignored=
     data = json.dumps(summary, indent=2).encode()
     atomic_write(osp.join(out_dir, 'best.json'), lambda f: f.write(data))
 
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
-    ax.plot(taus, 100 * scores['miou_excl'], 'o-', label='ignore excluded')
-    ax.plot(taus, 100 * scores['miou_miss'], 's--', label='ignore as miss')
-    ax.axvline(taus[best], color='gray', lw=0.8)
-    ax.set_xlabel('τ')
-    ax.set_ylabel('mIoU (%)')
-    ax.set_title(f'best τ={taus[best]:g}: {100 * scores[key][best]:.1f} mIoU ({select})')
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    import io
-    buf = io.BytesIO()
-    fig.savefig(buf, format='png')
-    plt.close(fig)
-    atomic_write(osp.join(out_dir, 'miou_vs_tau.png'), lambda f: f.write(buf.getvalue()))
+    # the project's one plotting style (mmwsss.visualization): curves with their best τ
+    save_tau_curves(osp.join(out_dir, 'miou_vs_tau.png'),
+                    {'ignore excluded': (taus, 100 * scores['miou_excl']),
+                     'ignore as miss': (taus, 100 * scores['miou_miss'])},
+                    title=f'chosen τ={taus[best]:g}: {100 * scores[key][best]:.1f} mIoU '
+                    f'({select})')
     return summary
 
 

@@ -1,5 +1,5 @@
-"""Demo figures: a grid of image / CAM / saliency / pseudo label / GT, and
-pseudo-label mIoU against τ.
+"""Figures (the demo, ``tools/browse_pseudo_labels.py``): a grid of image / CAM /
+saliency / pseudo label / GT, and pseudo-label mIoU against τ.
 
 Drawn with matplotlib's object API on the Agg canvas (no pyplot, no global
 backend switch, no display needed) and written atomically as PNG. The pseudo
@@ -31,7 +31,7 @@ def label_to_rgb(label: np.ndarray, palette: Optional[Sequence] = None) -> np.nd
     ignore label, is VOC's cream boundary colour)."""
     lut = np.asarray(voc_colormap(256), dtype=np.uint8)
     if palette is not None:
-        pal = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)[:255]
+        pal = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)[:256]
         lut[:len(pal)] = pal
     return lut[np.asarray(label, dtype=np.uint8)]
 

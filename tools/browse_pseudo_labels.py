@@ -1,0 +1,94 @@
+"""Draw image | CAM | saliency | pseudo label | GT for a config's training images.
+
+    python tools/browse_pseudo_labels.py CONFIG --out-dir DIR [--ids ID ...] [--num 8]
+        [--tau T] [--show-ignore] [--per-image 4] [--cfg-options KEY=VALUE ...]
+
+The pseudo labels are made exactly as in training: the CAM store, saliency folder and
+rule of the training set's ``pseudo_label_cfg`` (or its ``SaliencyPseudoLabel`` step);
+``--tau`` overrides τ. GT comes from the dataset's ``seg_map_path`` when the masks are
+there. ``--show-ignore`` paints ignored pixels (255) magenta. Writes
+``DIR/pseudo_labels_<k>.png`` (``--per-image`` rows each), atomically.
+"""
+import warnings
+
+# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
+import argparse
+import os.path as osp
+import sys
+
+from mmengine.config import DictAction
+
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
+from mmwsss.utils import find_pseudo_label_step, load_config  # noqa: E402
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description='Draw the pseudo labels of a training set')
+    p.add_argument('config')
+    p.add_argument('--out-dir', required=True)
+    p.add_argument('--ids', nargs='+', help='image ids (default: the first --num)')
+    p.add_argument('--num', type=int, default=8)
+    p.add_argument('--tau', type=float, help='override the config\'s τ')
+    p.add_argument('--show-ignore', action='store_true', help='ignored pixels in magenta')
+    p.add_argument('--per-image', type=int, default=4, help='rows per PNG')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = load_config(args.config, args.cfg_options)
+    import mmwsss  # noqa: F401
+    from mmseg.registry import DATASETS
+    from mmseg.utils import register_all_modules
+
+    from mmwsss.fileio import CAMStore
+    from mmwsss.functional import PseudoLabelRule, voc_colormap
+    from mmwsss.visualization import grid_row_from_store, save_grid_figure
+    register_all_modules(init_default_scope=True)
+    ds_cfg, step = find_pseudo_label_step(cfg.train_dataloader.dataset)
+    step = dict(step)
+    if args.tau is not None:
+        step['tau'] = args.tau
+    # GT kept (pseudo_labels=False) for the last column; cls_labels from the same list
+    dataset = DATASETS.build(dict(ds_cfg, pipeline=[], pseudo_labels=False))
+    prefix = getattr(dataset, 'maps_prefix', {})
+    cam_dir = step.get('cam_dir') or prefix.get('cam_path')
+    sal_dir = step.get('sal_dir') or prefix.get('sal_path')
+    if cam_dir is None:
+        raise SystemExit('the training set names no CAM store (cam_dir / data_prefix.cam_path)')
+    rule = PseudoLabelRule(step.get('tau', 0.1), step.get('mode', 'saliency'),
+                           step.get('sal_threshold', 0.2), step.get('ignore_unassigned', True),
+                           step.get('ignore_index', 255))
+    store = CAMStore(cam_dir, step.get('cam_format', 'bed_png'), step.get('allow_pickle', False))
+    infos = {dataset.get_data_info(i)['img_id']: dataset.get_data_info(i)
+             for i in range(len(dataset))}
+    ids = args.ids or list(infos)[:args.num]
+    unknown = [i for i in ids if i not in infos]
+    if unknown:
+        raise SystemExit(f'not in the training set of {args.config}: {unknown}')
+    palette = [list(c) for c in dataset.metainfo.get('palette') or voc_colormap(256)]
+    if args.show_ignore:
+        palette = (palette + [[0, 0, 0]] * 256)[:255] + [[255, 0, 255]]
+    paths = []
+    for k in range(0, len(ids), args.per_image):
+        rows = []
+        for img_id in ids[k:k + args.per_image]:
+            info = infos[img_id]
+            cls = info.get('cls_labels')
+            gt = info.get('seg_map_path')
+            rows.append(grid_row_from_store(
+                info['img_path'], store, sal_dir if rule.needs_saliency else None,
+                None if cls is None else [int(c) for c in cls],
+                gt if gt and osp.isfile(gt) else None, rule, title=img_id))
+        path = osp.join(args.out_dir, f'pseudo_labels_{k // args.per_image}.png')
+        save_grid_figure(path, rows, dataset.metainfo.get('classes'), palette,
+                         title=f'τ={rule.tau:g}, {rule.mode}')
+        paths.append(path)
+    print('\n'.join(paths))
+    return paths
+
+
+if __name__ == '__main__':
+    main()
