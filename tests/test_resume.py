@@ -146,3 +146,18 @@ def test_every_shipped_config_saves_checkpoints_safely():
         hooks = Config.fromfile(p).get('default_hooks', {})
         if 'checkpoint' in hooks:
             assert hooks['checkpoint']['type'] == 'SafeCheckpointHook', p
+
+
+def test_resume_with_another_num_classes_says_so(tmp_path):
+    """Fails before the fix: --resume with another head crashed deep inside the
+    optimizer's state loading instead of naming the mismatch."""
+    work = str(tmp_path / 'work')
+    p = subprocess.run([sys.executable, TRAIN, CFG, '--work-dir', work], env=cpu_env(),
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    p = subprocess.run([sys.executable, TRAIN, CFG, '--work-dir', work, '--resume',
+                        '--cfg-options', 'model.decode_head.num_classes=5'], env=cpu_env(),
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert p.returncode != 0
+    assert '--resume' in p.stderr and 'another num_classes' in p.stderr
+    assert 'decode_head' in p.stderr and '(21,' in p.stderr

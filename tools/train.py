@@ -126,8 +126,31 @@ def main():
     else:
         runner = RUNNERS.build(cfg)
 
+    if args.resume:
+        check_resume_shapes(runner)
+
     # start training
     runner.train()
+
+
+def check_resume_shapes(runner):
+    """A checkpoint of another model (e.g. another num_classes) is an error naming the
+    weights, before the optimizer state fails to load deep inside torch."""
+    import torch
+    from mmengine.model import is_model_wrapper
+    from mmengine.runner import find_latest_checkpoint
+    path = find_latest_checkpoint(runner.work_dir)
+    if path is None:
+        return
+    state = torch.load(path, map_location='cpu', mmap=True, weights_only=True).get(
+        'state_dict', {})
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    own = model.state_dict()
+    bad = [f'{k}: checkpoint {tuple(v.shape)}, model {tuple(own[k].shape)}'
+           for k, v in state.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    if bad:
+        raise SystemExit(f'--resume: {path} was saved by another model than this config '
+                         'builds (another num_classes?):\n  ' + '\n  '.join(bad[:10]))
 
 
 if __name__ == '__main__':
