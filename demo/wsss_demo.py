@@ -86,7 +86,8 @@ def train(cfg):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description='End-to-end WSSS demo on the embedded dataset')
     p.add_argument('--preset', default='default', choices=sorted(ITERS),
-                   help='smoke: under a minute; default: about 21 minutes on 2 cores; large: longer')
+                   help='smoke: under a minute; default: about 24 minutes on 2 cores; '
+                   'large: longer')
     p.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs', 'demo'))
     p.add_argument('--force', action='store_true', help='start again from nothing')
     return p.parse_args(argv)

@@ -31,8 +31,15 @@ def test_train_then_test_with_out_show_dir_and_tta(tmp_path):
                                         '2010_000001.png')))
     pred = np.asarray(Image.open(osp.join(out, '2010_000001.png')))
     assert pred.shape == gt.shape and pred.max() <= 20
-    shown = [f for _, _, fs in os.walk(show) for f in fs if f.endswith('.png')]
-    assert len(shown) == 2
+    assert sorted(os.listdir(show)) == ['2007_000033.png', '2010_000001.png']  # as --help says
+    # only the val data on this machine (fails before the fix: mmseg's hook asked for
+    # runner.iter, which builds the training loop); a relative --show-dir lands under
+    # work_dir/<timestamp>/
+    _run([osp.join(ROOT, 'tools', 'test.py'), CFG, ckpt, '--work-dir', work, '--show-dir', 'vis',
+          '--cfg-options', f"train_dataloader.dataset.data_root={tmp_path / 'no_train_data'}"])
+    drawn = sorted(osp.relpath(osp.join(d, f), work) for d, _, fs in os.walk(work) for f in fs
+                   if f.endswith('.png') and osp.basename(d) == 'vis')
+    assert len(drawn) == 2 and all(p.split(os.sep)[1] == 'vis' for p in drawn)
     log = _run([osp.join(ROOT, 'tools', 'test.py'), CFG, ckpt, '--work-dir', work, '--tta'])
     assert 'mIoU' in log
 

@@ -36,9 +36,8 @@ def parse_args():
         '--show', action='store_true', help='show prediction results')
     parser.add_argument(
         '--show-dir',
-        help='directory where painted images will be saved. '
-        'If specified, it will be automatically saved '
-        'to the work_dir/timestamp/show_dir')
+        help='directory where painted images will be saved (<img stem>.png); a '
+        'relative path is under work_dir/<timestamp>/')
     parser.add_argument(
         '--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument(
@@ -83,12 +82,13 @@ def trigger_visualization_hook(cfg, args):
         # 50th by default, which leaves --show-dir empty on small test sets)
         visualization_hook['draw'] = True
         visualization_hook['interval'] = 1
+        # ours: needs no training split, and draws to --show-dir as --help says
+        visualization_hook['type'] = 'SegTestVisualizationHook'
         if args.show:
             visualization_hook['show'] = True
             visualization_hook['wait_time'] = args.wait_time
         if args.show_dir:
-            visualizer = cfg.visualizer
-            visualizer['save_dir'] = args.show_dir
+            visualization_hook['out_dir'] = args.show_dir
     else:
         raise RuntimeError(
             'VisualizationHook must be included in default_hooks.'

@@ -1,3 +1,3 @@
-from .hooks import SafeCheckpointHook
+from .hooks import SafeCheckpointHook, SegTestVisualizationHook
 
-__all__ = ['SafeCheckpointHook']
+__all__ = ['SafeCheckpointHook', 'SegTestVisualizationHook']

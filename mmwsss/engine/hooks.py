@@ -1,10 +1,13 @@
-"""A checkpoint hook that never loses the last good checkpoint."""
+"""Hooks: crash-safe checkpoints, and test-time drawings that need no training split."""
 import os
 import os.path as osp
 
+import mmcv
+from mmengine import fileio
 from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
+from mmseg.engine.hooks import SegVisualizationHook
 from mmseg.registry import HOOKS
 
 from mmwsss.fileio.png import _fsync_dir, atomic_write
@@ -55,3 +58,41 @@ class SafeCheckpointHook(CheckpointHook):
             path = osp.join(self.out_dir, self.filename_tmpl.format(old))
             if osp.isfile(path):
                 os.remove(path)
+
+
+@HOOKS.register_module()
+class SegTestVisualizationHook(SegVisualizationHook):
+    """mmseg's ``SegVisualizationHook`` for ``tools/test.py --show-dir``.
+
+    mmseg's hook passes ``runner.iter`` as the step, which builds the training loop
+    and so needs the training split on a machine that only has val data; its
+    drawings go to the visualizer's backend folder (relative to the current
+    folder). This one draws each test image to ``out_dir/<img stem>.png``
+    (relative paths under the run's ``work_dir/<timestamp>/``) and never touches
+    the training loop.
+
+    Args:
+        out_dir (str, optional): where the drawings go.
+        **kwargs: those of ``SegVisualizationHook``.
+    """
+
+    def __init__(self, out_dir=None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.out_dir = out_dir
+
+    def before_test(self, runner) -> None:
+        if self.out_dir is not None and not osp.isabs(self.out_dir):
+            self.out_dir = osp.join(runner.log_dir, self.out_dir)
+
+    def after_test_iter(self, runner, batch_idx, data_batch, outputs) -> None:
+        if not self.draw or not self.every_n_inner_iters(batch_idx, self.interval):
+            return
+        for output in outputs:
+            img = mmcv.imfrombytes(fileio.get(output.img_path, backend_args=self.backend_args),
+                                   channel_order='rgb')
+            name = osp.basename(output.img_path)
+            out_file = None if self.out_dir is None else \
+                osp.join(self.out_dir, osp.splitext(name)[0] + '.png')
+            self._visualizer.add_datasample(f'test_{name}', img, data_sample=output,
+                                            show=self.show, wait_time=self.wait_time,
+                                            out_file=out_file, step=batch_idx)
