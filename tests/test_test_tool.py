@@ -49,7 +49,8 @@ def test_crf_with_and_without_tta_and_the_protocol_is_recorded(tmp_path):
     work = str(tmp_path / 'work')
     _run([osp.join(ROOT, 'tools', 'train.py'), CFG, '--work-dir', work])
     ckpt = osp.join(work, 'iter_4.pth')
-    for extra in (['--crf'], ['--crf', 'psa', '--tta']):
+    for extra in (['--crf', '--crf-workers', '2'], ['--crf', 'psa', '--tta'],
+                  ['--crf', '--crf-workers', '0']):
         out = str(tmp_path / ('pred' + '_'.join(extra)))
         log = _run([osp.join(ROOT, 'tools', 'test.py'), CFG, ckpt, '--work-dir', work,
                     '--out', out] + extra)
@@ -58,12 +59,18 @@ def test_crf_with_and_without_tta_and_the_protocol_is_recorded(tmp_path):
         runs = sorted(d for d in os.listdir(work) if osp.isfile(osp.join(work, d,
                                                                         'protocol.json')))
         p = json.load(open(osp.join(work, runs[-1], 'protocol.json')))
-        assert p['crf'] == ('deeplab' if len(extra) == 1 else 'psa')
+        assert p['crf'] == ('psa' if 'psa' in extra else 'deeplab')
+        assert '--tta' in extra or 'DenseCRF (' in log  # the loop's progress bar
         assert p['num_images'] == 2 and p['split'].endswith('val.txt')
         assert p['checkpoint_iter'] == 4 and 'mIoU' in p['metrics'] and 'ignore' in p
-        assert (p['tta'] is None) == (len(extra) == 1)
+        assert (p['tta'] is None) == ('--tta' not in extra)
         if p['tta']:
             assert p['tta']['flip'] and len(p['tta']['scales']) > 1
+    # the worker pool refines exactly as the main process does
+    for name in ('2007_000033.png', '2010_000001.png'):
+        a, b = (np.asarray(Image.open(osp.join(tmp_path, d, name)))
+                for d in ('pred--crf_--crf-workers_2', 'pred--crf_--crf-workers_0'))
+        np.testing.assert_array_equal(a, b)
     # hostile input (issue 12; failed before: loaded with strict=False, exit 0, wrong mIoU):
     # a config whose head has another num_classes than the checkpoint
     env = dict(os.environ, CUDA_VISIBLE_DEVICES='')

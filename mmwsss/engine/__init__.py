@@ -1,3 +1,4 @@
 from .hooks import SafeCheckpointHook, SegTestVisualizationHook
+from .loops import DenseCRFTestLoop
 
-__all__ = ['SafeCheckpointHook', 'SegTestVisualizationHook']
+__all__ = ['DenseCRFTestLoop', 'SafeCheckpointHook', 'SegTestVisualizationHook']

@@ -1,5 +1,5 @@
 """DenseCRF on a segmentor's test predictions (``tools/test.py --crf``)."""
-from typing import List
+from typing import List, Optional
 
 import mmcv
 import numpy as np
@@ -9,6 +9,28 @@ from mmseg.models import SegTTAModel
 from mmseg.registry import MODELS
 
 from mmwsss.functional.dense_crf import CRF_PRESETS, dense_crf
+
+
+def crf_refine_file(img_path: str, probs: np.ndarray, crf: str = 'deeplab',
+                    crf_cfg: Optional[dict] = None) -> np.ndarray:
+    """:func:`mmwsss.dense_crf` of C×H×W probabilities with the image read from
+    ``img_path`` (the job a worker process of ``DenseCRFTestLoop`` runs)."""
+    img = mmcv.imread(img_path, channel_order='rgb')
+    if img is None:
+        raise FileNotFoundError(f'{img_path}: cannot read the image for --crf')
+    if img.shape[:2] != probs.shape[1:]:
+        raise ValueError(f'{img_path}: the image is {img.shape[:2]} but the prediction '
+                         f'{tuple(probs.shape[1:])}: --crf needs predictions at the '
+                         'original image size')
+    return dense_crf(img, probs, crf, **(crf_cfg or {}))
+
+
+def set_refined(sample, refined: np.ndarray) -> None:
+    """Put CRF-refined C×H×W probabilities on a data sample as its prediction."""
+    device = sample.pred_sem_seg.data.device
+    pred = torch.from_numpy(np.ascontiguousarray(refined.argmax(0)))[None]
+    sample.set_data(dict(pred_sem_seg=PixelData(data=pred.to(device)),
+                         seg_logits=PixelData(data=torch.from_numpy(refined))))
 
 
 @MODELS.register_module()
@@ -21,6 +43,11 @@ class DenseCRFSegTTAModel(SegTTAModel):
     single augmentation. As a ``BaseTTAModel`` it loads the segmentor's
     checkpoint as mmseg's TTA model does.
 
+    Run alone it refines each image in ``test_step``. Under
+    ``DenseCRFTestLoop`` (``tools/test.py --crf``) it only merges the
+    probabilities (``defer_crf``), and the loop refines them in worker
+    processes while the network goes on with the next images.
+
     Args:
         module (dict): the segmentor (or its config).
         crf (str): CRF preset (``'deeplab'``: DeepLab / WSSS-BED / EPS test time).
@@ -32,6 +59,7 @@ class DenseCRFSegTTAModel(SegTTAModel):
             raise ValueError(f'unknown CRF preset {crf!r}; one of {sorted(CRF_PRESETS)}')
         super().__init__(module=module, **kwargs)
         self.crf, self.crf_cfg = crf, dict(crf_cfg or {})
+        self.defer_crf = False
 
     def test_step(self, data):
         samples = data['data_samples'] if isinstance(data, dict) else data[1]
@@ -42,14 +70,13 @@ class DenseCRFSegTTAModel(SegTTAModel):
     def merge_preds(self, data_samples_list: List) -> List:
         merged = super().merge_preds(data_samples_list)
         for aug, sample in zip(data_samples_list, merged):
+            # mmseg's merge keeps the first augmentation's logits: the CRF needs the
+            # mean of every augmentation's probabilities
             probs = torch.stack([s.seg_logits.data.softmax(dim=0) for s in aug]).mean(0)
-            img = mmcv.imread(sample.img_path, channel_order='rgb')
-            if img.shape[:2] != probs.shape[1:]:
-                raise ValueError(f'{sample.img_path}: the image is {img.shape[:2]} but the '
-                                 f'prediction {tuple(probs.shape[1:])}: --crf needs '
-                                 'predictions at the original image size')
-            refined = dense_crf(img, probs.float().cpu().numpy(), self.crf, **self.crf_cfg)
-            pred = torch.from_numpy(np.ascontiguousarray(refined.argmax(0)))[None]
-            sample.set_data(dict(pred_sem_seg=PixelData(data=pred.to(probs.device)),
-                                 seg_logits=PixelData(data=torch.from_numpy(refined))))
+            probs = probs.float().cpu().numpy()
+            if self.defer_crf:
+                sample.set_field(probs, 'crf_probs', field_type='metainfo')
+            else:
+                set_refined(sample, crf_refine_file(sample.img_path, probs, self.crf,
+                                                    self.crf_cfg))
         return merged
