@@ -51,3 +51,17 @@ def test_dist_train_two_cpu_ranks(tmp_path):
     assert ckpt['meta']['iter'] == 2
     # it trained: the head moved away from its N(0, 0.01) init
     assert ckpt['optimizer']['state'], 'optimizer state after 2 SGD steps'
+    # dist_test.sh --crf: each rank refines its share in its own worker pool; together
+    # they predict every val image and write one protocol
+    out = tmp_path / 'pred'
+    p = subprocess.run(
+        ['bash', osp.join(ROOT, 'tools', 'dist_test.sh'), CFG, str(work / 'iter_2.pth'), '2',
+         '--work-dir', str(work), '--crf', '--crf-workers', '1', '--out', str(out)],
+        env=cpu_env(), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    assert 'mIoU' in p.stdout + p.stderr
+    val = (ROOT + '/tests/data/voc/ImageSets/Segmentation/val.txt')
+    ids = open(val).read().split()
+    assert sorted(os.listdir(out)) == sorted(i + '.png' for i in ids)
+    protocols = [d for d, _, fs in os.walk(work) if 'protocol.json' in fs]
+    assert len(protocols) == 1

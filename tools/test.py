@@ -141,6 +141,9 @@ def main():
 
     # add output_dir in metric
     if args.out is not None:
+        # mmseg's IoUMetric creates the folder on rank 0 only: under dist_test.sh
+        # another rank could write its first prediction before it exists
+        os.makedirs(args.out, exist_ok=True)
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
 
