@@ -94,6 +94,34 @@ def test_coco_converter_and_datasets(coco_root, tmp_path, capsys):
     assert set(np.unique(val[1]['data_samples'].gt_sem_seg.data.numpy())) == {0, 3}
 
 
+def test_coco_converter_reruns_check_the_annotations_and_empty_maps(tmp_path, coco_root):
+    """Fails before the fix: after the annotations changed a rerun kept the old maps and
+    rewrote the lists, which then disagreed; a zero-byte map counted as done."""
+    import json
+    import shutil
+    root = tmp_path / 'coco'
+    shutil.copytree(coco_root, root)
+    out = tmp_path / 'out'
+    coco2014.main([str(root), '-o', str(out), '--splits', 'train2014'])
+    seg = out / 'SegmentationClass' / 'train2014'
+    png = seg / 'COCO_train2014_000000000009.png'
+    png.write_bytes(b'')  # a power loss after the rename, before the data reached disk
+    coco2014.main([str(root), '-o', str(out), '--splits', 'train2014'])
+    assert png.stat().st_size > 0
+    ann = root / 'annotations' / 'instances_train2014.json'
+    data = json.load(open(ann))
+    data['annotations'] = [a for a in data['annotations'] if a['image_id'] != 9]
+    json.dump(data, open(ann, 'w'))
+    before = open(out / 'cls_labels' / 'train2014.txt').read()
+    with pytest.raises(SystemExit, match='other settings.*--force'):
+        coco2014.main([str(root), '-o', str(out), '--splits', 'train2014'])
+    assert open(out / 'cls_labels' / 'train2014.txt').read() == before  # lists untouched
+    coco2014.main([str(root), '-o', str(out), '--splits', 'train2014', '--force'])
+    from PIL import Image
+    assert set(np.unique(np.asarray(Image.open(png)))) == {0}
+    assert 'COCO_train2014_000000000009' not in open(out / 'cls_labels' / 'train2014.txt').read()
+
+
 def test_coco_file_name_with_a_folder_is_refused(tmp_path, coco_root):
     """Fails before the fix: file_name '../../x.jpg' made the converter write outside -o."""
     import json

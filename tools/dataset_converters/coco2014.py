@@ -9,6 +9,9 @@ Writes, under OUT (default: the COCO root):
     ImageSets/<split>.txt                    every image id of the split
 Resumable: label maps already written are skipped (``--force`` rewrites them);
 every file is written atomically, so an interrupted run leaves no partial file.
+``SegmentationClass/<split>/meta.json`` records the annotation file's SHA-256: after
+the annotations changed, a rerun refuses to mix old maps with new lists (``--force``
+rewrites every map).
 """
 import warnings
 
@@ -16,6 +19,7 @@ import warnings
 warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse
 import contextlib
+import hashlib
 import io
 import os.path as osp
 
@@ -25,7 +29,7 @@ from mmwsss.datasets.coco_labels import (coco_category_map, coco_cls_labels,
                                          coco_image_stem, coco_label_map)
 from mmwsss.fileio import atomic_write, format_cls_label_line, save_label_png
 from mmwsss.functional.palette import voc_colormap
-from mmwsss.utils.outputs import run_parallel
+from mmwsss.utils.outputs import OutputLock, guard_output_dir, is_done, run_parallel
 
 _COCO, _CAT_MAP = None, None
 
@@ -43,15 +47,31 @@ def _convert(job):
     return image_id
 
 
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 24), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def convert_split(root, split, out, nproc=1, force=False):
     ann_file = osp.join(root, 'annotations', f'instances_{split}.json')
     if not osp.isfile(ann_file):
         raise FileNotFoundError(f'COCO annotation file not found: {ann_file}')
+    seg_dir = osp.join(out, 'SegmentationClass', split)
+    # the maps are kept across runs: they must come from these very annotations
+    guard_output_dir(seg_dir, dict(annotations_sha256=_sha256(ann_file)), force=force,
+                     extra=dict(annotations=osp.abspath(ann_file)))
+    with OutputLock(seg_dir):
+        return _convert_split(ann_file, split, out, seg_dir, nproc, force)
+
+
+def _convert_split(ann_file, split, out, seg_dir, nproc, force):
     _init(ann_file)
     coco, cat_map = _COCO, _CAT_MAP
     if len(cat_map) != 80:
         raise ValueError(f'{ann_file}: {len(cat_map)} categories, expected 80 (COCO-14)')
-    seg_dir = osp.join(out, 'SegmentationClass', split)
     ids, lines, jobs = [], [], []
     for image_id in sorted(coco.getImgIds()):
         stem = coco_image_stem(coco, image_id, ann_file)
@@ -60,7 +80,7 @@ def convert_split(root, split, out, nproc=1, force=False):
         if cls:
             lines.append(format_cls_label_line(stem, cls))
         path = osp.join(seg_dir, stem + '.png')
-        if force or not osp.isfile(path):
+        if force or not is_done(path):
             jobs.append((image_id, path))
     done = len(ids) - len(jobs)
     desc = f'{split} label maps' + (f' ({done} already done)' if done else '')
@@ -79,8 +99,12 @@ def parse_args(argv=None):
     p.add_argument('--splits', nargs='+', default=['train2014', 'val2014'])
     p.add_argument('-o', '--out-dir', help='output root (default: coco_root)')
     p.add_argument('--nproc', type=int, default=1, help='worker processes')
-    p.add_argument('--force', action='store_true', help='rewrite existing label maps')
-    return p.parse_args(argv)
+    p.add_argument('--force', action='store_true',
+                   help='rewrite existing label maps (also when the annotations changed)')
+    args = p.parse_args(argv)
+    if args.nproc < 1:
+        p.error(f'--nproc must be >= 1, got {args.nproc}')
+    return args
 
 
 def main(argv=None):
