@@ -165,3 +165,52 @@ def test_unclear_errors_now_say_what_is_wrong(tmp_path):
     (tmp_path / 'empty.txt').write_text('\n')
     with pytest.raises(WSSSInputError, match=r'empty.txt.*list is empty'):
         parse_cls_label_file(str(tmp_path / 'empty.txt'))
+
+
+def test_map_sizes_are_checked_in_the_header_before_decoding(tmp_path, monkeypatch):
+    """Fails before the fix: a 0.3 MB npz (and a small PNG) were decoded in full, to
+    hundreds of MB, before the size check."""
+    import tracemalloc
+
+    import mmwsss.fileio.png as png
+    from mmwsss.fileio import read_saliency
+    np.savez_compressed(tmp_path / 'bomb.npz', keys=np.arange(8),
+                        cams=np.zeros((8, 6000, 6000), np.uint8))  # 288 MB decoded
+    tracemalloc.start()
+    with pytest.raises(WSSSInputError, match=r'bomb\.npz.*6000×6000 \(W×H\) but the image '
+                                             r'is 40×30'):
+        CAMStore(str(tmp_path), 'npz').load('bomb', hw=(30, 40))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 20 * 2**20, peak
+    np.savez(tmp_path / 'many.npz', keys=np.arange(1001), cams=np.zeros((1001, 1, 1), np.uint8))
+    with pytest.raises(WSSSInputError, match='1001 maps'):
+        CAMStore(str(tmp_path), 'npz').load('many')
+    Image.fromarray(np.zeros((3000, 4000), np.uint8)).save(tmp_path / 'sal.png')
+    Image.fromarray(np.zeros((3000, 4000), np.uint8)).save(tmp_path / 'cam_3.png')
+
+    def decoded(*a, **k):
+        raise AssertionError('decoded before the size check')
+    monkeypatch.setattr(png.cv2, 'imread', decoded)
+    with pytest.raises(WSSSInputError, match=r'sal\.png.*4000×3000 \(W×H\) but the image'):
+        read_saliency(str(tmp_path / 'sal.png'), 'sal', (30, 40))
+    with pytest.raises(WSSSInputError, match=r'cam_3\.png.*CAM is 4000×3000'):
+        CAMStore(str(tmp_path), 'bed_png').load('cam', classes=[3], hw=(30, 40))
+
+
+def test_empty_files_are_named(tmp_path):
+    """Fails before the fix: a 0-byte image gave OpenCV's '!buf.empty()' assertion with no
+    file named."""
+    from mmwsss.fileio import read_saliency
+    from mmwsss.fileio.png import image_hw, read_image
+    for name in ('x.jpg', 'x.png'):
+        (tmp_path / name).write_bytes(b'')
+    with pytest.raises(WSSSInputError, match=r'x\.jpg.*empty \(0 bytes\)'):
+        read_image(str(tmp_path / 'x.jpg'), 'x')
+    with pytest.raises(WSSSInputError, match=r'x\.jpg.*empty \(0 bytes\)'):
+        image_hw(str(tmp_path / 'x.jpg'), 'x')
+    with pytest.raises(WSSSInputError, match=r'x\.png.*saliency map file is empty'):
+        read_saliency(str(tmp_path / 'x.png'), 'x', (3, 4))
+    (tmp_path / 'y.jpg').write_bytes(b'not an image')
+    with pytest.raises(WSSSInputError, match=r'y\.jpg.*cannot decode'):
+        read_image(str(tmp_path / 'y.jpg'), 'y')

@@ -163,5 +163,11 @@ def test_check_data_names_each_missing_file_and_its_key(voc_copy, tmp_path):
         assert any('train_dataloader.dataset.cls_label_file' in ln and
                    'train_aug_cls.txt is there' in ln for ln in lines)
         assert any('data_prefix.sal_path' in ln and 'maps_root' in ln for ln in lines)
+        # a 0-byte image (failed before: an OpenCV assertion in training, no file named)
+        img = osp.join(voc_copy, 'JPEGImages', '2007_000032.jpg')
+        open(img, 'wb').close()
+        lines = check_data(load_config(cfg, dict(a.split('=', 1) for a in opts[1:])))
+        assert any(ln.startswith('train_dataloader.dataset:') and f'{img} (0 bytes)' in ln
+                   for ln in lines)
     finally:
         sys.path.remove(osp.dirname(cfg))

@@ -17,11 +17,10 @@ warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse
 import os.path as osp
 
-import mmcv
 from mmengine.config import DictAction
-from PIL import Image
 
 from mmwsss.fileio import save_label_png
+from mmwsss.fileio.png import image_hw, read_image
 from mmwsss.utils.config_check import find_pseudo_label_step
 from mmwsss.utils.config_loading import load_config
 from mmwsss.utils.outputs import (OutputLock, file_fingerprint, guard_output_dir, is_done,
@@ -51,13 +50,12 @@ def _init(transform, palette):
 
 def _export(job):
     info, path = job
+    img_id = osp.splitext(osp.basename(info['img_path']))[0]
     if _JOB['transform'].crf is not None:  # the CRF needs the pixels
-        img = mmcv.imread(info['img_path'])
+        img = read_image(info['img_path'], img_id, channel_order='bgr')  # as mmcv loads
         results = dict(info, img=img, ori_shape=img.shape[:2], seg_fields=[])
     else:
-        with Image.open(info['img_path']) as img:  # reads the header only
-            w, h = img.size
-        results = dict(info, ori_shape=(h, w), seg_fields=[])
+        results = dict(info, ori_shape=image_hw(info['img_path'], img_id), seg_fields=[])
     results = _JOB['transform'](results)
     save_label_png(path, results['gt_seg_map'], _JOB['palette'])
 

@@ -174,15 +174,14 @@ class TauSweep:
             raise WSSSInputError(str(e), img_id, gt_path) from e
 
     def _crf_confusion(self, item, gt, cams, keys) -> np.ndarray:
-        import mmcv
-
+        from mmwsss.fileio.png import read_image
         from mmwsss.functional.dense_crf import crf_label
         if len(item) < 4:
             raise ValueError('crf needs the image path in each item (dataset_items gives it)')
-        img = mmcv.imread(item[3], channel_order='rgb')
-        if img is None or img.shape[:2] != gt.shape:
-            raise WSSSInputError(f'image unreadable or not of the GT size {gt.shape}',
-                                 item[0], item[3])
+        img = read_image(item[3], item[0])
+        if img.shape[:2] != gt.shape:
+            raise WSSSInputError(f'image is {img.shape[:2]}, the GT {gt.shape}', item[0],
+                                 item[3])
         cams = cams_to_unit(cams)
         preds = [crf_label(img, cams, keys, t, self.crf) for t in self.taus]
         return label_confusion(gt, preds, self.num_classes + 1, self.rule.ignore_index)

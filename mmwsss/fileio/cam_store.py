@@ -16,9 +16,11 @@ import numpy as np
 
 from mmwsss.errors import WSSSInputError
 from mmwsss.functional.pseudo_label import UINT8_TO_UNIT
-from .png import atomic_write, is_local, read_bytes, read_gray_png, save_label_png
+from .png import (atomic_write, check_header_hw, is_local, read_bytes, read_gray_png,
+                  save_label_png)
 
 CAM_FORMATS = ('bed_png', 'npz', 'npy_dict')
+MAX_CAMS_PER_IMAGE = 1000  # COCO has 80 classes; more is a damaged or foreign file
 _SUFFIX = dict(npz='.npz', npy_dict='.npy')
 
 
@@ -43,6 +45,22 @@ def cams_to_unit(cams: np.ndarray, img_id=None, path=None) -> np.ndarray:
         raise WSSSInputError(f'CAM values must lie in [0, 1], found [{lo!r}, {hi!r}]',
                              img_id, path)
     return cams
+
+
+def _npz_member_shape(z, name: str) -> Optional[tuple]:
+    """The shape in the header of ``name.npy`` inside an open npz (None when it
+    is absent or not a plain array); reads a few bytes, decodes nothing."""
+    if f'{name}.npy' not in z.zip.namelist():
+        return None
+    with z.zip.open(f'{name}.npy') as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                np.lib.format.read_array_header_2_0
+            shape, _, _ = read(f)
+        except ValueError:
+            return None
+    return shape
 
 
 @dataclass(frozen=True)
@@ -116,10 +134,10 @@ class CAMStore:
             classes = [int(c) for c in classes]
             self._check_ids(classes, max_class, img_id, None)
         if self.cam_format == 'bed_png':
-            cams, keys = self._load_bed_png(stem, img_id, classes)
+            cams, keys = self._load_bed_png(stem, img_id, classes, hw)
         else:
             if self.cam_format == 'npz':
-                keys, cams = self._load_npz(where, img_id)
+                keys, cams = self._load_npz(where, img_id, hw)
             else:
                 keys, cams = self._load_npy_dict(where, img_id)
             if classes is None:
@@ -167,10 +185,10 @@ class CAMStore:
                                  folder)
         return found
 
-    def _load_bed_png(self, stem, img_id, classes):
+    def _load_bed_png(self, stem, img_id, classes, hw=None):
         if classes is None:
             classes = self._bed_png_classes(stem, img_id)
-        cams = [read_gray_png(p, img_id, 'CAM', self.backend_args)
+        cams = [read_gray_png(p, img_id, 'CAM', self.backend_args, hw)
                 for p in self.paths(img_id, classes, stem)]
         shapes = {c.shape for c in cams}
         if len(shapes) > 1:
@@ -187,12 +205,22 @@ class CAMStore:
             return path
         return io.BytesIO(read_bytes(path, img_id, 'CAM', self.backend_args))
 
-    def _load_npz(self, path: str, img_id: str):
+    def _load_npz(self, path: str, img_id: str, hw=None):
         src = self._open(path, img_id)
         try:
             # allow_pickle=False: an npz store never runs code when read.
             with np.load(src, allow_pickle=False) as z:
+                # the shape from the header first: a small compressed file can
+                # decode to gigabytes
+                shape = _npz_member_shape(z, 'cams')
+                if shape is not None and len(shape) == 3:
+                    check_header_hw(shape[1:], hw, 'CAM', img_id, path)
+                    if shape[0] > MAX_CAMS_PER_IMAGE:
+                        raise WSSSInputError(f'npz CAM file holds {shape[0]} maps (more than '
+                                             f'{MAX_CAMS_PER_IMAGE})', img_id, path)
                 keys, cams = z['keys'], z['cams']
+        except WSSSInputError:
+            raise
         except KeyError as e:
             raise WSSSInputError(f"npz CAM file needs arrays 'keys' and 'cams' ({e})", img_id,
                                  path) from e

@@ -10,6 +10,7 @@ import tempfile
 from typing import Callable, Optional, Tuple
 
 import cv2
+import mmcv
 import mmengine.fileio as fileio
 import numpy as np
 from PIL import Image
@@ -91,13 +92,34 @@ def read_bytes(path: str, img_id=None, what: str = 'file',
         raise WSSSInputError(f'{what} file not found', img_id, path) from e
 
 
+_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+
+
+def png_header_hw(head: bytes) -> Optional[Tuple[int, int]]:
+    """H×W from a PNG's first 24 bytes (its IHDR chunk); None if not a PNG."""
+    if len(head) < 24 or head[:8] != _PNG_SIGNATURE or head[12:16] != b'IHDR':
+        return None
+    return int.from_bytes(head[20:24], 'big'), int.from_bytes(head[16:20], 'big')
+
+
+def check_header_hw(hw_found, hw: Optional[Tuple[int, int]], what: str, img_id, path) -> None:
+    """Refuse a map whose header says another size than the image's, before it
+    is decoded (a small compressed file can decode to gigabytes)."""
+    if hw is not None and hw_found is not None and tuple(hw_found) != tuple(hw):
+        raise WSSSInputError(
+            f'{what} is {hw_found[1]}×{hw_found[0]} (W×H) but the image is '
+            f'{hw[1]}×{hw[0]}', img_id, path)
+
+
 def read_gray_png(path: str, img_id=None, what: str = 'image',
-                  backend_args: Optional[dict] = None) -> np.ndarray:
+                  backend_args: Optional[dict] = None,
+                  hw: Optional[Tuple[int, int]] = None) -> np.ndarray:
     """Read an 8-bit gray map (saliency, CAM) as H×W uint8.
 
     Gray PNGs (and RGB ones whose three channels are equal) are read as they
     are; 16-bit, palette and colour images are refused (their values are not
-    scores /255), as are missing and unreadable files.
+    scores /255), as are missing, empty and unreadable files. With ``hw``, a
+    PNG whose header gives another size is refused before it is decoded.
 
     Raises:
         WSSSInputError: naming the image and the file.
@@ -107,12 +129,19 @@ def read_gray_png(path: str, img_id=None, what: str = 'image',
     if is_local(path, backend_args):
         if not osp.isfile(path):
             raise WSSSInputError(f'{what} file not found', img_id, path)
+        if hw is not None:
+            with open(path, 'rb') as f:
+                check_header_hw(png_header_hw(f.read(24)), hw, what, img_id, path)
         arr = cv2.imread(path, cv2.IMREAD_UNCHANGED)
         src = path
     else:
         data = read_bytes(path, img_id, what, backend_args)
-        arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        check_header_hw(png_header_hw(data[:24]), hw, what, img_id, path)
+        arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) \
+            if data else None
         src = io.BytesIO(data)
+    if arr is None and (osp.getsize(path) == 0 if isinstance(src, str) else not data):
+        raise WSSSInputError(f'{what} file is empty (0 bytes)', img_id, path)
     if arr is not None and arr.ndim == 2 and arr.dtype == np.uint8:
         return arr
     try:
@@ -145,7 +174,7 @@ def read_saliency(path: str, img_id=None, hw: Optional[Tuple[int, int]] = None,
                   backend_args: Optional[dict] = None) -> np.ndarray:
     """A saliency map as H×W uint8 (value / 255 is the saliency), checked
     against the image size ``hw`` when given."""
-    sal = read_gray_png(path, img_id, 'saliency map', backend_args)
+    sal = read_gray_png(path, img_id, 'saliency map', backend_args, hw)
     if hw is not None and sal.shape != tuple(hw):
         raise WSSSInputError(
             f'saliency map is {sal.shape[1]}×{sal.shape[0]} (W×H) but the image is '
@@ -172,6 +201,37 @@ def read_label_png(path: str, img_id=None, what: str = 'label map',
         if isinstance(e, WSSSInputError):
             raise
         raise WSSSInputError(f'unreadable {what} ({e})', img_id, path) from e
+
+
+def read_image(path: str, img_id=None, channel_order: str = 'rgb',
+               backend_args: Optional[dict] = None) -> np.ndarray:
+    """An image as H×W×3 uint8 (as mmcv's ``LoadImageFromFile`` decodes it); a
+    missing, empty or undecodable file is a :class:`WSSSInputError` naming it
+    (OpenCV's own error names no file)."""
+    data = read_bytes(path, img_id, 'image', backend_args)
+    if not data:
+        raise WSSSInputError('image file is empty (0 bytes)', img_id, path)
+    try:
+        img = mmcv.imfrombytes(data, channel_order=channel_order)
+    except Exception as e:  # noqa: BLE001  (cv2.error, PIL errors: no path in them)
+        raise WSSSInputError(f'cannot decode the image ({e})', img_id, path) from e
+    if img is None:
+        raise WSSSInputError('cannot decode the image', img_id, path)
+    return img
+
+
+def image_hw(path: str, img_id=None) -> Tuple[int, int]:
+    """H×W of a local image from its header (no decoding)."""
+    if not osp.isfile(path):
+        raise WSSSInputError('image file not found', img_id, path)
+    if osp.getsize(path) == 0:
+        raise WSSSInputError('image file is empty (0 bytes)', img_id, path)
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+    except (OSError, SyntaxError, ValueError) as e:
+        raise WSSSInputError(f'unreadable image ({e})', img_id, path) from e
+    return h, w
 
 
 def exif_orientation(path: str) -> int:

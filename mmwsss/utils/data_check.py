@@ -34,6 +34,29 @@ def _default_prefix(ds_type) -> dict:
     return dict(default) if isinstance(default, dict) else {}
 
 
+def _check_listed_images(where, list_file, img_dir, suffix) -> List[str]:
+    """Every image of a ``.txt`` list present and not empty: a stat each (a few
+    ms for VOC's 10,582), while a 0-byte image fails in training with an OpenCV
+    assertion that names no file."""
+    if not list_file or not list_file.endswith('.txt') or not osp.isfile(list_file):
+        return []
+    with open(list_file) as f:
+        ids = [ln.split()[0] for ln in f if ln.strip()]
+    bad = []
+    for img_id in ids:
+        path = osp.join(img_dir, img_id + suffix)
+        try:
+            if os.stat(path).st_size == 0:
+                bad.append(f'{path} (0 bytes)')
+        except OSError:
+            bad.append(f'{path} (missing)')
+    if not bad:
+        return []
+    more = f' and {len(bad) - 3} more' if len(bad) > 3 else ''
+    return [f'{where}: {len(bad)} of the {len(ids)} images listed in {list_file} are missing '
+            f'or empty: {", ".join(bad[:3])}{more}']
+
+
 def check_data(cfg, sections=('train_dataloader', 'val_dataloader', 'test_dataloader',
                               'cam_dataloader')) -> List[str]:
     """Problems with the files that the datasets of ``cfg`` will read: one line
@@ -67,6 +90,9 @@ def check_data(cfg, sections=('train_dataloader', 'val_dataloader', 'test_datalo
             elif not any(f.lower().endswith(('.jpg', '.jpeg', '.png')) for f in
                          os.listdir(img_dir)[:1000]):
                 problems.append(f'{where}.data_prefix.img_path: no image in {img_dir}')
+            else:
+                problems += _check_listed_images(where, _join(root, ds.get('ann_file')),
+                                                 img_dir, ds.get('img_suffix', '.jpg'))
             seg = prefix.get('seg_map_path')
             if seg is not None and not ds.get('pseudo_labels') or ds.get('gt_subset'):
                 seg_dir = _join(root, seg or '')

@@ -1,13 +1,13 @@
 """DenseCRF on a segmentor's test predictions (``tools/test.py --crf``)."""
 from typing import List, Optional
 
-import mmcv
 import numpy as np
 import torch
 from mmengine.structures import PixelData
 from mmseg.models import SegTTAModel
 from mmseg.registry import MODELS
 
+from mmwsss.fileio.png import read_image
 from mmwsss.functional.dense_crf import CRF_PRESETS, dense_crf
 
 
@@ -15,9 +15,7 @@ def crf_refine_file(img_path: str, probs: np.ndarray, crf: str = 'deeplab',
                     crf_cfg: Optional[dict] = None) -> np.ndarray:
     """:func:`mmwsss.dense_crf` of C×H×W probabilities with the image read from
     ``img_path`` (the job a worker process of ``DenseCRFTestLoop`` runs)."""
-    img = mmcv.imread(img_path, channel_order='rgb')
-    if img is None:
-        raise FileNotFoundError(f'{img_path}: cannot read the image for --crf')
+    img = read_image(img_path)
     if img.shape[:2] != probs.shape[1:]:
         raise ValueError(f'{img_path}: the image is {img.shape[:2]} but the prediction '
                          f'{tuple(probs.shape[1:])}: --crf needs predictions at the '
