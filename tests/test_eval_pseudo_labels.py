@@ -3,6 +3,7 @@ import csv
 import json
 import os
 import os.path as osp
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -149,8 +150,8 @@ def test_cam_format_read_from_the_store_meta(tmp_path, voc_root):
                                           '--mode', 'no_saliency'])
     assert args.cam_format == 'bed_png'
     args = eval_pseudo_labels.parse_args([CFG, '--cam-dir', cam_dir, '--out-dir', 'x',
-                                          '--mode', 'no_saliency', '--cam-format', 'npz'])
-    assert args.cam_format == 'npz'
+                                          '--mode', 'no_saliency', '--cam-format', 'bed_png'])
+    assert args.cam_format == 'bed_png'  # another format than recorded: an error (below)
     summary = eval_pseudo_labels.main([CFG, '--cam-dir', cam_dir, '--out-dir',
                                        str(tmp_path / 'e'), '--mode', 'no_saliency',
                                        '--taus', '0.2'])
@@ -284,3 +285,27 @@ def test_a_tau_that_ignores_nearly_everything_cannot_win(tmp_path):
     with pytest.raises(SystemExit, match='every τ leaves more than'):
         eval_pseudo_labels.write_outputs(str(tmp_path), taus, scores, ['bg', 'a'], 'excl', {},
                                          max_ignored=0.01)
+
+
+@pytest.mark.parametrize('flags, msg', [
+    (['--mode', 'no_saliency', '--sal-dir', 'x'], '--sal-dir apply to --mode saliency'),
+    (['--mode', 'no_saliency', '--sal-threshold', '0.3'], '--sal-threshold apply to'),
+    (['--mode', 'no_saliency', '--no-ignore-unassigned'], '--no-ignore-unassigned apply'),
+    (['--sal-dir', 'x', '--sal-threshold', 'nan'], r'--sal-threshold must be a number'),
+    (['--sal-dir', 'x', '--sal-threshold', '1.5'], r'--sal-threshold must be a number'),
+    (['--mode', 'no_saliency', '--tau-range', '0.9', '0.1', '0.1'], 'START <= STOP'),
+    (['--mode', 'no_saliency', '--tau-range', '0.1', '0.9', '0'], 'STEP > 0'),
+    (['--mode', 'no_saliency', '--nproc', '0'], '--nproc must be >= 1'),
+    (['--mode', 'no_saliency', '--cam-format', 'npz'], 'records bed_png'),
+])
+def test_contradicting_arguments_are_refused(flags, msg, tmp_path, capsys):
+    """Fails before the fix: each of these was accepted and silently unread or wrong (a
+    saliency folder unused, an empty τ list, a store read in another format than made)."""
+    import json
+    cam_dir = tmp_path / 'cams'
+    cam_dir.mkdir()
+    (cam_dir / 'meta.json').write_text(json.dumps(dict(settings=dict(cam_format='bed_png'))))
+    with pytest.raises(SystemExit):
+        eval_pseudo_labels.parse_args([CFG, '--cam-dir', str(cam_dir), '--out-dir',
+                                       str(tmp_path / 'o')] + flags)
+    assert re.search(msg, capsys.readouterr().err)

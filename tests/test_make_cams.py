@@ -138,3 +138,16 @@ def test_zero_byte_outputs_are_redone(tmp_path, checkpoint, capsys):
     make_cams.main(args)
     assert '1 images written, 3 kept' in capsys.readouterr().out
     assert os.path.getsize(victim) > 0
+
+
+@pytest.mark.parametrize('flags, msg', [
+    (['--cam-format', 'bed_png', '--dtype', 'float16'], 'bed_png maps are 8-bit'),
+    (['--scales', '1.0', '0'], '--scales must be positive'),
+    (['--scales', 'nan'], '--scales must be positive'),
+])
+def test_contradicting_arguments_are_refused(flags, msg, capsys):
+    """Fails before the fix: --dtype float16 was silently unread for bed_png stores, and a
+    scale of 0 failed deep in the network."""
+    with pytest.raises(SystemExit):
+        make_cams.parse_args([CFG, 'x.pth', '--out-dir', 'o'] + flags)
+    assert msg in capsys.readouterr().err

@@ -33,7 +33,11 @@ def parse_args(argv=None):
     p.add_argument('--show-ignore', action='store_true', help='ignored pixels in magenta')
     p.add_argument('--per-image', type=int, default=4, help='rows per PNG')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    for flag in ('num', 'per_image'):
+        if getattr(args, flag) < 1:
+            p.error(f'--{flag.replace("_", "-")} must be >= 1, got {getattr(args, flag)}')
+    return args
 
 
 def main(argv=None):

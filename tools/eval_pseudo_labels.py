@@ -55,7 +55,8 @@ def parse_args(argv=None):
     g.add_argument('--taus', type=float, nargs='+', help='thresholds to score')
     g.add_argument('--tau-range', type=float, nargs=3, metavar=('START', 'STOP', 'STEP'),
                    help='thresholds START, START+STEP, ... <= STOP')
-    p.add_argument('--sal-threshold', type=float, default=0.2)
+    p.add_argument('--sal-threshold', type=float, default=None,
+                   help='saliency above this is salient (default 0.2; mode saliency)')
     p.add_argument('--no-ignore-unassigned', action='store_true',
                    help='salient background pixels stay background (not 255)')
     p.add_argument('--select', default='excl', choices=('excl', 'miss'),
@@ -75,6 +76,11 @@ def parse_args(argv=None):
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='override config settings (key=value)')
     args = p.parse_args(argv)
+    if args.tau_range is not None:
+        start, stop, step = args.tau_range
+        if not (np.isfinite(args.tau_range).all() and step > 0 and start <= stop):
+            p.error(f'--tau-range START STOP STEP needs START <= STOP and STEP > 0, got '
+                    f'{args.tau_range}')
     if args.taus is None:
         start, stop, step = args.tau_range or (0.05, 0.95, 0.05)
         args.taus = [round(float(t), 6) for t in np.arange(start, stop + step / 2, step)]
@@ -87,8 +93,24 @@ def parse_args(argv=None):
         p.error('--crf refines CAM-only labels: use it with --mode no_saliency')
     if args.mode == 'saliency' and args.sal_dir is None:
         p.error('--sal-dir is required with --mode saliency')
-    if args.cam_format is None:
-        args.cam_format = recorded_cam_format(args.cam_dir) or 'npz'
+    if args.mode == 'no_saliency':  # flags that would be silently unread
+        given = [f for f, v in (('--sal-dir', args.sal_dir),
+                                ('--sal-threshold', args.sal_threshold),
+                                ('--no-ignore-unassigned', args.no_ignore_unassigned or None))
+                 if v is not None]
+        if given:
+            p.error(f'{" and ".join(given)} apply to --mode saliency only')
+    if args.sal_threshold is None:
+        args.sal_threshold = 0.2
+    if not (np.isfinite(args.sal_threshold) and 0 <= args.sal_threshold <= 1):
+        p.error(f'--sal-threshold must be a number in [0, 1], got {args.sal_threshold}')
+    if args.nproc < 1:
+        p.error(f'--nproc must be >= 1, got {args.nproc}')
+    recorded = recorded_cam_format(args.cam_dir)
+    if args.cam_format is not None and recorded not in (None, args.cam_format):
+        p.error(f'--cam-format {args.cam_format}, but {args.cam_dir}/meta.json records '
+                f'{recorded} (leave --cam-format out to use it)')
+    args.cam_format = args.cam_format or recorded or 'npz'
     return args
 
 

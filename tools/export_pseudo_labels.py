@@ -38,7 +38,10 @@ def parse_args(argv=None):
                    help='rewrite existing labels, also when the settings changed')
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='override config settings, as in mmseg tools (key=value)')
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.nproc < 1:
+        p.error(f'--nproc must be >= 1, got {args.nproc}')
+    return args
 
 
 _JOB = {}

@@ -62,6 +62,10 @@ def parse_args(argv=None):
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='override config settings (key=value)')
     args = p.parse_args(argv)
+    if args.cam_format == 'bed_png' and args.dtype != 'uint8':
+        p.error(f'--dtype {args.dtype} applies to npz stores; bed_png maps are 8-bit PNGs')
+    if args.scales is not None and not all(0 < s < float('inf') for s in args.scales):
+        p.error(f'--scales must be positive numbers, got {args.scales}')
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
