@@ -50,6 +50,28 @@ def test_voc_bad_list(voc_copy, tmp_path):
         _voc(voc_copy, cls_label_file=str(bad), pseudo_labels=True)
 
 
+def test_image_lists_are_read_robustly(voc_copy, tmp_path):
+    """Fails before the fix: a DeepLab-style path list gave ids like
+    '/JPEGImages/x.jpg /SegmentationClassAug/x.png' (a bare 'file not found' later), an id
+    listed twice was trained on twice, and a BOM became part of the first id."""
+    from mmwsss.fileio import read_id_list
+    lst = tmp_path / 'list.txt'
+    lst.write_bytes('\ufeff2007_000032\r\n\r\n2007_000039 0 14\n'.encode())
+    assert read_id_list(str(lst)) == ['2007_000032', '2007_000039']
+    assert _voc(voc_copy, ann_file=str(lst), cls_label_file='cls_labels/train_aug.txt',
+                pseudo_labels=True).get_data_info(0)['img_id'] == '2007_000032'
+    lst.write_text('/JPEGImages/2007_000032.jpg /SegmentationClassAug/2007_000032.png\n')
+    with pytest.raises(WSSSInputError, match=r'list\.txt.*line 1.*is a path, not an image id'):
+        _voc(voc_copy, ann_file=str(lst), pseudo_labels=True)
+    lst.write_text('2007_000032\n2007_000039\n2007_000032\n')
+    with pytest.raises(WSSSInputError, match=r"'2007_000032'.*line 3: listed twice \(first "
+                                             r'on line 1\)'):
+        _voc(voc_copy, ann_file=str(lst), pseudo_labels=True)
+    lst.write_text('\n \n')
+    with pytest.raises(WSSSInputError, match='image list is empty'):
+        _voc(voc_copy, ann_file=str(lst), pseudo_labels=True)
+
+
 def test_coco_converter_and_datasets(coco_root, tmp_path, capsys):
     out = str(tmp_path / 'coco_out')
     coco2014.main([coco_root, '-o', out])

@@ -7,7 +7,8 @@ import numpy as np
 from mmseg.datasets import BaseSegDataset
 
 from mmwsss.errors import WSSSInputError
-from mmwsss.fileio import cls_labels_from_label_map, parse_cls_label_file, read_label_png
+from mmwsss.fileio import (cls_labels_from_label_map, parse_cls_label_file, read_id_list,
+                           read_label_png)
 
 MAP_KEYS = ('cam_path', 'sal_path')
 
@@ -131,10 +132,7 @@ class BaseWSSSDataset(BaseSegDataset):
             if not osp.isfile(self.ann_file):
                 raise FileNotFoundError(f'{type(self).__name__}: ann_file not found: '
                                         f'{self.ann_file}')
-            ids = [ln.strip() for ln in mmengine.list_from_file(self.ann_file) if ln.strip()]
-            if not ids:
-                raise WSSSInputError('the image list is empty', path=self.ann_file)
-            return ids
+            return read_id_list(self.ann_file)
         return None
 
     def _cls_labels_from_gt(self, data_list: List[dict]) -> Dict[str, List[int]]:
@@ -217,9 +215,7 @@ class BaseWSSSDataset(BaseSegDataset):
             return set()
         if not osp.isfile(self.gt_subset):
             raise WSSSInputError('gt_subset list file not found', path=self.gt_subset)
-        ids = [ln.strip() for ln in mmengine.list_from_file(self.gt_subset) if ln.strip()]
-        if not ids:
-            raise WSSSInputError('gt_subset list file is empty', path=self.gt_subset)
+        ids = read_id_list(self.gt_subset, 'gt_subset list file')
         infos = {info['img_id']: info for info in data_list}
         for img_id in ids:
             if img_id not in infos:

@@ -6,6 +6,37 @@ import numpy as np
 from mmwsss.errors import WSSSInputError
 
 
+_IMG_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
+
+
+def read_id_list(path: str, what: str = 'image list') -> List[str]:
+    """Image ids: the first token of each line, so that a WSSS-BED class list
+    (``<img_id> <c> ...``) serves as a split list too. Blank lines, a UTF-8 BOM
+    and CRLF endings are fine; a path instead of an id (a DeepLab-style
+    ``/JPEGImages/x.jpg /SegmentationClassAug/x.png`` list), an id listed twice
+    or an empty list is a :class:`WSSSInputError` naming the file and the line.
+    """
+    ids, seen = [], {}
+    with open(path, encoding='utf-8-sig') as f:
+        for lineno, line in enumerate(f, 1):
+            parts = line.split()
+            if not parts:
+                continue
+            img_id = parts[0]
+            if '/' in img_id or '\\' in img_id or img_id.lower().endswith(_IMG_EXTS):
+                raise WSSSInputError(
+                    f'line {lineno}: {img_id!r} is a path, not an image id (a DeepLab-style '
+                    'list?): give one id a line, e.g. 2007_000032', path=path)
+            if img_id in seen:
+                raise WSSSInputError(f'line {lineno}: listed twice (first on line '
+                                     f'{seen[img_id]})', img_id, path)
+            seen[img_id] = lineno
+            ids.append(img_id)
+    if not ids:
+        raise WSSSInputError(f'the {what} is empty', path=path)
+    return ids
+
+
 def parse_cls_label_file(path: str, num_classes: Optional[int] = None) -> Dict[str, List[int]]:
     """Read a WSSS-BED list file: one image a line, ``<img_id> <c> <c> ...``
     with 0-based foreground class ids (``2007_000032 0 14``).
@@ -14,7 +45,7 @@ def parse_cls_label_file(path: str, num_classes: Optional[int] = None) -> Dict[s
         dict[str, list[int]]: image id → sorted class ids, in file order.
     """
     out = {}
-    with open(path) as f:
+    with open(path, encoding='utf-8-sig') as f:
         for lineno, line in enumerate(f, 1):
             parts = line.split()
             if not parts:

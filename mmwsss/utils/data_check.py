@@ -40,8 +40,12 @@ def _check_listed_images(where, list_file, img_dir, suffix) -> List[str]:
     assertion that names no file."""
     if not list_file or not list_file.endswith('.txt') or not osp.isfile(list_file):
         return []
-    with open(list_file) as f:
-        ids = [ln.split()[0] for ln in f if ln.strip()]
+    from mmwsss.errors import WSSSInputError
+    from mmwsss.fileio import read_id_list
+    try:
+        ids = read_id_list(list_file)
+    except WSSSInputError as e:
+        return [f'{where}.ann_file: {e}']
     bad = []
     for img_id in ids:
         path = osp.join(img_dir, img_id + suffix)

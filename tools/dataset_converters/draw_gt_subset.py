@@ -13,7 +13,8 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from mmwsss.fileio import atomic_write, draw_subset  # noqa: E402
+from mmwsss.errors import WSSSInputError  # noqa: E402
+from mmwsss.fileio import atomic_write, draw_subset, read_id_list  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -32,10 +33,10 @@ def main(argv=None):
     args = parse_args(argv)
     if not osp.isfile(args.split_list):
         raise SystemExit(f'split list not found: {args.split_list}')
-    with open(args.split_list) as f:
-        ids = [ln.split()[0] for ln in f if ln.strip()]
-    if not ids:
-        raise SystemExit(f'{args.split_list}: no image ids')
+    try:
+        ids = read_id_list(args.split_list, 'split list')
+    except WSSSInputError as e:
+        raise SystemExit(str(e)) from e
     if osp.exists(args.out_list) and not args.force:
         raise SystemExit(f'{args.out_list} exists; use --force to overwrite it')
     try:
