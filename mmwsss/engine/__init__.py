@@ -1,4 +1,6 @@
 from .hooks import SafeCheckpointHook, SegTestVisualizationHook
 from .loops import DenseCRFTestLoop
+from .optimizers import SummaryOptimWrapperConstructor
 
-__all__ = ['DenseCRFTestLoop', 'SafeCheckpointHook', 'SegTestVisualizationHook']
+__all__ = ['DenseCRFTestLoop', 'SafeCheckpointHook', 'SegTestVisualizationHook',
+           'SummaryOptimWrapperConstructor']

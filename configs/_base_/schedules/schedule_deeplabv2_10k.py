@@ -5,6 +5,7 @@
 optimizer = dict(type='SGD', lr=2.5e-4, momentum=0.9, weight_decay=5e-4)
 optim_wrapper = dict(
     type='OptimWrapper',
+    constructor='SummaryOptimWrapperConstructor',  # one log line per paramwise setting
     optimizer=optimizer,
     clip_grad=None,
     # the longest matching key wins
@@ -26,6 +27,7 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='SafeCheckpointHook', by_epoch=False, interval=1000),
+    checkpoint=dict(type='SafeCheckpointHook', by_epoch=False, interval=1000,
+                    max_keep_ckpts=3),  # ~0.35 GB each
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))

@@ -9,6 +9,7 @@
 # optimizer use --cfg-options optim_wrapper.optimizer.momentum=0.9
 optim_wrapper = dict(
     type='OptimWrapper',
+    constructor='SummaryOptimWrapperConstructor',  # one log line per paramwise setting
     optimizer=dict(type='SGD', lr=0.01, momentum=5e-4, weight_decay=5e-4),
     paramwise_cfg=dict(
         custom_keys={'conv_cls': dict(lr_mult=10.0)}, bias_lr_mult=2.0, bias_decay_mult=0.0),

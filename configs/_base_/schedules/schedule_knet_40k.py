@@ -5,6 +5,7 @@
 # Here 40000 (mmseg's longest VOC-aug schedule).
 optim_wrapper = dict(
     type='OptimWrapper',
+    constructor='SummaryOptimWrapperConstructor',  # one log line per paramwise setting
     optimizer=dict(type='AdamW', lr=0.00006, betas=(0.9, 0.999), weight_decay=0.0005),
     paramwise_cfg=dict(
         custom_keys={
@@ -24,6 +25,7 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='SafeCheckpointHook', by_epoch=False, interval=4000),
+    checkpoint=dict(type='SafeCheckpointHook', by_epoch=False, interval=4000,
+                    max_keep_ckpts=2),  # 2.96 GB each: 10 would be ~30 GB
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))

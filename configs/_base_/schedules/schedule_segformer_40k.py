@@ -4,6 +4,7 @@
 # ADE20K runs 160k iterations; here 40000 (mmseg's longest VOC-aug schedule).
 optim_wrapper = dict(
     type='OptimWrapper',
+    constructor='SummaryOptimWrapperConstructor',  # one log line per paramwise setting
     optimizer=dict(type='AdamW', lr=0.00006, betas=(0.9, 0.999), weight_decay=0.01),
     paramwise_cfg=dict(
         custom_keys={
@@ -22,6 +23,7 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='SafeCheckpointHook', by_epoch=False, interval=4000),
+    checkpoint=dict(type='SafeCheckpointHook', by_epoch=False, interval=4000,
+                    max_keep_ckpts=2),  # ~1 GB each (AdamW state)
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))

@@ -8,8 +8,11 @@ so the converted ImageNet weights PSA/EPS users have
 ``convert_mxnet_to_torch``) load as they are:
 ``init_cfg=dict(type='Pretrained', checkpoint='.../ilsvrc-...pth')``.
 """
-from typing import Optional, Sequence
+import re
+from typing import Dict, Optional, Sequence
 
+import numpy as np
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
@@ -172,3 +175,37 @@ class ResNet38(BaseModule):
                 if isinstance(m, nn.modules.batchnorm._BatchNorm):
                     m.eval()
         return self
+
+
+_MX_BLOCK = re.compile(r'^(res|bn)(\d)(a|b(\d+))_(branch\w+?)_'
+                       r'(weight|gamma|beta|moving_mean|moving_var)$')
+_MX_BN7 = re.compile(r'^bn7_(gamma|beta|moving_mean|moving_var)$')
+_MX_TO_TORCH = dict(weight='weight', gamma='weight', beta='bias', moving_mean='running_mean',
+                    moving_var='running_var')
+
+
+def resnet38_weights_from_mxnet(params: Dict[str, np.ndarray]) -> Dict[str, torch.Tensor]:
+    """:class:`ResNet38` state dict from the MXNet ImageNet model's parameters
+    (``ilsvrc-cls_rna-a1_cls1000_ep-0001.params``), renamed as PSA's
+    ``convert_mxnet_to_torch`` renames them: ``res3b1_branch2a_weight`` →
+    ``b3_1.conv_branch2a.weight``, ``bn2a_branch1_gamma`` → ``b2.bn_branch1.weight``,
+    ``bn7_moving_var`` → ``bn7.running_var``. The ImageNet classifier
+    (``linear1000_*``) is dropped; any other name is an error.
+    """
+    out = {}
+    for name, value in params.items():
+        if name.startswith('linear1000'):
+            continue
+        if name == 'conv1a_weight':
+            key = 'conv1a.weight'
+        elif _MX_BN7.match(name):
+            key = 'bn7.' + _MX_TO_TORCH[_MX_BN7.match(name).group(1)]
+        elif _MX_BLOCK.match(name):
+            kind, stage, sub, num, branch, param = _MX_BLOCK.match(name).groups()
+            block = f'b{stage}' if sub == 'a' else f'b{stage}_{num}'
+            layer = ('conv_' if kind == 'res' else 'bn_') + branch
+            key = f'{block}.{layer}.{_MX_TO_TORCH[param]}'
+        else:
+            raise ValueError(f'unknown ResNet-38 parameter name {name!r}')
+        out[key] = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
+    return out

@@ -13,4 +13,4 @@ model = dict(
     auxiliary_head=dict(num_classes=81))
 train_dataloader = dict(batch_size=4, num_workers=4)
 # checkpoints written under a temporary name, then renamed: a crash never loses the last one
-default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook'))
+default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook', max_keep_ckpts=3))  # 0.47 GiB each

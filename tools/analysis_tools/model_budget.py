@@ -1,0 +1,73 @@
+"""Parameters and checkpoint size of configs' models, built on CPU (no download).
+
+    python tools/analysis_tools/model_budget.py [CONFIG ...] [--cfg-options ...]
+
+Default: every segmentor recipe under configs/wsss/recipes/ and the ResNet-38 EPS++
+classifier. The checkpoint size is the fp32 weights plus the optimizer's state
+(SGD with momentum: one buffer per trainable weight; Adam/AdamW: two), what
+mmengine's CheckpointHook writes; the figures in configs/wsss/README.md come from here.
+"""
+import warnings
+
+# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
+import argparse  # noqa: E402
+import glob  # noqa: E402
+import os.path as osp  # noqa: E402
+import sys  # noqa: E402
+
+ROOT = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..')
+sys.path.insert(0, ROOT)
+from mmengine.config import Config, DictAction  # noqa: E402
+
+from mmwsss.utils import load_config, sync_bn_to_bn  # noqa: E402
+
+_STATE_BUFFERS = dict(SGD=1, Adam=2, AdamW=2)
+
+
+def model_budget(cfg) -> dict:
+    """Parameter counts and checkpoint bytes of ``cfg.model`` (SyncBN as BN, no
+    pretrained weights loaded)."""
+    import mmwsss  # noqa: F401
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    c = Config(dict(model=cfg.model.to_dict()))
+    sync_bn_to_bn(c)
+    m = c.model
+    if 'pretrained' in m:
+        m.pretrained = None
+    if m.get('backbone') and m.backbone.get('init_cfg') is not None:
+        m.backbone.init_cfg = None
+    model = MODELS.build(m)
+    n = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    opt = cfg.optim_wrapper.optimizer.type
+    if opt not in _STATE_BUFFERS:
+        raise ValueError(f'unknown optimizer {opt!r}: one of {sorted(_STATE_BUFFERS)}')
+    momentum = opt != 'SGD' or cfg.optim_wrapper.optimizer.get('momentum', 0) > 0
+    buffers = _STATE_BUFFERS[opt] if momentum else 0
+    return dict(params=n, trainable=trainable, optimizer=opt,
+                checkpoint_bytes=4 * (n + buffers * trainable))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description='parameters and checkpoint size per config')
+    p.add_argument('configs', nargs='*')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    args = p.parse_args(argv)
+    configs = args.configs or sorted(glob.glob(osp.join(ROOT, 'configs', 'wsss', 'recipes',
+                                                        '*.py'))) + [
+        osp.join(ROOT, 'configs', 'eps', 'ird_resnet38_1xb8-20k_voc12aug-448x448.py')]
+    print('| config | parameters | optimizer | checkpoint |\n|---|---|---|---|')
+    rows = {}
+    for path in configs:
+        b = model_budget(load_config(path, args.cfg_options))
+        rows[path] = b
+        print(f'| {osp.basename(path)} | {b["params"] / 1e6:.1f}M | {b["optimizer"]} | '
+              f'{b["checkpoint_bytes"] / 2**30:.2f} GiB |')
+    return rows
+
+
+if __name__ == '__main__':
+    main()
