@@ -191,7 +191,7 @@ def test_map_sizes_are_checked_in_the_header_before_decoding(tmp_path, monkeypat
 
     def decoded(*a, **k):
         raise AssertionError('decoded before the size check')
-    monkeypatch.setattr(png.cv2, 'imread', decoded)
+    monkeypatch.setattr(png.cv2, 'imdecode', decoded)
     with pytest.raises(WSSSInputError, match=r'sal\.png.*4000×3000 \(W×H\) but the image'):
         read_saliency(str(tmp_path / 'sal.png'), 'sal', (30, 40))
     with pytest.raises(WSSSInputError, match=r'cam_3\.png.*CAM is 4000×3000'):

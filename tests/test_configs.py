@@ -1,6 +1,8 @@
 """Every config parses; every segmentor config's model builds and trains one
 step on CPU; the recipes carry their networks' official values."""
+import contextlib
 import glob
+import logging
 import os.path as osp
 import re
 
@@ -458,14 +460,26 @@ def test_readme_snippet_config_trains_a_step_on_the_fixtures(tmp_path, voc_root)
     assert osp.isfile(osp.join(tmp_path, 'iter_1.pth'))
 
 
+@contextlib.contextmanager
+def mmlogger_records(level):
+    """The log records mmengine's current logger emits at ``level`` or above."""
+    from mmengine.logging import MMLogger
+    records = []
+    handler = logging.Handler(level)
+    handler.emit = records.append
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+
+
 def test_a_config_inherits_ours_by_scope(tmp_path, voc_root):
     """`_base_ = 'mmwsss::...'` as with mmseg's configs (failed before: mmengine's table of
     scopes has no mmwsss, the package no .mim folder, and an editable install's path points
     into site-packages); what it inherits builds through the mmwsss scope without falling
     back, finding mmseg's modules and ours."""
-    import logging
-
-    from mmengine.logging import MMLogger
     from mmseg.registry import DATASETS
     leaf = 'wsss/deeplabv2_r101-d8_2xb10-10k_voc12aug-321x321_eps-vst.py'
     user = tmp_path / 'my_deeplabv2.py'
@@ -482,19 +496,12 @@ def test_a_config_inherits_ours_by_scope(tmp_path, voc_root):
     ds = Config.fromfile(str(tmp_path / 'ds.py')).train_dataloader.dataset
     assert ds._scope_ == 'mmwsss' and ds.type == 'VOCWSSSDataset'
 
-    records = []
-    handler = logging.Handler(logging.WARNING)
-    handler.emit = records.append
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    try:
+    with mmlogger_records(logging.WARNING) as records:
         model = MODELS.build(dict(_test_model_cfg(direct), _scope_='mmwsss'))
         ds.update(data_root=voc_root, maps_root=voc_root,
                   data_prefix=dict(ds.data_prefix, cam_path='activation_maps/VOC2012_TEST',
                                    sal_path='saliency_maps/VOC2012_TEST'))
         item = DATASETS.build(ds)[0]
-    finally:
-        logger.removeHandler(handler)
     assert type(model).__name__ == 'EncoderDecoder'
     assert type(model.decode_head).__name__ == 'DeepLabV2Head'  # ours, through the scope
     assert item['data_samples'].gt_sem_seg.data.shape[-2:] == item['inputs'].shape[-2:]
@@ -504,9 +511,6 @@ def test_a_config_inherits_ours_by_scope(tmp_path, voc_root):
 def test_paramwise_options_are_summarised_not_logged_per_parameter():
     """Fails before the fix: mmengine logs one `paramwise_options` line per parameter and
     setting (534 of a 2-iteration K-Net log's 1,133 lines). The groups are unchanged."""
-    import logging
-
-    from mmengine.logging import MMLogger
     cfg = load(KNET_LEAF)
     assert cfg.optim_wrapper.constructor == 'SummaryOptimWrapperConstructor'
 
@@ -518,17 +522,10 @@ def test_paramwise_options_are_summarised_not_logged_per_parameter():
             self.norm = torch.nn.LayerNorm(8)
             self.norm2 = torch.nn.BatchNorm2d(8)
 
-    records = []
-    handler = logging.Handler(logging.INFO)
-    handler.emit = records.append
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    try:
+    with mmlogger_records(logging.INFO) as records:
         ours = build_optim_wrapper(Tiny(), cfg.optim_wrapper.to_dict())
         default = build_optim_wrapper(Tiny(), dict(cfg.optim_wrapper.to_dict(),
                                                    constructor='DefaultOptimWrapperConstructor'))
-    finally:
-        logger.removeHandler(handler)
     msgs = [r.getMessage() for r in records]
     n_default = sum(m.startswith('paramwise_options') for m in msgs)
     assert n_default == 5 * 3  # 5 custom parameters x (lr, weight_decay, decay_mult)

@@ -124,24 +124,21 @@ def read_gray_png(path: str, img_id=None, what: str = 'image',
     Raises:
         WSSSInputError: naming the image and the file.
     """
-    # Fast path: an 8-bit gray PNG decoded by OpenCV holds the same values as
-    # PIL's; anything else (RGB, palette, damaged) goes through PIL.
+    # One read of the file: the header check and the decode share its bytes.
     if is_local(path, backend_args):
         if not osp.isfile(path):
             raise WSSSInputError(f'{what} file not found', img_id, path)
-        if hw is not None:
-            with open(path, 'rb') as f:
-                check_header_hw(png_header_hw(f.read(24)), hw, what, img_id, path)
-        arr = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-        src = path
+        with open(path, 'rb') as f:
+            data = f.read()
     else:
         data = read_bytes(path, img_id, what, backend_args)
-        check_header_hw(png_header_hw(data[:24]), hw, what, img_id, path)
-        arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) \
-            if data else None
-        src = io.BytesIO(data)
-    if arr is None and (osp.getsize(path) == 0 if isinstance(src, str) else not data):
+    if not data:
         raise WSSSInputError(f'{what} file is empty (0 bytes)', img_id, path)
+    check_header_hw(png_header_hw(data[:24]), hw, what, img_id, path)
+    # Fast path: an 8-bit gray PNG decoded by OpenCV holds the same values as
+    # PIL's; anything else (RGB, palette, damaged) goes through PIL.
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    src = io.BytesIO(data)
     if arr is not None and arr.ndim == 2 and arr.dtype == np.uint8:
         return arr
     try:
