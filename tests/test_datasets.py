@@ -191,5 +191,16 @@ def test_check_data_names_each_missing_file_and_its_key(voc_copy, tmp_path):
         lines = check_data(load_config(cfg, dict(a.split('=', 1) for a in opts[1:])))
         assert any(ln.startswith('train_dataloader.dataset:') and f'{img} (0 bytes)' in ln
                    for ln in lines)
+        # a val mask that mmseg's voc_aug.py does not write (VOC's own, not SBD's):
+        # before, only the folder was checked and the first validation failed
+        aug = osp.join(voc_copy, 'SegmentationClassAug')
+        os.makedirs(osp.join(voc_copy, 'SegmentationClass'))
+        os.rename(osp.join(aug, '2007_000033.png'),
+                  osp.join(voc_copy, 'SegmentationClass', '2007_000033.png'))
+        lines = check_data(load_config(cfg, dict(a.split('=', 1) for a in opts[1:])))
+        val = [ln for ln in lines if ln.startswith('val_dataloader.dataset:')]
+        assert len(val) == 1 and '1 of the 2 GT masks' in val[0], lines
+        assert f'{aug}/2007_000033.png (missing)' in val[0]
+        assert f'cp {osp.join(voc_copy, "SegmentationClass")}/*.png {aug}/' in val[0]
     finally:
         sys.path.remove(osp.dirname(cfg))

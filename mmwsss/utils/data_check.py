@@ -34,10 +34,22 @@ def _default_prefix(ds_type) -> dict:
     return dict(default) if isinstance(default, dict) else {}
 
 
-def _check_listed_images(where, list_file, img_dir, suffix) -> List[str]:
-    """Every image of a ``.txt`` list present and not empty: a stat each (a few
+def _missing_hint(folder: str, missing_name: str) -> str:
+    # mmseg's voc_aug.py converts SBD's masks only: VOC's own (val and part of
+    # train) are in SegmentationClass beside it
+    parent, name = osp.split(osp.normpath(folder))
+    if name == 'SegmentationClassAug' and osp.isfile(
+            osp.join(parent, 'SegmentationClass', missing_name)):
+        return ('; VOC\'s own masks are in SegmentationClass (mmseg\'s voc_aug.py converts '
+                f'SBD\'s only): cp {osp.join(parent, "SegmentationClass")}/*.png {folder}/')
+    return ''
+
+
+def _check_listed_files(where, list_file, folder, suffix, what='images') -> List[str]:
+    """Every file of a ``.txt`` list present and not empty: a stat each (a few
     ms for VOC's 10,582), while a 0-byte image fails in training with an OpenCV
-    assertion that names no file."""
+    assertion that names no file, and a missing GT mask fails the first
+    validation after hours of training."""
     if not list_file or not list_file.endswith('.txt') or not osp.isfile(list_file):
         return []
     from mmwsss.errors import WSSSInputError
@@ -46,19 +58,21 @@ def _check_listed_images(where, list_file, img_dir, suffix) -> List[str]:
         ids = read_id_list(list_file)
     except WSSSInputError as e:
         return [f'{where}.ann_file: {e}']
-    bad = []
+    bad, first_missing = [], None
     for img_id in ids:
-        path = osp.join(img_dir, img_id + suffix)
+        path = osp.join(folder, img_id + suffix)
         try:
             if os.stat(path).st_size == 0:
                 bad.append(f'{path} (0 bytes)')
         except OSError:
             bad.append(f'{path} (missing)')
+            first_missing = first_missing or img_id + suffix
     if not bad:
         return []
     more = f' and {len(bad) - 3} more' if len(bad) > 3 else ''
-    return [f'{where}: {len(bad)} of the {len(ids)} images listed in {list_file} are missing '
-            f'or empty: {", ".join(bad[:3])}{more}']
+    hint = _missing_hint(folder, first_missing) if first_missing else ''
+    return [f'{where}: {len(bad)} of the {len(ids)} {what} listed in {list_file} are missing '
+            f'or empty: {", ".join(bad[:3])}{more}{hint}']
 
 
 def check_data(cfg, sections=('train_dataloader', 'val_dataloader', 'test_dataloader',
@@ -67,9 +81,10 @@ def check_data(cfg, sections=('train_dataloader', 'val_dataloader', 'test_datalo
     each, naming the config key, the path and the fix. Empty: all there.
 
     Checks the data root, the image list (``ann_file``), the image-level label
-    list (``cls_label_file``), the image folder and one image, the GT folder
-    (datasets without ``pseudo_labels``), and the CAM and saliency folders of the
-    pseudo labels with one file each.
+    list (``cls_label_file``), every listed image, the GT mask of every listed
+    image where the dataset reads them all (no ``pseudo_labels``, or labels
+    derived from GT) and the GT folder of a ``gt_subset``, and the CAM and
+    saliency folders of the pseudo labels with one file each.
     """
     problems = []
     for section in sections:
@@ -95,14 +110,23 @@ def check_data(cfg, sections=('train_dataloader', 'val_dataloader', 'test_datalo
                          os.listdir(img_dir)[:1000]):
                 problems.append(f'{where}.data_prefix.img_path: no image in {img_dir}')
             else:
-                problems += _check_listed_images(where, _join(root, ds.get('ann_file')),
-                                                 img_dir, ds.get('img_suffix', '.jpg'))
+                problems += _check_listed_files(where, _join(root, ds.get('ann_file')),
+                                                img_dir, ds.get('img_suffix', '.jpg'))
             seg = prefix.get('seg_map_path')
-            if seg is not None and not ds.get('pseudo_labels') or ds.get('gt_subset'):
-                seg_dir = _join(root, seg or '')
-                if seg is not None and not osp.isdir(seg_dir):
+            # GT is read for every listed image without pseudo labels (validation)
+            # or with image-level labels derived from it (VOC without a
+            # cls_label_file; COCO takes them from its instances json)
+            every_gt = not ds.get('pseudo_labels') or not (
+                ds.get('cls_label_file') or str(ds.get('ann_file')).endswith('.json'))
+            if seg is not None and (every_gt or ds.get('gt_subset')):
+                seg_dir = _join(root, seg)
+                if not osp.isdir(seg_dir):
                     problems.append(f'{where}.data_prefix.seg_map_path: GT folder {seg_dir} '
                                     'not found')
+                elif every_gt:
+                    problems += _check_listed_files(
+                        where, _join(root, ds.get('ann_file')), seg_dir,
+                        ds.get('seg_map_suffix', '.png'), 'GT masks')
             if ds.get('pseudo_labels') and isinstance(ds.get('data_prefix'), dict):
                 for key, folder in _dataset_map_dirs(ds):
                     if not osp.isdir(folder):
