@@ -202,5 +202,18 @@ def test_check_data_names_each_missing_file_and_its_key(voc_copy, tmp_path):
         assert len(val) == 1 and '1 of the 2 GT masks' in val[0], lines
         assert f'{aug}/2007_000033.png (missing)' in val[0]
         assert f'cp {osp.join(voc_copy, "SegmentationClass")}/*.png {aug}/' in val[0]
+        # SBD's mask where VOC has its own: no error anywhere, validation scored
+        # against the wrong GT (before: not checked)
+        shutil.copy(osp.join(voc_copy, 'SegmentationClass', '2007_000033.png'), aug)
+        from mmwsss.fileio import read_label_png, save_label_png
+        official = osp.join(voc_copy, 'SegmentationClass', '2010_000001.png')
+        sbd = read_label_png(osp.join(aug, '2010_000001.png'))
+        save_label_png(official, np.where(sbd == 15, 255, sbd))
+        lines = check_data(load_config(cfg, dict(a.split('=', 1) for a in opts[1:])))
+        val = [ln for ln in lines if ln.startswith('val_dataloader.dataset:')]
+        assert len(val) == 1 and '1 of 2 masks' in val[0] and '2010_000001.png' in val[0], lines
+        shutil.copy(official, aug)
+        lines = check_data(load_config(cfg, dict(a.split('=', 1) for a in opts[1:])))
+        assert not [ln for ln in lines if ln.startswith('val_dataloader.dataset:')], lines
     finally:
         sys.path.remove(osp.dirname(cfg))

@@ -3,6 +3,8 @@ import os
 import os.path as osp
 from typing import List
 
+import numpy as np
+
 from .config_check import _dataset_map_dirs, _walk
 
 # what upstream tools write, for the hint
@@ -75,6 +77,39 @@ def _check_listed_files(where, list_file, folder, suffix, what='images') -> List
             f'or empty: {", ".join(bad[:3])}{more}{hint}']
 
 
+def _check_voc_official_masks(where, list_file, folder, suffix, sample=50) -> List[str]:
+    """VOC masks in ``SegmentationClassAug`` that differ from VOC's own in
+    ``SegmentationClass`` beside it: SBD's, as mmseg's voc_aug.py leaves them,
+    which would score validation against the wrong GT without any error (the
+    first ``sample`` images found in both are compared)."""
+    parent, name = osp.split(osp.normpath(folder))
+    official = osp.join(parent, 'SegmentationClass')
+    if name != 'SegmentationClassAug' or not osp.isdir(official) or not (
+            list_file and list_file.endswith('.txt') and osp.isfile(list_file)):
+        return []
+    from mmwsss.errors import WSSSInputError
+    from mmwsss.fileio import read_id_list, read_label_png
+    differ, seen = [], 0
+    try:
+        for img_id in read_id_list(list_file):
+            a, b = (osp.join(d, img_id + suffix) for d in (folder, official))
+            if not (osp.isfile(a) and osp.isfile(b)):
+                continue
+            if not np.array_equal(read_label_png(a, img_id), read_label_png(b, img_id)):
+                differ.append(img_id)
+            seen += 1
+            if seen == sample:
+                break
+    except WSSSInputError as e:
+        return [f'{where}: {e}']
+    if not differ:
+        return []
+    return [f'{where}: {len(differ)} of {seen} masks in {folder} differ from VOC\'s own in '
+            f'{official} (e.g. {differ[0]}{suffix}): SBD\'s masks, as mmseg\'s voc_aug.py '
+            f'writes them, would be read instead of the official ones; '
+            f'cp {official}/*.png {folder}/']
+
+
 def check_data(cfg, sections=('train_dataloader', 'val_dataloader', 'test_dataloader',
                               'cam_dataloader')) -> List[str]:
     """Problems with the files that the datasets of ``cfg`` will read: one line
@@ -124,9 +159,10 @@ def check_data(cfg, sections=('train_dataloader', 'val_dataloader', 'test_datalo
                     problems.append(f'{where}.data_prefix.seg_map_path: GT folder {seg_dir} '
                                     'not found')
                 elif every_gt:
-                    problems += _check_listed_files(
-                        where, _join(root, ds.get('ann_file')), seg_dir,
-                        ds.get('seg_map_suffix', '.png'), 'GT masks')
+                    args = (where, _join(root, ds.get('ann_file')), seg_dir,
+                            ds.get('seg_map_suffix', '.png'))
+                    problems += _check_listed_files(*args, 'GT masks')
+                    problems += _check_voc_official_masks(*args)
             if ds.get('pseudo_labels') and isinstance(ds.get('data_prefix'), dict):
                 for key, folder in _dataset_map_dirs(ds):
                     if not osp.isdir(folder):
