@@ -36,30 +36,31 @@ def _default_prefix(ds_type) -> dict:
     return dict(default) if isinstance(default, dict) else {}
 
 
-def _missing_hint(folder: str, missing_name: str) -> str:
-    # mmseg's voc_aug.py converts SBD's masks only: VOC's own (val and part of
-    # train) are in SegmentationClass beside it
+def _voc_official(folder: str):
+    """VOC's own masks beside ``SegmentationClassAug``, the folder mmseg's
+    voc_aug.py fills with SBD's masks only (None for any other folder)."""
     parent, name = osp.split(osp.normpath(folder))
-    if name == 'SegmentationClassAug' and osp.isfile(
-            osp.join(parent, 'SegmentationClass', missing_name)):
-        return ('; VOC\'s own masks are in SegmentationClass (mmseg\'s voc_aug.py converts '
-                f'SBD\'s only): cp {osp.join(parent, "SegmentationClass")}/*.png {folder}/')
-    return ''
+    official = osp.join(parent, 'SegmentationClass')
+    return official if name == 'SegmentationClassAug' and osp.isdir(official) else None
 
 
-def _check_listed_files(where, list_file, folder, suffix, what='images') -> List[str]:
-    """Every file of a ``.txt`` list present and not empty: a stat each (a few
-    ms for VOC's 10,582), while a 0-byte image fails in training with an OpenCV
-    assertion that names no file, and a missing GT mask fails the first
-    validation after hours of training."""
+def _read_ids(where, list_file):
+    """(ids, problems) of a ``.txt`` image list; no ids for other ann_files."""
     if not list_file or not list_file.endswith('.txt') or not osp.isfile(list_file):
-        return []
+        return [], []
     from mmwsss.errors import WSSSInputError
     from mmwsss.fileio import read_id_list
     try:
-        ids = read_id_list(list_file)
+        return read_id_list(list_file), []
     except WSSSInputError as e:
-        return [f'{where}.ann_file: {e}']
+        return [], [f'{where}.ann_file: {e}']
+
+
+def _check_listed_files(where, ids, list_file, folder, suffix, what='images') -> List[str]:
+    """Every listed file present and not empty: a stat each (a few ms for VOC's
+    10,582), while a 0-byte image fails in training with an OpenCV assertion
+    that names no file, and a missing GT mask fails the first validation after
+    hours of training."""
     bad, first_missing = [], None
     for img_id in ids:
         path = osp.join(folder, img_id + suffix)
@@ -72,26 +73,28 @@ def _check_listed_files(where, list_file, folder, suffix, what='images') -> List
     if not bad:
         return []
     more = f' and {len(bad) - 3} more' if len(bad) > 3 else ''
-    hint = _missing_hint(folder, first_missing) if first_missing else ''
+    official = _voc_official(folder)
+    hint = ''
+    if first_missing and official and osp.isfile(osp.join(official, first_missing)):
+        hint = (f'; VOC\'s own masks are in {official} (mmseg\'s voc_aug.py converts SBD\'s '
+                f'only): cp {official}/*.png {folder}/')
     return [f'{where}: {len(bad)} of the {len(ids)} {what} listed in {list_file} are missing '
             f'or empty: {", ".join(bad[:3])}{more}{hint}']
 
 
-def _check_voc_official_masks(where, list_file, folder, suffix, sample=50) -> List[str]:
+def _check_voc_official_masks(where, ids, folder, suffix, sample=50) -> List[str]:
     """VOC masks in ``SegmentationClassAug`` that differ from VOC's own in
     ``SegmentationClass`` beside it: SBD's, as mmseg's voc_aug.py leaves them,
     which would score validation against the wrong GT without any error (the
     first ``sample`` images found in both are compared)."""
-    parent, name = osp.split(osp.normpath(folder))
-    official = osp.join(parent, 'SegmentationClass')
-    if name != 'SegmentationClassAug' or not osp.isdir(official) or not (
-            list_file and list_file.endswith('.txt') and osp.isfile(list_file)):
+    official = _voc_official(folder)
+    if official is None:
         return []
     from mmwsss.errors import WSSSInputError
-    from mmwsss.fileio import read_id_list, read_label_png
+    from mmwsss.fileio import read_label_png
     differ, seen = [], 0
     try:
-        for img_id in read_id_list(list_file):
+        for img_id in ids:
             a, b = (osp.join(d, img_id + suffix) for d in (folder, official))
             if not (osp.isfile(a) and osp.isfile(b)):
                 continue
@@ -137,6 +140,9 @@ def check_data(cfg, sections=('train_dataloader', 'val_dataloader', 'test_datalo
                 path = _join(root, ds.get(key))
                 if path and not osp.isfile(path):
                     problems.append(f'{where}.{key}: {path} not found{_hint(path)}')
+            list_file = _join(root, ds.get('ann_file'))
+            ids, bad_list = _read_ids(where, list_file)
+            problems += bad_list
             prefix = ds.get('data_prefix') or _default_prefix(ds.get('type'))
             img_dir = _join(root, prefix.get('img_path', ''))
             if not osp.isdir(img_dir):
@@ -145,8 +151,8 @@ def check_data(cfg, sections=('train_dataloader', 'val_dataloader', 'test_datalo
                          os.listdir(img_dir)[:1000]):
                 problems.append(f'{where}.data_prefix.img_path: no image in {img_dir}')
             else:
-                problems += _check_listed_files(where, _join(root, ds.get('ann_file')),
-                                                img_dir, ds.get('img_suffix', '.jpg'))
+                problems += _check_listed_files(where, ids, list_file, img_dir,
+                                                ds.get('img_suffix', '.jpg'))
             seg = prefix.get('seg_map_path')
             # GT is read for every listed image without pseudo labels (validation)
             # or with image-level labels derived from it (VOC without a
@@ -159,10 +165,10 @@ def check_data(cfg, sections=('train_dataloader', 'val_dataloader', 'test_datalo
                     problems.append(f'{where}.data_prefix.seg_map_path: GT folder {seg_dir} '
                                     'not found')
                 elif every_gt:
-                    args = (where, _join(root, ds.get('ann_file')), seg_dir,
-                            ds.get('seg_map_suffix', '.png'))
-                    problems += _check_listed_files(*args, 'GT masks')
-                    problems += _check_voc_official_masks(*args)
+                    suffix = ds.get('seg_map_suffix', '.png')
+                    problems += _check_listed_files(where, ids, list_file, seg_dir, suffix,
+                                                    'GT masks')
+                    problems += _check_voc_official_masks(where, ids, seg_dir, suffix)
             if ds.get('pseudo_labels') and isinstance(ds.get('data_prefix'), dict):
                 for key, folder in _dataset_map_dirs(ds):
                     if not osp.isdir(folder):
