@@ -60,10 +60,10 @@ def convert_split(root, split, out, nproc=1, force=False):
     if not osp.isfile(ann_file):
         raise FileNotFoundError(f'COCO annotation file not found: {ann_file}')
     seg_dir = osp.join(out, 'SegmentationClass', split)
-    # the maps are kept across runs: they must come from these very annotations
-    guard_output_dir(seg_dir, dict(annotations_sha256=_sha256(ann_file)), force=force,
-                     extra=dict(annotations=osp.abspath(ann_file)))
-    with OutputLock(seg_dir):
+    with OutputLock(seg_dir):  # the check and the writes under one lock, as export's
+        # the maps are kept across runs: they must come from these very annotations
+        guard_output_dir(seg_dir, dict(annotations_sha256=_sha256(ann_file)), force=force,
+                         extra=dict(annotations=osp.abspath(ann_file)))
         return _convert_split(ann_file, split, out, seg_dir, nproc, force)
 
 
