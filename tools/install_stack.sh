@@ -2,47 +2,229 @@
 # Install the pinned OpenMMLab stack (requirements/stack.txt) into the environment of
 # $PYTHON (default: python), then mmwsss itself in editable mode.
 #
-# mmcv 2.1.0 has no wheels for recent torch, so it is built from source with its ops.
-# pip's wheel cache does not know which torch a wheel was built against, so the build
-# bypasses it and lands in our own wheelhouse keyed by torch version + CUDA version.
+# usage: tools/install_stack.sh [--dry-run] [--report FILE]
+#
+# An installed torch, torchvision and mmcv are kept exactly as they are: after they are
+# settled, a constraints file is written from their installed versions (torch==<installed>,
+# ...), and the rest of the stack is installed with their pins filtered out of stack.txt and
+# that file as `-c`. The pins apply only to what is not installed:
+#   - torch / torchvision absent: installed from the pins, or from
+#     TORCH_SPEC / TORCHVISION_SPEC (e.g. TORCH_SPEC='torch==2.6.0'; when only one of the
+#     two is absent it is resolved against the one that is there), from TORCH_INDEX_URL
+#     when set (e.g. https://download.pytorch.org/whl/cu126 for a CUDA 12.6 build);
+#   - mmcv absent: built from source (2.1.0 has no wheels for recent torch) with its ops
+#     against the installed torch, into a wheelhouse keyed by torch + CUDA version
+#     (~/.cache/mmwsss/wheels/torch<ver>-cuda<ver>/, MMWSSS_WHEELHOUSE overrides), then
+#     installed from there. CPU ops by default, also on a GPU machine (our networks need
+#     no CUDA op of mmcv's; the build hides the GPU); MMCV_CUDA_OPS=1 (or FORCE_CUDA=1,
+#     with nvcc of torch's CUDA version) builds the CUDA ops (wheelhouse key suffix
+#     -cudaops). MMCV_SDIST=path/to/mmcv-2.1.0.tar.gz builds from that file (offline),
+#     MAX_JOBS (default: all cores) bounds the compile jobs.
+#   - an installed mmcv is kept if `import mmcv.ops` works and 2.0.0rc4 <= mmcv < 2.2.0
+#     (mmsegmentation 1.2's range); otherwise the script stops and says why (it never
+#     replaces an installed mmcv: `pip uninstall mmcv` and rerun to have it built).
+# OpenCV: when cv2 already comes from another distribution (opencv-python-headless, say),
+# opencv-python is not installed on top of it (two packages writing one cv2/ folder), and
+# mmengine, which requires opencv-python, is installed with --no-deps plus its other
+# requirements.
+# Offline: PIP_NO_INDEX=1 PIP_FIND_LINKS=DIR MMCV_SDIST=DIR/mmcv-2.1.0.tar.gz
+# (tools/gpu_check.sh --wheels does that with the wheels of tools/gpu_check.sh --prepare).
+#
+# --dry-run (or DRY_RUN=1): change nothing, build nothing. Print each step; run the last
+# step (the rest of the stack) as `pip install --dry-run --report FILE` (default
+# $STACK_REPORT, else $TMPDIR/mmwsss-stack-report.json), with a torch/torchvision that
+# would be installed resolved in the same step. pip >= 23.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
+DRY_RUN=${DRY_RUN:-0}
+REPORT=${STACK_REPORT:-${TMPDIR:-/tmp}/mmwsss-stack-report.json}
+while [ $# -gt 0 ]; do
+  case $1 in
+    --dry-run) DRY_RUN=1 ;;
+    --report) REPORT=${2:?--report needs a file}; shift ;;
+    --report=*) REPORT=${1#*=} ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "install_stack.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ "$DRY_RUN" = 1 ] || DRY_RUN=0
+
 PY=${PYTHON:-python}
 REQ=requirements/stack.txt
-pin() { grep -E "^$1[=<>]" "$REQ" | head -n1; }
+TESTS_REQ=requirements/tests.txt
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+say() { echo "install_stack: $*"; }
+die() { echo "install_stack: error: $*" >&2; exit 1; }
+# run CMD...: print it; run it unless this is a dry run
+run() { echo "+ $*"; [ "$DRY_RUN" = 1 ] || "$@"; }
+pin() { grep -E "^$1[ =<>!~;]" "$REQ" | head -n1; }
+# the installed version of distribution $1 (nothing when it is not installed)
+installed() {
+  "$PY" - "$1" <<'PYV' 2>/dev/null || true
+import sys
+from importlib.metadata import PackageNotFoundError, version
+try:
+    print(version(sys.argv[1]))
+except PackageNotFoundError:
+    pass
+PYV
+}
+"$PY" -c 'import sys; assert sys.version_info >= (3, 9)' || die "$PY: Python >= 3.9 needed"
+[ "$DRY_RUN" = 1 ] && say "dry run: nothing is installed or built"
 
-"$PY" -m pip install -q --upgrade "pip>=23" "setuptools<81" wheel
-# A GPU user installs their CUDA torch first; we then keep it (TORCH_SPEC= to skip).
-if ! "$PY" -c 'import torch, torchvision' 2>/dev/null; then
-  "$PY" -m pip install "${TORCH_SPEC:-$(pin torch)}" "${TORCHVISION_SPEC:-$(pin torchvision)}"
+# 0. pip >= 23 (for --dry-run --report) and setuptools < 81 (pkg_resources, which mmcv's
+#    setup.py and mmengine import); only-if-needed, so offline installs need no new pip.
+run "$PY" -m pip install -q "pip>=23" "setuptools<81" wheel
+
+# 1. torch, torchvision: kept when installed; a missing one comes from the pin/spec,
+#    resolved against the one that is there.
+cons=$work/constraints.txt
+write_constraints() {  # name==installed for each of torch, torchvision, mmcv installed
+  : >"$cons"
+  local n v
+  for n in torch torchvision mmcv; do
+    v=$(installed "$n")
+    [ -z "$v" ] || echo "$n==$v" >>"$cons"
+  done
+}
+torch_before=$(installed torch)
+tv_before=$(installed torchvision)
+write_constraints
+want=()
+if [ -z "$torch_before" ]; then
+  if [ -n "${TORCH_SPEC:-}" ]; then want+=("$TORCH_SPEC")
+  elif [ -z "$tv_before" ] && [ -z "${TORCHVISION_SPEC:-}" ]; then want+=("$(pin torch)")
+  else want+=(torch); fi
+else
+  say "keeping torch $torch_before"
 fi
-
-mmcv_pin=$(pin mmcv)
-if ! "$PY" - "$mmcv_pin" <<'PYCHK' 2>/dev/null; then
-import sys, mmcv, mmcv.ops  # mmcv.ops loads the compiled _ext: fails on a torch ABI mismatch
-assert mmcv.__version__ == sys.argv[1].split('==')[1]
-PYCHK
-  tag=$("$PY" -c 'import torch; print(f"torch{torch.__version__}-cuda{torch.version.cuda}".replace("+", "_"))')
-  house=${MMWSSS_WHEELHOUSE:-$HOME/.cache/mmwsss/wheels}/$tag
-  mkdir -p "$house"
-  if ! ls "$house"/mmcv-*.whl >/dev/null 2>&1; then
-    echo "Building $mmcv_pin with ops against $tag (about 10 minutes on 2 cores)..."
-    src=$(mktemp -d)
-    "$PY" -m pip download -q --no-deps --no-binary :all: --no-build-isolation \
-      --no-cache-dir -d "$src" "$mmcv_pin"
-    tar xzf "$src"/mmcv-*.tar.gz -C "$src"
-    # torch >= 2.10 headers require C++20 but mmcv 2.1.0's setup.py asks for C++14/17.
-    if grep -q 'C++20' "$("$PY" -c 'import torch.utils.cpp_extension as c; print(c.include_paths()[0])')/ATen/ATen.h"; then
-      sed -i -E 's/std[=:]c\+\+1[47]/std=c++20/g' "$src"/mmcv-*/setup.py
-    fi
-    MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} "$PY" -m pip wheel --no-deps \
-      --no-build-isolation --no-cache-dir -w "$house.tmp" "$src"/mmcv-*/
-    rm -rf "$src"
-    mv "$house".tmp/mmcv-*.whl "$house"/ && rmdir "$house.tmp" 2>/dev/null || true
+if [ -z "$tv_before" ]; then
+  if [ -n "${TORCHVISION_SPEC:-}" ]; then want+=("$TORCHVISION_SPEC")
+  elif [ -z "$torch_before" ] && [ -z "${TORCH_SPEC:-}" ]; then want+=("$(pin torchvision)")
+  else want+=(torchvision); fi
+else
+  say "keeping torchvision $tv_before"
+fi
+torch_idx=()
+[ -z "${TORCH_INDEX_URL:-}" ] || torch_idx=(--index-url "$TORCH_INDEX_URL")
+if [ ${#want[@]} -gt 0 ]; then
+  if [ "$DRY_RUN" = 1 ]; then
+    say "would install ${want[*]} ${torch_idx[*]+${torch_idx[*]}} (resolved in the last step below)"
+  else
+    run "$PY" -m pip install ${torch_idx[@]+"${torch_idx[@]}"} "${want[@]}" -c "$cons"
+    write_constraints
   fi
-  "$PY" -m pip install --force-reinstall --no-deps "$house"/mmcv-*.whl
 fi
 
-# The rest of the stack (pip keeps the torch and mmcv already there: the pins match).
-"$PY" -m pip install -r "$REQ" -r requirements/tests.txt
-"$PY" -m pip install --no-deps --no-build-isolation -e .
+# 2. mmcv: an installed one is kept (or the script stops); else built against torch.
+mmcv_pin=$(pin mmcv)
+mmcv_v=$(installed mmcv)
+if [ -n "$mmcv_v" ]; then
+  if ! err=$("$PY" - 2>&1 <<'PYCHK'
+import mmcv, mmcv.ops  # mmcv.ops loads the compiled _ext: fails on a torch ABI mismatch
+from pip._vendor.packaging.version import Version
+v = Version(mmcv.__version__)
+assert Version('2.0.0rc4') <= v < Version('2.2.0'), \
+    f'mmcv {v} is outside mmsegmentation 1.2\'s range >=2.0.0rc4,<2.2.0'
+PYCHK
+  ); then
+    die "mmcv $mmcv_v is installed but unusable:
+$(echo "$err" | tail -n 3)
+This script never replaces an installed mmcv. Run \`$PY -m pip uninstall mmcv\`, then this
+script again: it builds $mmcv_pin with its ops against your torch."
+  fi
+  say "keeping mmcv $mmcv_v"
+else
+  [ -z "$(installed mmcv-lite)" ] || die "mmcv-lite is installed: mmsegmentation imports \
+mmcv.ops, which mmcv-lite lacks. \`$PY -m pip uninstall mmcv-lite\`, then rerun."
+  case ${MMCV_CUDA_OPS:-${FORCE_CUDA:-0}} in 1) ops=cuda ;; *) ops=cpu ;; esac
+  if [ "$DRY_RUN" = 1 ] && [ -z "$torch_before" ]; then
+    say "would build $mmcv_pin with $ops ops against the torch above"
+  else
+    tag=$("$PY" -c 'import torch; print(f"torch{torch.__version__}-cuda{torch.version.cuda}".replace("+", "_"))')
+    [ "$ops" = cpu ] || tag=$tag-cudaops
+    house=${MMWSSS_WHEELHOUSE:-$HOME/.cache/mmwsss/wheels}/$tag
+    if ls "$house"/mmcv-*.whl >/dev/null 2>&1; then
+      say "mmcv for $tag is in the wheelhouse $house"
+    elif [ "$DRY_RUN" = 1 ]; then
+      say "would build $mmcv_pin with $ops ops against $tag into $house"
+    else
+      say "building $mmcv_pin with $ops ops against $tag (about 10 minutes on 2 cores)..."
+      src=$work/mmcv-src
+      mkdir -p "$src" "$house"
+      if [ -n "${MMCV_SDIST:-}" ]; then
+        [ -f "$MMCV_SDIST" ] || die "MMCV_SDIST=$MMCV_SDIST: no such file"
+        cp "$MMCV_SDIST" "$src"/
+      else
+        "$PY" -m pip download -q --no-deps --no-binary :all: --no-build-isolation \
+          --no-cache-dir -d "$src" "$mmcv_pin"
+      fi
+      tar xzf "$src"/mmcv-*.tar.gz -C "$src"
+      # torch >= 2.10 headers require C++20 but mmcv 2.1.0's setup.py asks for C++14/17.
+      if grep -q 'C++20' "$("$PY" -c 'import torch.utils.cpp_extension as c; print(c.include_paths()[0])')/ATen/ATen.h"; then
+        sed -i -E 's/std[=:]c\+\+1[47]/std=c++20/g' "$src"/mmcv-*/setup.py
+      fi
+      # mmcv's setup.py builds the CUDA ops whenever torch sees a GPU: hide it for CPU ops.
+      if [ "$ops" = cuda ]; then opsenv=(FORCE_CUDA=1); else opsenv=(FORCE_CUDA=0 CUDA_VISIBLE_DEVICES=); fi
+      rm -rf "$house.tmp"
+      env "${opsenv[@]}" MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
+        "$PY" -m pip wheel --no-deps --no-build-isolation --no-cache-dir -w "$house.tmp" "$src"/mmcv-*/
+      mv "$house".tmp/mmcv-*.whl "$house"/ && rmdir "$house.tmp" 2>/dev/null || true
+    fi
+    run "$PY" -m pip install --no-deps "$house"/mmcv-*.whl
+    [ "$DRY_RUN" = 1 ] || write_constraints
+  fi
+fi
+
+# 3. The rest of the stack, with the torch/torchvision/mmcv pins filtered out and the
+#    installed versions as constraints (a global pip constraint file adds to these).
+grep -vE '^(torch|torchvision|mmcv)[ =<>!~;]' "$REQ" >"$work/stack-rest.txt"
+cv2_dist=$("$PY" - <<'PYCV' 2>/dev/null || true
+import importlib.metadata as md
+if hasattr(md, 'packages_distributions'):
+    print(' '.join(md.packages_distributions().get('cv2', [])))
+PYCV
+)
+late=()
+case " ${cv2_dist,,} " in *" opencv-python "* | *" opencv_python "* | "  ") cv2_other=0 ;; *) cv2_other=1 ;; esac
+if [ "$cv2_other" = 1 ]; then
+  mmengine_pin=$(pin mmengine)
+  say "cv2 comes from $cv2_dist: opencv-python is not installed on top of it, $mmengine_pin goes in with --no-deps"
+  grep -vE '^(opencv-python|mmengine)[ =<>!~;]' "$work/stack-rest.txt" >"$work/s" && mv "$work/s" "$work/stack-rest.txt"
+  "$PY" -m pip install -q --dry-run --no-deps --ignore-installed --report "$work/mmengine.json" "$mmengine_pin"
+  "$PY" - "$work/mmengine.json" >>"$work/stack-rest.txt" <<'PYDEPS'
+import json, re, sys
+meta = json.load(open(sys.argv[1]))['install'][0]['metadata']
+for r in meta.get('requires_dist', []):
+    if 'extra ==' not in r and not re.match(r'opencv[-_]python\b', r, re.I):
+        print(r)
+PYDEPS
+  late=("$mmengine_pin")
+fi
+say "constraints (installed versions):"; sed 's/^/    /' "$cons"
+final=("$PY" -m pip install -r "$work/stack-rest.txt" -r "$TESTS_REQ" -c "$cons")
+if [ "$DRY_RUN" = 1 ]; then
+  [ -z "${TORCH_INDEX_URL:-}" ] || final+=(--extra-index-url "$TORCH_INDEX_URL")
+  final+=(${want[@]+"${want[@]}"} --dry-run --report "$REPORT")
+  echo "+ ${final[*]}"
+  "${final[@]}"
+  say "pip's report: $REPORT"
+else
+  run "${final[@]}"
+fi
+[ ${#late[@]} -eq 0 ] || run "$PY" -m pip install --no-deps "${late[@]}"
+run "$PY" -m pip install --no-deps --no-build-isolation -e .
+
+# What the user had is still there, unchanged.
+if [ "$DRY_RUN" = 0 ]; then
+  for n in torch torchvision mmcv; do
+    case $n in torch) b=$torch_before ;; torchvision) b=$tv_before ;; mmcv) b=$mmcv_v ;; esac
+    a=$(installed $n)
+    [ -z "$b" ] || [ "$b" = "$a" ] || die "$n changed from $b to $a"
+  done
+  say "done: torch $(installed torch), torchvision $(installed torchvision), mmcv $(installed mmcv)"
+fi

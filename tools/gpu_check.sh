@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# The GPU check's driver, for a lent GPU machine that is bare and offline (python3 with its
+# own CUDA torch, nvcc, 16 cores, no network, minutes counted).
+#
+# usage:
+#   tools/gpu_check.sh --prepare DIR [--python 3.12 [--python 3.11]]   (here, networked)
+#       Fill DIR with what the offline machine needs to install the stack (default: the
+#       wheels of Python 3.12 and 3.11), print its size, fail if over 64 MiB.
+#   tools/gpu_check.sh --wheels DIR --out OUT [--cuda-ops] [-- ARGS]  (on the GPU machine)
+#       Install offline from DIR with tools/install_stack.sh, keeping the machine's torch
+#       and torchvision (mmcv 2.1.0 is built against that torch with all cores: CPU ops,
+#       or the CUDA ops with --cuda-ops), write OUT/install.json (and OUT/install.log) as
+#       soon as the install is over, then run `$PY tools/gpu_check.py --out OUT ARGS`.
+#   tools/gpu_check.sh --dry-run --out OUT [-- ARGS]                   (here, on CPU)
+#       No install: `$PY tools/gpu_check.py --dry-run --out OUT ARGS`.
+#   tools/gpu_check.sh --help
+# PYTHON overrides the interpreter: for --wheels it defaults to python3 (on the lent machine
+# the one that holds torch), for --dry-run to .venv/bin/python when there, else python3.
+#
+# --wheels installs straight into $PYTHON's environment. On the lent machine python3 is
+# itself a venv (/opt/torch/.venv): `pip install --user` is refused inside a venv, and a
+# nested `venv --system-site-packages` would see the base interpreter's packages, not torch;
+# the machine is bare and given back after the check, so nothing else is at stake there.
+# The install keeps every package it does not need to change (pip's only-if-needed), and
+# install_stack.sh keeps torch/torchvision by constraints from their installed versions.
+#
+# With the lent machine's 64 MiB limit on what travels, put DIR inside the checkout, ignored
+# (`echo /.gpu_wheels/ >> .git/info/exclude; tools/gpu_check.sh --prepare .gpu_wheels`), and
+# name it in the run's carry list.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
+die() { echo "gpu_check.sh: error: $*" >&2; exit 1; }
+
+# What --prepare leaves out, and why (sizes of the manylinux x86-64 wheels, one Python):
+#   torch, torchvision, mmcv, nvidia-*, triton, cuda-*: the machine's own are kept (mmcv is
+#     built there from the sdist, which --prepare fetches);
+#   numpy (17 MB), scipy (35 MB), matplotlib (10 MB) with fonttools (5 MB), contourpy and
+#     kiwisolver, pillow (7 MB), opencv-python (71 MB) / -headless (57 MB): together over
+#     twice the 64 MiB limit, and all in the lent machine's image (numpy 2.5, its
+#     opencv-python-headless provides cv2, so install_stack.sh installs no opencv-python).
+#     Its versions must meet requirements/stack.txt's bounds (numpy>=2,<3, pillow>=10,
+#     matplotlib>=3.8); if not, the offline install stops and names the one missing.
+# Everything else of the stack and requirements/tests.txt, with their dependencies, comes
+# as wheels for each Python asked for, plus setuptools<81, wheel and ninja for mmcv's build
+# and the pydensecrf2 1.1 sdist (no Linux wheels upstream) with its build requirement
+# Cython 0.29.36; where this machine has an interpreter of that version, the pydensecrf2
+# wheel is built here so the lent machine need not compile it.
+SKIP_RE='^(torch|torchvision|mmcv|mmcv-lite|triton|nvidia-.*|cuda-.*|numpy|scipy|matplotlib|fonttools|contourpy|kiwisolver|pillow|opencv-python|opencv-python-headless)$'
+LIMIT_MIB=64
+
+mode= dir= out= cuda_ops=0 pys=() extra=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --prepare) mode=prepare; dir=${2:?--prepare needs a folder}; shift ;;
+    --wheels) mode=wheels; dir=${2:?--wheels needs a folder}; shift ;;
+    --dry-run) mode=dry-run ;;
+    --out) out=${2:?--out needs a folder}; shift ;;
+    --python) pys+=("${2:?--python needs a version such as 3.12}"); shift ;;
+    --cuda-ops) cuda_ops=1 ;;
+    -h|--help) usage; exit 0 ;;
+    --) shift; extra=("$@"); break ;;
+    *) echo "gpu_check.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ -n "$mode" ] || { usage >&2; exit 2; }
+[ "$mode" = prepare ] || [ ${#pys[@]} -eq 0 ] || die "--python goes with --prepare"
+[ "$mode" = wheels ] || [ "$cuda_ops" = 0 ] || die "--cuda-ops goes with --wheels"
+
+prepare() {
+  [ ${#pys[@]} -gt 0 ] || pys=(3.12 3.11)
+  local py=${PYTHON:-python3} t0=$SECONDS v a
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  local plat=(--only-binary=:all: --implementation cp --platform manylinux2014_x86_64
+    --platform manylinux_2_17_x86_64 --platform manylinux_2_27_x86_64
+    --platform manylinux_2_28_x86_64)
+  grep -vE '^(torch|torchvision|mmcv)[ =<>!~;]' requirements/stack.txt >"$tmp/stack.txt"
+  grep -vE '^pydensecrf2[ =<>!~;]' requirements/tests.txt >"$tmp/tests.txt"
+  local crf_pin
+  crf_pin=$(grep -E '^pydensecrf2[ =<>!~;]' requirements/tests.txt | head -n1)
+  for v in "${pys[@]}"; do
+    a=${v/./}
+    echo "gpu_check.sh: resolving the stack for cp$a..."
+    # pip's resolution for that Python (metadata only), then each chosen wheel, no deps.
+    "$py" -m pip install -q --dry-run --ignore-installed --target "$tmp/t" \
+      --report "$tmp/r$a.json" --python-version "$v" --abi "cp$a" "${plat[@]}" \
+      -r "$tmp/stack.txt" -r "$tmp/tests.txt" "setuptools<81" wheel ninja "Cython==0.29.36"
+    "$py" - "$tmp/r$a.json" "$SKIP_RE" >"$tmp/want$a.txt" <<'PYR'
+import json, re, sys
+skip = re.compile(sys.argv[2], re.I)
+for item in json.load(open(sys.argv[1]))['install']:
+    m = item['metadata']
+    name = re.sub(r'[-_.]+', '-', m['name']).lower()
+    if not skip.match(name):
+        print(f"{m['name']}=={m['version']}")
+PYR
+    "$py" -m pip download -q --no-deps --python-version "$v" --abi "cp$a" "${plat[@]}" \
+      -d "$dir" -r "$tmp/want$a.txt"
+  done
+  # sdists: mmcv (built on the machine against its torch) and pydensecrf2. pip prepares an
+  # sdist's metadata even to download it; mmcv's setup.py needs pkg_resources (setuptools<81).
+  "$py" -m venv "$tmp/venv"
+  "$tmp/venv/bin/python" -m pip install -q "setuptools<81" wheel
+  "$tmp/venv/bin/python" -m pip download -q --no-deps --no-binary :all: --no-build-isolation \
+    -d "$dir" "$(grep -E '^mmcv[ =<>!~;]' requirements/stack.txt)" "$crf_pin"
+  # pydensecrf2 wheels built here, for each Python asked for that this machine has.
+  for v in "${pys[@]}"; do
+    local cand="" c
+    for c in "python$v" "$HOME"/.pyenv/versions/"$v".*/bin/python"$v"; do
+      if "$c" -c "import sys; assert '%d.%d' % sys.version_info[:2] == '$v'" 2>/dev/null; then
+        cand=$c; break
+      fi
+    done
+    if [ -n "$cand" ]; then
+      echo "gpu_check.sh: building ${crf_pin} for Python $v with $cand..."
+      "$cand" -m pip wheel -q --no-deps -w "$dir" "$dir"/pydensecrf2-*.tar.gz
+    else
+      echo "gpu_check.sh: no local Python $v: the GPU machine builds pydensecrf2 from its sdist"
+    fi
+  done
+  ls -1 "$dir" >"$dir/MANIFEST.txt"
+  local mib
+  mib=$(du -sm "$dir" | cut -f1)
+  echo "gpu_check.sh: $dir: $(ls "$dir" | wc -l) files, $mib MiB, Pythons ${pys[*]}, $((SECONDS - t0)) s"
+  [ "$mib" -le "$LIMIT_MIB" ] || die "$dir is $mib MiB, over the $LIMIT_MIB MiB that travels: \
+prepare for one Python (--python 3.12)"
+}
+
+# OUT/install.json from the log and the environment as the install left it
+install_json() {  # ok seconds log
+  "$PY" - "$1" "$2" "$3" "$cuda_ops" "$torch_before" >"$out/install.json" <<'PYJ' || true
+import json, platform, sys
+ok, seconds, log, cuda_asked, torch_before = sys.argv[1:6]
+rec = {'ok': ok == '1', 'seconds': round(float(seconds), 1),
+       'python': platform.python_version(), 'torch_before': torch_before or None,
+       'mmcv_ops_asked': 'cuda' if cuda_asked == '1' else 'cpu'}
+try:
+    import torch
+    rec['torch'], rec['cuda'] = torch.__version__, torch.version.cuda
+except Exception as e:  # noqa: BLE001
+    rec['torch'] = rec['cuda'] = None
+    rec['torch_error'] = repr(e)
+rec['torch_kept'] = rec['torch'] == (torch_before or None)
+try:
+    import mmcv
+    from mmcv.ops import get_compiling_cuda_version
+    rec['mmcv'] = mmcv.__version__
+    built = get_compiling_cuda_version()
+    rec['mmcv_ops'] = 'cuda' if built and built != 'not available' else 'cpu'
+except Exception as e:  # noqa: BLE001
+    rec['mmcv'] = rec['mmcv_ops'] = None
+    rec['mmcv_error'] = repr(e)
+if not rec['ok']:
+    with open(log, errors='replace') as f:
+        rec['error_tail'] = f.read()[-4000:]
+json.dump(rec, sys.stdout, indent=2)
+print()
+PYJ
+}
+
+wheels() {
+  [ -n "$out" ] || die "--wheels needs --out OUT"
+  [ -d "$dir" ] || die "--wheels $dir: no such folder (made by --prepare)"
+  dir=$(cd "$dir" && pwd)
+  PY=${PYTHON:-python3}
+  mkdir -p "$out"
+  local sdist tag
+  sdist=$(ls "$dir"/mmcv-*.tar.gz 2>/dev/null | head -n1) || true
+  [ -n "$sdist" ] || die "$dir holds no mmcv sdist: run --prepare"
+  tag=$("$PY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
+  ls "$dir"/*-"$tag"-*.whl >/dev/null 2>&1 ||
+    echo "gpu_check.sh: warning: no $tag wheel in $dir (prepared for another Python?)" >&2
+  torch_before=$("$PY" -c 'import torch; print(torch.__version__)' 2>/dev/null) || torch_before=
+  echo "gpu_check.sh: installing offline from $dir into $PY (torch ${torch_before:-absent}), log: $out/install.log"
+  local t0 rc=0
+  t0=$(date +%s.%N)
+  PYTHON=$PY PIP_NO_INDEX=1 PIP_FIND_LINKS=$dir PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    MMCV_SDIST=$sdist MMCV_CUDA_OPS=$cuda_ops MAX_JOBS=${MAX_JOBS:-$(nproc)} \
+    bash tools/install_stack.sh >"$out/install.log" 2>&1 || rc=$?
+  local secs
+  secs=$(awk "BEGIN { print $(date +%s.%N) - $t0 }")
+  install_json $((rc == 0)) "$secs" "$out/install.log"
+  cat "$out/install.json"
+  if [ $rc -ne 0 ]; then
+    tail -n 30 "$out/install.log" >&2
+    die "the install failed (rc $rc) after ${secs%.*} s: see $out/install.json and $out/install.log"
+  fi
+  exec "$PY" tools/gpu_check.py --out "$out" ${extra[@]+"${extra[@]}"}
+}
+
+case $mode in
+  prepare) prepare ;;
+  wheels) wheels ;;
+  dry-run)
+    [ -n "$out" ] || die "--dry-run needs --out OUT"
+    if [ -n "${PYTHON:-}" ]; then PY=$PYTHON
+    elif [ -x .venv/bin/python ]; then PY=.venv/bin/python
+    else PY=python3; fi
+    exec "$PY" tools/gpu_check.py --dry-run --out "$out" ${extra[@]+"${extra[@]}"} ;;
+esac
