@@ -100,14 +100,19 @@ def test_semi_leaf_is_its_wsss_leaf_with_a_gt_subset(path):
     assert len(SEMI) == 8
 
 
-def test_old_config_names_still_load_with_a_warning():
+def test_old_config_names_still_load_with_a_logged_warning():
+    """Fails before the fix: the rename was a DeprecationWarning raised inside the
+    library, which Python's default filters hide from the user."""
     from mmwsss.utils.config_loading import CONFIG_ALIASES
     for old, new in CONFIG_ALIASES.items():
         assert osp.isfile(osp.join(CONFIGS, new)) and not osp.exists(osp.join(CONFIGS, old))
-    old = osp.join(CONFIGS, 'wsss', 'deeplabv2_r101_eps_vst.py')
-    with pytest.warns(DeprecationWarning, match='renamed'):
+    old = osp.join(CONFIGS, 'wsss', 'knet_swinl_cam_vst.py')  # the mission's command
+    with mmlogger_records(logging.WARNING) as records:
         cfg = load_config(old)
-    assert cfg.filename.endswith('deeplabv2_r101-d8_2xb10-10k_voc12aug-321x321_eps-vst.py')
+    new = 'knet-s3_swin-l_upernet_8xb2-adamw-40k_voc12aug-512x512_cam-vst.py'
+    assert cfg.filename.endswith(new)
+    msgs = [r.getMessage() for r in records]
+    assert len(msgs) == 1 and 'renamed' in msgs[0] and new in msgs[0]
     with pytest.raises(FileNotFoundError, match='no_such.py'):
         load_config(osp.join(CONFIGS, 'wsss', 'no_such.py'))
 
@@ -125,6 +130,41 @@ def test_cfg_options_that_the_config_never_reads_are_refused():
     cfg = load_config(path, {'train_dataloader.dataset.pseudo_label_cfg.tau': 0.3,
                              'train_dataloader.dataset.data_root': '/d/voc'})
     assert cfg.train_dataloader.dataset.pseudo_label_cfg.tau == 0.3
+
+
+def test_cfg_options_take_every_key_mmengines_runner_reads():
+    """Fails before the fix: find_unused_parameters=True, randomness.seed=1,
+    auto_scale_lr.enable=True and env_cfg.cudnn_benchmark=True were refused as
+    never read. The Runner's keys are read off mmengine's own source; the list
+    below is what mmengine 0.10.7's Runner reads, so a Runner that stops reading
+    one of them fails here too."""
+    from mmengine.runner import Runner
+
+    from mmwsss.utils.config_loading import runner_keys, runtime_keys
+    keys = runner_keys()
+    expected = {
+        'model', 'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader',
+        'train_cfg', 'val_cfg', 'test_cfg', 'auto_scale_lr', 'optim_wrapper',
+        'param_scheduler', 'val_evaluator', 'test_evaluator', 'default_hooks', 'custom_hooks',
+        'data_preprocessor', 'load_from', 'resume', 'launcher', 'env_cfg', 'log_processor',
+        'log_level', 'visualizer', 'default_scope', 'randomness', 'experiment_name',
+        'model_wrapper_cfg', 'find_unused_parameters', 'sync_bn', 'compile',
+        'activation_checkpointing', 'efficient_conv_bn_eval'}
+    assert expected <= keys, expected - keys
+    # every argument of Runner.__init__ that from_cfg fills from the config
+    import inspect
+    init_args = set(inspect.signature(Runner.__init__).parameters) - {'self', 'cfg'}
+    assert init_args <= keys, init_args - keys
+    assert {'data_root', 'crop_size', 'train_pipeline'}.isdisjoint(runtime_keys())
+    everyday = {'find_unused_parameters': True, 'randomness.seed': 1,
+                'auto_scale_lr.enable': True, 'env_cfg.cudnn_benchmark': True,
+                'model_wrapper_cfg.type': 'MMDistributedDataParallel'}
+    cfg = load_config(KNET_LEAF, everyday)
+    assert cfg.find_unused_parameters is True and cfg.randomness.seed == 1
+    assert cfg.auto_scale_lr.enable is True and cfg.env_cfg.cudnn_benchmark is True
+    # below a structured key a missing parent is still a typo
+    with pytest.raises(ValueError, match="has no 'model.backbon'"):
+        load_config(KNET_LEAF, {'model.backbon.depth': 50})
 
 
 @pytest.mark.parametrize('path', ALL, ids=rel)

@@ -1,11 +1,16 @@
 """Loading a config as every mmwsss tool does: renamed configs, checked
 ``--cfg-options``, and the τ sweep's result as the pseudo-label source."""
+import functools
+import inspect
 import json
+import logging
+import os
 import os.path as osp
-import warnings
+import re
 from typing import Optional
 
 from mmengine.config import Config
+from mmengine.logging import print_log
 
 from mmwsss.utils.config_check import find_pseudo_label_step
 
@@ -92,21 +97,56 @@ CONFIG_ALIASES = {
         'wsss/segformer_mit-b5_8xb2-40k_voc12aug-512x512_eps-vst.py',
 }
 
-# Top-level keys that mmengine's Runner (or one of our tools) reads after loading.
-# Any other top-level key is a variable the config used while it was loaded
-# (``data_root``, ``crop_size``, ``train_pipeline``): changing it later does nothing.
-RUNTIME_KEYS = frozenset([
-    'model', 'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg',
-    'val_cfg', 'test_cfg', 'auto_scale_lr', 'optim_wrapper', 'param_scheduler',
-    'val_evaluator', 'test_evaluator', 'default_hooks', 'custom_hooks', 'data_preprocessor',
-    'load_from', 'resume', 'launcher', 'env_cfg', 'log_processor', 'log_level', 'visualizer',
-    'default_scope', 'randomness', 'experiment_name', 'custom_imports', 'runner_type',
-    'tta_model', 'tta_pipeline', 'cam_dataloader', 'strategy', 'compile'
+# Top-level keys read after loading by mmengine's Runner (``runner_keys()``: what
+# ``Runner.from_cfg`` passes on and what the Runner reads from ``self.cfg``, taken
+# from mmengine's own source) or by our tools. Any other top-level key is a variable
+# the config used while it was loaded (``data_root``, ``crop_size``,
+# ``train_pipeline``): changing it later does nothing.
+TOOL_KEYS = frozenset([
+    'launcher', 'custom_imports', 'runner_type', 'tta_model', 'tta_pipeline', 'cam_dataloader',
+    'strategy'
+])
+# Keys whose config follows the config's own structure: below them a missing dict
+# is a typo (``train_dataloader.datset``). Below any other key (``env_cfg``,
+# ``randomness``, ``auto_scale_lr``, ...) the Runner reads settings with defaults,
+# so a key the config does not write yet is fine (``randomness.seed=1``).
+STRUCTURED_KEYS = frozenset([
+    'model', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'cam_dataloader',
+    'train_cfg', 'val_cfg', 'test_cfg', 'optim_wrapper', 'param_scheduler', 'val_evaluator',
+    'test_evaluator', 'default_hooks', 'custom_hooks', 'data_preprocessor', 'visualizer',
+    'tta_model', 'tta_pipeline', 'log_processor'
 ])
 
 
+@functools.lru_cache(maxsize=None)
+def runner_keys() -> frozenset:
+    """The top-level config keys mmengine's Runner reads, from its source.
+
+    ``Runner.from_cfg`` passes ``cfg.get('x')`` / ``cfg['x']`` to ``__init__``,
+    and the Runner reads a few more later through ``self.cfg.get('x')``
+    (``find_unused_parameters``, ``model_wrapper_cfg``, ``sync_bn``,
+    ``compile``, ...). Reading the source keeps the list right for the
+    installed mmengine rather than for the one this was written against.
+    """
+    from mmengine.runner import Runner
+    src = inspect.getsource(Runner)
+    keys = set(re.findall(r"\bcfg(?:\.get\(|\[)\s*'(\w+)'", src))
+    keys.discard('type')
+    return frozenset(keys)
+
+
+def runtime_keys() -> frozenset:
+    """Top-level keys that are read after the config is loaded."""
+    return runner_keys() | TOOL_KEYS
+
+
 def resolve_config_path(path: str) -> str:
-    """``path``, or its new name when it names a renamed config (with a warning)."""
+    """``path``, or its new name when it names a renamed config.
+
+    The rename is logged as a warning through mmengine's logger (by rank 0 of a
+    distributed job): a ``DeprecationWarning`` raised here, inside the library,
+    would be hidden by Python's default filters.
+    """
     if osp.isfile(path):
         return path
     norm = path.replace('\\', '/')
@@ -114,8 +154,10 @@ def resolve_config_path(path: str) -> str:
         if norm.endswith(old):
             new_path = norm[:-len(old)] + new
             if osp.isfile(new_path):
-                warnings.warn(f'{path} was renamed to {new_path}; please use the new name',
-                              DeprecationWarning, stacklevel=2)
+                if os.environ.get('RANK', '0') == '0':  # once per job, not per rank
+                    print_log(f'config {path} was renamed to {new_path}; please use the new '
+                              'name (the old one keeps working)', logger='current',
+                              level=logging.WARNING)
                 return new_path
     raise FileNotFoundError(f'config file {path} not found')
 
@@ -123,18 +165,22 @@ def resolve_config_path(path: str) -> str:
 def check_cfg_options(cfg: Config, options: dict) -> None:
     """Refuse ``--cfg-options`` keys that the config never reads.
 
-    A key must be a runtime key (see ``RUNTIME_KEYS``) or below one, and its
-    parent must exist in the config: ``data_root=...`` or ``crop_size=...``
-    would be silently ignored, since such variables are substituted while the
-    config loads; set the dataset's ``data_root`` or the pipeline step instead.
+    A key must be a runtime key (see :func:`runtime_keys`) or below one:
+    ``data_root=...`` or ``crop_size=...`` would be silently ignored, since
+    such variables are substituted while the config loads; set the dataset's
+    ``data_root`` or the pipeline step instead. Below a key of
+    ``STRUCTURED_KEYS`` the parent must exist in the config.
     """
     bad = []
+    keys = runtime_keys()
     for key in options:
         parts = key.split('.')
-        if parts[0] not in RUNTIME_KEYS:
+        if parts[0] not in keys:
             hint = 'it is a variable used while the config was loaded, so changing it now ' \
                 'changes nothing' if parts[0] in cfg else 'the config has no such key'
             bad.append(f'{key}: {hint}')
+            continue
+        if parts[0] not in STRUCTURED_KEYS:
             continue
         node = cfg
         for i, part in enumerate(parts[:-1]):
