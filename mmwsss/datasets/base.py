@@ -1,4 +1,5 @@
 import copy
+import hashlib
 import os.path as osp
 from typing import Dict, List, Optional
 
@@ -9,6 +10,7 @@ from mmseg.datasets import BaseSegDataset
 from mmwsss.errors import WSSSInputError
 from mmwsss.fileio import (cls_labels_from_label_map, parse_cls_label_file, read_id_list,
                            read_label_png)
+from mmwsss.fileio.label_cache import cache_path, cached_labels, stat_digest
 
 MAP_KEYS = ('cam_path', 'sal_path')
 
@@ -136,18 +138,30 @@ class BaseWSSSDataset(BaseSegDataset):
         return None
 
     def _cls_labels_from_gt(self, data_list: List[dict]) -> Dict[str, List[int]]:
-        out = {}
-        for info in mmengine.track_iter_progress(data_list) if len(data_list) > 200 \
-                else data_list:
-            img_id = info['img_id']
-            path = info.get('seg_map_path')
-            if path is None:
-                raise ValueError(f'{type(self).__name__}: image-level labels need either '
-                                 'cls_label_file or GT label maps (data_prefix.seg_map_path)')
-            out[img_id] = cls_labels_from_label_map(
-                read_label_png(path, img_id, 'GT label map'), self.num_fg_classes,
-                self.ignore_index)
-        return out
+        """Image-level labels from the GT masks, decoded once and cached beside the
+        list (keyed by the list and each mask's size and mtime; every rank and
+        every later run reads the cache)."""
+        paths = [info.get('seg_map_path') for info in data_list]
+        if not paths:
+            return {}
+        if None in paths:
+            raise ValueError(f'{type(self).__name__}: image-level labels need either '
+                             'cls_label_file or GT label maps (data_prefix.seg_map_path)')
+        h = hashlib.sha256(f'gt-cls-labels v1 {self.num_fg_classes} {self.ignore_index}\n'
+                           .encode())
+        stat_digest(paths, h)
+
+        def build():
+            out = {}
+            for info in mmengine.track_iter_progress(data_list) if len(data_list) > 200 \
+                    else data_list:
+                out[info['img_id']] = cls_labels_from_label_map(
+                    read_label_png(info['seg_map_path'], info['img_id'], 'GT label map'),
+                    self.num_fg_classes, self.ignore_index)
+            return out
+
+        beside = self.ann_file or osp.dirname(paths[0])
+        return cached_labels(cache_path(beside, 'gt-cls-labels', h.hexdigest()), build)
 
     def _data_info(self, img_id: str) -> dict:
         img_dir = self.data_prefix.get('img_path', '')

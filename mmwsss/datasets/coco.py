@@ -1,8 +1,10 @@
+import hashlib
 import os.path as osp
 from typing import Dict, List, Optional
 
 from mmseg.registry import DATASETS
 
+from mmwsss.fileio.label_cache import cache_path, cached_labels, file_digest
 from mmwsss.functional.palette import voc_colormap
 from .base import BaseWSSSDataset
 from .coco_labels import COCO_CLASSES, coco_category_map, coco_cls_labels, coco_image_stem
@@ -31,10 +33,17 @@ class COCOWSSSDataset(BaseWSSSDataset):
         self._coco_labels = None
         super().__init__(data_prefix=data_prefix, **kwargs)
 
-    def _load_coco(self):
-        from pycocotools.coco import COCO
+    def _load_coco(self) -> Dict[str, List[int]]:
+        """``{image stem: [class ids]}`` from the instances json, parsed once and
+        cached beside it (keyed by its bytes; every rank and later run reads the
+        cache instead of parsing the json again)."""
         if not osp.isfile(self.ann_file):
             raise FileNotFoundError(f'COCOWSSSDataset: ann_file not found: {self.ann_file}')
+        key = file_digest(self.ann_file, hashlib.sha256(b'coco-cls-labels v1\n')).hexdigest()
+        return cached_labels(cache_path(self.ann_file, 'cls-labels', key), self._parse_coco)
+
+    def _parse_coco(self) -> Dict[str, List[int]]:
+        from pycocotools.coco import COCO
         coco = COCO(self.ann_file)
         cat_map = coco_category_map(coco)
         if len(cat_map) != len(COCO_CLASSES):

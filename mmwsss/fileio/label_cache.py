@@ -1,0 +1,98 @@
+"""Image-level labels built once per dataset, cached on disk for every rank and run.
+
+Deriving VOC's image-level labels from 10,582 GT masks, or parsing COCO's
+instances json, takes seconds to minutes; every rank of every run did it again.
+:func:`cached_labels` keeps the result in a small JSON file beside the image
+list, named by a key of everything it was built from (the list's bytes, each
+mask's size and mtime, the json's bytes), so a changed input is a new key and
+never a stale label. In a distributed job the first rank of each node builds it
+while the others wait at a barrier, then read it.
+"""
+import hashlib
+import json
+import os
+import os.path as osp
+from typing import Callable, Dict, Iterable, List, Optional
+
+from .png import atomic_write
+
+FALLBACK_DIR = osp.join(osp.expanduser('~'), '.cache', 'mmwsss', 'labels')
+
+
+def file_digest(path: str, h=None):
+    """Feed the bytes of ``path`` to a sha256 (new when ``h`` is None)."""
+    h = h or hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 22), b''):
+            h.update(block)
+    return h
+
+
+def stat_digest(paths: Iterable[str], h=None):
+    """Feed each file's path, size and mtime to a sha256: a proxy for their bytes
+    that costs one ``stat`` a file (a missing file counts as such)."""
+    h = h or hashlib.sha256()
+    for p in paths:
+        try:
+            st = os.stat(p)
+            h.update(f'{p}\0{st.st_size}\0{st.st_mtime_ns}\n'.encode())
+        except FileNotFoundError:
+            h.update(f'{p}\0-\n'.encode())
+    return h
+
+
+def cache_path(beside: str, kind: str, key: str) -> str:
+    """``<folder of beside>/.mmwsss_cache/<stem>.<kind>.<key>.json``, or the user
+    cache folder when that folder cannot be written (a read-only data mount)."""
+    folder = osp.join(osp.dirname(osp.abspath(beside)), '.mmwsss_cache')
+    name = f'{osp.splitext(osp.basename(beside))[0]}.{kind}.{key[:16]}.json'
+    try:
+        os.makedirs(folder, exist_ok=True)
+        if os.access(folder, os.W_OK):
+            return osp.join(folder, name)
+    except OSError:
+        pass
+    return osp.join(FALLBACK_DIR, name)
+
+
+def _read(path: str) -> Optional[Dict[str, List[int]]]:
+    try:
+        with open(path) as f:
+            return json.load(f)['labels']
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # absent, or damaged: build again
+
+
+def cached_labels(path: str, build: Callable[[], Dict[str, List[int]]]) -> Dict[str, List[int]]:
+    """``build()``'s ``{img_id: [class ids]}``, through the cache file ``path``.
+
+    Under ``torch.distributed`` the rank with ``LOCAL_RANK`` 0 of each node
+    builds and writes (atomically), the others wait at a barrier and read, so
+    a node builds once and shows one progress bar. An error while building is
+    raised by that rank; the others stop with a one-line pointer to it rather
+    than repeat it.
+    """
+    labels = _read(path)
+    if labels is not None:
+        return labels
+    from mmengine.dist import barrier, get_world_size
+    distributed = get_world_size() > 1
+    builder = not distributed or os.environ.get('LOCAL_RANK', '0') == '0'
+    error = None
+    if builder:
+        try:
+            labels = build()
+            body = json.dumps(dict(labels=labels), separators=(',', ':')).encode()
+            atomic_write(path, lambda f: f.write(body))
+        except BaseException as e:  # reach the barrier first, or the others hang
+            error = e
+    if distributed:
+        barrier()
+    if error is not None:
+        raise error
+    if labels is None:
+        labels = _read(path)
+        if labels is None:
+            raise RuntimeError(f'the image-level labels were not built (cache {path}); '
+                               'the first rank of this node says why')
+    return labels
