@@ -25,15 +25,22 @@ def cpu_env():
     return env
 
 
-def test_dist_train_two_cpu_ranks(tmp_path):
+def test_dist_train_two_cpu_ranks(tmp_path, voc_copy):
     work = tmp_path / 'work'
-    # 2 ranks x batch 1 x 2 iterations = one pass over the 4 fixture images
+    # 2 ranks x batch 1 x 2 iterations = one pass over the 4 fixture images; the
+    # image-level labels derived from the GT masks (built by one rank, cached)
     p = subprocess.run(
         ['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), CFG, '2', '--work-dir', str(work),
          '--cfg-options', 'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
-         'param_scheduler.0.end=2'],
+         'param_scheduler.0.end=2', f'train_dataloader.dataset.data_root={voc_copy}',
+         'train_dataloader.dataset.cls_label_file=None'],
         env=cpu_env(), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    out = p.stdout + p.stderr
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    # the CPU fallback is said, once for the job
+    assert out.count('No CUDA: training runs DDP over gloo on CPU processes') == 1, out
+    caches = os.listdir(osp.join(voc_copy, 'ImageSets', 'Segmentation', '.mmwsss_cache'))
+    assert len(caches) == 1 and 'gt-cls-labels' in caches[0]
     seen = {}
     for r in (0, 1):
         lines = (work / f'seen_rank{r}.txt').read_text().split()

@@ -21,8 +21,11 @@ from mmseg.registry import RUNNERS
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import mmwsss  # noqa: E402,F401  (registers datasets, transforms and models)
 from mmwsss.utils import (check_label_overwrite, check_pseudo_label_dirs,  # noqa: E402
-                          load_config, register_checkpoint_safe_globals,
-                          setup_cpu_distributed)
+                          load_config, register_checkpoint_safe_globals)
+from mmwsss.utils.dist import device_note, init_distributed, is_main_process  # noqa: E402
+
+DATA_HELP = ('the data of this config is not all there (README, "Preparing the data"; '
+             'tools/check_data.py lists the same; --skip-data-check to go on):')
 
 
 def parse_args():
@@ -64,6 +67,11 @@ def parse_args():
         '--skip-data-check',
         action='store_true',
         help='do not check before training that every file the config reads is there')
+    parser.add_argument(
+        '--check-data-only',
+        action='store_true',
+        help='only check the config and every file it reads, then exit (what '
+        'tools/dist_train.sh runs once per node before starting the ranks)')
     # torch >= 2.0 launchers pass `--local-rank`
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
@@ -80,16 +88,24 @@ def main():
     cfg = load_config(args.config, args.cfg_options, args.pseudo_labels)
     cfg.launcher = args.launcher
 
-    # a wrong CAM / saliency folder fails here, before any training
-    check_pseudo_label_dirs(cfg)
-    check_label_overwrite(cfg)
-    if not args.skip_data_check:  # every list, folder and map it reads, in seconds
-        from mmwsss.utils.data_check import check_data
-        problems = check_data(cfg, ('train_dataloader', 'val_dataloader'))
+    # the process group first: start-up checks then run once, not once per rank
+    init_distributed(cfg, args.launcher)
+    if is_main_process() and not args.check_data_only:
+        note = device_note(args.launcher)
+        if note:
+            print_log(note, logger='current', level=logging.WARNING)
+    # dist_train.sh checks once per node before it starts the ranks
+    if os.environ.get('MMWSSS_DATA_CHECKED') != '1':
+        problems = preflight(cfg, args.skip_data_check)
         if problems:
-            raise SystemExit('the data of this config is not all there '
-                             '(tools/check_data.py; --skip-data-check to go on):\n  ' +
-                             '\n  '.join(problems))
+            if is_main_process():
+                raise SystemExit(DATA_HELP + '\n  ' + '\n  '.join(problems))
+            raise SystemExit(1)  # rank 0 says why, once
+    if args.check_data_only:
+        if is_main_process():
+            print('tools/train.py --check-data-only: the config and every file it reads '
+                  'are in order')
+        return
 
     # work_dir is determined in this priority: CLI > segment in file > filename
     if args.work_dir is not None:
@@ -117,9 +133,6 @@ def main():
     cfg.resume = args.resume
     register_checkpoint_safe_globals()
 
-    # no CUDA: gloo process group, DDP with device_ids=None, BN for SyncBN
-    setup_cpu_distributed(cfg, args.launcher)
-
     # build the runner from config
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
@@ -131,6 +144,22 @@ def main():
 
     # start training
     runner.train()
+
+
+def preflight(cfg, skip_data_check: bool = False) -> list:
+    """Problems that stop a run before any model is built, one line each: missing
+    pseudo-label folders, a pipeline that overwrites the labels, and (unless
+    skipped) every file the config reads. Once per node under a launcher."""
+    from mmwsss.utils.data_check import check_data_once
+    problems = []
+    for check in (check_pseudo_label_dirs, check_label_overwrite):
+        try:
+            check(cfg)
+        except (FileNotFoundError, ValueError) as e:
+            problems.append(str(e))
+    if not skip_data_check:  # every list, folder and map it reads, in seconds
+        problems += check_data_once(cfg, ('train_dataloader', 'val_dataloader'))
+    return problems
 
 
 def check_resume_shapes(runner):

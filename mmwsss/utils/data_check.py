@@ -1,6 +1,7 @@
 """Check, in seconds and before any model is built, every file a config will read."""
 import os
 import os.path as osp
+import socket
 from typing import List
 
 import numpy as np
@@ -179,3 +180,23 @@ def check_data(cfg, sections=('train_dataloader', 'val_dataloader', 'test_datalo
                                  os.listdir(folder)[:1000]):
                         problems.append(f'{where}.{key}: no map file in {folder}')
     return problems
+
+
+def check_data_once(cfg, sections=('train_dataloader', 'val_dataloader')) -> List[str]:
+    """:func:`check_data` once per node of a distributed job, the same list on every rank.
+
+    The first rank of each node (``LOCAL_RANK`` 0) checks, since nodes may
+    each have their own copy of the data; the others wait for the result. Call
+    it once the process group runs (or without one: then it is ``check_data``).
+    Lines seen on some nodes only are prefixed with those nodes' host names.
+    """
+    from mmengine.dist import all_gather_object, get_world_size
+    first = os.environ.get('LOCAL_RANK', '0') == '0'
+    mine = check_data(cfg, sections) if first else []
+    if get_world_size() == 1:
+        return mine
+    reports = [(host, lines) for host, lines, was_first in
+               all_gather_object((socket.gethostname(), mine, first)) if was_first]
+    if all(lines == reports[0][1] for _, lines in reports):
+        return reports[0][1]
+    return [f'[{host}] {line}' for host, lines in reports for line in lines]

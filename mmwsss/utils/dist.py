@@ -8,7 +8,7 @@ own ``init_dist``), wrap with ``device_ids=None`` and turn SyncBN (CUDA only)
 into BN. With CUDA nothing changes.
 """
 import os
-from typing import Any
+from typing import Any, Optional
 
 import torch
 import torch.distributed as torch_dist
@@ -68,6 +68,52 @@ def setup_cpu_distributed(cfg, launcher: str) -> bool:
     wrapper['device_ids'] = None  # DDP on CPU
     cfg.model_wrapper_cfg = wrapper
     n = sync_bn_to_bn(cfg)
-    if n:
+    if n and torch_dist.get_rank() == 0:
         print_log(f'No CUDA: {n} SyncBN norm config(s) use BN instead', logger='current')
     return True
+
+
+def init_distributed(cfg, launcher: str) -> bool:
+    """Start the process group before anything else, so that start-up work
+    (data checks, label caches) runs once and the others wait for it.
+
+    Without CUDA this is :func:`setup_cpu_distributed`; with CUDA, mmengine's
+    ``init_dist`` with the config's ``env_cfg.dist_cfg`` (the Runner then
+    finds the group ready and skips its own). Returns whether a group runs.
+    """
+    if launcher == 'none':
+        return False
+    if not torch.cuda.is_available():
+        return setup_cpu_distributed(cfg, launcher)
+    if not torch_dist.is_initialized():
+        from mmengine.dist import init_dist
+        dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}) or {})
+        init_dist(launcher, **dist_cfg)
+    return True
+
+
+def device_note(launcher: str = 'none') -> Optional[str]:
+    """One line when training will run on the CPU, saying why; None with CUDA.
+
+    A CPU build of torch on a machine with an NVIDIA GPU is named as such: it
+    trains, slowly, and nothing else would say so.
+    """
+    if torch.cuda.is_available():
+        return None
+    where = 'DDP over gloo on CPU processes' if launcher != 'none' else 'on the CPU'
+    if torch.version.cuda is None:
+        why = f'torch {torch.__version__} is a CPU-only build'
+        if os.path.exists('/dev/nvidia0') or os.path.exists('/proc/driver/nvidia'):
+            why += (' but this machine has an NVIDIA GPU: install a CUDA build of torch '
+                    '(README, "Installing on a GPU machine")')
+    else:
+        why = f'torch {torch.__version__} (CUDA {torch.version.cuda}) sees no GPU ' \
+            f'(CUDA_VISIBLE_DEVICES={os.environ.get("CUDA_VISIBLE_DEVICES", "unset")})'
+    return f'No CUDA: training runs {where}; {why}'
+
+
+def is_main_process() -> bool:
+    """Rank 0 of the job, before or after the process group starts."""
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        return torch_dist.get_rank() == 0
+    return os.environ.get('RANK', '0') == '0'
