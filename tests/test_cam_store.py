@@ -142,6 +142,27 @@ def test_npz_duplicate_or_non_integer_class_ids_are_refused(tmp_path):
         load_cams(str(tmp_path), 'f', cam_format='npz')
 
 
+def test_repeated_class_ids_are_refused_when_the_labelled_classes_are_given(tmp_path):
+    """Fails before the fix: with ``cls_labels`` passed (as the WSSS datasets always do),
+    an npz with keys [14, 14] (or an EPS dict with 14 and '14') kept one map in silence,
+    and ``_14.png`` beside ``_014.png`` read one and ignored the other (or, when listed,
+    gave a bare 'repeated class ids' from the rule)."""
+    cams = np.zeros((2, 3, 4), np.uint8)
+    np.savez(tmp_path / 'd.npz', keys=np.array([14, 14]), cams=cams)
+    with pytest.raises(WSSSInputError, match=r"'d'.*d.npz.*\[14\] appear more than once"):
+        load_cams(str(tmp_path), 'd', [14], cam_format='npz')
+    np.save(tmp_path / 'e.npy', {14: cams[0], '14': cams[1]})
+    with pytest.raises(WSSSInputError, match=r"'e'.*e.npy.*\[14\] appear more than once"):
+        load_cams(str(tmp_path), 'e', [14], cam_format='npy_dict', allow_pickle=True)
+    save_cams_bed_png(str(tmp_path), 'b', [3, 14], np.zeros((2, 3, 4), np.float32))
+    (tmp_path / 'b_014.png').write_bytes((tmp_path / 'b_14.png').read_bytes())
+    both = r"'b'.*class id 14 has 2 bed_png CAM files.*b_014\.png.*b_14\.png"
+    for classes in ([14], [3, 14], None):
+        with pytest.raises(WSSSInputError, match=both):
+            load_cams(str(tmp_path), 'b', classes, cam_format='bed_png')
+    assert load_cams(str(tmp_path), 'b', [3], cam_format='bed_png')[1] == [3]
+
+
 def test_atomic_write_respects_the_umask():
     """Fails before the fix: mkstemp made every output 0600 whatever the umask."""
     import os

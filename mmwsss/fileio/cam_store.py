@@ -22,6 +22,14 @@ from .png import (atomic_write, check_header_hw, is_local, read_bytes, read_gray
 CAM_FORMATS = ('bed_png', 'npz', 'npy_dict')
 MAX_CAMS_PER_IMAGE = 1000  # COCO has 80 classes; more is a damaged or foreign file
 _SUFFIX = dict(npz='.npz', npy_dict='.npy')
+MAX_PADDED_DIGITS = 4  # ``_0014.png``: zero-padded twins of a bed_png class file probed
+
+
+def _refuse_repeated_png(cls: int, paths: Sequence[str], img_id: str) -> None:
+    paths = sorted(paths)
+    raise WSSSInputError(
+        f'class id {cls} has {len(paths)} bed_png CAM files ({", ".join(map(repr, paths))}); '
+        'keep one', img_id, paths[0])
 
 
 def cam_path(cam_dir: str, img_id: str, cam_format: str, cls: Optional[int] = None) -> str:
@@ -140,9 +148,11 @@ class CAMStore:
                 keys, cams = self._load_npz(where, img_id, hw)
             else:
                 keys, cams = self._load_npy_dict(where, img_id)
-            if classes is None:
-                self._check_ids(keys, max_class, img_id, where)
-            else:
+            # the file's own ids are checked even when the labelled classes are
+            # given: with keys [14, 14] a lookup by class would keep one map and
+            # drop the other in silence
+            self._check_ids(keys, max_class, img_id, where)
+            if classes is not None:
                 pos = {k: i for i, k in enumerate(keys)}
                 missing = [c for c in classes if c not in pos]
                 if missing:
@@ -179,15 +189,37 @@ class CAMStore:
         else:
             names = fileio.list_dir_or_file(folder, list_dir=False, suffix='.png',
                                             backend_args=self.backend_args)
-        found = sorted(int(m.group(1)) for m in map(pat.match, names) if m)
-        if not found:
+        by_class = {}
+        for m in filter(None, map(pat.match, names)):
+            by_class.setdefault(int(m.group(1)), []).append(osp.join(folder, m.group(0)))
+        if not by_class:
             raise WSSSInputError(f'no CAM file {name}_<class>.png in the CAM folder', img_id,
                                  folder)
-        return found
+        for c, paths in sorted(by_class.items()):
+            if len(paths) > 1:
+                _refuse_repeated_png(c, paths, img_id)
+        return sorted(by_class)
+
+    def _check_padded_twins(self, stem: str, img_id: str, classes: Sequence[int]) -> None:
+        """Refuse ``<stem>_014.png`` beside ``<stem>_14.png``: both name class 14
+        and which one is meant is unknowable. Probes the zero-padded names up to
+        :data:`MAX_PADDED_DIGITS` digits with a stat each (local stores only: a
+        remote store is checked only when its classes are listed)."""
+        if not is_local(stem, self.backend_args):
+            return
+        for c in classes:
+            digits = str(int(c))
+            twins = [f'{stem}_{digits.zfill(n)}.png'
+                     for n in range(len(digits) + 1, MAX_PADDED_DIGITS + 1)]
+            twins = [p for p in twins if osp.exists(p)]
+            if twins:
+                _refuse_repeated_png(c, [f'{stem}_{digits}.png'] + twins, img_id)
 
     def _load_bed_png(self, stem, img_id, classes, hw=None):
         if classes is None:
             classes = self._bed_png_classes(stem, img_id)
+        else:
+            self._check_padded_twins(stem, img_id, classes)
         cams = [read_gray_png(p, img_id, 'CAM', self.backend_args, hw)
                 for p in self.paths(img_id, classes, stem)]
         shapes = {c.shape for c in cams}
