@@ -231,3 +231,50 @@ def test_exif_rotated_image_is_refused_naming_the_file(voc_copy):
     res = LoadImageFromFile()(dict(img_path=path))
     with pytest.raises(WSSSInputError, match=r'2007_000032.*2007_000032.jpg.*EXIF orientation'):
         _transform(voc_copy)(dict(res, cls_labels=np.array([0, 14])))
+
+
+def test_ignore_index_that_is_a_class_label_is_refused(voc_root):
+    """Fails before the fix: with 20 classes, ignore_index=15 trained its ignored pixels
+    as label 15 ("person") in silence; a transform ignore_index other than the head's 255
+    crashed deep in torch ('Target 250 is out of bounds')."""
+    from mmengine.config import Config
+
+    from mmwsss.utils import check_label_overwrite
+    res = LoadImageFromFile()(dict(img_path=osp.join(voc_root, 'JPEGImages',
+                                                     '2007_000032.jpg')))
+    res.update(cls_labels=np.array([0, 14]), num_classes=20)
+    with pytest.raises(ValueError, match=r"'2007_000032'.*ignore_index=15 is a label.*"
+                                         r'20 classes: labels 0\.\.20'):
+        _transform(voc_root, ignore_index=15)(dict(res))
+    with pytest.raises(ValueError, match='ignore_index=20 is a label'):
+        _transform(voc_root, ignore_index=20)(dict(res))
+    assert _transform(voc_root, ignore_index=21)(dict(res))['gt_seg_map'].max() <= 21
+
+    def cfg(step_ignore, head_ignore=None, aux=None, data_ignore=None):
+        ds = dict(type='VOCWSSSDataset', pseudo_labels=True,
+                  pseudo_label_cfg=dict(tau=0.1, ignore_index=step_ignore))
+        if data_ignore is not None:
+            ds['ignore_index'] = data_ignore
+        head = dict(type='FCNHead', num_classes=21)
+        if head_ignore is not None:
+            head['ignore_index'] = head_ignore
+        return Config(dict(train_dataloader=dict(dataset=ds), model=dict(
+            type='EncoderDecoder', decode_head=head, auxiliary_head=aux)))
+
+    with pytest.raises(ValueError, match=r'pseudo_label_cfg\.ignore_index = 15 is a class '
+                                         r'label \(model\.decode_head\.num_classes = 21'):
+        check_label_overwrite(cfg(15, 15))
+    with pytest.raises(ValueError, match=r'one value.*pseudo_label_cfg\.ignore_index = 250, '
+                                         r'model\.decode_head\.ignore_index = 255'):
+        check_label_overwrite(cfg(250))
+    with pytest.raises(ValueError, match=r'dataset\.ignore_index = 250'):
+        check_label_overwrite(cfg(255, data_ignore=250))
+    with pytest.raises(ValueError, match=r'model\.auxiliary_head\.0\.ignore_index = 250'):
+        check_label_overwrite(cfg(255, aux=[dict(type='FCNHead', num_classes=21,
+                                                 ignore_index=250)]))
+    knet = cfg(250)
+    knet.model.decode_head = dict(type='IterativeDecodeHead', kernel_generate_head=dict(
+        type='UPerHead', num_classes=21, ignore_index=250))
+    check_label_overwrite(knet)  # K-Net: the generating head's ignore index
+    check_label_overwrite(cfg(250, 250))
+    check_label_overwrite(cfg(255))

@@ -96,10 +96,91 @@ def find_pseudo_label_step(dataset_cfg: dict) -> Tuple[dict, dict]:
     raise ValueError('the training pipeline has no SaliencyPseudoLabel step')
 
 
+HEAD_IGNORE_INDEX = 255  # mmseg's BaseDecodeHead default
+
+
+def _loss_heads(model: Any) -> List[Tuple[str, dict]]:
+    """The decode and auxiliary heads of a model config, with their config keys
+    (K-Net's ``IterativeDecodeHead`` takes ``num_classes`` and ``ignore_index``
+    from its ``kernel_generate_head``, so that one stands for it)."""
+    heads = []
+    if not isinstance(model, dict):
+        return heads
+    for key in ('decode_head', 'auxiliary_head'):
+        node = model.get(key)
+        many = isinstance(node, (list, tuple))
+        for i, head in enumerate(node if many else [node]):
+            where = f'model.{key}.{i}' if many else f'model.{key}'
+            while isinstance(head, dict) and isinstance(head.get('kernel_generate_head'), dict):
+                head, where = head['kernel_generate_head'], f'{where}.kernel_generate_head'
+            if isinstance(head, dict):
+                heads.append((where, head))
+    return heads
+
+
+def _pseudo_label_steps(node: Any, where: str) -> List[Tuple[str, dict]]:
+    """Every ``SaliencyPseudoLabel`` step: in a pipeline, or a WSSS dataset's
+    ``pseudo_label_cfg`` (whose ``type`` may be left out)."""
+    steps = _find_pseudo_label_transforms(node, where)
+    seen = {id(d) for _, d in steps}
+    for w, d in _walk(node, where):
+        plc = d.get('pseudo_label_cfg')
+        if d.get('pseudo_labels') and isinstance(plc, dict) and id(plc) not in seen:
+            steps.append((f'{w}.pseudo_label_cfg', plc))
+    return steps
+
+
+def check_ignore_index(cfg, sections=('train_dataloader', )) -> None:
+    """Refuse an ``ignore_index`` that is a class label or that the loss does not share.
+
+    The ignore label of every ``SaliencyPseudoLabel`` (pipeline step or a WSSS
+    dataset's ``pseudo_label_cfg``, default 255) and of every dataset under
+    ``sections`` that sets one must equal the ``ignore_index`` of every
+    decode / auxiliary head that computes a loss (mmseg's default 255), and
+    must not be a label 0..num_classes - 1 of those heads: with 21 labels an
+    ignore index of 15 would train its pixels as "person" (class 14), and one
+    the heads do not share fails deep inside torch ("Target ... out of bounds").
+
+    Raises:
+        ValueError: naming every config key involved and its value.
+    """
+    steps, datasets = [], []
+    for section in sections:
+        if not cfg.get(section):
+            continue
+        steps += [(f'{w}.ignore_index', t.get('ignore_index', 255))
+                  for w, t in _pseudo_label_steps(cfg[section], section)]
+        # a dataset that sets its ignore_index (mmseg's BaseSegDataset argument)
+        datasets += [(f'{w}.ignore_index', d['ignore_index'])
+                     for w, d in _walk(cfg[section], section) if 'ignore_index' in d
+                     and ('pipeline' in d or 'pseudo_labels' in d or 'data_prefix' in d)]
+    if not steps:
+        return
+    heads = _loss_heads(cfg.get('model'))
+    labels = [(f'{w}.ignore_index', d.get('ignore_index', HEAD_IGNORE_INDEX),
+               f'{w}.num_classes', d.get('num_classes')) for w, d in heads]
+    problems = []
+    for key, value in steps:
+        for _, _, ncls_key, ncls in labels:
+            if isinstance(ncls, int) and isinstance(value, int) and 0 <= value < ncls:
+                problems.append(f'{key} = {value} is a class label ({ncls_key} = {ncls}: '
+                                f'labels 0..{ncls - 1}); the pixels it marks would train '
+                                f'as label {value} (use 255)')
+    values = steps + datasets + [(k, v) for k, v, _, _ in labels]
+    if len({v for _, v in values}) > 1:
+        problems.append('the ignore index must be one value for the pseudo labels, the '
+                        'dataset and the loss, got ' +
+                        ', '.join(f'{k} = {v}' for k, v in values))
+    if problems:
+        raise ValueError('ignore_index: ' + '; '.join(problems))
+
+
 def check_label_overwrite(cfg, sections=('train_dataloader', )) -> None:
-    """Refuse a pipeline where ``LoadAnnotations`` follows ``SaliencyPseudoLabel``
-    (mmseg's stock VOC pipeline with the transform inserted): it would silently
-    replace every pseudo label by the GT mask."""
+    """Refuse training labels that would silently be other than the pseudo labels:
+    a pipeline where ``LoadAnnotations`` follows ``SaliencyPseudoLabel`` (mmseg's
+    stock VOC pipeline with the transform inserted) replaces every pseudo label
+    by the GT mask; and an ignore index that is a class label or differs from
+    the loss's (:func:`check_ignore_index`)."""
     bad = []
     for section in sections:
         if not cfg.get(section):
@@ -116,3 +197,4 @@ def check_label_overwrite(cfg, sections=('train_dataloader', )) -> None:
     if bad:
         raise ValueError('LoadAnnotations after SaliencyPseudoLabel replaces every pseudo label '
                          'by the GT mask; remove it from: ' + ', '.join(bad))
+    check_ignore_index(cfg, sections)

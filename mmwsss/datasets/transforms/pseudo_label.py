@@ -35,7 +35,8 @@ class SaliencyPseudoLabel(BaseTransform):
     - sal_path (optional): the image's saliency map
     - cls_labels (optional): 0-based class ids; when absent, the classes the
       CAM store holds for the image
-    - num_classes (optional): to reject unknown class ids
+    - num_classes (optional): the number of foreground classes, to reject
+      unknown class ids and an ``ignore_index`` that is a label (0..num_classes)
     - gt_label, seg_map_path (optional): an image of the dataset's
       ``gt_subset`` (semi-supervised training): its GT mask is loaded as mmseg's
       ``LoadAnnotations`` loads it, bit for bit, instead of a pseudo label
@@ -57,7 +58,8 @@ class SaliencyPseudoLabel(BaseTransform):
         sal_threshold (float): salient <=> value / 255 > sal_threshold.
         ignore_unassigned (bool): salient pixels left as background get
             ``ignore_index`` (``saliency`` mode).
-        ignore_index (int): the ignore label. Default 255.
+        ignore_index (int): the ignore label; above ``num_classes`` and equal to
+            the decode head's ``ignore_index``. Default 255.
         allow_pickle (bool): allow ``npy_dict`` stores (pickles run code).
         backend_args (dict, optional): ``mmengine.fileio`` backend arguments
             for the CAM and saliency files, as in ``LoadAnnotations``.
@@ -133,6 +135,13 @@ class SaliencyPseudoLabel(BaseTransform):
         if classes is not None:
             classes = np.asarray(classes).reshape(-1).tolist()
         num_classes = results.get('num_classes')
+        if num_classes is not None and self.rule.ignore_index <= num_classes:
+            # labels are 0..num_classes: an ignore index among them marks its pixels
+            # as a class ("person" for 15 on VOC) and trains on them in silence
+            raise ValueError(
+                f'image {img_id!r}: ignore_index={self.rule.ignore_index} is a label of '
+                f'this dataset ({num_classes} classes: labels 0..{num_classes}); use an '
+                f'ignore index above {num_classes}, e.g. 255, the same as the decode head\'s')
         max_class = self.rule.max_class if num_classes is None else num_classes - 1
         cams, keys = self.store.load(img_id, classes, hw, max_class,
                                      self._cam_stem(results, img_id))
