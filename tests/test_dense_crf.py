@@ -71,3 +71,49 @@ def test_missing_extra_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, 'pydensecrf.densecrf', None)
     with pytest.raises(ImportError, match=r"pip install -e '\.\[crf\]'"):
         dense_crf(img, probs)
+
+
+def test_bad_probabilities_and_settings_are_refused():
+    """Fails before the fix: NaN, negative or unnormalised probabilities and logits
+    were accepted in silence (100 NaN pixels made the whole image label 0); a kernel
+    width of 0 segfaulted pydensecrf2; 0 classes gave a cryptic reshape error."""
+    img, probs, _ = _scene()
+    nan = probs.copy()
+    nan[:, :2, :50] = np.nan  # 100 pixels
+    with pytest.raises(ValueError, match=r'NaN or infinite values at 100 pixel'):
+        dense_crf(img, nan)
+    with pytest.raises(ValueError, match=r'\[0, 1\].*not logits'):
+        dense_crf(img, np.log(probs + 1e-6) - 1)  # logits
+    with pytest.raises(ValueError, match=r'\[0, 1\]'):
+        dense_crf(img, probs - 0.1)
+    half = probs * 0.5
+    with pytest.raises(ValueError, match=r'sum to 1.*3072 pixel\(s\) do not'):
+        dense_crf(img, half)
+    ok = probs * (1 + 5e-4)  # within the tolerance: a float16 softmax's rounding
+    ok[0] = 1 - ok[1]
+    dense_crf(img, ok)
+    with pytest.raises(ValueError, match=r'C >= 1 classes'):
+        dense_crf(img, probs[:0])
+    with pytest.raises(ValueError, match=r'probs are 48×63 \(H×W\) but the image is 48×64'):
+        dense_crf(img, probs[:, :, 1:])
+    for name in ('gauss_sxy', 'bi_sxy', 'bi_srgb'):
+        for v in (0, -1):
+            with pytest.raises(ValueError, match=f'kernel widths must be > 0.*{name}={v}'):
+                dense_crf(img, probs, **{name: v})
+    with pytest.raises(ValueError, match='finite number'):
+        dense_crf(img, probs, bi_compat=float('nan'))
+    with pytest.raises(ValueError, match='iterations must be a whole number'):
+        dense_crf(img, probs, iterations=2.5)
+
+
+def test_crf_worker_error_names_the_image(tmp_path):
+    """Fails before the fix: the CRF of a test image with NaN probabilities gave a label
+    map of 0 and no error; now the error names the image file."""
+    from PIL import Image
+
+    from mmwsss.models.segmentors.crf_tta import crf_refine_file
+    img, probs, _ = _scene()
+    Image.fromarray(img).save(tmp_path / 'x.png')
+    probs[:, 0, 0] = np.nan
+    with pytest.raises(ValueError, match=r'x\.png: probs hold NaN'):
+        crf_refine_file(str(tmp_path / 'x.png'), probs)

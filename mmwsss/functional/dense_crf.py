@@ -21,6 +21,53 @@ CRF_PRESETS = {
 }
 
 
+PROB_SUM_TOL = 1e-3  # softmax outputs sum to 1 within float32 (and float16) rounding
+_POSITIVE = ('gauss_sxy', 'bi_sxy', 'bi_srgb')  # kernel widths: 0 divides (pydensecrf2 crashes)
+
+
+def check_crf_params(params: dict) -> None:
+    """Refuse CRF settings that pydensecrf2 would crash on or silently misread:
+    kernel widths (``gauss_sxy``, ``bi_sxy``, ``bi_srgb``) must be finite and
+    > 0, compatibilities finite, ``iterations`` a whole number >= 0."""
+    for name, v in params.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(v):
+            raise ValueError(f'CRF parameter {name} must be a finite number, got {v!r}')
+    bad = [f'{k}={params[k]!r}' for k in _POSITIVE if params[k] <= 0]
+    if bad:
+        raise ValueError(f'CRF kernel widths must be > 0, got {", ".join(bad)}')
+    it = params['iterations']
+    if it < 0 or int(it) != it:
+        raise ValueError(f'CRF iterations must be a whole number >= 0, got {it!r}')
+
+
+def check_probs(probs: np.ndarray, hw=None) -> None:
+    """Refuse what is not a C×H×W map of class probabilities: no class, another
+    H×W than the image's, NaN or infinite values, values outside [0, 1] (logits)
+    or pixels whose classes do not sum to 1 within :data:`PROB_SUM_TOL`. Three
+    vectorised passes (min, max, sum over classes)."""
+    if probs.ndim != 3 or probs.shape[0] == 0:
+        raise ValueError(f'probs must be C×H×W with C >= 1 classes, got shape {probs.shape}')
+    if hw is not None and probs.shape[1:] != tuple(hw):
+        raise ValueError(f'probs are {probs.shape[1]}×{probs.shape[2]} (H×W) but the image is '
+                         f'{hw[0]}×{hw[1]}')
+    if not probs.size:
+        return
+    lo, hi = float(probs.min()), float(probs.max())
+    if not (np.isfinite(lo) and np.isfinite(hi)):  # min/max propagate NaN and inf
+        n = int((~np.isfinite(probs)).any(0).sum())
+        raise ValueError(f'probs hold NaN or infinite values at {n} pixel(s)')
+    if lo < 0 or hi > 1:
+        raise ValueError(f'probs must lie in [0, 1], found [{lo!r}, {hi!r}]: pass '
+                         'probabilities (e.g. a softmax over classes), not logits')
+    err = np.abs(probs.sum(0, dtype=np.float64) - 1)
+    worst = float(err.max())
+    if worst > PROB_SUM_TOL:
+        n = int((err > PROB_SUM_TOL).sum())
+        raise ValueError(f'probs must sum to 1 over the classes (within {PROB_SUM_TOL}); '
+                         f'{n} pixel(s) do not (worst off by {worst:.4g})')
+
+
 def _densecrf():
     try:
         import pydensecrf.densecrf as dcrf
@@ -37,13 +84,22 @@ def dense_crf(image: np.ndarray, probs: np.ndarray, preset: str = 'deeplab',
 
     Args:
         image (np.ndarray): H×W×3 uint8 RGB image.
-        probs (np.ndarray): C×H×W class probabilities (each pixel sums to 1).
+        probs (np.ndarray): C×H×W class probabilities, C >= 1: finite, in
+            [0, 1], each pixel summing to 1 within :data:`PROB_SUM_TOL`.
         preset (str): ``'deeplab'`` or ``'psa'`` (see :data:`CRF_PRESETS`).
         **overrides: any preset value (``iterations``, ``gauss_sxy``,
-            ``gauss_compat``, ``bi_sxy``, ``bi_srgb``, ``bi_compat``).
+            ``gauss_compat``, ``bi_sxy``, ``bi_srgb``, ``bi_compat``); kernel
+            widths > 0.
 
     Returns:
         np.ndarray: C×H×W float32 refined probabilities.
+
+    Raises:
+        ValueError: an unknown preset or parameter, a kernel width <= 0, an
+        image that is not H×W×3 uint8, or probabilities that are not
+        (:func:`check_probs`): pydensecrf2 would crash on the first and turn
+        the last into a wrong label in silence (100 NaN pixels made a whole
+        image background).
     """
     if preset not in CRF_PRESETS:
         raise ValueError(f'unknown CRF preset {preset!r}; one of {sorted(CRF_PRESETS)}')
@@ -52,12 +108,12 @@ def dense_crf(image: np.ndarray, probs: np.ndarray, preset: str = 'deeplab',
     if unknown:
         raise ValueError(f'unknown CRF parameter(s) {sorted(unknown)}; one of {sorted(params)}')
     params.update(overrides)
+    check_crf_params(params)
     image = np.asarray(image)
     probs = np.asarray(probs, dtype=np.float32)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f'image must be H×W×3 uint8 RGB, got {image.dtype} {image.shape}')
-    if probs.ndim != 3 or probs.shape[1:] != image.shape[:2]:
-        raise ValueError(f'probs must be C×H×W with H×W = {image.shape[:2]}, got {probs.shape}')
+    check_probs(probs, image.shape[:2])
     dcrf, unary_from_softmax = _densecrf()
     c, h, w = probs.shape
     crf = dcrf.DenseCRF2D(w, h, c)

@@ -20,7 +20,10 @@ def crf_refine_file(img_path: str, probs: np.ndarray, crf: str = 'deeplab',
         raise ValueError(f'{img_path}: the image is {img.shape[:2]} but the prediction '
                          f'{tuple(probs.shape[1:])}: --crf needs predictions at the '
                          'original image size')
-    return dense_crf(img, probs, crf, **(crf_cfg or {}))
+    try:
+        return dense_crf(img, probs, crf, **(crf_cfg or {}))
+    except ValueError as e:
+        raise ValueError(f'{img_path}: {e}') from e
 
 
 def set_refined(sample, refined: np.ndarray) -> None:
@@ -70,7 +73,10 @@ class DenseCRFSegTTAModel(SegTTAModel):
         for aug, sample in zip(data_samples_list, merged):
             # mmseg's merge keeps the first augmentation's logits: the CRF needs the
             # mean of every augmentation's probabilities
-            probs = torch.stack([s.seg_logits.data.softmax(dim=0) for s in aug]).mean(0)
+            # in float32: a float16 softmax (AMP) may miss a sum of 1 by more than the
+            # CRF's tolerance
+            probs = torch.stack([s.seg_logits.data.float().softmax(dim=0)
+                                 for s in aug]).mean(0)
             probs = probs.float().cpu().numpy()
             if self.defer_crf:
                 sample.set_field(probs, 'crf_probs', field_type='metainfo')
