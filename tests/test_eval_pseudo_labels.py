@@ -238,26 +238,88 @@ def test_crf_sweep_end_to_end_and_the_protocol_fields(tmp_path, voc_root):
                                  '--sal-dir', cam_dir])
 
 
+def _seed_run(work_dir, stamp, records, max_iters=20, seed=0, tau=0.1, log=None):
+    """One training run in mmengine's layout: <work_dir>/<stamp>/{<stamp>.log,
+    vis_data/scalars.json, vis_data/config.py}."""
+    run = work_dir / stamp
+    (run / 'vis_data').mkdir(parents=True)
+    (run / f'{stamp}.log').write_text(log or 'mmengine - INFO - Iter(train) [10/20]\n')
+    if records is not None:
+        with open(run / 'vis_data' / 'scalars.json', 'w') as f:
+            f.write(''.join(json.dumps(r) + '\n' for r in records))
+    (run / 'vis_data' / 'config.py').write_text(
+        f"train_cfg = dict(type='IterBasedTrainLoop', max_iters={max_iters})\n"
+        "default_hooks = dict(logger=dict(type='LoggerHook', log_metric_by_epoch=False))\n"
+        f'randomness = dict(seed={seed})\n'
+        f"work_dir = '{work_dir}'\nexperiment_name = 'x_{stamp}'\n"
+        f'train_dataloader = dict(dataset=dict(pseudo_label_cfg=dict(tau={tau})))\n')
+    return run
+
+
+def _records(miou, acc=90.0):
+    # as mmengine logs them: train, val, ...; the last validation at max_iters (20)
+    return [dict(loss=1.0, step=10), dict(mIoU=miou - 5, aAcc=80.0, step=10),
+            dict(loss=0.5, step=20), dict(mIoU=miou, aAcc=acc, step=20)]
+
+
 def test_seed_summary_equals_hand_computed_mean_and_std(tmp_path, capsys):
-    from tests.utils import load_tool
     dirs = []
     for seed, miou in enumerate([60.0, 62.0, 67.0]):
-        run = tmp_path / f'seed{seed}' / '20260101_000000' / 'vis_data'
-        run.mkdir(parents=True)
-        with open(run / 'scalars.json', 'w') as f:  # as mmengine logs: train, val, ...
-            f.write(json.dumps(dict(loss=1.0, step=10)) + '\n')
-            f.write(json.dumps(dict(mIoU=miou - 5, aAcc=80.0, step=10)) + '\n')
-            f.write(json.dumps(dict(loss=0.5, step=20)) + '\n')
-            f.write(json.dumps(dict(mIoU=miou, aAcc=90.0 + seed, step=20)) + '\n')
+        _seed_run(tmp_path / f'seed{seed}', '20260101_000000', _records(miou, 90.0 + seed),
+                  seed=seed)
         dirs.append(str(tmp_path / f'seed{seed}'))
     out = str(tmp_path / 'summary.json')
     s = load_tool('analysis_tools/summarize_seeds').main(dirs + ['--out', out])
-    # mean 63, sample std sqrt(((-3)^2 + (-1)^2 + 4^2) / 2) = sqrt(13)
+    # mean 63, sample std sqrt(((-3)^2 + (-1)^2 + 4^2) / 2) = sqrt(13), s.e. sqrt(13 / 3)
     assert s['mIoU']['mean'] == pytest.approx(63.0)
     assert s['mIoU']['std'] == pytest.approx(13 ** 0.5)
+    assert s['mIoU']['se'] == pytest.approx((13 / 3) ** 0.5)
     assert s['aAcc']['mean'] == pytest.approx(91.0) and s['aAcc']['std'] == pytest.approx(1.0)
     assert json.load(open(out))['metrics']['mIoU']['values'] == [60.0, 62.0, 67.0]
-    assert '63.00 ± 3.61' in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert '63.00 ± 3.61 | 63.00 ± 2.08' in printed and 'standard error' in printed
+
+
+def test_seed_summary_refuses_unfinished_mixed_or_damaged_runs(tmp_path, capsys):
+    """Fails before the fix: an older finished run was reported when the newest run of a
+    work dir did not finish; seeds of different configs (τ 0.1 and 0.3) were averaged in
+    silence; a truncated scalars.json gave a JSONDecodeError naming no file; only the std
+    was printed, not the standard error WSSS-BED's tables use."""
+    tool = load_tool('analysis_tools/summarize_seeds')
+    a, b = tmp_path / 'a', tmp_path / 'b'
+    _seed_run(a, '20260101_000000', _records(60.0))
+    _seed_run(b, '20260101_000000', _records(70.0), seed=1, tau=0.3)
+    with pytest.raises(SystemExit, match=r'(?s)ran different configs \(1 key.*\n  train_dataloader'
+                                         r'\.dataset\.pseudo_label_cfg\.tau: 0\.1 vs 0\.3'
+                                         r'.*--mix-configs'):
+        tool.main([str(a), str(b)])  # the seeds and work dirs differ too: allowed
+    assert tool.main([str(a), str(b), '--mix-configs'])['mIoU']['mean'] == 65.0
+    # a test run's folder (no training in it) is newer and skipped
+    test_run = a / '20260103_000000'
+    test_run.mkdir()
+    (test_run / '20260103_000000.log').write_text('mmengine - INFO - Iter(test) [4/4]\n')
+    assert tool.main([str(a)])['mIoU']['values'] == [60.0]
+    # the newest training run stopped at iteration 10: an error naming it, not the old run
+    _seed_run(a, '20260102_000000', _records(99.0)[:2])
+    with pytest.raises(SystemExit, match=r'20260102_000000: the newest training run of .*a did '
+                                         r'not finish: its last validation is at step 10, not '
+                                         r'at the last, 20 \(1 older run'):
+        tool.main([str(a)])
+    (a / '20260102_000000' / 'vis_data' / 'scalars.json').write_text('')
+    with pytest.raises(SystemExit, match='it logged no validation'):
+        tool.main([str(a)])
+    # a training run that stopped before its first scalar (only the log says it trained)
+    (a / '20260102_000000' / 'vis_data' / 'scalars.json').unlink()
+    with pytest.raises(SystemExit, match='20260102_000000.*did not finish'):
+        tool.main([str(a)])
+    # cut short by a kill: the file and the line
+    c = tmp_path / 'c'
+    run = _seed_run(c, '20260101_000000', _records(60.0))
+    with open(run / 'vis_data' / 'scalars.json', 'a') as f:
+        f.write('{"mIoU": 6')
+    with pytest.raises(SystemExit, match=r'c/20260101_000000/vis_data/scalars\.json, line 5: '
+                                         r'not a JSON record'):
+        tool.main([str(c)])
 
 
 @pytest.mark.parametrize('tau', ['nan', '7', '-0.1'])

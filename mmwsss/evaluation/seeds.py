@@ -1,45 +1,229 @@
-"""Several seeds of one config: mean ± std per metric (WSSS-BED reports 3 seeds)."""
+"""Several seeds of one config: mean ± std and ± standard error per metric.
+
+A seed is one work dir of mmengine's layout: each run of ``tools/train.py``
+(a resume included) adds ``<work_dir>/<timestamp>/`` holding
+``<timestamp>.log``, ``vis_data/scalars.json`` (one JSON record a line: the
+training logs and the validation metrics) and ``vis_data/config.py`` (the
+config the run used). ``tools/test.py`` with the same ``--work-dir`` adds
+timestamp folders too, with no training in them.
+
+The run of a work dir is its newest *training* run, and it must have
+finished: its last validation was logged at the loop's last iteration
+(``train_cfg.max_iters``; ``max_epochs`` for an epoch-based loop). An older
+finished run is never reported in its place.
+"""
 import json
 import math
 import os
 import os.path as osp
-from typing import Dict, Sequence
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
 
 METRIC_KEYS = ('mIoU', 'aAcc', 'mAcc')
+# what may differ between the seeds of one config: the seed, where it ran, and
+# the names mmengine derives from the timestamp
+SEED_KEYS = ('randomness', 'work_dir', 'launcher', 'resume', 'load_from', 'env_cfg',
+             'experiment_name', 'visualizer.name')
+_RUN_DIR = re.compile(r'\d{8}_\d{6}$')  # mmengine's timestamp folder
+# log lines only a training run writes (CheckpointHook.before_train, LogProcessor)
+_TRAIN_MARKS = ('Checkpoints will be saved to', '(train)')
 
 
-def last_val_metrics(work_dir: str) -> Dict[str, float]:
-    """The last validation metrics a training run logged: the last record with
-    a metric in the newest ``<timestamp>/vis_data/scalars.json`` of ``work_dir``
-    (the configs validate at the last iteration; no checkpoint is chosen on val)."""
-    runs = sorted(d for d in os.listdir(work_dir)
-                  if osp.isfile(osp.join(work_dir, d, 'vis_data', 'scalars.json')))
-    for run in reversed(runs):
-        last = None
-        with open(osp.join(work_dir, run, 'vis_data', 'scalars.json')) as f:
-            for line in f:
+class UnfinishedRunError(ValueError):
+    """The newest training run of a work dir did not finish."""
+
+
+@dataclass(frozen=True)
+class SeedRun:
+    """The run that stands for one seed.
+
+    Args:
+        work_dir (str): the seed's work dir.
+        run_dir (str): ``<work_dir>/<timestamp>``, its newest training run.
+        metrics (dict): the last validation metrics (``mIoU``, ``IoU.<class>``...).
+        step (int): the iteration (or epoch) they were logged at.
+        config (dict): the config the run used (``vis_data/config.py``).
+    """
+    work_dir: str
+    run_dir: str
+    metrics: Dict[str, float]
+    step: int
+    config: dict = field(repr=False)
+
+
+def read_scalars(path: str) -> List[dict]:
+    """The records of an mmengine ``scalars.json`` (one JSON object a line).
+
+    Raises:
+        ValueError: a line that is not a JSON object (a file cut short by a
+            kill or a full disk), naming the file and the line number.
+    """
+    records = []
+    with open(path, encoding='utf-8') as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
                 rec = json.loads(line)
-                if any(k in rec for k in METRIC_KEYS):
-                    last = rec
-        if last is not None:
-            return {k: float(v) for k, v in last.items()
-                    if k in METRIC_KEYS or k.startswith('IoU.')}
-    raise FileNotFoundError(f'{work_dir}: no validation metrics in any vis_data/scalars.json')
+            except json.JSONDecodeError as e:
+                raise ValueError(f'{path}, line {n}: not a JSON record ({e.msg}); the file '
+                                 'may be cut short (a killed run or a full disk)') from e
+            if not isinstance(rec, dict):
+                raise ValueError(f'{path}, line {n}: not a JSON object but a '
+                                 f'{type(rec).__name__}')
+            records.append(rec)
+    return records
 
 
-def summarize_seeds(work_dirs: Sequence[str]) -> Dict[str, dict]:
-    """Per metric: ``mean``, ``std`` (sample standard deviation, n - 1), ``n`` and
-    the ``values`` of each work dir (in order); metrics that some run lacks are left
-    out."""
-    if not work_dirs:
-        raise ValueError('no work dirs')
-    runs = [last_val_metrics(d) for d in work_dirs]
-    keys = [k for k in runs[0] if all(k in r for r in runs)]
+def _is_training_run(run_dir: str) -> bool:
+    if osp.isfile(osp.join(run_dir, 'vis_data', 'scalars.json')):
+        return True
+    log = osp.join(run_dir, osp.basename(run_dir) + '.log')
+    if not osp.isfile(log):
+        return False
+    with open(log, encoding='utf-8', errors='replace') as f:
+        return any(mark in line for line in f for mark in _TRAIN_MARKS)
+
+
+def training_runs(work_dir: str) -> List[str]:
+    """The training runs of a work dir, oldest first (timestamp folders with a
+    training log; the folders of test runs are left out)."""
+    if not osp.isdir(work_dir):
+        raise FileNotFoundError(f'{work_dir}: work dir not found')
+    names = sorted(d for d in os.listdir(work_dir)
+                   if _RUN_DIR.match(d) and osp.isdir(osp.join(work_dir, d)))
+    return [osp.join(work_dir, d) for d in names if _is_training_run(osp.join(work_dir, d))]
+
+
+def load_run_config(run_dir: str) -> dict:
+    """The config a run used, from its ``vis_data/config.py`` dump."""
+    from mmengine.config import Config
+    path = osp.join(run_dir, 'vis_data', 'config.py')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path}: the config dump of the run is missing, so whether '
+                                'it finished and which config it ran cannot be told')
+    try:
+        return Config.fromfile(path, import_custom_modules=False,
+                               format_python_code=False).to_dict()
+    except Exception as e:
+        raise ValueError(f'{path}: unreadable config dump ({e})') from e
+
+
+def _last_step(config: dict) -> Optional[int]:
+    """The step the last validation is logged at: ``max_iters`` when metrics are
+    logged by iteration (mmseg's ``log_metric_by_epoch=False``), ``max_epochs``
+    for an epoch-based loop logging them by epoch (mmengine's default); None
+    when the config does not say."""
+    train_cfg = config.get('train_cfg') or {}
+    logger = (config.get('default_hooks') or {}).get('logger') or {}
+    by_epoch = logger.get('log_metric_by_epoch', True) if isinstance(logger, dict) else True
+    key = 'max_iters' if 'max_iters' in train_cfg and not by_epoch else \
+        'max_epochs' if 'max_epochs' in train_cfg and by_epoch else None
+    value = train_cfg.get(key) if key else None
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        else None
+
+
+def newest_run(work_dir: str) -> SeedRun:
+    """The newest training run of a work dir with its last validation metrics.
+
+    Raises:
+        FileNotFoundError: no work dir, no training run, or no config dump.
+        UnfinishedRunError: the newest training run did not log a validation at
+            its last iteration (it was stopped, crashed, or is still running);
+            naming it, the older runs are not used in its place.
+        ValueError: a damaged ``scalars.json`` (file and line named).
+    """
+    runs = training_runs(work_dir)
+    if not runs:
+        raise FileNotFoundError(f'{work_dir}: no training run (no <timestamp>/ folder with a '
+                                'training log)')
+    run = runs[-1]
+    config = load_run_config(run)
+    last = _last_step(config)
+    scalars = osp.join(run, 'vis_data', 'scalars.json')
+    records = read_scalars(scalars) if osp.isfile(scalars) else []
+    vals = [r for r in records if any(k in r for k in METRIC_KEYS)]
+    step = vals[-1].get('step') if vals else None
+    if last is None:
+        raise UnfinishedRunError(
+            f'{run}: cannot tell whether the newest training run of {work_dir} finished: its '
+            'config names no last step (train_cfg.max_iters with metrics logged by '
+            'iteration, or max_epochs by epoch)')
+    if step != last:
+        older = f' ({len(runs) - 1} older run(s) there are not used in its place)' \
+            if len(runs) > 1 else ''
+        got = f'its last validation is at step {step}' if vals else 'it logged no validation'
+        raise UnfinishedRunError(f'{run}: the newest training run of {work_dir} did not '
+                                 f'finish: {got}, not at the last, {last}{older}. Let it '
+                                 'finish (or --resume it) before summarising')
+    metrics = {k: float(v) for k, v in vals[-1].items()
+               if k in METRIC_KEYS or k.startswith('IoU.')}
+    return SeedRun(work_dir, run, metrics, int(step), config)
+
+
+def config_differences(a: dict, b: dict, ignore: Sequence[str] = SEED_KEYS,
+                       prefix: str = '') -> List[str]:
+    """Dotted keys whose values differ between two configs (``ignore``: keys,
+    dotted, that may differ), each with both values."""
+    out = []
+    for k in sorted(set(a) | set(b), key=str):
+        key = f'{prefix}{k}'
+        if key in ignore:
+            continue
+        va, vb = a.get(k, '<unset>'), b.get(k, '<unset>')
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += config_differences(va, vb, ignore, key + '.')
+        elif va != vb:
+            out.append(f'{key}: {va!r} vs {vb!r}')
+    return out
+
+
+def check_same_config(runs: Sequence[SeedRun]) -> None:
+    """Refuse seeds of different configs (other than :data:`SEED_KEYS`).
+
+    Raises:
+        ValueError: naming the two runs and up to 10 differing keys.
+    """
+    for run in runs[1:]:
+        diff = config_differences(runs[0].config, run.config)
+        if diff:
+            shown = '\n  '.join(diff[:10]) + (f'\n  ... {len(diff) - 10} more'
+                                               if len(diff) > 10 else '')
+            raise ValueError(f'{runs[0].run_dir} and {run.run_dir} ran different configs '
+                             f'({len(diff)} key(s) differ):\n  {shown}\nsummarise seeds of '
+                             'one config, or pass --mix-configs (mix_configs=True)')
+
+
+def mean_std_se(values: Sequence[float]) -> Dict[str, float]:
+    """``mean``, ``std`` (sample standard deviation, n - 1; 0 for one value) and
+    ``se`` (standard error of the mean, std / sqrt(n), as WSSS-BED reports)."""
+    n = len(values)
+    mean = sum(values) / n
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    return dict(mean=mean, std=std, se=std / math.sqrt(n))
+
+
+def summarize_runs(runs: Sequence[SeedRun]) -> Dict[str, dict]:
+    """Per metric: ``mean``, ``std``, ``se`` (:func:`mean_std_se`), ``n`` and the
+    ``values`` of each run (in order); metrics that some run lacks are left out."""
+    if not runs:
+        raise ValueError('no runs')
+    keys = [k for k in runs[0].metrics if all(k in r.metrics for r in runs)]
     out = {}
     for k in keys:
-        vals = [r[k] for r in runs]
-        mean = sum(vals) / len(vals)
-        std = math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) \
-            if len(vals) > 1 else 0.0
-        out[k] = dict(mean=mean, std=std, n=len(vals), values=vals)
+        vals = [r.metrics[k] for r in runs]
+        out[k] = dict(mean_std_se(vals), n=len(vals), values=vals)
     return out
+
+
+def summarize_seeds(work_dirs: Sequence[str], mix_configs: bool = False) -> Dict[str, dict]:
+    """:func:`summarize_runs` of the :func:`newest_run` of each work dir, after
+    :func:`check_same_config` unless ``mix_configs``."""
+    if not work_dirs:
+        raise ValueError('no work dirs')
+    runs = [newest_run(d) for d in work_dirs]
+    if not mix_configs:
+        check_same_config(runs)
+    return summarize_runs(runs)
