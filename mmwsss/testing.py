@@ -1,0 +1,111 @@
+"""Made-up data for checks and benchmarks: a VOC-like training set with WSSS-BED maps.
+
+:func:`make_voc_like_data` writes, under one root, what a VOC WSSS config reads
+(``JPEGImages``, the ``train_aug`` list, WSSS-BED image-level labels, ``bed_png``
+CAMs and saliency PNGs) and the same pseudo labels precomputed as PNGs by
+:class:`mmwsss.functional.PseudoLabelRule` from the stored maps, so that a
+pipeline reading them with ``LoadAnnotations`` sees exactly the labels that
+``SaliencyPseudoLabel`` makes on the fly.
+"""
+import os
+import os.path as osp
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+import numpy as np
+from PIL import Image
+
+from mmwsss.fileio import CAMStore, read_saliency, save_cams_bed_png, save_label_png
+from mmwsss.functional import PseudoLabelRule
+
+
+@dataclass(frozen=True)
+class VOCLikeData:
+    """Where :func:`make_voc_like_data` put each part, relative to ``root``
+    (as a VOC WSSS config names them under ``data_root`` / ``maps_root``)."""
+    root: str
+    ids: Tuple[str, ...]
+    ann_file: str = 'ImageSets/Segmentation/train_aug.txt'
+    cls_label_file: str = 'cls_labels/train_aug.txt'
+    img_path: str = 'JPEGImages'
+    cam_path: str = 'activation_maps/GEN_CAM'
+    sal_path: str = 'saliency_maps/GEN_SAL'
+    label_path: str = 'pseudo_labels'
+
+
+def _image(rng, h: int, w: int, cams: np.ndarray) -> np.ndarray:
+    """A photo-like H×W×3 uint8 image: a smooth background, objects tinted where their
+    CAM is high, mild noise (per-pixel noise alone would make JPEGs unusually slow to
+    decode and skew data-loading times)."""
+    low = rng.uniform(40, 215, (max(2, h // 64), max(2, w // 64), 3)).astype(np.uint8)
+    img = np.asarray(Image.fromarray(low).resize((w, h), Image.BILINEAR), dtype=np.float32)
+    for cam in cams:
+        img += (cam[..., None] > 0.3) * (rng.uniform(-90, 90, 3).astype(np.float32))
+    img += rng.normal(0, 6, img.shape).astype(np.float32)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def make_voc_like_data(root: str,
+                       num_images: int = 40,
+                       size: Tuple[int, int] = (375, 500),
+                       num_classes: int = 20,
+                       rule: Optional[PseudoLabelRule] = None,
+                       seed: int = 0) -> VOCLikeData:
+    """Write a VOC-like WSSS training set under ``root`` (idempotent: an existing
+    complete set with the same image list is kept).
+
+    Images alternate between H×W = ``size`` and its transpose (VOC's landscape and
+    portrait 500×375), each with 1–3 of ``num_classes`` classes as round blobs.
+    CAMs are stored as ``bed_png``; the saliency map is a soft version of the objects
+    (near 0 / 255 with smooth edges, like a salient-object detector's output).
+
+    Args:
+        root (str): output folder.
+        num_images (int): number of images.
+        size (tuple[int, int]): H, W of the landscape images.
+        num_classes (int): foreground classes (VOC: 20).
+        rule (PseudoLabelRule, optional): the rule of the precomputed labels;
+            default ``PseudoLabelRule()`` (τ 0.1, ``saliency`` mode: the CAM leaves).
+        seed (int): random seed.
+
+    Returns:
+        VOCLikeData: the paths, relative to ``root``.
+    """
+    rule = rule or PseudoLabelRule()
+    ids = tuple(f'gen_{i:05d}' for i in range(num_images))
+    data = VOCLikeData(root=root, ids=ids)
+    list_file = osp.join(root, data.ann_file)
+    if osp.isfile(list_file) and tuple(open(list_file).read().split()) == ids:
+        return data
+    for d in (data.img_path, data.cam_path, data.sal_path, data.label_path,
+              osp.dirname(data.ann_file), osp.dirname(data.cls_label_file)):
+        os.makedirs(osp.join(root, d), exist_ok=True)
+    rng = np.random.default_rng(seed)
+    store = CAMStore(osp.join(root, data.cam_path))
+    cls_lines: List[str] = []
+    for i, img_id in enumerate(ids):
+        h, w = size if i % 2 == 0 else size[::-1]
+        k = int(rng.integers(1, 4))
+        classes = sorted(rng.choice(num_classes, size=min(k, num_classes), replace=False)
+                         .tolist())
+        yy, xx = np.mgrid[:h, :w].astype(np.float32)
+        cams = np.stack([
+            np.clip(1 - np.hypot(yy - rng.uniform(0, h), xx - rng.uniform(0, w)) /
+                    rng.uniform(0.15, 0.5) / min(h, w), 0, 1) for _ in classes
+        ])
+        sal = np.round(255 / (1 + np.exp(-12 * (cams.max(0) - 0.3)))).astype(np.uint8)
+        Image.fromarray(_image(rng, h, w, cams)).save(
+            osp.join(root, data.img_path, img_id + '.jpg'), quality=90)
+        sal_file = osp.join(root, data.sal_path, img_id + '.png')
+        Image.fromarray(sal).save(sal_file)
+        save_cams_bed_png(store.cam_dir, img_id, classes, cams)
+        # the label from the maps as stored (uint8), as SaliencyPseudoLabel reads them
+        stored, keys = store.load(img_id, classes, (h, w))
+        label = rule(stored, keys, read_saliency(sal_file, img_id, (h, w)))
+        save_label_png(osp.join(root, data.label_path, img_id + '.png'), label)
+        cls_lines.append(' '.join([img_id] + [str(c) for c in classes]))
+    with open(osp.join(root, data.cls_label_file), 'w') as f:
+        f.write('\n'.join(cls_lines) + '\n')
+    with open(list_file, 'w') as f:  # last: its presence marks a complete set
+        f.write('\n'.join(ids) + '\n')
+    return data
