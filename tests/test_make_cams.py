@@ -151,3 +151,39 @@ def test_contradicting_arguments_are_refused(flags, msg, capsys):
     with pytest.raises(SystemExit):
         make_cams.parse_args([CFG, 'x.pth', '--out-dir', 'o'] + flags)
     assert msg in capsys.readouterr().err
+
+
+def _writer_rank(rank, store, cwd, out_dir, queue):
+    import torch.distributed as torch_dist
+
+    from mmwsss.evaluation import CAMStoreWriter
+    os.chdir(cwd)
+    torch_dist.init_process_group('gloo', init_method=f'file://{store}', rank=rank,
+                                  world_size=2)
+    try:
+        writer = CAMStoreWriter(out_dir)  # as write_cam_store builds it
+        writer.results.extend([1] * (3 - rank))  # 3 + 2 images, one padded by the sampler
+        queue.put((rank, writer.evaluate(4)))
+    finally:
+        torch_dist.destroy_process_group()
+
+
+def test_two_ranks_leave_no_collect_folder_in_the_current_directory(tmp_path):
+    """Fails before the fix: under DDP (make_cams --launcher pytorch) mmengine's metric
+    collection made an empty `.dist_test/` in the current directory, outside the CAM store
+    and the work dir. Two forked gloo ranks gather as make_cams' metric does."""
+    import multiprocessing as mp
+    ctx = mp.get_context('fork')
+    queue, cwd = ctx.Queue(), tmp_path / 'cwd'
+    cwd.mkdir()
+    procs = [ctx.Process(target=_writer_rank,
+                         args=(r, str(tmp_path / 'store'), str(cwd), str(tmp_path / 'out'),
+                               queue)) for r in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    results = dict(queue.get(timeout=5) for _ in procs)
+    assert results[0] == results[1] == {'cams/num_written': 4.0}
+    assert os.listdir(cwd) == []  # no .dist_test/

@@ -21,12 +21,18 @@ class CAMStoreWriter(BaseMetric):
         cam_format (str): ``'npz'`` (``<img_id>.npz``) or ``'bed_png'``
             (``<img_id>_<c>.png``).
         dtype (str): npz CAM dtype, ``'uint8'`` or ``'float16'``.
+        collect_device (str): how the ranks' counts are gathered. Default
+            ``'gpu'``: mmengine's name for gathering over the process group
+            (gloo on the CPU too). Its ``'cpu'`` default pickles them into a
+            ``.dist_test/`` folder it makes in the current directory (with
+            ``collect_dir=None``), outside the store and the work dir, and
+            needs that folder shared between nodes.
     """
     default_prefix = 'cams'
 
     def __init__(self, out_dir: str, cam_format: str = 'npz', dtype: str = 'uint8',
-                 **kwargs) -> None:
-        super().__init__(**kwargs)
+                 collect_device: str = 'gpu', **kwargs) -> None:
+        super().__init__(collect_device=collect_device, **kwargs)
         if cam_format not in ('npz', 'bed_png'):
             raise ValueError(f"cam_format must be 'npz' or 'bed_png', not {cam_format!r}")
         self.out_dir, self.cam_format, self.dtype = out_dir, cam_format, dtype
