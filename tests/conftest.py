@@ -23,7 +23,9 @@ def coco_root():
 def voc_copy(tmp_path):
     """A writable copy of the VOC fixture (for tests that damage inputs)."""
     dst = tmp_path / 'voc'
-    shutil.copytree(osp.join(DATA, 'voc'), dst)
+    # without the label caches that tests on the fixture itself leave beside its lists
+    shutil.copytree(osp.join(DATA, 'voc'), dst,
+                    ignore=shutil.ignore_patterns('.mmwsss_cache'))
     return str(dst)
 
 

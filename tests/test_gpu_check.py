@@ -91,9 +91,11 @@ def test_dry_run_reports_every_part(tmp_path):
 
 
 def test_a_part_cut_short_keeps_the_parts_before_it(tmp_path):
-    out = str(tmp_path / 'out')
+    """And with --scratch (as gpu_check.sh gives on the lent machine, which returns at
+    most 8 small files of OUT) OUT holds the report alone."""
+    out, scratch = str(tmp_path / 'out'), str(tmp_path / 'scratch')
     p = _run([sys.executable, PY, '--dry-run', '--out', out, '--parts', 'a,b',
-              '--timeout', 'b=3'])
+              '--timeout', 'b=3', '--scratch', scratch])
     assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-3000:]  # b did not pass
     report = json.load(open(osp.join(out, 'gpu_check.json')))
     assert report['finished'] is True
@@ -101,6 +103,7 @@ def test_a_part_cut_short_keeps_the_parts_before_it(tmp_path):
     assert a['status'] == 'skipped' and a['result']['counts']['skipped'] >= 6
     assert b['status'] == 'timeout'
     assert all('error' in r['on_the_fly'] for r in b['result']['recipes'].values())
-    assert 'killed after the timeout' in open(osp.join(out, 'logs', 'b.log')).read()
+    assert 'killed after the timeout' in open(osp.join(scratch, 'logs', 'b.log')).read()
+    assert sorted(os.listdir(out)) == ['gpu_check.json', 'gpu_check.md']
     md = open(osp.join(out, 'gpu_check.md')).read()
     assert '| b |' in md and '**timeout**' in md

@@ -1,9 +1,10 @@
 """Check mmwsss on a GPU machine in one run whose report grows as it goes.
 
     python tools/gpu_check.py --out OUT [--dry-run] [--parts a,b,c,d] [--iters N]
-        [--time-limit S] [--timeout PART=S ...] [--recipes NAME,...] [--nproc N]
+        [--time-limit S] [--timeout PART=S ...] [--recipes NAME,...] [--nproc N] [--scratch DIR]
 
-Parts, each in its own process with its own timeout (output in OUT/logs/):
+Parts, each in its own process with its own timeout (output in SCRATCH/logs/, SCRATCH
+defaulting to OUT):
   a  ``pytest -m cuda tests/test_cuda.py``: the EPS classifier's train step (EPS and IRD
      losses), PAMR, make_cams and ``tools/test.py --crf`` on CUDA against CPU, SyncBN
      under torchrun with NCCL; pass / fail / skip per test (JUnit XML).
@@ -112,6 +113,10 @@ def parse_args(argv=None):
         description='Check mmwsss on CUDA / NCCL and measure the recipes (report: '
         'OUT/gpu_check.json, OUT/gpu_check.md)')
     p.add_argument('--out', required=True, help='report folder')
+    p.add_argument('--scratch', default=None,
+                   help='folder for the logs, per-part results, generated data and work '
+                   'dirs (default: OUT). On the lent machine only a few small files come '
+                   'back from OUT, so tools/gpu_check.sh puts these elsewhere')
     p.add_argument('--dry-run', action='store_true',
                    help='the same parts on the CPU at toy sizes (checks the script)')
     p.add_argument('--parts', default='a,b,c,d',
@@ -435,13 +440,14 @@ class Checks:
         self.args, self.report = args, report
         self.env = child_env(args)
         self.deadline = time.time() + args.time_limit
-        self.logs = osp.join(args.out, 'logs')
-        self.parts_dir = osp.join(args.out, 'parts')
-        self.work = osp.join(args.out, 'work')
+        self.logs = osp.join(args.scratch, 'logs')
+        self.parts_dir = osp.join(args.scratch, 'parts')
+        self.work = osp.join(args.scratch, 'work')
         for d in (self.logs, self.parts_dir, self.work):
             os.makedirs(d, exist_ok=True)
         self.py = sys.executable
-        self.worker = [self.py, osp.abspath(__file__), '--out', args.out] + \
+        self.worker = [self.py, osp.abspath(__file__), '--out', args.out,
+                       '--scratch', args.scratch] + \
             (['--dry-run'] if args.dry_run else [])
         self.hw = {}
 
@@ -495,7 +501,7 @@ class Checks:
         self.say(f"{name}: {part['status']} in {part['wall_s']:.0f} s — {part.get('summary', '')}")
 
     def _finish(self, part, run, log):
-        part['log'] = osp.relpath(log, self.args.out)
+        part['log'] = osp.relpath(log, self.args.scratch)
         if run['timed_out']:
             part['status'] = 'timeout'
         if part['status'] not in ('passed', 'skipped'):
@@ -622,7 +628,7 @@ class Checks:
         part['result'] = result
         if not osp.isfile(cfg):
             part.update(status='failed', summary='no config: the prepare step did not write '
-                        f'{osp.relpath(cfg, a.out)} (see logs/prepare.log)')
+                        f'{osp.relpath(cfg, a.scratch)} (see logs/prepare.log)')
             return
         cmd = [self.py, osp.join(ROOT, 'tools', 'train.py'), cfg, '--work-dir', work]
         if cuda:
@@ -682,6 +688,7 @@ def parse_pytest_log(path: str) -> list:
 
 def run_checks(args, argv) -> int:
     args.out = osp.abspath(args.out)
+    args.scratch = osp.abspath(args.scratch or args.out)
     os.makedirs(args.out, exist_ok=True)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _on_signal)
@@ -710,7 +717,7 @@ def run_checks(args, argv) -> int:
 
 # --- workers: the parts' own processes ------------------------------------------------------
 def _write_part(args, name: str, obj) -> None:
-    write_atomic(osp.join(args.out, 'parts', name + '.json'),
+    write_atomic(osp.join(args.scratch, 'parts', name + '.json'),
                  json.dumps(obj, indent=1, default=str) + '\n')
 
 
@@ -770,7 +777,7 @@ def prepare_data(args) -> None:
     register_all_modules(init_default_scope=True)
     s = args.sizes
     t0 = time.time()
-    root = osp.join(args.out, 'work', 'data')
+    root = osp.join(args.scratch, 'work', 'data')
     data = make_voc_like_data(root, s['num_images'], tuple(s['image_hw']))
     info = dict(data.__dict__, ids=len(data.ids), seconds=round(time.time() - t0, 1))
     _write_part(args, 'data', info)
@@ -778,9 +785,9 @@ def prepare_data(args) -> None:
           f'({info["seconds"]:.1f} s)', flush=True)
     # part d: the DeepLab-V3+ leaf on this data, as a file for tools/train.py
     cfg = recipe_config(args, AMP_RECIPE, 'on_the_fly', info, s['amp_iters'],
-                        osp.join(args.out, 'work', 'd', 'run'), launcher='none')
-    os.makedirs(osp.join(args.out, 'work', 'd'), exist_ok=True)
-    cfg.dump(osp.join(args.out, 'work', 'd', 'config.py'))
+                        osp.join(args.scratch, 'work', 'd', 'run'), launcher='none')
+    os.makedirs(osp.join(args.scratch, 'work', 'd'), exist_ok=True)
+    cfg.dump(osp.join(args.scratch, 'work', 'd', 'config.py'))
 
 
 def recipe_config(args, recipe: str, variant: str, data: dict, iters: int, work_dir: str,
@@ -848,7 +855,7 @@ def worker_b(args) -> None:
     import mmwsss  # noqa: F401
     from mmwsss.utils import check_label_overwrite, check_pseudo_label_dirs, setup_cpu_distributed
     from mmwsss.utils.data_check import check_data
-    data = read_json(osp.join(args.out, 'parts', 'data.json'))
+    data = read_json(osp.join(args.scratch, 'parts', 'data.json'))
     if data is None:
         raise SystemExit('no generated data (parts/data.json): the prepare step failed')
     rank = int(os.environ.get('RANK', 0))
@@ -856,7 +863,7 @@ def worker_b(args) -> None:
     for recipe in args.recipes:
         res = dict(config=RECIPES[recipe][0])
         for variant in VARIANTS:
-            work = osp.join(args.out, 'work', 'b', recipe, variant)
+            work = osp.join(args.scratch, 'work', 'b', recipe, variant)
             t0 = time.time()
             try:
                 cfg = recipe_config(args, recipe, variant, data, iters, work)
@@ -977,7 +984,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.worker:
         args.out = osp.abspath(args.out)
-        os.makedirs(osp.join(args.out, 'parts'), exist_ok=True)
+        args.scratch = osp.abspath(args.scratch or args.out)
+        os.makedirs(osp.join(args.scratch, 'parts'), exist_ok=True)
         dict(prepare=worker_prepare, b=worker_b, c=worker_c)[args.worker](args)
         return 0
     return run_checks(args, argv)

@@ -9,8 +9,11 @@
 #   tools/gpu_check.sh --wheels DIR --out OUT [--cuda-ops] [-- ARGS]  (on the GPU machine)
 #       Install offline from DIR with tools/install_stack.sh, keeping the machine's torch
 #       and torchvision (mmcv 2.1.0 is built against that torch with all cores: CPU ops,
-#       or the CUDA ops with --cuda-ops), write OUT/install.json (and OUT/install.log) as
-#       soon as the install is over, then run `$PY tools/gpu_check.py --out OUT ARGS`.
+#       or the CUDA ops with --cuda-ops), write OUT/install.json as soon as the install is
+#       over, then run `$PY tools/gpu_check.py --out OUT --scratch SCRATCH ARGS`. OUT ends
+#       with gpu_check.json, gpu_check.md, install.json and logs.tar.gz, few and small as
+#       the lent machine returns them; logs, data and work dirs are in SCRATCH
+#       (GPU_CHECK_SCRATCH, default $TMPDIR/mmwsss_gpu_check).
 #   tools/gpu_check.sh --dry-run --out OUT [-- ARGS]                   (here, on CPU)
 #       No install: `$PY tools/gpu_check.py --dry-run --out OUT ARGS`.
 #   tools/gpu_check.sh --help
@@ -176,21 +179,31 @@ wheels() {
   ls "$dir"/*-"$tag"-*.whl >/dev/null 2>&1 ||
     echo "gpu_check.sh: warning: no $tag wheel in $dir (prepared for another Python?)" >&2
   torch_before=$("$PY" -c 'import torch; print(torch.__version__)' 2>/dev/null) || torch_before=
-  echo "gpu_check.sh: installing offline from $dir into $PY (torch ${torch_before:-absent}), log: $out/install.log"
+  # Only a few small files come back from the lent machine's OUT (8 at most): the
+  # report goes there; logs, generated data and work dirs go to SCRATCH, and the logs
+  # come back packed as OUT/logs.tar.gz once the checks end.
+  scratch=${GPU_CHECK_SCRATCH:-${TMPDIR:-/tmp}/mmwsss_gpu_check}
+  mkdir -p "$scratch/logs"
+  local ilog=$scratch/logs/install.log
+  echo "gpu_check.sh: installing offline from $dir into $PY (torch ${torch_before:-absent}), log: $ilog"
   local t0 rc=0
   t0=$(date +%s.%N)
   PYTHON=$PY PIP_NO_INDEX=1 PIP_FIND_LINKS=$dir PIP_DISABLE_PIP_VERSION_CHECK=1 \
     MMCV_SDIST=$sdist MMCV_CUDA_OPS=$cuda_ops MAX_JOBS=${MAX_JOBS:-$(nproc)} \
-    bash tools/install_stack.sh >"$out/install.log" 2>&1 || rc=$?
+    bash tools/install_stack.sh >"$ilog" 2>&1 || rc=$?
   local secs
   secs=$(awk "BEGIN { print $(date +%s.%N) - $t0 }")
-  install_json $((rc == 0)) "$secs" "$out/install.log"
+  install_json $((rc == 0)) "$secs" "$ilog"
   cat "$out/install.json"
   if [ $rc -ne 0 ]; then
-    tail -n 30 "$out/install.log" >&2
-    die "the install failed (rc $rc) after ${secs%.*} s: see $out/install.json and $out/install.log"
+    tail -n 30 "$ilog" >&2
+    tar czf "$out/logs.tar.gz" -C "$scratch" logs
+    die "the install failed (rc $rc) after ${secs%.*} s: see $out/install.json"
   fi
-  exec "$PY" tools/gpu_check.py --out "$out" ${extra[@]+"${extra[@]}"}
+  rc=0
+  "$PY" tools/gpu_check.py --out "$out" --scratch "$scratch" ${extra[@]+"${extra[@]}"} || rc=$?
+  tar czf "$out/logs.tar.gz" -C "$scratch" logs || true
+  return $rc
 }
 
 case $mode in
