@@ -217,3 +217,34 @@ def test_check_data_names_each_missing_file_and_its_key(voc_copy, tmp_path):
         assert not [ln for ln in lines if ln.startswith('val_dataloader.dataset:')], lines
     finally:
         sys.path.remove(osp.dirname(cfg))
+
+
+def test_check_data_stats_every_gt_subset_mask(voc_copy, tmp_path, monkeypatch):
+    """Fails before the fix (issue 21, WEAK): a missing or 0-byte GT mask of a
+    gt_subset image, and a subset id that is not in the training list, passed
+    check_data (only the GT folder was looked at); training then stopped at the
+    first such image, hours in."""
+    import os
+
+    from mmwsss.utils import load_config
+    from mmwsss.utils.data_check import check_data
+    cfg = osp.join(osp.dirname(__file__), 'configs', 'seg_tiny_deeplabv2_voc.py')
+    monkeypatch.syspath_prepend(osp.dirname(cfg))  # its custom_imports
+    subset = tmp_path / 'subset.txt'
+    subset.write_text('2007_000032\n2008_000002\n2009_000010\n')
+    opts = {'train_dataloader.dataset.data_root': voc_copy,
+            'train_dataloader.dataset.maps_root': voc_copy,
+            'val_dataloader.dataset.data_root': voc_copy,
+            'train_dataloader.dataset.gt_subset': str(subset)}
+    assert check_data(load_config(cfg, opts)) == []
+    aug = osp.join(voc_copy, 'SegmentationClassAug')
+    os.remove(osp.join(aug, '2007_000032.png'))
+    open(osp.join(aug, '2008_000002.png'), 'wb').close()
+    subset.write_text('2007_000032\n2008_000002\n2009_000010\n2007_000033\n')  # a val id
+    lines = [ln for ln in check_data(load_config(cfg, opts)) if 'gt_subset' in ln]
+    assert len(lines) == 2, lines
+    assert '1 of the 4 ids' in lines[0] and '2007_000033' in lines[0] and \
+        'train_aug.txt' in lines[0]
+    assert lines[1].startswith('train_dataloader.dataset.gt_subset: 2 of the 4 GT masks') and \
+        f'{aug}/2007_000032.png (missing)' in lines[1] and \
+        f'{aug}/2008_000002.png (0 bytes)' in lines[1]

@@ -199,6 +199,88 @@ def test_sweep_result_is_the_segmentor_pseudo_label_source_in_one_step(tmp_path,
         load_config(seg_cfg, pseudo_labels=str(tmp_path / 'x.json'))
 
 
+def test_sweep_result_with_crf_trains_on_the_labels_that_were_scored(tmp_path, voc_root,
+                                                                     monkeypatch):
+    """Fails before the fix (issue 21, BAD 6): ``--pseudo-labels best.json`` dropped
+    the ``crf`` that best.json records, and 20.8 % of the label pixels differed from
+    those that were scored. Now training, browse_pseudo_labels and
+    export_pseudo_labels (which take ``--pseudo-labels`` too, issue 23) apply it,
+    and one log line says what was applied."""
+    pytest.importorskip('pydensecrf.densecrf')
+    import mmcv
+    from mmseg.registry import DATASETS
+
+    import mmwsss.utils.config_loading as config_loading
+    import mmwsss.visualization
+    from mmwsss.fileio import cams_to_unit
+    from mmwsss.functional.dense_crf import crf_label
+    from mmwsss.utils import load_config
+    cam_dir = osp.join(voc_root, 'activation_maps', 'VOC2012_TEST')
+    best = tmp_path / 'best.json'
+    best.write_text(json.dumps(dict(cam_dir=cam_dir, cam_format='bed_png', sal_dir=None,
+                                    mode='no_saliency', tau=0.3, crf='psa',
+                                    ignore_unassigned=True, sal_threshold=0.2)))
+    seg_cfg = osp.join(osp.dirname(__file__), 'configs', 'seg_tiny_deeplabv2_voc.py')
+    monkeypatch.syspath_prepend(osp.dirname(seg_cfg))  # its custom_imports
+    logged = []
+    monkeypatch.setattr(config_loading, 'print_log', lambda msg, **k: logged.append(msg))
+    cfg = load_config(seg_cfg, pseudo_labels=str(best))
+    assert cfg.train_dataloader.dataset.pseudo_label_cfg.crf == 'psa'
+    assert len(logged) == 1 and all(w in logged[0] for w in (
+        str(best), cam_dir, 'saliency none', 'τ=0.3', 'mode no_saliency', 'crf psa'))
+    ds = DATASETS.build(dict(cfg.train_dataloader.dataset,
+                             pipeline=[dict(type='LoadImageFromFile')]))
+    sample = ds[0]
+    img_id = sample['img_id']
+    cams, keys = CAMStore(cam_dir, 'bed_png').load(img_id, sample['cls_labels'],
+                                                   sample['ori_shape'], 19)
+    rgb = mmcv.imread(sample['img_path'], channel_order='rgb')
+    want = crf_label(rgb, cams_to_unit(cams), keys, 0.3, 'psa')  # what the sweep scored
+    np.testing.assert_array_equal(sample['gt_seg_map'], want)
+
+    drawn = []
+    monkeypatch.setattr(mmwsss.visualization, 'save_grid_figure',
+                        lambda path, rows, *a, **k: drawn.append(rows))
+    load_tool('browse_pseudo_labels').main([seg_cfg, '--out-dir', str(tmp_path / 'vis'),
+                                            '--ids', img_id, '--pseudo-labels', str(best)])
+    np.testing.assert_array_equal(drawn[0][0]['pseudo'], want)
+    export = load_tool('export_pseudo_labels')
+    out = str(tmp_path / 'labels')
+    export.main([seg_cfg, '--out-dir', out, '--pseudo-labels', str(best), '--cfg-options',
+                 'train_dataloader.dataset.ann_file=ImageSets/Segmentation/train.txt'])
+    assert json.load(open(osp.join(out, 'meta.json')))['settings']['pseudo_label']['crf'] == \
+        'psa'
+
+
+@pytest.mark.parametrize('content,msg', [
+    ('{"cam_dir": "c", "tau": 0.1,', 'not valid JSON'),
+    ('[1, 2]', 'not a τ sweep result'),
+    ('{"tau": 0.1}', r"not a τ sweep result \(no \['cam_dir', 'mode'\]\)"),
+    ('{"cam_dir": 3, "tau": 0.1, "mode": "no_saliency"}', 'cam_dir must be a folder path'),
+    ('{"cam_dir": "c", "tau": "0.1", "mode": "no_saliency"}', 'tau must be a number in'),
+    ('{"cam_dir": "c", "tau": 1.5, "mode": "no_saliency"}', r'tau must be a number in \[0, 1\]'),
+    ('{"cam_dir": "c", "tau": true, "mode": "no_saliency"}', 'tau must be a number'),
+    ('{"cam_dir": "c", "tau": 0.1, "mode": "cam"}', 'mode must be one of'),
+    ('{"cam_dir": "c", "tau": 0.1, "mode": "saliency"}', "mode 'saliency' needs sal_dir"),
+    ('{"cam_dir": "c", "tau": 0.1, "mode": "no_saliency", "crf": "dense"}', 'crf must be'),
+    ('{"cam_dir": "c", "tau": 0.1, "mode": "saliency", "sal_dir": "s", "crf": "psa"}',
+     'refines CAM-only labels'),
+])
+def test_a_damaged_sweep_result_is_named_with_what_is_wrong(content, msg, tmp_path):
+    """Fails before the fix (issue 21, WEAK): a malformed best.json gave a bare
+    JSONDecodeError or TypeError (or trained on a string τ), naming no file."""
+    from mmengine.config import Config
+
+    from mmwsss.utils.config_loading import apply_sweep_result
+    path = tmp_path / 'best.json'
+    path.write_text(content)
+    cfg = Config(dict(train_dataloader=dict(dataset=dict(
+        type='VOCWSSSDataset', pseudo_labels=True, pseudo_label_cfg=dict(tau=0.1),
+        data_prefix=dict()))))
+    with pytest.raises(WSSSInputError, match=rf"best\.json'.*{msg}"):
+        apply_sweep_result(cfg, str(path))
+
+
 def test_crf_sweep_end_to_end_and_the_protocol_fields(tmp_path, voc_root):
     """--crf: each τ's CAM-only label refined by DenseCRF (PSA preset), scored as
     the same labels made directly; best.json says what was measured."""

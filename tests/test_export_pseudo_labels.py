@@ -98,3 +98,41 @@ def test_a_folder_in_use_by_another_run_is_refused(tmp_path):
     lock.write_text(f'999999999 {socket.gethostname()}')  # its process is gone: taken over
     export_pseudo_labels.main([CFG, '--out-dir', str(out)])
     assert (out / 'meta.json').exists() and not lock.exists()
+
+
+def test_semi_supervised_export_holds_pseudo_labels_only_and_keeps_nothing_stale(
+        tmp_path, voc_root, capsys):
+    """Fails before the fix (issue 21, BAD 5): exporting a semi-supervised config
+    wrote the GT masks of its gt_subset into the pseudo-label folder, and a later
+    plain export kept them ("4 kept"). Now every image gets its pseudo label (the
+    same as a plain export), meta.json lists the subset, and a rerun for other
+    images is refused, or with --force drops the labels of images no longer listed."""
+    from mmwsss.fileio import CAMStore, read_saliency
+    from mmwsss.functional import PseudoLabelRule
+    semi = ['--cfg-options', 'train_dataloader.dataset.gt_subset='
+            'ImageSets/Segmentation/train.txt']
+    out = str(tmp_path / 'labels')
+    export_pseudo_labels.main([CFG, '--out-dir', out] + semi)
+    cls = {ln.split()[0]: [int(c) for c in ln.split()[1:]]
+           for ln in open(osp.join(voc_root, 'cls_labels/train_aug.txt'))}
+    for img_id in ('2007_000032', '2008_000002'):  # the gt_subset
+        lab = np.asarray(Image.open(osp.join(out, img_id + '.png')))
+        cams, keys = CAMStore(osp.join(voc_root, 'activation_maps/VOC2012_TEST')).load(
+            img_id, cls[img_id], lab.shape)
+        sal = read_saliency(osp.join(voc_root, 'saliency_maps/VOC2012_TEST', img_id + '.png'))
+        np.testing.assert_array_equal(lab, PseudoLabelRule(tau=0.1)(cams, keys, sal))
+    meta = json.load(open(osp.join(out, 'meta.json')))
+    assert meta['gt_subset'] == ['2007_000032', '2008_000002']
+    assert 'gt_subset' in capsys.readouterr().out
+    export_pseudo_labels.main([CFG, '--out-dir', out])  # the same labels: resumed
+    assert '0 labels written, 4 kept' in capsys.readouterr().out
+
+    # a folder written for other images is not resumed; --force leaves no stale label
+    other = ['--cfg-options', 'train_dataloader.dataset.ann_file='
+             'ImageSets/Segmentation/train.txt']
+    with pytest.raises(SystemExit, match='other settings'):
+        export_pseudo_labels.main([CFG, '--out-dir', out] + other)
+    export_pseudo_labels.main([CFG, '--out-dir', out, '--force'] + other)
+    assert sorted(f for f in os.listdir(out) if f.endswith('.png')) == \
+        ['2007_000032.png', '2008_000002.png']
+    assert '2 label(s) of images not listed now removed' in capsys.readouterr().out

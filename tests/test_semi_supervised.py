@@ -181,3 +181,98 @@ def test_semi_supervised_classifier_trains_with_the_gt_mask_loss(tmp_path):
     runner.train()
     loss_gt = runner.message_hub.get_scalar('train/loss_gt').current()
     assert np.isfinite(loss_gt) and loss_gt > 0
+
+
+def _sample(ds, img_id):
+    return ds[[ds.get_data_info(i)['img_id'] for i in range(len(ds))].index(img_id)]
+
+
+def test_gt_subset_image_with_an_exif_tag_is_refused(voc_copy):
+    """Fails before the fix (issue 21, BAD 3): LoadImageFromFile rotated the tagged
+    image and the GT mask stayed in the stored frame; the pseudo-label path refused
+    such an image, the GT-subset path trained on it."""
+    from PIL import Image as PILImage
+    path = osp.join(voc_copy, 'JPEGImages', '2007_000032.jpg')
+    img = PILImage.open(path)
+    exif = img.getexif()
+    exif[0x0112] = 6  # rotate 90° when displayed
+    img.save(path, exif=exif.tobytes())
+    ds = _dataset(voc_copy, [dict(type='LoadImageFromFile')])
+    with pytest.raises(WSSSInputError, match=r"'2007_000032'.*2007_000032\.jpg.*EXIF "
+                                             r'orientation.*its GT mask'):
+        _sample(ds, '2007_000032')
+
+
+def test_gt_subset_mask_of_another_size_is_refused(voc_copy):
+    """Fails before the fix (issue 21, BAD 4): a GT mask of another size than its
+    image trained in silence (mmseg's LoadAnnotations does not compare them)."""
+    from mmwsss.fileio import save_label_png
+    mask = osp.join(voc_copy, 'SegmentationClassAug', '2007_000032.png')
+    save_label_png(mask, read_label_png(mask)[:-10])
+    ds = _dataset(voc_copy, [dict(type='LoadImageFromFile')])
+    with pytest.raises(WSSSInputError, match=r"'2007_000032'.*SegmentationClassAug/"
+                                             r'2007_000032\.png.*GT mask is 64×38 '
+                                             r'\(W×H\) but the image is 64×48'):
+        _sample(ds, '2007_000032')
+
+
+def test_gt_subset_mask_empty_or_with_an_unknown_label_is_refused(voc_copy):
+    """Fails before the fix (issue 21, WEAK): a 0-byte mask gave Pillow's error with
+    no path; a mask holding label 45 stopped training at iteration 3 with torch's
+    'Target 45 is out of bounds'. The classifier's LoadGTSubsetMask is the same
+    loader, with the same checks."""
+    from mmseg.registry import TRANSFORMS
+
+    from mmwsss.fileio import save_label_png
+    mask = osp.join(voc_copy, 'SegmentationClassAug', '2008_000002.png')
+    gt = read_label_png(mask)
+    open(mask, 'wb').close()
+    ds = _dataset(voc_copy, [dict(type='LoadImageFromFile')])
+    with pytest.raises(WSSSInputError, match=r"'2008_000002'.*2008_000002\.png.*empty"):
+        _sample(ds, '2008_000002')
+    bad = gt.copy()
+    bad[:5, :5] = 45
+    save_label_png(mask, bad)
+    with pytest.raises(WSSSInputError, match=r"'2008_000002'.*2008_000002\.png.*value\(s\) "
+                                             r'\[45\].*neither a label \(0\.\.20\) nor the '
+                                             r'ignore index 255'):
+        _sample(ds, '2008_000002')
+    cls_ds = _dataset(voc_copy, [dict(type='LoadImageFromFile'),
+                                 dict(type='LoadGTSubsetMask')], pseudo_label_cfg=None)
+    with pytest.raises(WSSSInputError, match=r'2008_000002\.png.*value\(s\) \[45\]'):
+        _sample(cls_ds, '2008_000002')
+    save_label_png(mask, gt)  # the mask restored: loaded bit for bit
+    np.testing.assert_array_equal(_sample(cls_ds, '2008_000002')['gt_seg_map'], gt)
+
+
+def test_pseudo_label_tools_take_a_semi_supervised_config(tmp_path, monkeypatch, voc_root):
+    """Fails before the fix (issue 21, WEAK): browse_pseudo_labels and
+    eval_pseudo_labels --split train_dataloader failed on every semi-supervised
+    config ("gt_subset needs pseudo_labels=True"). They judge the pseudo-label
+    source: every image, the gt_subset's included, gets its pseudo label, the
+    same as without the subset; browse titles say which images train on GT."""
+    import mmwsss.visualization
+    monkeypatch.syspath_prepend(osp.dirname(TINY_SEG))  # its custom_imports
+    semi = ['--cfg-options', 'train_dataloader.dataset.gt_subset='
+            'ImageSets/Segmentation/train.txt']
+    drawn = []
+    monkeypatch.setattr(mmwsss.visualization, 'save_grid_figure',
+                        lambda path, rows, *a, **k: drawn.append(rows))
+    browse = load_tool('browse_pseudo_labels')
+    ids = ['--ids', '2007_000032', '2007_000039']
+    browse.main([TINY_SEG, '--out-dir', str(tmp_path)] + ids)
+    browse.main([TINY_SEG, '--out-dir', str(tmp_path)] + ids + semi)
+    plain, with_subset = drawn
+    assert [r['title'] for r in with_subset] == ['2007_000032 (trains on GT)', '2007_000039']
+    for a, b in zip(plain, with_subset):
+        np.testing.assert_array_equal(a['pseudo'], b['pseudo'])  # a pseudo label, not GT
+
+    sweep = load_tool('eval_pseudo_labels')
+    args = [TINY_SEG, '--cam-dir', osp.join(voc_root, 'activation_maps', 'VOC2012_TEST'),
+            '--cam-format', 'bed_png', '--sal-dir',
+            osp.join(voc_root, 'saliency_maps', 'VOC2012_TEST'), '--split', 'train_dataloader',
+            '--taus', '0.1', '0.3']
+    best = sweep.main(args + ['--out-dir', str(tmp_path / 'a')])
+    best_semi = sweep.main(args + ['--out-dir', str(tmp_path / 'b')] + semi)
+    assert best_semi['num_images'] == best['num_images'] == 4
+    assert best_semi['miou'] == best['miou'] and best_semi['tau'] == best['tau']

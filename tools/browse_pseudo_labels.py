@@ -1,13 +1,18 @@
 """Draw image | CAM | saliency | pseudo label | GT for a config's training images.
 
     python tools/browse_pseudo_labels.py CONFIG --out-dir DIR [--ids ID ...] [--num 8]
-        [--tau T] [--show-ignore] [--per-image 4] [--cfg-options KEY=VALUE ...]
+        [--tau T] [--pseudo-labels BEST_JSON] [--show-ignore] [--per-image 4]
+        [--cfg-options KEY=VALUE ...]
 
-The pseudo labels are made exactly as in training: the CAM store, saliency folder and
-rule of the training set's ``pseudo_label_cfg`` (or its ``SaliencyPseudoLabel`` step);
-``--tau`` overrides τ. GT comes from the dataset's ``seg_map_path`` when the masks are
-there. ``--show-ignore`` paints ignored pixels (255) magenta. Writes
-``DIR/pseudo_labels_<k>.png`` (``--per-image`` rows each), atomically.
+The pseudo labels are made exactly as in training: the CAM store, saliency folder,
+rule and DenseCRF preset of the training set's ``pseudo_label_cfg`` (or its
+``SaliencyPseudoLabel`` step); ``--pseudo-labels`` applies a τ sweep's ``best.json`` as
+``tools/train.py`` does, ``--tau`` overrides τ. GT comes from the dataset's
+``seg_map_path`` when the masks are there. A semi-supervised config's ``gt_subset``
+images, which train on their GT masks, are drawn with their pseudo labels like the
+others, and their titles say "trains on GT". ``--show-ignore`` paints ignored pixels
+(255) magenta. Writes ``DIR/pseudo_labels_<k>.png`` (``--per-image`` rows each),
+atomically.
 """
 import warnings
 
@@ -21,6 +26,7 @@ from mmengine.config import DictAction
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 from mmwsss.utils import find_pseudo_label_step, load_config  # noqa: E402
+from mmwsss.utils.config_check import without_gt_subset  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -30,6 +36,9 @@ def parse_args(argv=None):
     p.add_argument('--ids', nargs='+', help='image ids (default: the first --num)')
     p.add_argument('--num', type=int, default=8)
     p.add_argument('--tau', type=float, help='override the config\'s τ')
+    p.add_argument('--pseudo-labels', metavar='BEST_JSON',
+                   help="a τ sweep's best.json (or its folder), applied as tools/train.py "
+                   'applies it')
     p.add_argument('--show-ignore', action='store_true', help='ignored pixels in magenta')
     p.add_argument('--per-image', type=int, default=4, help='rows per PNG')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
@@ -42,7 +51,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = load_config(args.config, args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options, args.pseudo_labels)
     import mmwsss  # noqa: F401
     from mmseg.registry import DATASETS
     from mmseg.utils import register_all_modules
@@ -52,6 +61,8 @@ def main(argv=None):
     from mmwsss.visualization import grid_row_from_store, save_grid_figure
     register_all_modules(init_default_scope=True)
     ds_cfg, step = find_pseudo_label_step(cfg.train_dataloader.dataset)
+    ds_cfg, gt_subset = without_gt_subset(ds_cfg)  # every image with its pseudo label
+    gt_subset = set(gt_subset or ())
     step = dict(step)
     if args.tau is not None:
         step['tau'] = args.tau
@@ -85,10 +96,13 @@ def main(argv=None):
             rows.append(grid_row_from_store(
                 info['img_path'], store, sal_dir if rule.needs_saliency else None,
                 None if cls is None else [int(c) for c in cls],
-                gt if gt and osp.isfile(gt) else None, rule, title=img_id))
+                gt if gt and osp.isfile(gt) else None, rule,
+                title=f'{img_id} (trains on GT)' if img_id in gt_subset else img_id,
+                crf=step.get('crf')))
         path = osp.join(args.out_dir, f'pseudo_labels_{k // args.per_image}.png')
+        crf = f", crf {step['crf']}" if step.get('crf') else ''
         save_grid_figure(path, rows, dataset.metainfo.get('classes'), palette,
-                         title=f'τ={rule.tau:g}, {rule.mode}')
+                         title=f'τ={rule.tau:g}, {rule.mode}{crf}')
         paths.append(path)
     print('\n'.join(paths))
     return paths

@@ -201,12 +201,17 @@ def dataset_items(dataset_cfg: dict) -> Tuple[list, int, list]:
 
     Returns:
         tuple: ``(img_id, GT path, classes or None, image path)`` per image (GT kept: the
-        dataset is built with ``pseudo_labels=False``), C, and the class names.
+        dataset is built with ``pseudo_labels=False``), C, and the class names. A
+        semi-supervised set's ``gt_subset`` images are scored like every other image
+        (:func:`~mmwsss.utils.config_check.without_gt_subset`).
     """
     import mmwsss.datasets  # noqa: F401  (registers the datasets)
     from mmseg.registry import DATASETS
     from mmseg.utils import register_all_modules
+
+    from mmwsss.utils.config_check import without_gt_subset
     register_all_modules(init_default_scope=True)
+    dataset_cfg, _ = without_gt_subset(dataset_cfg)
     dataset = DATASETS.build(dict(dataset_cfg, pseudo_labels=False, pipeline=[]))
     items = []
     for i in range(len(dataset)):

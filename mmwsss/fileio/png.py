@@ -242,3 +242,27 @@ def exif_orientation(path: str) -> int:
             return int(img.getexif().get(0x0112, 1) or 1)
     except (OSError, SyntaxError, ValueError):
         return 1
+
+
+def check_upright(img_path: str, img_id=None, what: str = 'the CAM/saliency maps') -> None:
+    """Refuse an image that carries an EXIF orientation tag.
+
+    mmcv's ``LoadImageFromFile`` rotates a tagged JPEG, while every map or mask
+    read beside it (CAMs, saliency, a ``gt_subset`` GT mask) is in the file's
+    stored frame: a square image would train on a rotated label in silence.
+    One frame for the whole pipeline, so the tagged image is refused rather than
+    guessed at.
+
+    Args:
+        img_path (str): the image.
+        img_id (str, optional): its id, for the message.
+        what (str): the files read beside it, for the message.
+
+    Raises:
+        WSSSInputError: naming the image and the file.
+    """
+    if exif_orientation(img_path) != 1:
+        raise WSSSInputError(
+            f'the image carries an EXIF orientation tag, which LoadImageFromFile applies and '
+            f'{what} do not: store it upright without the tag (e.g. `mogrify -auto-orient`) '
+            f'and {what} in that frame', img_id, img_path)

@@ -1,6 +1,6 @@
 """Checks on a config before any training starts."""
 import os.path as osp
-from typing import Any, List, Tuple
+from typing import Any, List, Optional, Tuple
 
 WRAPPERS = ('RepeatDataset', 'ConcatDataset', 'ClassBalancedDataset', 'MultiImageMixDataset')
 
@@ -94,6 +94,31 @@ def find_pseudo_label_step(dataset_cfg: dict) -> Tuple[dict, dict]:
         if step.get('type', '').split('.')[-1] == 'SaliencyPseudoLabel':
             return dataset_cfg, step
     raise ValueError('the training pipeline has no SaliencyPseudoLabel step')
+
+
+def without_gt_subset(dataset_cfg: dict) -> Tuple[dict, Optional[List[str]]]:
+    """A dataset config without its ``gt_subset``, and the ids of that subset.
+
+    The pseudo-label tools (export, browse, τ sweep) judge the pseudo-label
+    source, so they give every image its pseudo label, a semi-supervised set's
+    ``gt_subset`` images (which train on their GT masks) included; they build
+    the dataset from the returned config. The ids (None without a
+    ``gt_subset``) let them say which images train on GT.
+
+    Raises:
+        WSSSInputError: the ``gt_subset`` list is missing or damaged.
+    """
+    subset = dataset_cfg.get('gt_subset')
+    if not subset:
+        return dataset_cfg, None
+    from mmwsss.errors import WSSSInputError
+    from mmwsss.fileio import read_id_list
+    root = dataset_cfg.get('data_root')
+    if root and not osp.isabs(subset):
+        subset = osp.join(root, subset)
+    if not osp.isfile(subset):
+        raise WSSSInputError('gt_subset list file not found', path=subset)
+    return dict(dataset_cfg, gt_subset=None), read_id_list(subset, 'gt_subset list file')
 
 
 HEAD_IGNORE_INDEX = 255  # mmseg's BaseDecodeHead default

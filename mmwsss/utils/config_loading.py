@@ -196,33 +196,105 @@ def check_cfg_options(cfg: Config, options: dict) -> None:
                          'train_dataloader.dataset.pseudo_label_cfg.tau=...)')
 
 
+def _number_in(value, lo: float, hi: float) -> bool:
+    """A real number (not a bool, not NaN) in [lo, hi]."""
+    import math
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        math.isfinite(value) and lo <= value <= hi
+
+
+def read_sweep_result(best_json: str) -> dict:
+    """A τ sweep's ``best.json`` (or its folder), every field training reads
+    checked for presence and type.
+
+    Raises:
+        WSSSInputError: naming the file and what is wrong with it.
+    """
+    from mmwsss.errors import WSSSInputError
+    from mmwsss.fileio import CAM_FORMATS
+    from mmwsss.functional import MODES
+    from mmwsss.functional.dense_crf import CRF_PRESETS
+    if osp.isdir(best_json):
+        best_json = osp.join(best_json, 'best.json')
+    if not osp.isfile(best_json):
+        raise WSSSInputError('τ sweep result not found', path=best_json)
+    try:
+        with open(best_json, encoding='utf-8') as f:
+            best = json.load(f)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise WSSSInputError(f'not valid JSON ({e}): tools/eval_pseudo_labels.py writes '
+                             'best.json', path=best_json) from None
+    if not isinstance(best, dict):
+        raise WSSSInputError(f'not a τ sweep result (a JSON {type(best).__name__}, not an '
+                             'object)', path=best_json)
+    missing = [k for k in ('cam_dir', 'tau', 'mode') if k not in best]
+    if missing:
+        raise WSSSInputError(f'not a τ sweep result (no {missing})', path=best_json)
+    bad = []
+    if not isinstance(best['cam_dir'], str) or not best['cam_dir']:
+        bad.append(f"cam_dir must be a folder path, got {best['cam_dir']!r}")
+    if not _number_in(best['tau'], 0, 1):
+        bad.append(f"tau must be a number in [0, 1], got {best['tau']!r}")
+    if best['mode'] not in MODES:
+        bad.append(f"mode must be one of {list(MODES)}, got {best['mode']!r}")
+    sal_dir = best.get('sal_dir')
+    if best['mode'] == 'saliency' and (not isinstance(sal_dir, str) or not sal_dir):
+        bad.append(f"mode 'saliency' needs sal_dir, a folder path; got {sal_dir!r}")
+    if best.get('cam_format') is not None and best['cam_format'] not in CAM_FORMATS:
+        bad.append(f"cam_format must be one of {list(CAM_FORMATS)}, got {best['cam_format']!r}")
+    if best.get('sal_threshold') is not None and not _number_in(best['sal_threshold'], 0, 1):
+        bad.append(f"sal_threshold must be a number in [0, 1], got {best['sal_threshold']!r}")
+    if best.get('ignore_unassigned') is not None and \
+            not isinstance(best['ignore_unassigned'], bool):
+        bad.append(f"ignore_unassigned must be true or false, got {best['ignore_unassigned']!r}")
+    crf = best.get('crf')
+    if crf is not None and crf not in CRF_PRESETS:
+        bad.append(f'crf must be null or one of {sorted(CRF_PRESETS)}, got {crf!r}')
+    elif crf is not None and best['mode'] != 'no_saliency':
+        bad.append(f"crf {crf!r} refines CAM-only labels, but mode is {best['mode']!r}")
+    if bad:
+        raise WSSSInputError('a damaged τ sweep result: ' + '; '.join(bad), path=best_json)
+    return dict(best, _path=best_json)
+
+
 def apply_sweep_result(cfg: Config, best_json: str) -> dict:
     """Point the training set's pseudo labels at a τ sweep's result.
 
     ``best_json`` is ``tools/eval_pseudo_labels.py``'s ``best.json`` (or its
-    folder): its CAM store, saliency folder, τ, mode and rule settings replace
-    those of ``cfg.train_dataloader.dataset`` (through wrappers). Returns the
-    pseudo-label settings applied.
+    folder), checked by :func:`read_sweep_result`: its CAM store, saliency
+    folder, τ, mode, rule settings and DenseCRF preset (``crf``: the labels
+    that were scored, refined; none when it records none) replace those of
+    ``cfg.train_dataloader.dataset`` (through wrappers), so that training
+    reads the labels the sweep scored. Logs one line saying what it applied.
+    Returns the pseudo-label settings applied.
     """
-    if osp.isdir(best_json):
-        best_json = osp.join(best_json, 'best.json')
-    with open(best_json) as f:
-        best = json.load(f)
-    missing = [k for k in ('cam_dir', 'tau', 'mode') if k not in best]
-    if missing:
-        raise ValueError(f'{best_json} is not a τ sweep result (no {missing})')
+    best = read_sweep_result(best_json)
+    best_json = best.pop('_path')
     ds, _ = find_pseudo_label_step(cfg.train_dataloader.dataset)
     if 'pseudo_label_cfg' not in ds:
         raise ValueError('the training dataset has no pseudo_label_cfg (a WSSS dataset '
                          'with pseudo_labels=True) to apply the sweep result to')
-    step = dict(tau=best['tau'], mode=best['mode'])
+    step = dict(tau=best['tau'], mode=best['mode'], crf=best.get('crf'))
     for key in ('cam_format', 'sal_threshold', 'ignore_unassigned'):
         if best.get(key) is not None:
             step[key] = best[key]
-    ds.pseudo_label_cfg.update(step)
+    sal_dir = best.get('sal_dir') if best['mode'] != 'no_saliency' else None
+    plc = ds.pseudo_label_cfg
+    plc.update(step)
+    # a folder set on the step overrides the dataset's: replace it too
+    if plc.get('cam_dir') is not None:
+        plc['cam_dir'] = best['cam_dir']
+    if plc.get('sal_dir') is not None:
+        plc['sal_dir'] = sal_dir
     ds.data_prefix['cam_path'] = best['cam_dir']  # absolute: maps_root is not joined
-    ds.data_prefix['sal_path'] = best.get('sal_dir') if best['mode'] != 'no_saliency' else None
-    return dict(step, cam_dir=best['cam_dir'], sal_dir=ds.data_prefix['sal_path'])
+    ds.data_prefix['sal_path'] = sal_dir
+    applied = dict(step, cam_dir=best['cam_dir'], sal_dir=sal_dir)
+    if os.environ.get('RANK', '0') == '0':  # once per job, not per rank
+        fmt = plc.get('cam_format', 'bed_png')
+        print_log(f"--pseudo-labels {best_json}: CAM store {best['cam_dir']} ({fmt}), "
+                  f"saliency {sal_dir or 'none'}, τ={best['tau']:g}, mode {best['mode']}, "
+                  f"crf {best.get('crf') or 'none'}", logger='current', level=logging.INFO)
+    return applied
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None,

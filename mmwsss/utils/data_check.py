@@ -114,6 +114,37 @@ def _check_voc_official_masks(where, ids, folder, suffix, sample=50) -> List[str
             f'cp {official}/*.png {folder}/']
 
 
+def _check_gt_subset(where, ds, ids, seg_dir, stat_masks) -> List[str]:
+    """The ``gt_subset`` list of a training set: there, its ids in the training
+    list, and (``stat_masks``, when the masks of the whole list are not
+    already checked) each id's GT mask present and not empty."""
+    from mmwsss.errors import WSSSInputError
+    from mmwsss.fileio import read_id_list
+    root = ds.get('data_root')
+    subset = _join(root, ds['gt_subset'])
+    if not osp.isfile(subset):
+        return [f'{where}.gt_subset: {subset} not found']
+    try:
+        sub_ids = read_id_list(subset, 'gt_subset list file')
+    except WSSSInputError as e:
+        return [f'{where}.gt_subset: {e}']
+    problems = []
+    train_list = _join(root, ds.get('ann_file')) or _join(root, ds.get('cls_label_file'))
+    if not ids and train_list:  # no ann_file: the ids of the class list
+        ids, _ = _read_ids(where, train_list)
+    if ids:
+        known = set(ids)
+        out = [i for i in sub_ids if i not in known]
+        if out:
+            problems.append(f'{where}.gt_subset: {len(out)} of the {len(sub_ids)} ids of '
+                            f'{subset} are not in the training list {train_list}: '
+                            f'{", ".join(out[:3])}{" ..." if len(out) > 3 else ""}')
+    if stat_masks:
+        problems += _check_listed_files(f'{where}.gt_subset', sub_ids, subset, seg_dir,
+                                        ds.get('seg_map_suffix', '.png'), 'GT masks')
+    return problems
+
+
 def check_data(cfg, sections=('train_dataloader', 'val_dataloader', 'test_dataloader',
                               'cam_dataloader')) -> List[str]:
     """Problems with the files that the datasets of ``cfg`` will read: one line
@@ -122,7 +153,8 @@ def check_data(cfg, sections=('train_dataloader', 'val_dataloader', 'test_datalo
     Checks the data root, the image list (``ann_file``), the image-level label
     list (``cls_label_file``), every listed image, the GT mask of every listed
     image where the dataset reads them all (no ``pseudo_labels``, or labels
-    derived from GT) and the GT folder of a ``gt_subset``, and the CAM and
+    derived from GT), the ``gt_subset`` list (its ids in the training list, the
+    GT mask of each present and not empty), and the CAM and
     saliency folders of the pseudo labels with one file each.
     """
     problems = []
@@ -170,6 +202,8 @@ def check_data(cfg, sections=('train_dataloader', 'val_dataloader', 'test_datalo
                     problems += _check_listed_files(where, ids, list_file, seg_dir, suffix,
                                                     'GT masks')
                     problems += _check_voc_official_masks(where, ids, seg_dir, suffix)
+                if ds.get('gt_subset') and osp.isdir(seg_dir):
+                    problems += _check_gt_subset(where, ds, ids, seg_dir, not every_gt)
             if ds.get('pseudo_labels') and isinstance(ds.get('data_prefix'), dict):
                 for key, folder in _dataset_map_dirs(ds):
                     if not osp.isdir(folder):

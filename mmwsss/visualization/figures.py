@@ -16,8 +16,8 @@ import numpy as np
 from PIL import Image
 
 from mmwsss.errors import WSSSInputError
-from mmwsss.fileio import (CAMStore, atomic_write, cams_to_unit, read_gray_png, read_label_png,
-                           read_saliency)
+from mmwsss.fileio import (CAMStore, atomic_write, cams_to_unit, read_gray_png, read_image,
+                           read_label_png, read_saliency)
 from mmwsss.functional import PseudoLabelRule, voc_colormap
 
 ArrayOrPath = Union[np.ndarray, str]
@@ -105,6 +105,7 @@ def grid_row_from_store(img_path: str,
                         gt_path: Optional[str] = None,
                         rule: Optional[PseudoLabelRule] = None,
                         title: Optional[str] = None,
+                        crf: Optional[str] = None,
                         **legacy) -> dict:
     """One row of the grid from files: the pseudo label is made exactly as
     ``SaliencyPseudoLabel`` makes it (``store.load`` + ``rule``).
@@ -118,6 +119,8 @@ def grid_row_from_store(img_path: str,
         gt_path (str, optional): the GT label map.
         rule (PseudoLabelRule, optional): default ``PseudoLabelRule()``.
         title (str, optional): row title (default the image id).
+        crf (str, optional): a DenseCRF preset: the CAM-only label refined as
+            ``SaliencyPseudoLabel(crf=...)`` refines it (``no_saliency`` rule).
 
     A folder for ``store`` with ``cam_format``, ``tau``, ``mode``,
     ``sal_threshold``, ``ignore_unassigned`` keywords is the old form.
@@ -138,8 +141,16 @@ def grid_row_from_store(img_path: str,
                                                      img_id, hw, store.backend_args)
     if rule.needs_saliency and sal is None:
         raise ValueError("sal_dir is required in mode 'saliency'")
-    pseudo = rule(cams, keys, sal)
-    cams = cams_to_unit(cams)
+    cams_unit = cams_to_unit(cams)
+    if crf is not None:
+        from mmwsss.functional.dense_crf import crf_label
+        if rule.needs_saliency:
+            raise ValueError("crf refines CAM-only labels: use mode='no_saliency'")
+        # decoded as mmcv's LoadImageFromFile decodes it in training (not by PIL)
+        pseudo = crf_label(read_image(img_path, img_id), cams_unit, keys, rule.tau, crf)
+    else:
+        pseudo = rule(cams, keys, sal)
+    cams = cams_unit
     cam = cams.max(0) if len(cams) else np.zeros(hw, np.float32)
     return dict(img=img, cam=cam, saliency=sal, pseudo=pseudo,
                 gt=None if gt_path is None else _read_label(gt_path),

@@ -1,4 +1,5 @@
-from .cls_transforms import LoadGTSubsetMask, LoadSaliencyMap, PackClsSaliencyInputs
+from .cls_transforms import LoadSaliencyMap, PackClsSaliencyInputs
+from .gt_subset import LoadGTSubsetMask
 from .pseudo_label import SaliencyPseudoLabel
 
 __all__ = ['SaliencyPseudoLabel', 'LoadGTSubsetMask', 'LoadSaliencyMap', 'PackClsSaliencyInputs']

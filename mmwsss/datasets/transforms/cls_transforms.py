@@ -6,12 +6,13 @@ from typing import Optional
 import numpy as np
 import torch
 from mmengine.structures import PixelData
-from mmseg.datasets.transforms import LoadAnnotations, PackSegInputs
+from mmseg.datasets.transforms import PackSegInputs
 from mmseg.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
 from mmwsss.errors import WSSSInputError
 from mmwsss.fileio import read_saliency
+from .gt_subset import LoadGTSubsetMask  # noqa: F401  (its former home)
 
 
 @TRANSFORMS.register_module()
@@ -63,24 +64,6 @@ class LoadSaliencyMap(BaseTransform):
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(sal_dir={self.sal_dir!r}, suffix={self.suffix!r})'
-
-
-@TRANSFORMS.register_module()
-class LoadGTSubsetMask(BaseTransform):
-    """mmseg's ``LoadAnnotations`` for the images of a WSSS dataset's
-    ``gt_subset`` (data info ``gt_label=True``); other images pass unchanged.
-
-    For the semi-supervised classifier (``EPSClassifier(loss_gt_weight>0)``):
-    place it right after ``LoadImageFromFile`` so that the mask follows the
-    image through the geometric transforms; ``PackClsSaliencyInputs`` packs it
-    as ``gt_sem_seg``.
-    """
-
-    def __init__(self, backend_args: Optional[dict] = None) -> None:
-        self.load = LoadAnnotations(backend_args=backend_args)
-
-    def transform(self, results: dict) -> dict:
-        return self.load(results) if results.get('gt_label') else results
 
 
 @TRANSFORMS.register_module()

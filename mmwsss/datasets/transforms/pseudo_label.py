@@ -3,13 +3,13 @@ from typing import Optional
 
 import numpy as np
 from mmcv.transforms import BaseTransform
-from mmseg.datasets.transforms import LoadAnnotations
 from mmseg.registry import TRANSFORMS
 
 from mmwsss.errors import WSSSInputError
 from mmwsss.fileio import CAMStore, read_saliency
-from mmwsss.fileio.png import exif_orientation
+from mmwsss.fileio.png import check_upright
 from mmwsss.functional import PseudoLabelRule
+from .gt_subset import LoadGTSubsetMask
 
 
 @TRANSFORMS.register_module()
@@ -39,7 +39,8 @@ class SaliencyPseudoLabel(BaseTransform):
       unknown class ids and an ``ignore_index`` that is a label (0..num_classes)
     - gt_label, seg_map_path (optional): an image of the dataset's
       ``gt_subset`` (semi-supervised training): its GT mask is loaded as mmseg's
-      ``LoadAnnotations`` loads it, bit for bit, instead of a pseudo label
+      ``LoadAnnotations`` loads it, bit for bit, instead of a pseudo label, and
+      checked by :class:`LoadGTSubsetMask` (EXIF tag, size, values)
 
     Added Keys:
 
@@ -84,7 +85,7 @@ class SaliencyPseudoLabel(BaseTransform):
         self.rule = PseudoLabelRule(tau, mode, sal_threshold, ignore_unassigned, ignore_index)
         self.store = CAMStore(cam_dir, cam_format, allow_pickle, backend_args)
         self.sal_dir = sal_dir
-        self.load_gt = LoadAnnotations(backend_args=backend_args)  # gt_subset images
+        self.load_gt = LoadGTSubsetMask(ignore_index, backend_args)  # gt_subset images
         if crf is not None:
             from mmwsss.functional.dense_crf import CRF_PRESETS, _densecrf
             if crf not in CRF_PRESETS:
@@ -117,14 +118,7 @@ class SaliencyPseudoLabel(BaseTransform):
             return self.load_gt(results)
         img_id = results.get('img_id') or osp.splitext(osp.basename(results['img_path']))[0]
         hw = tuple((results.get('ori_shape') or results['img'].shape)[:2])
-        if exif_orientation(results['img_path']) != 1:
-            # one frame for the whole pipeline: LoadImageFromFile rotates a tagged JPEG,
-            # the CAM and saliency maps are in the stored frame; refuse rather than guess
-            raise WSSSInputError(
-                'the image carries an EXIF orientation tag, which LoadImageFromFile applies '
-                'and the CAM/saliency maps do not: store it upright without the tag (e.g. '
-                '`mogrify -auto-orient`) and make its maps from that file',
-                img_id, results['img_path'])
+        check_upright(results['img_path'], img_id, 'the CAM/saliency maps')
         if results.get('img') is not None and tuple(results['img'].shape[:2]) != hw:
             # the maps are at the original size: a label made here would not fit the image
             raise WSSSInputError(
