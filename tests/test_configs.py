@@ -132,6 +132,43 @@ def test_cfg_options_that_the_config_never_reads_are_refused():
     assert cfg.train_dataloader.dataset.pseudo_label_cfg.tau == 0.3
 
 
+def test_cfg_options_mistyped_arguments_and_load_time_variables_are_named():
+    """Fails before the fix: `default_hooks.checkpoint.max_keep_ckpt=2` was accepted (the
+    hook takes **kwargs) and the run crashed at its first checkpoint; a mistyped
+    argument of a class without **kwargs failed only when the dataset was built; and
+    `crop_size=` was refused without saying which keys set the crop."""
+    cases = {
+        'default_hooks.checkpoint.max_keep_ckpt':
+            "SafeCheckpointHook takes no argument 'max_keep_ckpt'; did you mean 'max_keep_ckpts'",
+        'train_dataloader.dataset.pseudo_label_cfg.tua':
+            "SaliencyPseudoLabel takes no argument 'tua'; did you mean 'tau'",
+        'optim_wrapper.optimizer.nesterov_momentum': 'AdamW takes no argument',
+    }
+    for key, msg in cases.items():
+        with pytest.raises(ValueError, match=re.escape(msg)):
+            load_config(KNET_LEAF, {key: 1})
+    with pytest.raises(ValueError, match=r'read at train_dataloader\.dataset\.pipeline\.2\.'
+                       r'crop_size, model\.data_preprocessor\.size'):
+        load_config(KNET_LEAF, {'crop_size': (256, 256)})
+    # real arguments, new to the config or not, pass
+    cfg = load_config(KNET_LEAF, {'default_hooks.checkpoint.max_keep_ckpts': 1,
+                                  'train_dataloader.dataset.pseudo_label_cfg.sal_threshold': 0.3,
+                                  'model.backbone.drop_path_rate': 0.1})
+    assert cfg.default_hooks.checkpoint.max_keep_ckpts == 1
+
+
+def test_an_old_config_name_as_base_says_it_was_renamed(tmp_path):
+    """Fails before the fix: a bare FileNotFoundError from mmengine, no hint."""
+    for base in (osp.join(CONFIGS, 'wsss', 'deeplabv2_r101_eps_vst.py'),
+                 'mmwsss::wsss/deeplabv2_r101_eps_vst.py'):
+        user = tmp_path / 'mine.py'
+        user.write_text(f'_base_ = {base!r}\n')
+        with pytest.raises(FileNotFoundError,
+                           match='renamed to wsss/deeplabv2_r101-d8_2xb10-10k_voc12aug-'
+                                 '321x321_eps-vst.py; name the new file in _base_'):
+            load_config(str(user))
+
+
 def test_cfg_options_take_every_key_mmengines_runner_reads():
     """Fails before the fix: find_unused_parameters=True, randomness.seed=1,
     auto_scale_lr.enable=True and env_cfg.cudnn_benchmark=True were refused as

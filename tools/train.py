@@ -61,8 +61,8 @@ def parse_args():
         '--pseudo-labels',
         metavar='BEST_JSON',
         help="train on the pseudo labels that tools/eval_pseudo_labels.py chose: its "
-        "best.json (or out-dir) sets the training set's CAM store, saliency folder, tau "
-        'and mode')
+        "best.json (or out-dir) sets the training set's CAM store, saliency folder, tau, "
+        'mode and CRF, and logs what it applied')
     parser.add_argument(
         '--skip-data-check',
         action='store_true',

@@ -7,7 +7,7 @@ import logging
 import os
 import os.path as osp
 import re
-from typing import Optional
+from typing import List, Optional, Tuple
 
 from mmengine.config import Config
 from mmengine.logging import print_log
@@ -162,22 +162,106 @@ def resolve_config_path(path: str) -> str:
     raise FileNotFoundError(f'config file {path} not found')
 
 
+# the registries whose classes a ``type=`` in a config names
+_REGISTRIES = ('MODELS', 'HOOKS', 'DATASETS', 'TRANSFORMS', 'DATA_SAMPLERS', 'OPTIM_WRAPPERS',
+               'OPTIMIZERS', 'PARAM_SCHEDULERS', 'METRICS', 'EVALUATOR', 'LOOPS', 'VISUALIZERS',
+               'VISBACKENDS', 'LOG_PROCESSORS', 'OPTIM_WRAPPER_CONSTRUCTORS')
+
+
+def _init_args(type_name: str) -> Optional[Tuple[set, bool]]:
+    """The named ``__init__`` arguments of a registered class and its bases (a
+    subclass often passes ``**kwargs`` on to its base), and whether the class
+    takes ``**kwargs``; None if no registry has it."""
+    from mmseg import registry
+    for name in _REGISTRIES:
+        try:
+            cls = getattr(registry, name).get(type_name)
+        except Exception:  # noqa: BLE001  (a registry that cannot import: not this one)
+            cls = None
+        if not inspect.isclass(cls):
+            continue
+        args, var_kw = set(), True
+        for i, klass in enumerate(cls.__mro__):
+            init = klass.__dict__.get('__init__')
+            if init is None:
+                continue
+            try:
+                params = inspect.signature(init).parameters
+            except (TypeError, ValueError):
+                continue
+            if not args:  # the class's own __init__
+                var_kw = any(p.kind == p.VAR_KEYWORD for p in params.values())
+            args |= {n for n, p in params.items()
+                     if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+        return args - {'self'}, var_kw
+    return None
+
+
+def _mistyped_argument(node: dict, leaf: str, parent: str = '') -> Optional[str]:
+    """Why ``leaf`` is not an argument of the class ``node['type']`` names, or None.
+
+    A new key below a ``type=`` dict is refused when the class takes no such
+    argument and no ``**kwargs``, or when it is a near miss of one of the
+    class's arguments (``max_keep_ckpt`` for ``max_keep_ckpts``): classes that
+    take ``**kwargs`` would accept it here and fail later (mmengine's
+    CheckpointHook at the first save). A key far from every argument of a
+    class with ``**kwargs`` is left to the class.
+    """
+    import difflib
+    if not isinstance(node, dict) or leaf in node:
+        return None
+    # a WSSS dataset's pseudo_label_cfg is the SaliencyPseudoLabel step, type left out
+    type_name = node.get('type', 'SaliencyPseudoLabel' if parent == 'pseudo_label_cfg' else None)
+    if not isinstance(type_name, str):
+        return None
+    found = _init_args(type_name.split('.')[-1])
+    if not found or leaf in found[0]:
+        return None
+    args, var_kw = found
+    close = difflib.get_close_matches(leaf, sorted(args), n=1, cutoff=0.8 if var_kw else 0.6)
+    if close:
+        return f"{type_name} takes no argument '{leaf}'; did you mean '{close[0]}'?"
+    if not var_kw:
+        return f"{type_name} takes no argument '{leaf}' (it takes {', '.join(sorted(args))})"
+    return None
+
+
+def _where_read(cfg: Config, name: str) -> List[str]:
+    """The config keys whose last part is ``name`` (where a load-time variable
+    ended up), plus the data preprocessor's size for ``crop_size``."""
+    from mmwsss.utils.config_check import _walk
+    found = []
+    for top in ('model', 'train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if top in cfg:
+            found += [f'{w}.{name}' for w, d in _walk(cfg[top], top) if name in d]
+    if name == 'crop_size':
+        found += [f'{w}.size' for w, d in _walk(cfg.get('model', {}), 'model')
+                  if w.endswith('data_preprocessor') and 'size' in d]
+    return found
+
+
 def check_cfg_options(cfg: Config, options: dict) -> None:
     """Refuse ``--cfg-options`` keys that the config never reads.
 
     A key must be a runtime key (see :func:`runtime_keys`) or below one:
     ``data_root=...`` or ``crop_size=...`` would be silently ignored, since
-    such variables are substituted while the config loads; set the dataset's
-    ``data_root`` or the pipeline step instead. Below a key of
-    ``STRUCTURED_KEYS`` the parent must exist in the config.
+    such variables are substituted while the config loads; the error names the
+    keys where the value is read instead. Below a key of ``STRUCTURED_KEYS``
+    the parent must exist in the config, and a new argument of a ``type=``
+    dict must not be a near miss of one of the class's arguments.
     """
     bad = []
     keys = runtime_keys()
     for key in options:
         parts = key.split('.')
         if parts[0] not in keys:
-            hint = 'it is a variable used while the config was loaded, so changing it now ' \
-                'changes nothing' if parts[0] in cfg else 'the config has no such key'
+            if parts[0] in cfg:
+                where = _where_read(cfg, parts[0])
+                hint = 'it is a variable used while the config was loaded, so changing it ' \
+                    'now changes nothing' + (f'; it is read at {", ".join(where[:6])}'
+                                             if where else '')
+            else:
+                hint = 'the config has no such key'
             bad.append(f'{key}: {hint}')
             continue
         if parts[0] not in STRUCTURED_KEYS:
@@ -188,7 +272,11 @@ def check_cfg_options(cfg: Config, options: dict) -> None:
                 node = node[int(part)] if isinstance(node, (list, tuple)) else node[part]
             except (KeyError, IndexError, ValueError, TypeError):
                 bad.append(f"{key}: the config has no '{'.'.join(parts[:i + 1])}'")
+                node = None
                 break
+        why = _mistyped_argument(node, parts[-1], parts[-2]) if len(parts) > 1 else None
+        if why:
+            bad.append(f'{key}: {why}')
     if bad:
         raise ValueError('--cfg-options keys that the config never reads:\n  ' +
                          '\n  '.join(bad) + '\n(e.g. train_dataloader.dataset.data_root=..., '
@@ -308,7 +396,15 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
         pseudo_labels (str, optional): a τ sweep's ``best.json`` (or its folder)
             applied by :func:`apply_sweep_result`.
     """
-    cfg = Config.fromfile(resolve_config_path(path))
+    try:
+        cfg = Config.fromfile(resolve_config_path(path))
+    except FileNotFoundError as e:  # a renamed config named as a _base_
+        norm = str(e).replace('\\', '/')
+        for old, new in CONFIG_ALIASES.items():
+            if old in norm:
+                raise FileNotFoundError(f'{e} (loading {path}): {old} was renamed to {new}; '
+                                        'name the new file in _base_') from None
+        raise
     if cfg_options:
         check_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
