@@ -192,6 +192,15 @@ def test_bad_input_errors(voc_copy, tmp_path):
         TRANSFORMS.build(dict(type='LoadSaliencyMap', sal_dir=sal_dir))(dict(res))
     with pytest.raises(WSSSInputError, match=r"2007_000032.*no sal_dir and the dataset gives no"):
         TRANSFORMS.build(dict(type='LoadSaliencyMap'))(dict(res))
+    # fails before the fix: the classifier's loader read the saliency map of an
+    # EXIF-tagged image in the stored frame while the image was rotated
+    Image.open(sal_path).resize(Image.open(img).size).save(sal_path)
+    tagged = Image.open(img)
+    exif = tagged.getexif()
+    exif[0x0112] = 6
+    tagged.save(img, exif=exif.tobytes())
+    with pytest.raises(WSSSInputError, match=r'2007_000032.*EXIF orientation'):
+        TRANSFORMS.build(dict(type='LoadSaliencyMap', sal_dir=sal_dir))(load(dict(img_path=img)))
     pack = TRANSFORMS.build(dict(type='PackClsSaliencyInputs'))
     with pytest.raises(WSSSInputError, match='2007_000032.*no labelled'):
         pack(dict(res, cls_labels=np.zeros(0, np.int64), num_classes=20))

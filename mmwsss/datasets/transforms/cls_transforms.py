@@ -12,6 +12,7 @@ from mmcv.transforms import BaseTransform
 
 from mmwsss.errors import WSSSInputError
 from mmwsss.fileio import read_saliency
+from mmwsss.fileio.png import check_upright
 from .gt_subset import LoadGTSubsetMask  # noqa: F401  (its former home)
 
 
@@ -55,6 +56,7 @@ class LoadSaliencyMap(BaseTransform):
             raise WSSSInputError('LoadSaliencyMap has no sal_dir and the dataset gives no '
                                  "sal_path (set its data_prefix['sal_path'])", img_id,
                                  results['img_path'])
+        check_upright(results['img_path'], img_id, 'its saliency map')
         results['gt_saliency'] = read_saliency(path, img_id, results['img'].shape[:2],
                                                self.backend_args)
         seg_fields = results.setdefault('seg_fields', [])
