@@ -117,3 +117,69 @@ def test_crf_worker_error_names_the_image(tmp_path):
     probs[:, 0, 0] = np.nan
     with pytest.raises(ValueError, match=r'x\.png: probs hold NaN'):
         crf_refine_file(str(tmp_path / 'x.png'), probs)
+
+
+def _refine_or_die(img_path, probs, crf='deeplab', crf_cfg=None):
+    """A stand-in for the CRF whose worker process is killed on ``b.png``."""
+    import os
+    import signal
+    if img_path == 'b.png':
+        os.kill(os.getpid(), signal.SIGKILL)
+    return probs
+
+
+def test_a_killed_crf_worker_ends_the_run_naming_its_image(monkeypatch):
+    """Fails before the fix: the loop's ``multiprocessing.Pool`` replaced a killed CRF
+    worker and lost its image, so ``tools/test.py --crf`` waited for ever (here: the
+    run still going after 20 s). Now the run ends at once with an error naming the image
+    and the signal. ``DenseCRFTestLoop`` with a stand-in runner and network, and a CRF
+    (patched before the workers fork) that kills its worker on one image."""
+    import threading
+    import time
+    import types
+
+    import torch
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+
+    from mmwsss.engine import DenseCRFTestLoop, loops
+    from mmwsss.models.segmentors.crf_tta import DenseCRFSegTTAModel
+
+    class Net(DenseCRFSegTTAModel):
+
+        def __init__(self):  # no segmentor: the loop only needs test_step and the preset
+            torch.nn.Module.__init__(self)
+            self.crf, self.crf_cfg, self.defer_crf = 'deeplab', {}, False
+
+        def test_step(self, img_path):
+            s = SegDataSample(metainfo=dict(img_path=img_path))
+            s.pred_sem_seg = PixelData(data=torch.zeros(1, 4, 4, dtype=torch.long))
+            s.set_field(np.full((2, 4, 4), 0.5, np.float32), 'crf_probs',
+                        field_type='metainfo')
+            return [s]
+
+    class Batches(list):
+        dataset = ()
+
+    monkeypatch.setattr(loops, 'crf_refine_file', _refine_or_die)
+    runner = types.SimpleNamespace(model=Net(), call_hook=lambda *a, **k: None)
+    evaluator = types.SimpleNamespace(process=lambda **k: None, evaluate=lambda n: {})
+    loop = DenseCRFTestLoop(runner, Batches(['a.png', 'b.png', 'c.png', 'd.png']),
+                            evaluator, num_workers=2)
+    raised = []
+
+    def run():
+        try:
+            loop.run()
+        except BaseException as e:  # noqa: B036  (handed to the test's thread)
+            raised.append(e)
+
+    start = time.monotonic()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(20)
+    assert not thread.is_alive(), 'the run hangs on the killed worker\'s image'
+    assert time.monotonic() - start < 10
+    assert len(raised) == 1 and isinstance(raised[0], RuntimeError), raised
+    msg = str(raised[0])
+    assert 'b.png' in msg and 'SIGKILL' in msg, msg

@@ -1,6 +1,5 @@
 """A test loop that refines predictions with DenseCRF in worker processes."""
 from collections import deque
-from multiprocessing import Pool
 from typing import Dict, List, Union
 
 import torch
@@ -14,10 +13,15 @@ from tqdm import tqdm
 
 from mmwsss.models.segmentors.crf_tta import (DenseCRFSegTTAModel, crf_refine_file,
                                               set_refined)
+from mmwsss.utils.worker_pool import WorkerPool
 
 
 def _refine_job(args):
     return crf_refine_file(*args)
+
+
+def _job_image(args) -> str:
+    return f'the CRF of {args[0]}'
 
 
 @LOOPS.register_module()
@@ -29,7 +33,9 @@ class DenseCRFTestLoop(TestLoop):
     ``--show-dir``) in order, refined, with a progress bar on rank 0. At most
     ``2 * num_workers`` batches wait for their CRF, which bounds the memory.
     ``num_workers=0`` refines in this process. Under ``dist_test.sh`` every rank
-    has its own pool for its share of the images.
+    has its own pool for its share of the images. A worker that dies (killed,
+    out of memory) ends the run with an error naming the image it was refining
+    and its signal, rather than waiting for ever for that image.
 
     Args:
         num_workers (int): CRF worker processes per rank.
@@ -57,7 +63,8 @@ class DenseCRFTestLoop(TestLoop):
         self._crf_model.defer_crf = True
         bar = tqdm(total=len(self.dataloader), desc=f'DenseCRF ({self._crf_model.crf})',
                    disable=get_rank() != 0)
-        pool = Pool(self.num_workers) if self.num_workers > 0 else None
+        pool = WorkerPool(_refine_job, self.num_workers, describe=_job_image) \
+            if self.num_workers > 0 else None
         try:
             pending = deque()
             for idx, data_batch in enumerate(self.dataloader):
@@ -94,7 +101,7 @@ class DenseCRFTestLoop(TestLoop):
         if pool is None:
             results = [_Done(_refine_job(j)) for j in jobs]
         else:
-            results = [pool.apply_async(_refine_job, (j,)) for j in jobs]
+            results = [pool.submit(j) for j in jobs]
         return idx, data_batch, outputs, results
 
     def _finish(self, idx, data_batch, outputs, results):

@@ -1,0 +1,170 @@
+"""Worker processes that each run one job at a time and notice a dead worker.
+
+``multiprocessing.Pool`` replaces a worker that was killed (the kernel's OOM
+killer, a ``kill -9``, a crash in a C extension) and loses the job it held:
+whoever waits for that result waits for ever. Here every worker has its own
+pipe and the pool knows which job each one holds, so a worker that dies is an
+error naming its job and how the process ended.
+"""
+import multiprocessing as mp
+import signal
+from collections import deque
+from multiprocessing.connection import wait
+from typing import Any, Callable, Optional
+
+
+class WorkerDied(RuntimeError):
+    """A worker process of a :class:`WorkerPool` ended while it held a job."""
+
+
+def _serve(conn, func: Callable) -> None:
+    # Ctrl-C reaches the whole process group: the main process handles it and
+    # ends the workers, which must not print a traceback each
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:  # the main process is gone
+            return
+        if job is None:
+            return
+        try:
+            reply = (True, func(job))
+        except Exception as e:  # raised in the main process by Result.get
+            reply = (False, e)
+        try:
+            conn.send(reply)
+        except Exception:  # a result or an exception that does not pickle
+            conn.send((False, RuntimeError(f'{type(reply[1]).__name__}: {reply[1]}')))
+
+
+def how_it_ended(exitcode: Optional[int]) -> str:
+    """``'signal 9 (SIGKILL)'``, ``'exit code 1'``: a process's end in words."""
+    if exitcode is None:
+        return 'an unknown cause'
+    if exitcode < 0:
+        try:
+            return f'signal {-exitcode} ({signal.Signals(-exitcode).name})'
+        except ValueError:
+            return f'signal {-exitcode}'
+    return f'exit code {exitcode}'
+
+
+class Result:
+    """The pending result of one job (the shape of ``AsyncResult``)."""
+
+    def __init__(self, pool: 'WorkerPool', job: Any) -> None:
+        self._pool, self.job, self._reply = pool, job, None
+
+    def ready(self) -> bool:
+        """Whether the result is in (never blocks)."""
+        if self._reply is None:
+            self._pool._collect(timeout=0)
+        return self._reply is not None
+
+    def get(self) -> Any:
+        """The job's value; the job's exception, or :class:`WorkerDied`."""
+        while self._reply is None:
+            self._pool._collect(timeout=None)
+        ok, value = self._reply
+        if not ok:
+            raise value
+        return value
+
+
+class WorkerPool:
+    """``num_workers`` processes that run ``func(job)``, one job each at a time.
+
+    Jobs wait here in order until a worker is free. A worker that dies, busy
+    or idle, raises :class:`WorkerDied` from the next :meth:`Result.ready` or
+    :meth:`Result.get`, naming its job (``describe(job)``), its pid and its
+    exit code or signal; the pool is not usable after that.
+
+    Args:
+        func (Callable): a picklable function of one job.
+        num_workers (int): worker processes (at least 1).
+        describe (Callable): a job in words, for the error (default ``repr``).
+
+    Example:
+        >>> pool = WorkerPool(refine, 4, describe=lambda job: job[0])
+        >>> results = [pool.submit(job) for job in jobs]
+        >>> values = [r.get() for r in results]
+        >>> pool.terminate()
+    """
+
+    def __init__(self, func: Callable, num_workers: int,
+                 describe: Callable[[Any], str] = repr) -> None:
+        if num_workers < 1:
+            raise ValueError(f'num_workers must be >= 1, got {num_workers}')
+        ctx = mp.get_context()
+        self._describe = describe
+        self._queue = deque()
+        self._workers = []  # [process, pipe end, Result it runs or None]
+        for _ in range(num_workers):
+            here, there = ctx.Pipe()
+            proc = ctx.Process(target=_serve, args=(there, func), daemon=True)
+            proc.start()
+            there.close()
+            self._workers.append([proc, here, None])
+
+    def submit(self, job: Any) -> Result:
+        """Queue ``job``; it starts as soon as a worker is free."""
+        result = Result(self, job)
+        self._queue.append(result)
+        self._dispatch()
+        return result
+
+    def _died(self, worker) -> WorkerDied:
+        proc, _, result = worker
+        proc.join(5)  # the sentinel fires just before the exit code is known
+        doing = (f'while running {self._describe(result.job)}' if result is not None else
+                 'while idle')
+        return WorkerDied(f'a worker process (pid {proc.pid}) ended with '
+                          f'{how_it_ended(proc.exitcode)} {doing}; the run stops here '
+                          '(a SIGKILL is often the kernel\'s out-of-memory killer: fewer '
+                          'workers need less memory)')
+
+    def _dispatch(self) -> None:
+        for worker in self._workers:
+            if worker[2] is not None or not self._queue:
+                continue
+            if not worker[0].is_alive():
+                raise self._died(worker)
+            result = self._queue.popleft()
+            try:
+                worker[1].send(result.job)
+            except (BrokenPipeError, ConnectionResetError):
+                worker[2] = result
+                raise self._died(worker) from None
+            worker[2] = result
+
+    def _collect(self, timeout: Optional[float]) -> None:
+        """Take in the replies that arrive within ``timeout`` seconds (None: wait
+        for at least one), then hand out the waiting jobs."""
+        busy = [w for w in self._workers if w[2] is not None]
+        if not busy:
+            self._dispatch()
+            busy = [w for w in self._workers if w[2] is not None]
+            if not busy:
+                raise RuntimeError('WorkerPool: a result was asked for that no worker runs')
+        wait([w[1] for w in busy] + [w[0].sentinel for w in busy], timeout)
+        for worker in busy:
+            proc, conn, result = worker
+            if conn.poll():  # a reply (read first: a worker may exit right after it)
+                try:
+                    result._reply = conn.recv()
+                except (EOFError, ConnectionResetError):
+                    raise self._died(worker) from None
+                worker[2] = None
+            elif not proc.is_alive():
+                raise self._died(worker)
+        self._dispatch()
+
+    def terminate(self) -> None:
+        """End every worker now (jobs still running are dropped)."""
+        for proc, conn, _ in self._workers:
+            if proc.is_alive():
+                proc.terminate()
+            conn.close()
+        for proc, _, _ in self._workers:
+            proc.join(5)
