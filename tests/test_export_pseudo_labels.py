@@ -1,6 +1,7 @@
 import json
 import os
 import os.path as osp
+import time
 
 import numpy as np
 import pytest
@@ -87,17 +88,85 @@ def test_export_crf_labels_as_psa_and_irn(tmp_path, voc_root):
 def test_a_folder_in_use_by_another_run_is_refused(tmp_path):
     """Fails before the fix: two exports into one folder both exited 0 and left a
     mixture of τ settings under one meta.json."""
+    from mmwsss.utils.outputs import OutputLock
+    out = tmp_path / 'labels'
+    with OutputLock(str(out)):  # another run holds it
+        with pytest.raises(SystemExit, match=r'in use by process \d+ on .*wait for'):
+            export_pseudo_labels.main([CFG, '--out-dir', str(out)])
+        assert not (out / 'meta.json').exists()
+    export_pseudo_labels.main([CFG, '--out-dir', str(out)])  # its run has ended
+    assert (out / 'meta.json').exists() and not (out / '.lock').exists()
+
+
+def _hold_lock(out, barrier, queue, seconds):
+    from mmwsss.utils.outputs import OutputLock
+    barrier.wait()
+    try:
+        with OutputLock(out):
+            queue.put('held')
+            time.sleep(seconds)
+    except SystemExit as e:
+        queue.put(str(e))
+
+
+def test_the_output_lock_is_the_kernels(tmp_path):
+    """Fails before the fix: the lock was a file with a pid that the next run checked.
+    A live run in another container (PID namespace) on the same hostname has a pid that
+    does not exist here, so its lock was taken over (labels at mixed τ); an empty or
+    garbage lock file gave "process None on None" or a bare ValueError; and a stale
+    lock was taken over by every run that saw it at once. Now the lock is ``flock``:
+    held exactly while its holder lives, whatever its file says."""
+    import fcntl
+    import multiprocessing as mp
     import socket
+
+    from mmwsss.utils.outputs import OutputLock
     out = tmp_path / 'labels'
     out.mkdir()
     lock = out / '.lock'
-    lock.write_text(f'{os.getppid()} {socket.gethostname()}')  # a live process holds it
-    with pytest.raises(SystemExit, match=r'in use by process \d+'):
-        export_pseudo_labels.main([CFG, '--out-dir', str(out)])
-    assert not (out / 'meta.json').exists()
-    lock.write_text(f'999999999 {socket.gethostname()}')  # its process is gone: taken over
-    export_pseudo_labels.main([CFG, '--out-dir', str(out)])
-    assert (out / 'meta.json').exists() and not lock.exists()
+    # a live holder whose pid means nothing here (another container's namespace)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.write(fd, f'999999999 {socket.gethostname()}'.encode())  # as an older mmwsss wrote
+    with pytest.raises(SystemExit, match=r'in use by another run \(its lock file names no'):
+        OutputLock(str(out)).__enter__()
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps(dict(host=socket.gethostname(), pid=999999999,
+                                 command='export_pseudo_labels.py --tau 0.3',
+                                 started='2025-01-01 00:00:00 +0000')).encode(), 0)
+    with pytest.raises(SystemExit, match=r'in use by process 999999999 on .* --tau 0\.3'):
+        OutputLock(str(out)).__enter__()
+    os.close(fd)  # that run ends
+    # files left behind, or half written: nobody holds them
+    for left in ('', 'garbage', f'{os.getppid()} {socket.gethostname()}', '\x00\xff'):
+        lock.write_text(left, encoding='latin-1')
+        with OutputLock(str(out)):
+            assert json.loads(lock.read_text())['pid'] == os.getpid()
+        assert not lock.exists()
+    # a run killed while it held the lock: the kernel released it
+    ctx = mp.get_context('fork')
+    barrier, queue = ctx.Barrier(1), ctx.Queue()
+    killed = ctx.Process(target=_hold_lock, args=(str(out), barrier, queue, 60))
+    killed.start()
+    assert queue.get(timeout=10) == 'held'
+    killed.kill()
+    killed.join()
+    with OutputLock(str(out)):
+        pass
+    # many runs that start at once on a stale lock file: exactly one holds it (the old
+    # race, two runs each removing the stale file, was too rare to show here)
+    lock.write_text(f'999999999 {socket.gethostname()}')
+    n = 8
+    barrier, queue = ctx.Barrier(n), ctx.Queue()  # a killed writer may leave a queue locked
+    procs = [ctx.Process(target=_hold_lock, args=(str(out), barrier, queue, 0.5))
+             for _ in range(n)]
+    for p in procs:
+        p.start()
+    verdicts = [queue.get(timeout=20) for _ in procs]
+    for p in procs:
+        p.join(10)
+    assert verdicts.count('held') == 1, verdicts
+    assert all('in use by' in v for v in verdicts if v != 'held'), verdicts
 
 
 def test_semi_supervised_export_holds_pseudo_labels_only_and_keeps_nothing_stale(

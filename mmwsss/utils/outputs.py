@@ -1,4 +1,4 @@
-"""What every file-writing tool shares: one settings guard and one parallel loop.
+"""What every file-writing tool shares: a settings guard, a lock and a parallel loop.
 
 A tool writes into an output folder whose ``meta.json`` records the settings the
 files were made with. A rerun with the same settings resumes (files already there
@@ -7,6 +7,9 @@ are kept); a rerun with other settings stops unless ``force`` is given.
 import json
 import os
 import os.path as osp
+import socket
+import sys
+import time
 from multiprocessing import Pool
 from typing import Callable, Iterable, Iterator, Optional, Sequence
 
@@ -50,54 +53,83 @@ def guard_output_dir(out_dir: str, settings: dict, force: bool = False,
 
 
 class OutputLock:
-    """An advisory lock on an output folder (``<out_dir>/.lock`` with the holder's
-    pid and host), so that two runs never write a mixture into one folder. A lock
-    left by a process that is gone (same host) is taken over.
+    """A lock on an output folder, so that two runs never write a mixture into it.
+
+    The lock is the kernel's (``flock`` on ``<out_dir>/.lock``), held from
+    :meth:`__enter__` to :meth:`__exit__`: the kernel releases it when the holder
+    ends, however it ends, so a lock is never stale and nothing guesses whether
+    a pid is alive (a pid means nothing in another container's PID namespace on
+    the same machine). Two runs on one machine, containers included, and, where
+    the file system supports it (local disks, NFSv4), on several machines,
+    exclude each other. The file records the holder (host, pid, command, start
+    time) for the message the next run gets; its content is never trusted: an
+    empty or unreadable ``.lock`` left behind is just a file to lock.
 
     Example:
         >>> with OutputLock(out_dir):
         ...     write_everything()
+
+    Raises:
+        SystemExit: another run holds the folder, named as its lock file names it.
     """
 
     def __init__(self, out_dir: str) -> None:
         self.path = osp.join(out_dir, '.lock')
+        self._fd = None
 
     def __enter__(self):
-        import socket
+        import fcntl
         os.makedirs(osp.dirname(self.path), exist_ok=True)
-        me = f'{os.getpid()} {socket.gethostname()}'
-        for _ in range(2):
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                holder = open(self.path).read().split()
-                pid, host = (int(holder[0]), holder[1]) if len(holder) == 2 else (None, None)
-                if pid is not None and host == socket.gethostname() and not _alive(pid):
-                    os.remove(self.path)  # stale: its process is gone
-                    continue
-                raise SystemExit(f'{osp.dirname(self.path)} is in use by process {pid} on '
-                                 f'{host} ({self.path}); wait for it, or remove the lock '
-                                 'file if that process is gone')
-            with os.fdopen(fd, 'w') as f:
-                f.write(me)
-            return self
-        raise SystemExit(f'cannot take the lock {self.path}')
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _read_holder(fd)
+                os.close(fd)
+                raise SystemExit(f'{osp.dirname(self.path)} is in use by {holder}; wait for '
+                                 f'that run to end (its lock: {self.path})') from None
+            except BaseException:
+                os.close(fd)
+                raise
+            # the holder before us may have removed the file between our open and our
+            # lock: a lock on a removed file excludes nobody, so open the path again
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        self._fd = fd
+        me = json.dumps(dict(host=socket.gethostname(), pid=os.getpid(),
+                             command=' '.join(sys.argv),
+                             started=time.strftime('%Y-%m-%d %H:%M:%S %z'))).encode()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, me, 0)
+        return self
 
     def __exit__(self, *exc):
-        try:
+        if self._fd is None:
+            return
+        try:  # removed while still locked: whoever opened it before re-opens the path
             os.remove(self.path)
         except FileNotFoundError:
             pass
+        os.close(self._fd)  # releases the lock
+        self._fd = None
 
 
-def _alive(pid: int) -> bool:
+def _read_holder(fd: int) -> str:
+    """The holder a lock file names, in words; "another run" when it names none
+    (written by an older mmwsss, or not yet written by a run that has just
+    taken the lock)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, another user's
-        return True
-    return True
+        info = json.loads(os.pread(fd, 4096, 0).decode())
+        return (f'process {int(info["pid"])} on {info["host"]} (started {info["started"]}: '
+                f'{info["command"]})')
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError, OSError):
+        return 'another run (its lock file names no holder)'
 
 
 def file_fingerprint(path: str) -> dict:
