@@ -153,7 +153,24 @@ def test_contradicting_arguments_are_refused(flags, msg, capsys):
     assert msg in capsys.readouterr().err
 
 
-def _writer_rank(rank, store, cwd, out_dir, queue):
+def _two_ranks(target, *args):
+    """Run ``target(rank, queue, *args)`` in two forked processes (gloo ranks 0, 1) and
+    return what each put in the queue, by rank."""
+    import multiprocessing as mp
+    ctx = mp.get_context('fork')
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=target, args=(r, queue) + args) for r in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        if p.is_alive():
+            p.kill()
+    assert [p.exitcode for p in procs] == [0, 0]
+    return dict(queue.get(timeout=5) for _ in procs)
+
+
+def _writer_rank(rank, queue, store, cwd, out_dir):
     import torch.distributed as torch_dist
 
     from mmwsss.evaluation import CAMStoreWriter
@@ -172,18 +189,62 @@ def test_two_ranks_leave_no_collect_folder_in_the_current_directory(tmp_path):
     """Fails before the fix: under DDP (make_cams --launcher pytorch) mmengine's metric
     collection made an empty `.dist_test/` in the current directory, outside the CAM store
     and the work dir. Two forked gloo ranks gather as make_cams' metric does."""
-    import multiprocessing as mp
-    ctx = mp.get_context('fork')
-    queue, cwd = ctx.Queue(), tmp_path / 'cwd'
+    cwd = tmp_path / 'cwd'
     cwd.mkdir()
-    procs = [ctx.Process(target=_writer_rank,
-                         args=(r, str(tmp_path / 'store'), str(cwd), str(tmp_path / 'out'),
-                               queue)) for r in range(2)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-    assert [p.exitcode for p in procs] == [0, 0]
-    results = dict(queue.get(timeout=5) for _ in procs)
+    results = _two_ranks(_writer_rank, str(tmp_path / 'store'), str(cwd), str(tmp_path / 'out'))
     assert results[0] == results[1] == {'cams/num_written': 4.0}
     assert os.listdir(cwd) == []  # no .dist_test/
+
+
+def test_the_lock_comes_before_meta_and_a_failed_first_run_blocks_nothing(tmp_path,
+                                                                           checkpoint):
+    """Fails before the fix: a first run that failed before its first CAM left a
+    meta.json that refused the next good run ("other settings") into the still empty
+    folder; and a ``--force`` run that the lock refused had already rewritten meta.json,
+    so the store held one model's CAMs under another's settings."""
+    from mmwsss.utils.outputs import OutputLock
+    out = tmp_path / 'cams'
+    base = [CFG, checkpoint, '--out-dir', str(out), '--no-flip', '--work-dir',
+            str(tmp_path / 'w')]
+    with pytest.raises(SystemExit, match='21 output channels'):  # fails at loading
+        make_cams.main(base + ['--scales', '0.5', '--cfg-options', 'model.num_classes=80'])
+    assert not [f for f in os.listdir(out) if f.endswith('.npz')]
+    make_cams.main(base + ['--scales', '1.0'])  # other settings, into the empty folder
+    assert json.load(open(out / 'meta.json'))['settings']['scales'] == [1.0]
+    meta = (out / 'meta.json').read_bytes()
+    with OutputLock(str(out)):  # another run is writing
+        with pytest.raises(SystemExit, match='in use by process'):
+            make_cams.main(base + ['--scales', '0.5', '--force'])
+    assert (out / 'meta.json').read_bytes() == meta
+
+
+def _make_cams_rank(rank, queue, port, out_dir, work_dir, checkpoint):
+    from mmwsss.apis import write_cam_store
+    torch.cuda.is_available = lambda: False  # the CPU (gloo) path, also on a GPU machine
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE='2',
+                      MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    cfg = Config.fromfile(CFG)
+    cfg.work_dir = work_dir
+    try:
+        write_cam_store(cfg, checkpoint, out_dir, scales=[0.5], launcher='pytorch')
+        queue.put((rank, 'written'))
+    except SystemExit as e:
+        queue.put((rank, str(e)))
+
+
+def test_a_ddp_run_takes_the_lock_on_rank_zero(tmp_path, checkpoint):
+    """Fails before the fix: ``make_cams --launcher pytorch`` took no lock, so a DDP run
+    wrote into a store another run was writing (two models' CAMs mixed). Now rank 0
+    takes the lock and both ranks stop with its message before writing anything."""
+    import socket
+
+    from mmwsss.utils.outputs import OutputLock
+    out = tmp_path / 'cams'
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    with OutputLock(str(out)):  # another run is writing
+        results = _two_ranks(_make_cams_rank, port, str(out), str(tmp_path / 'w'), checkpoint)
+    assert 'in use by process' in results[0], results
+    assert 'in use by process' in results[1] and 'from rank 0' in results[1], results
+    assert os.listdir(out) == []  # no meta.json, no CAM

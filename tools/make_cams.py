@@ -21,8 +21,12 @@ image size (``EPSClassifier.predict``), written atomically as
 
 Resumable: images whose CAMs exist are skipped. ``DIR/meta.json`` records the
 settings; a rerun with another checkpoint or settings into the same folder
-stops unless ``--force`` is given, which also rewrites every image.
-With ``--launcher pytorch`` the images are shared out by mmengine's sampler.
+stops unless ``--force`` is given, which also rewrites every image (a folder
+that holds no CAM yet, after a run that failed early, takes any settings).
+One run at a time writes into ``DIR``: the run locks it before it reads or
+writes ``meta.json`` and until its last CAM is written; a second run stops at
+once, naming the first. With ``--launcher pytorch`` the images are shared out
+by mmengine's sampler, rank 0 holds the lock, and every rank stops if it cannot.
 """
 import warnings
 

@@ -1,5 +1,4 @@
 """Writing a CAM store with mmengine's Runner (``tools/make_cams.py``, the demo)."""
-import contextlib
 import os
 import os.path as osp
 import pickle
@@ -12,8 +11,8 @@ from mmengine.dist import get_dist_info
 from mmengine.runner import Runner
 
 from mmwsss.fileio import cam_path
-from mmwsss.utils import register_checkpoint_safe_globals, setup_cpu_distributed
-from mmwsss.utils.outputs import OutputLock, file_fingerprint, guard_output_dir, is_done
+from mmwsss.utils import init_distributed, register_checkpoint_safe_globals
+from mmwsss.utils.outputs import file_fingerprint, guard_output_dir, is_done, rank_zero_lock
 
 
 def done(out_dir, img_id, classes, cam_format):
@@ -52,7 +51,10 @@ def write_cam_store(cfg: Config, checkpoint: str, out_dir: str, cam_format: str 
 
     A ``Runner.test()`` run whose metric is :class:`CAMStoreWriter`. Resumable:
     images whose CAMs are there are left out; ``out_dir/meta.json`` records the
-    settings and a run with other settings stops unless ``force``.
+    settings and a run with other settings stops unless ``force`` (a folder with
+    no CAM yet takes any settings). The folder is locked (:func:`rank_zero_lock`)
+    before ``meta.json`` is read or written, until the last CAM is written, with
+    every launcher: a second run into it stops at once.
 
     Args:
         cfg (Config): the classifier config (``cfg.work_dir`` set).
@@ -88,41 +90,52 @@ def write_cam_store(cfg: Config, checkpoint: str, out_dir: str, cam_format: str 
     settings = dict(checkpoint=file_fingerprint(checkpoint), cam_format=cam_format,
                     dtype=dtype, scales=list(cfg.model.get('cam_scales', [1.0])),
                     flip=cfg.model.get('cam_flip', True))
-
-    # resume: the images whose CAMs are all there are left out of the test split.
-    # Every rank lists them before the Runner wraps the model in DDP, whose
-    # constructor synchronises the ranks, so no rank has written anything yet.
-    dataset = DATASETS.build(dict(cfg.cam_dataloader.dataset, pipeline=[]))
-    todo = []
-    for i in range(len(dataset)):
-        info = dataset.get_data_info(i)
-        img_id = osp.splitext(osp.basename(info['img_path']))[0]
-        classes = [int(c) for c in info.get('cls_labels', [])]
-        if force or not done(out_dir, img_id, classes, cam_format):
-            todo.append(i)
-    skipped = len(dataset) - len(todo)
-    rank = int(os.environ.get('RANK', 0))
-    guard_output_dir(out_dir, settings, force, write=rank == 0,
-                     extra=dict(config=cfg.filename, num_images=len(dataset)))
-    if not todo:
-        return (0 if rank == 0 else None), skipped
-
     cfg.launcher = launcher
-    cfg.test_dataloader = dict(cfg.cam_dataloader, batch_size=1,
-                               sampler=dict(type='DefaultSampler', shuffle=False),
-                               dataset=dict(cfg.cam_dataloader.dataset, indices=todo))
-    cfg.test_evaluator = dict(type='CAMStoreWriter', out_dir=out_dir,
-                              cam_format=cam_format, dtype=dtype)
-    cfg.test_cfg = dict(type='TestLoop')
-    cfg.load_from = None  # loaded strictly below
-    if cfg.get('visualizer'):
-        # mmengine keeps one visualizer per name per process: a Runner built later in
-        # the same process (the demo, tests) must not log into this run's folder
-        cfg.visualizer.name = f'make_cams_{uuid.uuid4().hex[:8]}'
-    setup_cpu_distributed(cfg, launcher)
-    # one writer per store (the ranks of one DDP run share it: no lock between them)
-    with (OutputLock(out_dir) if launcher == 'none' else contextlib.nullcontext()):
+    init_distributed(cfg, launcher)  # the ranks hear rank 0's lock verdict over the group
+    dataset = DATASETS.build(dict(cfg.cam_dataloader.dataset, pipeline=[]))
+
+    def check_settings():
+        # a meta.json without a CAM (a first run that failed early) protects nothing
+        guard_output_dir(out_dir, settings, force or not _holds_cams(out_dir),
+                         extra=dict(config=cfg.filename, num_images=len(dataset)))
+
+    # one run per store: the lock first, then meta.json, held until the last CAM is
+    # written (rank 0 holds it for the ranks of a DDP run)
+    with rank_zero_lock(out_dir, check_settings):
+        # resume: the images whose CAMs are all there are left out of the test split.
+        # Every rank lists them before the Runner wraps the model in DDP, whose
+        # constructor synchronises the ranks, so no rank has written anything yet.
+        todo = []
+        for i in range(len(dataset)):
+            info = dataset.get_data_info(i)
+            img_id = osp.splitext(osp.basename(info['img_path']))[0]
+            classes = [int(c) for c in info.get('cls_labels', [])]
+            if force or not done(out_dir, img_id, classes, cam_format):
+                todo.append(i)
+        skipped = len(dataset) - len(todo)
+        rank = get_dist_info()[0]
+        if not todo:
+            return (0 if rank == 0 else None), skipped
+
+        cfg.test_dataloader = dict(cfg.cam_dataloader, batch_size=1,
+                                   sampler=dict(type='DefaultSampler', shuffle=False),
+                                   dataset=dict(cfg.cam_dataloader.dataset, indices=todo))
+        cfg.test_evaluator = dict(type='CAMStoreWriter', out_dir=out_dir,
+                                  cam_format=cam_format, dtype=dtype)
+        cfg.test_cfg = dict(type='TestLoop')
+        cfg.load_from = None  # loaded strictly below
+        if cfg.get('visualizer'):
+            # mmengine keeps one visualizer per name per process: a Runner built later in
+            # the same process (the demo, tests) must not log into this run's folder
+            cfg.visualizer.name = f'make_cams_{uuid.uuid4().hex[:8]}'
         runner = Runner.from_cfg(cfg)
         load_weights(runner, checkpoint, trust_checkpoint)
-        metrics = runner.test()
-    return (int(metrics['cams/num_written']) if get_dist_info()[0] == 0 else None), skipped
+        metrics = runner.test()  # ends with the ranks' gather: rank 0 unlocks last
+    return (int(metrics['cams/num_written']) if rank == 0 else None), skipped
+
+
+def _holds_cams(out_dir: str) -> bool:
+    """Whether the folder holds a CAM file of any image (temporary files aside)."""
+    return osp.isdir(out_dir) and any(
+        f.endswith(('.npz', '.png', '.npy')) and not f.startswith('.')
+        for f in os.listdir(out_dir))

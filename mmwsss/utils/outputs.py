@@ -4,6 +4,7 @@ A tool writes into an output folder whose ``meta.json`` records the settings the
 files were made with. A rerun with the same settings resumes (files already there
 are kept); a rerun with other settings stops unless ``force`` is given.
 """
+import contextlib
 import json
 import os
 import os.path as osp
@@ -130,6 +131,43 @@ def _read_holder(fd: int) -> str:
                 f'{info["command"]})')
     except (ValueError, TypeError, KeyError, UnicodeDecodeError, OSError):
         return 'another run (its lock file names no holder)'
+
+
+@contextlib.contextmanager
+def rank_zero_lock(out_dir: str, check: Optional[Callable[[], None]] = None) -> Iterator:
+    """:class:`OutputLock` for a job of several processes (a DDP run): rank 0
+    takes the lock, runs ``check()`` under it (the settings guard, which may
+    write ``meta.json``) and holds the lock until the block ends; the other
+    ranks wait for its verdict over the process group and stop with rank 0's
+    message, so that no rank writes into a folder that another run holds, or
+    holds with other settings. Without a process group: the lock and the check.
+
+    Call it on every rank, after the process group has started, and keep every
+    write of every rank inside the block (rank 0 leaves it last: the job's
+    final collective, e.g. a metric's gather, keeps it there).
+
+    Raises:
+        SystemExit: the folder is in use, or ``check`` refused it.
+    """
+    from mmengine.dist import broadcast_object_list, get_dist_info
+    rank, world_size = get_dist_info()
+    with contextlib.ExitStack() as stack:
+        error = None
+        if rank == 0:
+            try:
+                stack.enter_context(OutputLock(out_dir))
+                if check is not None:
+                    check()
+            except (Exception, SystemExit) as e:  # every rank hears of it
+                error = e
+        if world_size > 1:
+            verdict = [None if error is None else (str(error) or type(error).__name__)]
+            broadcast_object_list(verdict, src=0)
+            if rank != 0 and verdict[0] is not None:
+                raise SystemExit(f'{verdict[0]} (from rank 0)')
+        if error is not None:
+            raise error
+        yield
 
 
 def file_fingerprint(path: str) -> dict:
