@@ -34,11 +34,17 @@ def mxnet_name(key):
     return ('aux:' if p.startswith('moving') else 'arg:') + f'bn{stage}{sub}_{branch}_{p}'
 
 
+_FLAGS = {np.dtype(t): f for t, f in (('float32', 0), ('float64', 1), ('float16', 2),
+                                       ('uint8', 3), ('int32', 4), ('int8', 5), ('int64', 6))}
+
+
 def write_params(path, named, version='v2'):
     """An MXNet NDArray list file as MXNet writes it (``mx.nd.save``)."""
     out = [struct.pack('<QQQ', 0x112, 0, len(named))]
     for arr in named.values():
-        arr = np.ascontiguousarray(arr, np.float32)
+        arr = np.ascontiguousarray(arr)
+        if arr.dtype not in _FLAGS:
+            arr = arr.astype(np.float32)
         if version == 'legacy':  # before V1: the first uint32 is ndim, dims uint32
             out.append(struct.pack(f'<I{arr.ndim}I', arr.ndim, *arr.shape))
         else:
@@ -47,7 +53,7 @@ def write_params(path, named, version='v2'):
             if version == 'v2':
                 out.append(struct.pack('<i', 0))  # dense storage
             out.append(struct.pack(f'<I{arr.ndim}q', arr.ndim, *arr.shape))
-        out.append(struct.pack('<iii', 1, 0, 0))  # cpu(0), float32
+        out.append(struct.pack('<iii', 1, 0, _FLAGS[arr.dtype]))  # cpu(0), dtype
         out.append(arr.tobytes())
     out.append(struct.pack('<Q', len(named)))
     for name in named:
@@ -107,3 +113,38 @@ def test_bad_files_are_named(tmp_path, reference):
     with pytest.raises(SystemExit, match="unknown ResNet-38 parameter name 'fc_weight'"):
         convert.main([str(bad), str(tmp_path / 'o.pth')])
     assert not (tmp_path / 'o.pth').exists()
+
+
+def test_one_weight_named_twice_and_non_float_or_nan_weights_are_refused(tmp_path, reference):
+    """Fails before the fix: two names for one weight (``bn2a_branch2a_gamma`` and
+    ``bn2a_branch2a_weight``) converted with the last one silently winning, and int8 or
+    NaN weights converted in silence; an ``arg:`` and an ``aux:`` array of one name gave
+    "a parameter name appears twice", naming neither. Now each is an error naming the
+    arrays, and nothing is written."""
+    named = {mxnet_name(k): v.numpy() for k, v in reference.items()}
+    src, dst = tmp_path / 'a1.params', tmp_path / 'a1.pth'
+    cases = []
+    twice = dict(named, **{'arg:bn2a_branch2a_weight':
+                           np.ones_like(named['arg:bn2a_branch2a_gamma'])})
+    cases.append((twice, r"'bn2a_branch2a_gamma' and 'bn2a_branch2a_weight' are both "
+                         r"'b2\.bn_branch2a\.weight'"))
+    cases.append((dict(named, **{'aux:bn7_gamma': named['arg:bn7_gamma']}),
+                  r"name 'bn7_gamma' appears twice \('arg:bn7_gamma' and 'aux:bn7_gamma'\)"))
+    nan = named['arg:res3a_branch2a_weight'].copy()
+    nan.flat[[0, 5]] = [np.nan, np.inf]
+    cases.append((dict(named, **{'arg:res3a_branch2a_weight': nan}),
+                  r"'res3a_branch2a_weight' holds 2 NaN or infinite"))
+    cases.append((dict(named, **{'arg:res4b2_branch2a_weight':
+                                 named['arg:res4b2_branch2a_weight'].astype(np.int8)}),
+                  r"'res4b2_branch2a_weight' is int8"))
+    cases.append((dict(named, **{'aux:bn7_moving_var': np.full_like(
+        named['aux:bn7_moving_var'], 1e39, dtype=np.float64)}),
+        r"'bn7_moving_var' holds \d+ NaN or infinite value\(s\) \(as float32\)"))
+    for params, msg in cases:
+        write_params(src, params)
+        with pytest.raises(SystemExit, match=msg):
+            convert.main([str(src), str(dst)])
+        assert not dst.exists()
+    write_params(src, dict(named, **{'aux:bn7_moving_var':
+                                     named['aux:bn7_moving_var'].astype(np.float16)}))
+    convert.main([str(src), str(dst)])  # float16 is a float: converted

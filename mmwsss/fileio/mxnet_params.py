@@ -82,11 +82,16 @@ def load_mxnet_params(path: str) -> Dict[str, np.ndarray]:
     (n_names, ) = r.unpack('Q')
     if n_names != n:
         raise ValueError(f'{path}: {n} arrays but {n_names} names')
-    names = []
+    raw_names, names = [], []
     for _ in range(n_names):
         (length, ) = r.unpack('Q')
         name = bytes(r.take(length)).decode()
+        raw_names.append(name)
         names.append(name.split(':', 1)[1] if name.startswith(('arg:', 'aux:')) else name)
-    if len(set(names)) != len(names):
-        raise ValueError(f'{path}: a parameter name appears twice')
+    seen = {}
+    for raw, name in zip(raw_names, names):
+        if name in seen:
+            raise ValueError(f'{path}: the parameter name {name!r} appears twice '
+                             f'({seen[name]!r} and {raw!r})')
+        seen[name] = raw
     return dict(zip(names, arrays))

@@ -7,8 +7,9 @@
 The source is the "A1" model of Wu et al., "Wider or Deeper" (the file PSA's
 README links); reading it needs no MXNet. The output is a plain state dict with
 PSA's names (what PSA's ``convert_mxnet_to_torch`` writes), checked against
-:class:`mmwsss.models.ResNet38` (every weight present, every shape right)
-before it is written, atomically; an existing file is kept without ``--force``.
+:class:`mmwsss.models.ResNet38` (every weight present, every shape right, one
+source name per weight, floating point and finite) before it is written,
+atomically; an existing file is kept without ``--force``.
 The classifier configs read it from ``pretrain/`` (``model.backbone.init_cfg``).
 """
 import warnings

@@ -190,9 +190,11 @@ def resnet38_weights_from_mxnet(params: Dict[str, np.ndarray]) -> Dict[str, torc
     ``convert_mxnet_to_torch`` renames them: ``res3b1_branch2a_weight`` →
     ``b3_1.conv_branch2a.weight``, ``bn2a_branch1_gamma`` → ``b2.bn_branch1.weight``,
     ``bn7_moving_var`` → ``bn7.running_var``. The ImageNet classifier
-    (``linear1000_*``) is dropped; any other name is an error.
+    (``linear1000_*``) is dropped; any other name is an error, and so are two
+    names for one weight (``bn2a_branch2a_gamma`` and ``bn2a_branch2a_weight``),
+    a weight that is not floating point, and NaN or infinite values.
     """
-    out = {}
+    out, source = {}, {}
     for name, value in params.items():
         if name.startswith('linear1000'):
             continue
@@ -207,5 +209,18 @@ def resnet38_weights_from_mxnet(params: Dict[str, np.ndarray]) -> Dict[str, torc
             key = f'{block}.{layer}.{_MX_TO_TORCH[param]}'
         else:
             raise ValueError(f'unknown ResNet-38 parameter name {name!r}')
-        out[key] = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
+        if key in source:  # which one is the model's is not ours to guess
+            raise ValueError(f'{source[key]!r} and {name!r} are both {key!r}: the file '
+                             'names one weight twice')
+        if not np.issubdtype(value.dtype, np.floating):
+            raise ValueError(f'{name!r} is {value.dtype}: ImageNet weights are floating '
+                             'point (a quantised or damaged file?)')
+        with np.errstate(over='ignore'):  # too large for float32: inf, refused below
+            weight = np.ascontiguousarray(value, dtype=np.float32)
+        bad = int(np.count_nonzero(~np.isfinite(weight)))
+        if bad:
+            raise ValueError(f'{name!r} holds {bad} NaN or infinite value(s) (as float32) '
+                             f'of {weight.size}')
+        source[key] = name
+        out[key] = torch.from_numpy(weight)
     return out
