@@ -34,7 +34,7 @@ def test_dist_train_two_cpu_ranks(tmp_path, voc_copy):
          '--cfg-options', 'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
          'param_scheduler.0.end=2', f'train_dataloader.dataset.data_root={voc_copy}',
          'train_dataloader.dataset.cls_label_file=None'],
-        env=cpu_env(), cwd=ROOT, capture_output=True, text=True, timeout=300)
+        env=cpu_env(), cwd=tmp_path, capture_output=True, text=True, timeout=300)
     out = p.stdout + p.stderr
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     # the CPU fallback is said, once for the job
@@ -64,7 +64,7 @@ def test_dist_train_two_cpu_ranks(tmp_path, voc_copy):
     p = subprocess.run(
         ['bash', osp.join(ROOT, 'tools', 'dist_test.sh'), CFG, str(work / 'iter_2.pth'), '2',
          '--work-dir', str(work), '--crf', '--crf-workers', '1', '--out', str(out)],
-        env=cpu_env(), cwd=ROOT, capture_output=True, text=True, timeout=300)
+        env=cpu_env(), cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     assert 'mIoU' in p.stdout + p.stderr
     val = (ROOT + '/tests/data/voc/ImageSets/Segmentation/val.txt')
@@ -72,3 +72,6 @@ def test_dist_train_two_cpu_ranks(tmp_path, voc_copy):
     assert sorted(os.listdir(out)) == sorted(i + '.png' for i in ids)
     protocols = [d for d, _, fs in os.walk(work) if 'protocol.json' in fs]
     assert len(protocols) == 1
+    # fails before the fix: mmengine gathered the ranks' metrics through .dist_test/ in
+    # the current directory and left it there; now a folder in the work dir, removed
+    assert not (tmp_path / '.dist_test').exists() and not (work / '.dist_collect').exists()

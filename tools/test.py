@@ -17,6 +17,7 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import mmwsss  # noqa: E402,F401  (registers datasets, transforms and models)
 from mmwsss.utils import (load_config, register_checkpoint_safe_globals,  # noqa: E402
                           setup_cpu_distributed)
+from mmwsss.utils.dist import collect_into_work_dir  # noqa: E402
 
 
 def parse_args():
@@ -120,6 +121,7 @@ def main():
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
+    collect_into_work_dir(cfg)  # not .dist_test/ in the current directory
 
 
     if args.show or args.show_dir:

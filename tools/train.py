@@ -22,7 +22,8 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import mmwsss  # noqa: E402,F401  (registers datasets, transforms and models)
 from mmwsss.utils import (check_label_overwrite, check_pseudo_label_dirs,  # noqa: E402
                           load_config, register_checkpoint_safe_globals)
-from mmwsss.utils.dist import device_note, init_distributed, is_main_process  # noqa: E402
+from mmwsss.utils.dist import (collect_into_work_dir, device_note,  # noqa: E402
+                               init_distributed, is_main_process)
 
 DATA_HELP = ('the data of this config is not all there (README, "Preparing the data"; '
              'tools/check_data.py lists the same; --skip-data-check to go on):')
@@ -113,6 +114,10 @@ def main():
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
+
+    # mmengine gathers ranks' metric results through .dist_test/ in the current
+    # directory, and leaves it there: into the work dir instead
+    collect_into_work_dir(cfg)
 
     # enable automatic-mixed-precision training
     if args.amp is True:

@@ -1,6 +1,6 @@
-from .hooks import SafeCheckpointHook, SegTestVisualizationHook
+from .hooks import CollectDirHook, SafeCheckpointHook, SegTestVisualizationHook
 from .loops import DenseCRFTestLoop
 from .optimizers import SummaryOptimWrapperConstructor
 
-__all__ = ['DenseCRFTestLoop', 'SafeCheckpointHook', 'SegTestVisualizationHook',
+__all__ = ['CollectDirHook', 'DenseCRFTestLoop', 'SafeCheckpointHook', 'SegTestVisualizationHook',
            'SummaryOptimWrapperConstructor']

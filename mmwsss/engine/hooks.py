@@ -1,4 +1,5 @@
-"""Hooks: crash-safe checkpoints, and test-time drawings that need no training split."""
+"""Hooks: crash-safe checkpoints, test-time drawings that need no training split, and
+the ranks' metric results gathered in the work dir."""
 import os
 import os.path as osp
 
@@ -6,7 +7,7 @@ import mmcv
 from mmengine import fileio
 from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend
-from mmengine.hooks import CheckpointHook
+from mmengine.hooks import CheckpointHook, Hook
 from mmseg.engine.hooks import SegVisualizationHook
 from mmseg.registry import HOOKS
 
@@ -96,3 +97,31 @@ class SegTestVisualizationHook(SegVisualizationHook):
             self._visualizer.add_datasample(f'test_{name}', img, data_sample=output,
                                             show=self.show, wait_time=self.wait_time,
                                             out_file=out_file, step=batch_idx)
+
+
+@HOOKS.register_module()
+class CollectDirHook(Hook):
+    """Gather the ranks' metric results through a folder in the work dir.
+
+    Under a launcher, mmengine's metrics gather through a folder that, when a
+    metric has no ``collect_dir``, is made as ``.dist_test/`` in the current
+    directory and left there; mmseg's ``IoUMetric`` does not even pass a
+    configured ``collect_dir`` on. Before each validation and test this sets
+    ``<work_dir>/.dist_collect`` on every metric that collects on the CPU
+    without a folder of its own (mmengine removes it after each gathering).
+    ``tools/train.py`` and ``tools/test.py`` add it under a launcher.
+    """
+    priority = 'VERY_HIGH'
+
+    def _point(self, runner, loop) -> None:
+        folder = osp.join(runner.work_dir, '.dist_collect')
+        for metric in getattr(getattr(loop, 'evaluator', None), 'metrics', []):
+            if getattr(metric, 'collect_device', None) == 'cpu' and \
+                    getattr(metric, 'collect_dir', False) is None:
+                metric.collect_dir = folder
+
+    def before_val(self, runner) -> None:
+        self._point(runner, runner.val_loop)
+
+    def before_test(self, runner) -> None:
+        self._point(runner, runner.test_loop)

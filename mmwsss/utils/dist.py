@@ -117,3 +117,18 @@ def is_main_process() -> bool:
     if torch_dist.is_available() and torch_dist.is_initialized():
         return torch_dist.get_rank() == 0
     return os.environ.get('RANK', '0') == '0'
+
+
+def collect_into_work_dir(cfg) -> bool:
+    """Under a launcher, add ``CollectDirHook`` to ``cfg.custom_hooks``: the ranks'
+    metric results are gathered in ``<work_dir>/.dist_collect``, not in a
+    ``.dist_test/`` that mmengine leaves in the current directory. Returns
+    whether it was added."""
+    if cfg.get('launcher', 'none') == 'none':
+        return False
+    hooks = list(cfg.get('custom_hooks') or [])
+    if any(isinstance(h, dict) and str(h.get('type', '')).split('.')[-1] == 'CollectDirHook'
+           for h in hooks):
+        return False
+    cfg.custom_hooks = hooks + [dict(type='CollectDirHook')]
+    return True
