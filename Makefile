@@ -5,6 +5,8 @@
 VENV ?= .venv
 PYTHON ?= $(VENV)/bin/python
 PYTEST_ARGS ?=
+# two pytest-xdist workers: the suite is mostly one-core work (model steps, subprocesses)
+PYTEST_WORKERS ?= 2
 
 .PHONY: stack test demo bench clean
 
@@ -24,7 +26,7 @@ stack:
 endif
 
 test: stack
-	$(PYTHON) -m pytest -q $(PYTEST_ARGS) tests
+	$(PYTHON) -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS) tests
 
 demo: stack
 	$(PYTHON) demo/wsss_demo.py $(DEMO_ARGS)
