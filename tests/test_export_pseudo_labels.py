@@ -1,6 +1,7 @@
 import json
 import os
 import os.path as osp
+import signal
 import time
 
 import numpy as np
@@ -205,3 +206,28 @@ def test_semi_supervised_export_holds_pseudo_labels_only_and_keeps_nothing_stale
     assert sorted(f for f in os.listdir(out) if f.endswith('.png')) == \
         ['2007_000032.png', '2008_000002.png']
     assert '2 label(s) of images not listed now removed' in capsys.readouterr().out
+
+
+def _die_on_three(job):
+    if job == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return job
+
+
+def test_a_killed_worker_ends_a_parallel_run_with_an_error():
+    """Fails before the fix (here by the alarm): multiprocessing.Pool waited for the lost
+    task forever, so export --nproc, the τ sweep and the COCO converter hung."""
+    from mmwsss.utils.outputs import track_parallel
+
+    def hung(*_):
+        raise TimeoutError('track_parallel still waits for the killed worker')
+
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        with pytest.raises(RuntimeError, match='exporting: a worker process died'):
+            list(track_parallel(_die_on_three, list(range(8)), nproc=2, desc='exporting',
+                                chunksize=1, quiet=True))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)

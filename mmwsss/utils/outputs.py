@@ -11,7 +11,8 @@ import os.path as osp
 import socket
 import sys
 import time
-from multiprocessing import Pool
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 from tqdm import tqdm
@@ -190,11 +191,18 @@ def track_parallel(func: Callable, jobs: Sequence, nproc: int = 1, desc: str = '
 
     ``nproc > 1`` runs the jobs in a process pool whose workers first call
     ``initializer(*initargs)``; otherwise they run here, after the same call.
+    A worker that dies (killed, out of memory) ends the run with an error:
+    ``concurrent.futures`` notices a lost worker, where ``multiprocessing.Pool``
+    would wait for its task forever.
     """
     bar = dict(total=len(jobs), desc=desc, disable=quiet)
     if nproc > 1 and len(jobs) > 1:
-        with Pool(nproc, initializer=initializer, initargs=initargs) as pool:
-            yield from tqdm(pool.imap_unordered(func, jobs, chunksize=chunksize), **bar)
+        with ProcessPoolExecutor(nproc, initializer=initializer, initargs=initargs) as pool:
+            try:
+                yield from tqdm(pool.map(func, jobs, chunksize=chunksize), **bar)
+            except BrokenProcessPool as e:
+                raise RuntimeError(f'{desc or "a parallel job"}: a worker process died '
+                                   '(killed, or out of memory?)') from e
     else:
         if initializer is not None:
             initializer(*initargs)
