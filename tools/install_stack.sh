@@ -84,7 +84,9 @@ run "$PY" -m pip install -q "pip>=23" "setuptools<81" wheel
 #    resolved against the one that is there.
 cons=$work/constraints.txt
 write_constraints() {  # name==installed for each of torch, torchvision, mmcv installed
-  : >"$cons"
+  # and setuptools < 81 in every step: torch asks for setuptools >= 77 and pip would take
+  # the newest, which has no pkg_resources (mmengine and mmcv's setup.py import it)
+  echo 'setuptools<81' >"$cons"
   local n v
   for n in torch torchvision mmcv; do
     v=$(installed "$n")
