@@ -118,8 +118,8 @@ def test_missing_cams_are_listed(tmp_path, voc_copy):
 @pytest.mark.parametrize('k,dtype', [(1, 'uint8'), (2, 'uint8'), (3, 'uint8'), (2, 'float16')])
 @pytest.mark.parametrize('mode', ['saliency', 'no_saliency'])
 def test_compacted_sweep_equals_full_image_rule(tmp_path, k, dtype, mode):
-    """Grouping equal pixels (dense count for K <= 2, sort for K = 3, none for
-    float16 CAMs) gives exactly the confusion of the rule on every pixel."""
+    """Grouping pixels (dense count for uint8 CAMs, a sort of the float bits
+    for float16 ones) gives exactly the confusion of the rule on every pixel."""
     from mmwsss.evaluation import pseudo_label_confusion
     from mmwsss.fileio import save_cams_npz
     rng = np.random.default_rng(k)
@@ -453,3 +453,55 @@ def test_contradicting_arguments_are_refused(flags, msg, tmp_path, capsys):
         eval_pseudo_labels.parse_args([CFG, '--cam-dir', str(cam_dir), '--out-dir',
                                        str(tmp_path / 'o')] + flags)
     assert re.search(msg, capsys.readouterr().err)
+
+
+@pytest.mark.parametrize('wrapper', ['RepeatDataset', 'ConcatDataset'])
+def test_a_wrapped_split_is_scored_once_per_image(wrapper, tmp_path, voc_root):
+    """Fails before the fix: a RepeatDataset (or ConcatDataset) split was built with
+    pseudo_labels=False and failed (RepeatDataset takes no such argument)."""
+    wrapped = (dict(type='RepeatDataset', times=3, dataset='_split') if wrapper == 'RepeatDataset'
+               else dict(type='ConcatDataset', datasets=['_split', '_split']))
+    cfg = tmp_path / 'wrapped.py'
+    cfg.write_text(f"_base_ = [{CFG!r}]\n"
+                   f"cam_dataloader = dict(dataset=dict(_delete_=True, **{wrapped!r}))\n"
+                   .replace("'_split'", "_base_.cam_dataloader.dataset"))
+    common = ['--cam-dir', osp.join(voc_root, 'activation_maps', 'VOC2012_TEST'),
+              '--cam-format', 'bed_png', '--mode', 'no_saliency', '--taus', '0.2', '0.5']
+    plain = eval_pseudo_labels.main([CFG, '--out-dir', str(tmp_path / 'p')] + common)
+    summary = eval_pseudo_labels.main([str(cfg), '--out-dir', str(tmp_path / 'w')] + common)
+    assert summary['num_images'] == plain['num_images'] == 4
+    assert summary['miou'] == plain['miou'] and summary['tau'] == plain['tau']
+
+
+def test_outputs_among_the_inputs_a_launcher_and_a_held_folder_are_refused(
+        tmp_path, voc_copy, monkeypatch):
+    """Fails before the fix: the sweep wrote its files into the CAM store given as
+    --out-dir, every torchrun rank ran the whole sweep, and two sweeps into one
+    folder left one's tau_sweep.csv beside the other's best.json (no lock)."""
+    from mmwsss.utils.outputs import OutputLock
+    cam_dir = osp.join(voc_copy, 'activation_maps', 'VOC2012_TEST')
+    common = [CFG, '--cam-dir', cam_dir, '--cam-format', 'bed_png', '--mode', 'no_saliency',
+              '--taus', '0.2']
+    with pytest.raises(SystemExit, match='is the CAM store'):
+        eval_pseudo_labels.main(common + ['--out-dir', cam_dir])
+    with pytest.raises(SystemExit, match='lies inside the CAM store'):
+        eval_pseudo_labels.main(common + ['--out-dir', osp.join(cam_dir, 'sweep')])
+    assert not osp.exists(osp.join(cam_dir, 'best.json'))
+    out = str(tmp_path / 'sweep')
+    with OutputLock(out), pytest.raises(SystemExit, match='in use by'):
+        eval_pseudo_labels.main(common + ['--out-dir', out])
+    assert not osp.exists(osp.join(out, 'best.json'))
+    monkeypatch.setenv('WORLD_SIZE', '2')
+    with pytest.raises(SystemExit, match='runs in one process'):
+        eval_pseudo_labels.main(common + ['--out-dir', out])
+
+
+@pytest.mark.parametrize('content', ['[1]', '{"settings": "npz"}', '{"settings": {"cam_for',
+                                     '{"settings": {"cam_format": "png"}}'])
+def test_a_damaged_store_meta_json_is_named(content, tmp_path):
+    """Fails before the fix: AttributeError ('list'/'str' object has no attribute
+    'get'), a bare JSONDecodeError, or an unknown format reaching the store."""
+    (tmp_path / 'meta.json').write_text(content)
+    with pytest.raises(WSSSInputError, match='meta.json'):
+        eval_pseudo_labels.parse_args([CFG, '--cam-dir', str(tmp_path), '--out-dir', 'x',
+                                       '--mode', 'no_saliency'])

@@ -1,4 +1,5 @@
 import json
+import re
 import os
 import os.path as osp
 import signal
@@ -231,3 +232,48 @@ def test_a_killed_worker_ends_a_parallel_run_with_an_error():
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
+
+
+def _copy_opts(voc_copy):
+    return ['--cfg-options', f'train_dataloader.dataset.data_root={voc_copy}',
+            f'train_dataloader.dataset.pipeline.1.cam_dir={voc_copy}/activation_maps/VOC2012_TEST',
+            f'train_dataloader.dataset.pipeline.1.sal_dir={voc_copy}/saliency_maps/VOC2012_TEST']
+
+
+@pytest.mark.parametrize('out, what', [
+    ('saliency_maps/VOC2012_TEST', 'is the saliency folder'),
+    ('SegmentationClassAug', r'is the GT label map folder \(seg_map_path\)'),
+    ('JPEGImages/labels', r'lies inside the image folder \(img_path\)'),
+    ('activation_maps/VOC2012_TEST', 'is the CAM store'),
+])
+def test_an_output_folder_among_the_inputs_is_refused(out, what, voc_copy):
+    """Fails before the fix: --out-dir at the saliency folder wrote each label over
+    the image's saliency map (both are <img_id>.png), at the GT folder over the GT."""
+    out = osp.join(voc_copy, out)
+    before = {f: open(osp.join(out, f), 'rb').read() for f in os.listdir(out)} \
+        if osp.isdir(out) else {}
+    with pytest.raises(SystemExit, match=what):
+        export_pseudo_labels.main([CFG, '--out-dir', out] + _copy_opts(voc_copy))
+    after = {f: open(osp.join(out, f), 'rb').read() for f in os.listdir(out)} \
+        if osp.isdir(out) else {}
+    assert after == before
+
+
+def test_a_launcher_start_is_refused(tmp_path, monkeypatch):
+    """Fails before the fix: under torchrun every rank ran the whole export into one
+    folder; all but one stopped halfway at the lock with a message about another run."""
+    monkeypatch.setenv('WORLD_SIZE', '2')
+    with pytest.raises(SystemExit, match='runs in one process'):
+        export_pseudo_labels.main([CFG, '--out-dir', str(tmp_path / 'l')])
+    assert not osp.exists(tmp_path / 'l')
+
+
+def test_a_damaged_meta_json_is_named(tmp_path):
+    """Fails before the fix: a meta.json holding a list gave AttributeError: 'list'
+    object has no attribute 'get'; one cut short, a bare JSONDecodeError."""
+    out = tmp_path / 'labels'
+    out.mkdir()
+    for content, msg in (('[1, 2]', 'a JSON list, not the object'), ('{"sett', 'not valid JSON')):
+        (out / 'meta.json').write_text(content)
+        with pytest.raises(SystemExit, match=re.escape(str(out / 'meta.json')) + '.*' + msg):
+            export_pseudo_labels.main([CFG, '--out-dir', str(out)])

@@ -248,3 +248,18 @@ def test_a_ddp_run_takes_the_lock_on_rank_zero(tmp_path, checkpoint):
     assert 'in use by process' in results[0], results
     assert 'in use by process' in results[1] and 'from rank 0' in results[1], results
     assert os.listdir(out) == []  # no meta.json, no CAM
+
+
+def test_a_store_among_the_images_or_saliency_maps_is_refused(tmp_path, voc_copy, checkpoint):
+    """Fails before the fix: --out-dir at the saliency folder wrote bed_png CAMs and a
+    meta.json among the saliency maps; inside the image folder, among the images."""
+    opts = ['--cfg-options', f'cam_dataloader.dataset.data_root={voc_copy}']
+    for folder, what in (('saliency_maps/VOC2012_TEST', 'is the saliency map folder'),
+                         ('JPEGImages/cams', 'lies inside the image folder')):
+        out = osp.join(voc_copy, folder)
+        before = sorted(os.listdir(out)) if osp.isdir(out) else None
+        with pytest.raises(SystemExit, match=what):
+            make_cams.main([CFG, checkpoint, '--out-dir', out, '--scales', '0.5', '--no-flip',
+                            '--cam-format', 'bed_png', '--work-dir', str(tmp_path / 'w')]
+                           + opts)
+        assert (sorted(os.listdir(out)) if osp.isdir(out) else None) == before

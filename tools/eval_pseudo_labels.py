@@ -35,10 +35,12 @@ from mmengine.config import DictAction
 
 from mmwsss.errors import WSSSInputError
 from mmwsss.evaluation import TauSweep, dataset_items, scores_from_confusion
+from mmwsss.evaluation.tau_sweep import leaf_datasets
 from mmwsss.fileio import (CAM_FORMATS, CAMStore, atomic_write, cls_labels_from_label_map,
                            read_label_png)
 from mmwsss.functional import MODES, PseudoLabelRule
 from mmwsss.utils.config_loading import load_config
+from mmwsss.utils.outputs import OutputLock, check_outside_inputs, refuse_launcher
 from mmwsss.visualization import save_tau_curves
 
 
@@ -119,9 +121,20 @@ def recorded_cam_format(cam_dir):
     path = osp.join(cam_dir, 'meta.json')
     if not osp.isfile(path):
         return None
-    with open(path) as f:
-        meta = json.load(f)
-    return (meta.get('settings') or {}).get('cam_format') or meta.get('cam_format')
+    try:
+        with open(path, encoding='utf-8') as f:
+            meta = json.load(f)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise WSSSInputError(f'not valid JSON ({e}); give --cam-format', path=path) from None
+    settings = meta.get('settings') if isinstance(meta, dict) else None
+    if not isinstance(meta, dict) or not isinstance(settings, (dict, type(None))):
+        raise WSSSInputError('a damaged CAM store record: not the object of settings '
+                             'tools/make_cams.py writes; give --cam-format', path=path)
+    fmt = (settings or {}).get('cam_format') or meta.get('cam_format')
+    if fmt is not None and fmt not in CAM_FORMATS:
+        raise WSSSInputError(f'a damaged CAM store record: cam_format must be one of '
+                             f'{list(CAM_FORMATS)}, got {fmt!r}', path=path)
+    return fmt
 
 
 def build_items(cfg, split):
@@ -132,6 +145,12 @@ def build_items(cfg, split):
         return dataset_items(cfg[split]['dataset'])
     except ValueError as e:
         raise SystemExit(f'{split}.dataset: {e}') from e
+
+
+def split_lists(dataset_cfg):
+    """The list file(s) of the images scored (those of every wrapped dataset)."""
+    lists = [d.get('ann_file') or d.get('cls_label_file') for d in leaf_datasets(dataset_cfg)]
+    return lists[0] if len(lists) == 1 else lists
 
 
 def missing_cams(items, store, num_classes):
@@ -205,6 +224,9 @@ def write_outputs(out_dir, taus, scores, class_names, select, meta, max_ignored=
 
 def main(argv=None):
     args = parse_args(argv)
+    refuse_launcher('eval_pseudo_labels')
+    check_outside_inputs(args.out_dir, {'CAM store (--cam-dir)': args.cam_dir,
+                                        'saliency folder (--sal-dir)': args.sal_dir})
     cfg = load_config(args.config, args.cfg_options)
     items, num_classes, class_names = build_items(cfg, args.split)
     store = CAMStore(args.cam_dir, args.cam_format, args.allow_pickle)
@@ -216,6 +238,16 @@ def main(argv=None):
         more = f'\n  ... and {len(missing) - 20} more' if len(missing) > 20 else ''
         raise WSSSInputError(f'{len(missing)} CAM file(s) missing for the {len(items)} '
                              f'images of {args.split}:\n  {shown}{more}', path=args.cam_dir)
+    # one sweep per folder, from start to the last file: two would leave one's CSV
+    # beside the other's best.json
+    with OutputLock(args.out_dir):
+        summary = _sweep_and_write(args, cfg, items, num_classes, class_names, store, rule)
+    print(f"best τ = {summary['tau']:g}: mIoU {100 * summary['miou']:.2f} "
+          f"({args.select}); results in {args.out_dir}")
+    return summary
+
+
+def _sweep_and_write(args, cfg, items, num_classes, class_names, store, rule):
     job = TauSweep(store, rule, tuple(args.taus), num_classes, args.sal_dir, args.crf)
     cm = job.run(items, args.nproc)
     scores = scores_from_confusion(cm)
@@ -223,17 +255,13 @@ def main(argv=None):
                 sal_dir=args.sal_dir and osp.abspath(args.sal_dir), mode=args.mode,
                 sal_threshold=args.sal_threshold, ignore_unassigned=rule.ignore_unassigned,
                 num_images=len(items), taus=list(args.taus), split=args.split,
-                split_list=cfg[args.split]['dataset'].get('ann_file') or
-                cfg[args.split]['dataset'].get('cls_label_file'),
+                split_list=split_lists(cfg[args.split]['dataset']),
                 crf=args.crf, config=osp.abspath(args.config),
                 ignore=('excl: pixels labelled 255 (ignore) are left out of the scores, as '
                         "EPS's script does; miss: they count as misses (false negatives)"))
     meta['max_ignored'] = args.max_ignored
-    summary = write_outputs(args.out_dir, list(args.taus), scores, class_names, args.select,
-                            meta, args.max_ignored)
-    print(f"best τ = {summary['tau']:g}: mIoU {100 * summary['miou']:.2f} "
-          f"({args.select}); results in {args.out_dir}")
-    return summary
+    return write_outputs(args.out_dir, list(args.taus), scores, class_names, args.select,
+                         meta, args.max_ignored)
 
 
 if __name__ == '__main__':

@@ -32,7 +32,8 @@ from mmwsss.fileio import save_label_png
 from mmwsss.fileio.png import image_hw, read_image
 from mmwsss.utils.config_check import find_pseudo_label_step, without_gt_subset
 from mmwsss.utils.config_loading import load_config
-from mmwsss.utils.outputs import (OutputLock, file_fingerprint, guard_output_dir, is_done,
+from mmwsss.utils.outputs import (OutputLock, check_outside_inputs, dataset_input_dirs,
+                                  file_fingerprint, guard_output_dir, is_done, refuse_launcher,
                                   run_parallel)
 
 def parse_args(argv=None):
@@ -99,6 +100,7 @@ def _remove_unlisted(out_dir, ids):
 
 def main(argv=None):
     args = parse_args(argv)
+    refuse_launcher('export_pseudo_labels')
     cfg = load_config(args.config, args.cfg_options, args.pseudo_labels)
     import mmwsss  # noqa: F401  (registers everything, also without custom_imports)
     from mmseg.registry import DATASETS, TRANSFORMS
@@ -119,6 +121,10 @@ def main(argv=None):
 
     # the dataset's map folders are settings too: other maps, other labels
     maps = {k: v for k, v in getattr(dataset, 'maps_prefix', {}).items() if v is not None}
+    # labels are <img_id>.png, as saliency maps and GT masks are: never among them
+    check_outside_inputs(args.out_dir, dict(dataset_input_dirs(dataset),
+                                            **{'CAM store (cam_dir)': step.get('cam_dir'),
+                                               'saliency folder (sal_dir)': step.get('sal_dir')}))
     with OutputLock(args.out_dir):  # two exports into one folder would mix
         # a CAM store regenerated in place (make_cams --force) rewrites its meta.json
         stores = [step.get('cam_dir'), maps.get('cam_path')]

@@ -12,7 +12,8 @@ from mmengine.runner import Runner
 
 from mmwsss.fileio import cam_path
 from mmwsss.utils import init_distributed, register_checkpoint_safe_globals
-from mmwsss.utils.outputs import file_fingerprint, guard_output_dir, is_done, rank_zero_lock
+from mmwsss.utils.outputs import (check_outside_inputs, dataset_input_dirs, file_fingerprint,
+                                  guard_output_dir, is_done, rank_zero_lock)
 
 
 def done(out_dir, img_id, classes, cam_format):
@@ -93,6 +94,10 @@ def write_cam_store(cfg: Config, checkpoint: str, out_dir: str, cam_format: str 
     cfg.launcher = launcher
     init_distributed(cfg, launcher)  # the ranks hear rank 0's lock verdict over the group
     dataset = DATASETS.build(dict(cfg.cam_dataloader.dataset, pipeline=[]))
+    # a bed_png CAM is <img_id>_<c>.png and meta.json is every tool's: never among the
+    # images, GT or saliency maps the store is made from
+    # (the store the config's pseudo labels read is this one: not an input here)
+    check_outside_inputs(out_dir, dataset_input_dirs(dataset, skip=('cam_path', )))
 
     def check_settings():
         # a meta.json without a CAM (a first run that failed early) protects nothing

@@ -15,55 +15,71 @@ import numpy as np
 from mmwsss.errors import WSSSInputError
 from mmwsss.fileio import (CAMStore, cams_to_unit, cls_labels_from_label_map, read_label_png,
                            read_saliency)
-from mmwsss.functional import UINT8_TO_UNIT, PseudoLabelRule, binarize_saliency
+from mmwsss.functional import PseudoLabelRule, binarize_saliency
 from mmwsss.utils.outputs import track_parallel
 from .metrics import _column_lut, label_confusion
 
 
-def _compact_pixels(gt, sal, cams):
-    """Group the GT-labelled pixels of an image by (GT, saliency, CAM values).
+def _compact_pixels(gt, sal, cams, classes, labels):
+    """Group an image's GT-labelled pixels by what the rule reads of them.
 
-    The rule is pixel-wise, so applying it once to each distinct combination
-    and weighting by its count gives exactly the per-pixel result. CAMs read
-    from uint8 stores (``bed_png``, uint8 ``npz``) take 256 levels, which makes
-    the combinations few and cheap to find; returns None otherwise (e.g.
-    float16 CAMs), and the caller applies the rule to every pixel.
+    The rule labels a pixel from its saliency, its best class (highest CAM,
+    ties to the lower class id) and that class's CAM value, at every τ
+    (:func:`make_pseudo_label` puts the best class against a bound). Pixels
+    that share GT, saliency, best class and best value thus fall in one
+    confusion cell at every τ: the rule runs once per group, on the CAMs of one
+    of its pixels, weighted by the group's size. For uint8 CAMs there are at
+    most 2·256·K groups per GT label, found by one dense count, so a sweep
+    costs a few passes over the image plus next to nothing per τ.
+
+    Args:
+        gt (np.ndarray): H×W uint8 GT.
+        sal (np.ndarray | None): H×W bool binarised saliency.
+        cams (np.ndarray): K×H×W CAMs, uint8 or float32.
+        classes (Sequence[int]): their K class ids.
+        labels (np.ndarray): the GT labels to count (those present, but the
+            ignore label).
 
     Returns:
-        tuple | None: ``(gt (M,), sal (M,) bool or None, cams K×1×M uint8,
-        counts (M,))``.
+        tuple | None: ``(gt (M,) int64, sal (1×M) bool or None, cams K×1×M
+        (the representative pixels' own values), counts (M,))``; None for CAMs
+        of another dtype (the caller applies the rule to every pixel).
     """
     k = cams.shape[0]
-    if 8 * k + 9 > 62:
+    if cams.dtype == np.uint8:  # keys below 2**31 (K < 254: labels are uint8)
+        levels, wide, key_type = 256, np.uint16 if k < 256 else np.uint32, np.int32
+        flat = cams.reshape(k, gt.size)
+    elif cams.dtype == np.float32:  # equal bits, equal value (NaN never gets here)
+        levels, wide, key_type = 1 << 32, np.uint64, np.int64
+        flat = cams.reshape(k, gt.size).view(np.uint32)
+    else:
         return None
-    if cams.dtype == np.uint8:
-        codes = cams
-    else:
-        codes = np.rint(cams * 255).astype(np.uint8)
-        if not np.array_equal(UINT8_TO_UNIT[codes], cams):
-            return None
-    g_vals = np.flatnonzero(np.bincount(gt, minlength=256))
-    g_idx = np.zeros(256, np.int64)
-    g_idx[g_vals] = np.arange(len(g_vals))
-    key = g_idx[gt] * 2
+    # best value and best class in one number: value·K + (K-1 - rank by class id),
+    # so the maximum over classes breaks ties to the lower class id, as the rule does
+    best = np.zeros(flat.shape[1], wide)
+    for rank, i in enumerate(np.argsort(np.asarray(classes, np.int64), kind='stable')):
+        np.maximum(best, flat[i].astype(wide) * k + (k - 1 - rank), out=best)
+    row = np.full(256, len(labels), key_type)  # ignored GT: one more row, dropped below
+    row[labels] = np.arange(len(labels))
+    key = row.take(gt.ravel()) * 2
     if sal is not None:
-        key += sal
-    for c in codes:  # 8 bits per class
-        key = (key << 8) | c
-    space = len(g_vals) * 2 << (8 * k)
-    if space <= 1 << 20:  # dense count: linear time
+        key += sal.ravel()
+    key *= levels * max(k, 1)
+    key += best.astype(key_type)
+    space = (len(labels) + 1) * 2 * levels * max(k, 1)
+    if space <= 1 << 22:  # dense count and any pixel of each group: linear time
         counts = np.bincount(key, minlength=space)
-        uniq = np.flatnonzero(counts)
-        counts = counts[uniq]
+        groups = np.flatnonzero(counts[:space - 2 * levels * max(k, 1)])
+        counts = counts[groups]
+        pixel = np.empty(space, np.intp)
+        pixel[key] = np.arange(key.size)
+        rep = pixel[groups]
     else:
-        uniq, counts = np.unique(key, return_counts=True)
-    out_codes = np.empty((k, len(uniq)), np.uint8)
-    for i in range(k - 1, -1, -1):
-        out_codes[i] = uniq & 255
-        uniq = uniq >> 8
-    s_u = (uniq & 1).astype(bool) if sal is not None else None
-    return g_vals[uniq >> 1].astype(np.uint8), s_u, out_codes[:, None], counts
-
+        _, rep, counts = np.unique(key, return_index=True, return_counts=True)
+        keep = row.take(gt.ravel()[rep]) < len(labels)
+        rep, counts = rep[keep], counts[keep]
+    s = None if sal is None else sal.ravel()[rep][None]
+    return gt.ravel()[rep].astype(np.int64), s, cams.reshape(k, gt.size)[:, None, rep], counts
 
 
 def pseudo_label_confusion(gt: np.ndarray,
@@ -99,28 +115,28 @@ def pseudo_label_confusion(gt: np.ndarray,
             raise ValueError("mode 'saliency' needs a saliency map")
         sal = binarize_saliency(saliency, rule.sal_threshold)
     n, ignore = num_labels, rule.ignore_index
-    valid = gt != ignore
-    if valid.any() and gt[valid].max() >= n:
-        raise ValueError(f'GT label {int(gt[valid].max())} outside 0..{n - 1}')
-    packed = _compact_pixels(gt[valid], None if sal is None else sal[valid],
-                             cams[:, valid]) if compact else None
+    labels = np.flatnonzero(np.bincount(gt.ravel(), minlength=256))
+    labels = labels[labels != ignore]
+    if len(labels) and labels[-1] >= n:
+        raise ValueError(f'GT label {int(labels[-1])} outside 0..{n - 1}')
+    packed = _compact_pixels(gt, sal, cams, classes, labels) if compact else None
     if packed is None:
         preds = [replace(rule, tau=t)(cams, classes, sal) for t in taus]
         return label_confusion(gt, preds, n, ignore)
     g, s, c, counts = packed
-    s = None if s is None else s[None]
     lut = _column_lut(n, ignore)
-    base = g.astype(np.int64) * (n + 1)
-    out = np.empty((len(taus), n, n + 1), dtype=np.int64)
+    cells = np.empty((len(taus), len(g)), np.int64)  # τ, GT row, predicted column
     for t, tau in enumerate(taus):
         pred = replace(rule, tau=tau)(c, classes, s)[0]
         col = lut[pred]
         if col.min(initial=0) < 0:
             raise ValueError(f'predicted label(s) {np.unique(pred[col < 0]).tolist()} '
                              f'outside 0..{n - 1} and {ignore}')
-        out[t] = np.bincount(base + col, weights=counts,
-                             minlength=n * (n + 1)).reshape(n, n + 1).astype(np.int64)
-    return out
+        cells[t] = (t * n + g) * (n + 1) + col
+    # float weights are exact: an image has far fewer than 2**53 pixels
+    out = np.bincount(cells.ravel(), weights=np.tile(counts, len(taus)),
+                      minlength=len(taus) * n * (n + 1))
+    return out.astype(np.int64).reshape(len(taus), n, n + 1)
 
 
 @dataclass(frozen=True)
@@ -196,6 +212,17 @@ class TauSweep:
         return total
 
 
+def leaf_datasets(dataset_cfg: dict) -> list:
+    """The datasets a wrapper config (``RepeatDataset``, ``ConcatDataset``...)
+    draws from, in order; a plain dataset config is its own leaf."""
+    from mmwsss.utils.config_check import WRAPPERS
+    if dataset_cfg.get('type') not in WRAPPERS:
+        return [dataset_cfg]
+    inner = dataset_cfg.get('datasets') or dataset_cfg.get('dataset')
+    inner = inner if isinstance(inner, (list, tuple)) else [inner]
+    return [leaf for d in inner for leaf in leaf_datasets(d)]
+
+
 def dataset_items(dataset_cfg: dict) -> Tuple[list, int, list]:
     """The items a :class:`TauSweep` scores, from a WSSS dataset config.
 
@@ -203,7 +230,10 @@ def dataset_items(dataset_cfg: dict) -> Tuple[list, int, list]:
         tuple: ``(img_id, GT path, classes or None, image path)`` per image (GT kept: the
         dataset is built with ``pseudo_labels=False``), C, and the class names. A
         semi-supervised set's ``gt_subset`` images are scored like every other image
-        (:func:`~mmwsss.utils.config_check.without_gt_subset`).
+        (:func:`~mmwsss.utils.config_check.without_gt_subset`). A wrapped set is
+        unwrapped: a ``RepeatDataset``'s images are scored once, a
+        ``ConcatDataset``'s parts one after the other (an image listed in two
+        parts, once).
     """
     import mmwsss.datasets  # noqa: F401  (registers the datasets)
     from mmseg.registry import DATASETS
@@ -211,14 +241,23 @@ def dataset_items(dataset_cfg: dict) -> Tuple[list, int, list]:
 
     from mmwsss.utils.config_check import without_gt_subset
     register_all_modules(init_default_scope=True)
-    dataset_cfg, _ = without_gt_subset(dataset_cfg)
-    dataset = DATASETS.build(dict(dataset_cfg, pseudo_labels=False, pipeline=[]))
-    items = []
-    for i in range(len(dataset)):
-        info = dataset.get_data_info(i)
-        if 'seg_map_path' not in info:
-            raise ValueError('the dataset has no GT label maps (data_prefix.seg_map_path)')
-        cls = info.get('cls_labels')
-        items.append((info['img_id'], info['seg_map_path'],
-                      None if cls is None else [int(c) for c in cls], info['img_path']))
-    return items, len(dataset.metainfo['classes']) - 1, list(dataset.metainfo['classes'])
+    items, seen, classes = [], set(), None
+    for leaf in leaf_datasets(dataset_cfg):
+        leaf, _ = without_gt_subset(leaf)
+        dataset = DATASETS.build(dict(leaf, pseudo_labels=False, pipeline=[]))
+        names = list(dataset.metainfo['classes'])
+        if classes is not None and names != classes:
+            raise ValueError(f'the wrapped datasets have different classes ({classes} and '
+                             f'{names})')
+        classes = names
+        for i in range(len(dataset)):
+            info = dataset.get_data_info(i)
+            if 'seg_map_path' not in info:
+                raise ValueError('the dataset has no GT label maps (data_prefix.seg_map_path)')
+            if info['img_path'] in seen:
+                continue
+            seen.add(info['img_path'])
+            cls = info.get('cls_labels')
+            items.append((info['img_id'], info['seg_map_path'],
+                          None if cls is None else [int(c) for c in cls], info['img_path']))
+    return items, len(classes) - 1, classes

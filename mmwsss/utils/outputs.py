@@ -13,7 +13,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Callable, Iterable, Iterator, Optional, Sequence
+from typing import Callable, Dict, Iterable, Iterator, Optional, Sequence
 
 from tqdm import tqdm
 
@@ -43,8 +43,17 @@ def guard_output_dir(out_dir: str, settings: dict, force: bool = False,
     meta_path = osp.join(out_dir, 'meta.json')
     settings = _jsonable(settings)
     if osp.isfile(meta_path) and not force:
-        with open(meta_path) as f:
-            old = json.load(f)
+        try:
+            with open(meta_path, encoding='utf-8') as f:
+                old = json.load(f)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise SystemExit(f'{meta_path}: not valid JSON ({e}); it records the settings of '
+                             'the outputs beside it: restore it, or use --force to rewrite '
+                             'them all') from None
+        if not isinstance(old, dict):
+            raise SystemExit(f'{meta_path}: a JSON {type(old).__name__}, not the object of '
+                             'settings this tool writes; restore it, or use --force to '
+                             'rewrite the outputs')
         if old.get('settings') != settings:
             raise SystemExit(f'{out_dir} holds outputs made with other settings '
                              f'({old.get("settings")}, now {settings}); use another '
@@ -52,6 +61,66 @@ def guard_output_dir(out_dir: str, settings: dict, force: bool = False,
     if write:
         data = json.dumps(dict(_jsonable(extra or {}), settings=settings), indent=2).encode()
         atomic_write(meta_path, lambda f: f.write(data))
+
+
+_INPUT_NAMES = dict(img_path='image', seg_map_path='GT label map', sal_path='saliency map',
+                    cam_path='CAM store')
+
+
+def dataset_input_dirs(dataset, skip: Sequence[str] = ()) -> Dict[str, str]:
+    """The folders a built dataset reads (its ``data_prefix``: images, GT label
+    maps, saliency maps, CAM store; not the keys in ``skip``), named for
+    messages; wrappers (``RepeatDataset``, ``ConcatDataset``) are unwrapped."""
+    found = {}
+    inner = getattr(dataset, 'datasets', None) or [getattr(dataset, 'dataset', None)]
+    for d in inner:
+        if d is not None and d is not dataset:
+            found.update(dataset_input_dirs(d, skip))
+    for key, folder in (getattr(dataset, 'data_prefix', None) or {}).items():
+        if isinstance(folder, str) and folder and key not in skip:
+            found[f'{_INPUT_NAMES.get(key, key)} folder ({key})'] = folder
+    return found
+
+
+def check_outside_inputs(out_dir: str, inputs: Dict[str, Optional[str]],
+                         flag: str = '--out-dir') -> None:
+    """Refuse an output folder that is an input folder or lies inside one.
+
+    A tool's outputs share names with inputs (``<img_id>.png`` is a pseudo
+    label, a saliency map and a GT mask; ``meta.json`` is every tool's), and
+    ``--force`` removes files it does not list: written into an input folder
+    they would replace or delete the inputs. Remote paths (``s3://``...) are
+    not checked.
+
+    Args:
+        out_dir (str): the output folder.
+        inputs (dict): ``{what it is: folder}``; None values are skipped.
+        flag (str): the option that named ``out_dir``, for the message.
+
+    Raises:
+        SystemExit: naming the output and the input folder.
+    """
+    out = osp.realpath(out_dir)
+    for what, folder in inputs.items():
+        if not folder or '://' in str(folder):
+            continue
+        src = osp.realpath(folder)
+        if out == src or out.startswith(src.rstrip(os.sep) + os.sep):
+            where = 'is' if out == src else 'lies inside'
+            raise SystemExit(f'{flag} {out_dir} {where} the {what} {folder}: the outputs '
+                             'would be written over or among the inputs; choose a folder '
+                             'outside it')
+
+
+def refuse_launcher(tool: str) -> None:
+    """Stop a one-process tool started by a launcher (``torchrun``, Slurm's
+    ``srun`` with ``WORLD_SIZE``): every rank would run the whole job into the
+    same folder, and all but one would be refused by its lock halfway."""
+    world = os.environ.get('WORLD_SIZE', '1')
+    if world.isdigit() and int(world) > 1:
+        raise SystemExit(f'{tool} runs in one process (its --nproc N gives it N workers); it '
+                         f'was started as one of {world} ranks of a launcher: start it once, '
+                         'without torchrun')
 
 
 class OutputLock:
