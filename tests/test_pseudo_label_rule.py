@@ -151,3 +151,27 @@ def test_binarize_matches_float_rule_on_every_value(thr):
     v = np.arange(256, dtype=np.uint8)
     expected = (v.astype(np.float32) / np.float32(255)) > np.float32(thr)
     np.testing.assert_array_equal(binarize_saliency(v, thr), expected)
+
+
+@pytest.mark.parametrize('ignore_index', [255, 254, 100])
+def test_whole_array_rule_on_larger_maps(ignore_index):
+    """The uint8 arithmetic of the fast rule (issue 22: no boolean-mask indexing)
+    against the literal C+1 argmax on maps larger than the property tests draw,
+    with 1–5 classes, another ignore index, a strided saliency view and the
+    float CAMs of the same values. (A speed-up, not a fix: the old rule passes.)"""
+    rng = np.random.default_rng(3)
+    for trial in range(12):
+        k = 1 + trial % 5
+        classes = rng.choice(20, k, replace=False).tolist()
+        q = rng.integers(0, 256, (k, 23, 37), dtype=np.uint8)
+        q[:, :5] = q[:1, :5]  # ties between classes
+        sal = (rng.random((23, 74)) > 0.3)[:, ::2]  # not contiguous
+        tau = [0.0, 0.1, 51 / 255, 0.5, 1.0][trial % 5]
+        for mode in ('saliency', 'no_saliency'):
+            for cams in (q, q.astype(np.float32) / np.float32(255)):
+                ref = _full_argmax_reference(cams.astype(np.float32) / (255 if cams.dtype ==
+                                                                       np.uint8 else 1),
+                                             classes, sal, tau, mode, True)
+                ref[ref == 255] = ignore_index
+                got = make_pseudo_label(cams, classes, sal, tau, mode, True, ignore_index)
+                np.testing.assert_array_equal(got, ref)
