@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -235,3 +237,47 @@ def test_empty_files_are_named(tmp_path):
     (tmp_path / 'y.jpg').write_bytes(b'not an image')
     with pytest.raises(WSSSInputError, match=r'y\.jpg.*cannot decode'):
         read_image(str(tmp_path / 'y.jpg'), 'y')
+
+
+def test_bed_png_class_ids_in_file_names_are_checked_against_the_classes(tmp_path):
+    """Fails before the fix: without the labelled classes, ``x_25.png`` in a store read
+    for 20 classes (ids 0..19) was returned as class 25."""
+    save_cams_bed_png(str(tmp_path), 'x', [3, 25], np.zeros((2, 4, 5), np.float32))
+    with pytest.raises(WSSSInputError, match=r'unknown class id\(s\) \[25\] \(valid: 0\.\.19\)'):
+        CAMStore(str(tmp_path), 'bed_png').load('x', hw=(4, 5), max_class=19)
+
+
+def test_npz_shape_dtype_and_keys_are_checked_in_the_header_before_decoding(tmp_path):
+    """Fails before the fix: an npz whose 'cams' was not K×H×W (here one flat array) or
+    whose 'keys' held 10^7 ids was decoded in full before it was refused."""
+    import tracemalloc
+    np.savez_compressed(tmp_path / 'flat.npz', keys=np.arange(2),
+                        cams=np.zeros(200 * 2**20, np.uint8))  # 200 MB decoded
+    np.savez_compressed(tmp_path / 'keys.npz', keys=np.zeros(10**7, np.int64),
+                        cams=np.zeros((2, 3, 4), np.uint8))  # 80 MB of keys
+    np.savez(tmp_path / 'f64.npz', keys=np.arange(2), cams=np.zeros((2, 3, 4)))
+    np.savez(tmp_path / 'fkeys.npz', keys=np.array([1.0, 2.5]),
+             cams=np.zeros((2, 3, 4), np.uint8))
+    for name, msg in (('flat', r"'cams' must be K×H×W.*uint8 \(209715200,\)"),
+                      ('keys', r"'keys' must be integer class ids.*\(10000000,\) for 2 CAMs"),
+                      ('f64', r"'cams' must be K×H×W.*float64"),
+                      ('fkeys', r"'keys' must be integer.*float64")):
+        tracemalloc.start()
+        with pytest.raises(WSSSInputError, match=name + r'\.npz.*' + msg):
+            CAMStore(str(tmp_path), 'npz').load(name)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < 20 * 2**20, (name, peak)
+
+
+@pytest.mark.parametrize('cams, bad', [({14.7: np.zeros((2, 2))}, '14.7'),
+                                       ({'person': np.zeros((2, 2))}, "'person'"),
+                                       ({'keys': np.array([2.5]), 'high_res': np.zeros((1, 2, 2))},
+                                        '2.5')])
+def test_npy_dict_class_ids_must_be_integers(cams, bad, tmp_path):
+    """Fails before the fix: an EPS dict key 14.7 became class 14 in silence (int()
+    truncates), 'person' gave a bare ValueError, IRN keys [2.5] became class 2."""
+    np.save(tmp_path / 'x.npy', cams, allow_pickle=True)
+    with pytest.raises(WSSSInputError, match=r'x\.npy.*class id ' + re.escape(bad) +
+                       '.*not an integer'):
+        load_cams(str(tmp_path), 'x', cam_format='npy_dict', allow_pickle=True)

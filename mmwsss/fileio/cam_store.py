@@ -55,9 +55,10 @@ def cams_to_unit(cams: np.ndarray, img_id=None, path=None) -> np.ndarray:
     return cams
 
 
-def _npz_member_shape(z, name: str) -> Optional[tuple]:
-    """The shape in the header of ``name.npy`` inside an open npz (None when it
-    is absent or not a plain array); reads a few bytes, decodes nothing."""
+def _npz_member_header(z, name: str) -> Optional[Tuple[tuple, np.dtype]]:
+    """The shape and dtype in the header of ``name.npy`` inside an open npz
+    (None when it is absent or not a plain array); reads a few bytes, decodes
+    nothing."""
     if f'{name}.npy' not in z.zip.namelist():
         return None
     with z.zip.open(f'{name}.npy') as f:
@@ -65,10 +66,28 @@ def _npz_member_shape(z, name: str) -> Optional[tuple]:
             version = np.lib.format.read_magic(f)
             read = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
                 np.lib.format.read_array_header_2_0
-            shape, _, _ = read(f)
+            shape, _, dtype = read(f)
         except ValueError:
             return None
-    return shape
+    return shape, dtype
+
+
+def _npz_member_shape(z, name: str) -> Optional[tuple]:
+    """The shape in the header of ``name.npy`` inside an open npz (None when it
+    is absent or not a plain array); reads a few bytes, decodes nothing."""
+    header = _npz_member_header(z, name)
+    return None if header is None else header[0]
+
+
+def _int_class_id(key, img_id, path) -> int:
+    """A class id as stored: an integer (numpy's too) or a string of digits (EPS
+    dicts saved from JSON); a float or any other key is refused, never truncated."""
+    if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
+        return int(key)
+    if isinstance(key, str) and key.strip().lstrip('-').isdigit():
+        return int(key)
+    raise WSSSInputError(f'class id {key!r} ({type(key).__name__}) is not an integer', img_id,
+                         path)
 
 
 @dataclass(frozen=True)
@@ -142,6 +161,9 @@ class CAMStore:
             classes = [int(c) for c in classes]
             self._check_ids(classes, max_class, img_id, None)
         if self.cam_format == 'bed_png':
+            if classes is None:  # the ids in the file names (``_25.png`` in a VOC store)
+                classes = self._bed_png_classes(stem, img_id)
+                self._check_ids(classes, max_class, img_id, where)
             cams, keys = self._load_bed_png(stem, img_id, classes, hw)
         else:
             if self.cam_format == 'npz':
@@ -244,12 +266,27 @@ class CAMStore:
             with np.load(src, allow_pickle=False) as z:
                 # the shape from the header first: a small compressed file can
                 # decode to gigabytes
-                shape = _npz_member_shape(z, 'cams')
-                if shape is not None and len(shape) == 3:
+                head, key_head = _npz_member_header(z, 'cams'), _npz_member_header(z, 'keys')
+                if head is not None:
+                    shape, dtype = head
+                    if dtype.hasobject:
+                        raise WSSSInputError("npz 'cams' holds pickled objects (never read)",
+                                             img_id, path)
+                    if len(shape) != 3 or dtype not in (np.uint8, np.float16, np.float32):
+                        raise WSSSInputError(
+                            f"npz 'cams' must be K×H×W uint8, float16 or float32; its header "
+                            f'says {dtype} {shape}', img_id, path)
                     check_header_hw(shape[1:], hw, 'CAM', img_id, path)
                     if shape[0] > MAX_CAMS_PER_IMAGE:
                         raise WSSSInputError(f'npz CAM file holds {shape[0]} maps (more than '
                                              f'{MAX_CAMS_PER_IMAGE})', img_id, path)
+                if key_head is not None and (
+                        len(key_head[0]) != 1 or not np.issubdtype(key_head[1], np.integer)
+                        or (head is not None and key_head[0][0] != head[0][0])):
+                    raise WSSSInputError(
+                        f"npz 'keys' must be integer class ids, one per CAM; its header says "
+                        f'{key_head[1]} {key_head[0]}' + (f' for {head[0][0]} CAMs' if head
+                                                          else ''), img_id, path)
                 keys, cams = z['keys'], z['cams']
         except WSSSInputError:
             raise
@@ -287,13 +324,15 @@ class CAMStore:
             raise WSSSInputError(f'npy_dict CAM file holds a {type(d).__name__}, not a dict',
                                  img_id, path)
         if 'keys' in d and 'high_res' in d:  # IRN: keys are 0-based class ids
-            keys = [int(k) for k in np.asarray(d['keys']).reshape(-1)]
+            keys = [_int_class_id(k, img_id, path) for k in np.asarray(d['keys']).reshape(-1)
+                    .tolist()]
             cams = np.asarray(d['high_res'])
             if len(cams) == len(keys) + 1:  # IRN may store a background channel first
                 cams = cams[1:]
         else:  # EPS: {class id: H×W}
-            keys = sorted(int(k) for k in d)
-            cams = np.stack([np.asarray(d[k]) for k in sorted(d, key=int)]) if d else None
+            ids = {k: _int_class_id(k, img_id, path) for k in d}
+            keys = sorted(ids.values())
+            cams = np.stack([np.asarray(d[k]) for k in sorted(d, key=ids.get)]) if d else None
         if cams is None or cams.ndim != 3 or len(cams) != len(keys):
             raise WSSSInputError('npy_dict CAM file holds no K×H×W CAMs', img_id, path)
         return keys, cams
