@@ -1,4 +1,22 @@
-class WSSSInputError(ValueError):
+"""The errors mmwsss raises for a user's mistake (as opposed to its own bugs).
+
+Every tool ends on an :class:`MMWSSSError` (or a ``FileNotFoundError``) with
+its message and exit code 1, no traceback (:func:`mmwsss.utils.cli.run_tool`);
+any other exception keeps its traceback, since it is a bug to report.
+"""
+
+
+class MMWSSSError(Exception):
+    """A user's mistake: bad input data, a bad config or option. The message
+    says what is wrong, where, and how to fix it."""
+
+
+class WSSSConfigError(MMWSSSError, ValueError):
+    """A config or command-line option that cannot work (a key nothing reads,
+    a setting out of range...)."""
+
+
+class WSSSInputError(MMWSSSError, ValueError):
     """Bad input data (a CAM, saliency map, label list...).
 
     The message always names the image id (when there is one) and the file,

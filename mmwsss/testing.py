@@ -109,3 +109,54 @@ def make_voc_like_data(root: str,
     with open(list_file, 'w') as f:  # last: its presence marks a complete set
         f.write('\n'.join(ids) + '\n')
     return data
+
+
+def make_voc_file_layout(root: str,
+                         num_train: int = 10582,
+                         num_val: int = 1449,
+                         num_gt_subset: int = 0,
+                         num_classes: int = 20,
+                         cam_path: str = 'activation_maps/GEN_CAM',
+                         sal_path: str = 'saliency_maps/GEN_SAL',
+                         seed: int = 0) -> VOCLikeData:
+    """The file *layout* of a VOC WSSS set at full size, fast: every file a
+    config names (images, val and ``gt_subset`` GT masks, ``bed_png`` CAMs of
+    1–3 classes per image, saliency maps), each a few placeholder bytes, not a
+    decodable image. For checks that look at names only (``check_data``):
+    VOC's 10,582 + 1,449 ids take seconds to write.
+
+    Writes ``ImageSets/Segmentation/{train_aug,val}.txt``,
+    ``cls_labels/train_aug.txt`` and, with ``num_gt_subset``, ``gt_subset.txt``
+    (the first ids of the training list). Returns the paths relative to ``root``.
+    """
+    rng = np.random.default_rng(seed)
+    train = tuple(f'gen_{i:05d}' for i in range(num_train))
+    val = [f'val_{i:05d}' for i in range(num_val)]
+    data = VOCLikeData(root=root, ids=train, cam_path=cam_path, sal_path=sal_path)
+    for d in (data.img_path, 'SegmentationClassAug', cam_path, sal_path,
+              osp.dirname(data.ann_file), osp.dirname(data.cls_label_file)):
+        os.makedirs(osp.join(root, d), exist_ok=True)
+
+    def touch(path):
+        with open(path, 'wb') as f:
+            f.write(b'\0')
+
+    cls_lines = []
+    for img_id in train:
+        classes = sorted(rng.choice(num_classes, int(rng.integers(1, 4)), replace=False))
+        cls_lines.append(' '.join([img_id] + [str(c) for c in classes]))
+        touch(osp.join(root, data.img_path, img_id + '.jpg'))
+        touch(osp.join(root, sal_path, img_id + '.png'))
+        for c in classes:
+            touch(osp.join(root, cam_path, f'{img_id}_{c}.png'))
+    for img_id in val + list(train[:num_gt_subset]):
+        touch(osp.join(root, data.img_path, img_id + '.jpg'))
+        touch(osp.join(root, 'SegmentationClassAug', img_id + '.png'))
+    lists = {data.cls_label_file: cls_lines, data.ann_file: train,
+             'ImageSets/Segmentation/val.txt': val}
+    if num_gt_subset:
+        lists['gt_subset.txt'] = train[:num_gt_subset]
+    for name, lines in lists.items():
+        with open(osp.join(root, name), 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+    return data

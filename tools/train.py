@@ -22,17 +22,23 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import mmwsss  # noqa: E402,F401  (registers datasets, transforms and models)
 from mmwsss.utils import (check_label_overwrite, check_pseudo_label_dirs,  # noqa: E402
                           load_config, register_checkpoint_safe_globals)
+from mmwsss.utils.cli import run_tool  # noqa: E402
 from mmwsss.utils.dist import (collect_into_work_dir, device_note,  # noqa: E402
                                init_distributed, is_main_process)
+from mmwsss.utils.smoke import (SMOKE_BATCH, SMOKE_CROP, SMOKE_ITERS,  # noqa: E402
+                                SMOKE_VAL_IMAGES, make_smoke_config)
 
-DATA_HELP = ('the data of this config is not all there (README, "Preparing the data"; '
-             'tools/check_data.py lists the same; --skip-data-check to go on):')
+DATA_HELP = ('the data or pretrained weights of this config are not all there (README, '
+             '"Preparing the data"; tools/check_data.py lists the same; --skip-data-check to '
+             'go on):')
 
 
-def parse_args():
-    parser = argparse.ArgumentParser(description='Train a segmentor')
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Train a segmentor', formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument('--work-dir', help='the dir to save logs and models (default: '
+                        'work_dirs/<config name>, with a _smoke suffix under --smoke)')
     parser.add_argument(
         '--resume',
         action='store_true',
@@ -67,7 +73,18 @@ def parse_args():
     parser.add_argument(
         '--skip-data-check',
         action='store_true',
-        help='do not check before training that every file the config reads is there')
+        help='do not check before training that every file the config reads (data and '
+        'pretrained weights) is there')
+    parser.add_argument(
+        '--smoke',
+        nargs='?',
+        type=int,
+        const=SMOKE_ITERS,
+        metavar='ITERS',
+        help='a few minutes on a small machine: this config for ITERS iterations (%d when '
+        'not given), %dx%d crops, batch %d, SyncBN as BN, no pretrained weights (no '
+        'download), validation on %d images, work dir work_dirs/<config name>_smoke '
+        '(mmwsss.utils.smoke)' % (SMOKE_ITERS, *SMOKE_CROP, SMOKE_BATCH, SMOKE_VAL_IMAGES))
     parser.add_argument(
         '--check-data-only',
         action='store_true',
@@ -75,19 +92,20 @@ def parse_args():
         'tools/dist_train.sh runs once per node before starting the ranks)')
     # torch >= 2.0 launchers pass `--local-rank`
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
 
     return args
 
 
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
 
     # load config
     cfg = load_config(args.config, args.cfg_options, args.pseudo_labels)
     cfg.launcher = args.launcher
+    smoke = make_smoke_config(cfg, iters=args.smoke) if args.smoke else None
 
     # the process group first: start-up checks then run once, not once per rank
     init_distributed(cfg, args.launcher)
@@ -113,7 +131,8 @@ def main():
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+                                osp.splitext(osp.basename(args.config))[0] +
+                                ('_smoke' if args.smoke else ''))
 
     # mmengine gathers ranks' metric results through .dist_test/ in the current
     # directory, and leaves it there: into the work dir instead
@@ -144,6 +163,8 @@ def main():
     else:
         runner = RUNNERS.build(cfg)
 
+    if smoke:  # now that the work dir's log file is open
+        print_log('--smoke: ' + '; '.join(smoke), logger='current')
     if args.resume:
         check_resume_shapes(runner)
 
@@ -154,7 +175,8 @@ def main():
 def preflight(cfg, skip_data_check: bool = False) -> list:
     """Problems that stop a run before any model is built, one line each: missing
     pseudo-label folders, a pipeline that overwrites the labels, and (unless
-    skipped) every file the config reads. Once per node under a launcher."""
+    skipped) every file the config reads and its pretrained weights (nothing
+    downloaded). Once per node under a launcher."""
     from mmwsss.utils.data_check import check_data_once
     problems = []
     for check in (check_pseudo_label_dirs, check_label_overwrite):
@@ -163,7 +185,8 @@ def preflight(cfg, skip_data_check: bool = False) -> list:
         except (FileNotFoundError, ValueError) as e:
             problems.append(str(e))
     if not skip_data_check:  # every list, folder and map it reads, in seconds
-        problems += check_data_once(cfg, ('train_dataloader', 'val_dataloader'))
+        problems += check_data_once(cfg, ('train_dataloader', 'val_dataloader'),
+                                    weights=True)
     return problems
 
 
@@ -188,4 +211,4 @@ def check_resume_shapes(runner):
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

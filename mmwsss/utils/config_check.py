@@ -2,6 +2,8 @@
 import os.path as osp
 from typing import Any, List, Optional, Tuple
 
+from mmwsss.errors import WSSSConfigError
+
 WRAPPERS = ('RepeatDataset', 'ConcatDataset', 'ClassBalancedDataset', 'MultiImageMixDataset')
 
 
@@ -93,7 +95,7 @@ def find_pseudo_label_step(dataset_cfg: dict) -> Tuple[dict, dict]:
     for step in dataset_cfg.get('pipeline', []):
         if step.get('type', '').split('.')[-1] == 'SaliencyPseudoLabel':
             return dataset_cfg, step
-    raise ValueError('the training pipeline has no SaliencyPseudoLabel step')
+    raise WSSSConfigError('the training pipeline has no SaliencyPseudoLabel step')
 
 
 def without_gt_subset(dataset_cfg: dict) -> Tuple[dict, Optional[List[str]]]:
@@ -197,7 +199,7 @@ def check_ignore_index(cfg, sections=('train_dataloader', )) -> None:
                         'dataset and the loss, got ' +
                         ', '.join(f'{k} = {v}' for k, v in values))
     if problems:
-        raise ValueError('ignore_index: ' + '; '.join(problems))
+        raise WSSSConfigError('ignore_index: ' + '; '.join(problems))
 
 
 def check_label_overwrite(cfg, sections=('train_dataloader', )) -> None:
@@ -220,6 +222,6 @@ def check_label_overwrite(cfg, sections=('train_dataloader', )) -> None:
                     'LoadAnnotations' in names[names.index('SaliencyPseudoLabel'):]:
                 bad.append(f'{where}.pipeline')
     if bad:
-        raise ValueError('LoadAnnotations after SaliencyPseudoLabel replaces every pseudo label '
-                         'by the GT mask; remove it from: ' + ', '.join(bad))
+        raise WSSSConfigError('LoadAnnotations after SaliencyPseudoLabel replaces every pseudo '
+                              'label by the GT mask; remove it from: ' + ', '.join(bad))
     check_ignore_index(cfg, sections)

@@ -12,6 +12,7 @@ from typing import List, Optional, Tuple
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from mmwsss.errors import WSSSConfigError
 from mmwsss.utils.config_check import find_pseudo_label_step
 
 # Configs renamed to mmseg's scheme {algo}_{backbone}_{gpus}xb{batch}-{iters}_{data}-{crop}
@@ -278,7 +279,7 @@ def check_cfg_options(cfg: Config, options: dict) -> None:
         if why:
             bad.append(f'{key}: {why}')
     if bad:
-        raise ValueError('--cfg-options keys that the config never reads:\n  ' +
+        raise WSSSConfigError('--cfg-options keys that the config never reads:\n  ' +
                          '\n  '.join(bad) + '\n(e.g. train_dataloader.dataset.data_root=..., '
                          'train_dataloader.dataset.maps_root=..., '
                          'train_dataloader.dataset.pseudo_label_cfg.tau=...)')
@@ -360,7 +361,7 @@ def apply_sweep_result(cfg: Config, best_json: str) -> dict:
     best_json = best.pop('_path')
     ds, _ = find_pseudo_label_step(cfg.train_dataloader.dataset)
     if 'pseudo_label_cfg' not in ds:
-        raise ValueError('the training dataset has no pseudo_label_cfg (a WSSS dataset '
+        raise WSSSConfigError('the training dataset has no pseudo_label_cfg (a WSSS dataset '
                          'with pseudo_labels=True) to apply the sweep result to')
     step = dict(tau=best['tau'], mode=best['mode'], crf=best.get('crf'))
     for key in ('cam_format', 'sal_threshold', 'ignore_unassigned'):

@@ -12,6 +12,7 @@ import warnings
 # the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
 warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import glob  # noqa: E402
 import os.path as osp  # noqa: E402
 import sys  # noqa: E402
@@ -59,15 +60,42 @@ def main(argv=None):
     configs = args.configs or sorted(glob.glob(osp.join(ROOT, 'configs', 'wsss', 'recipes',
                                                         '*.py'))) + [
         osp.join(ROOT, 'configs', 'eps', 'ird_resnet38_1xb8-20k_voc12aug-448x448.py')]
+    rows, notes = {}, []
+    # what building the models warns (mmseg's, mmengine's) goes after the table,
+    # once each, on stderr: not between its rows
+    with warnings.catch_warnings(record=True) as caught, _log_records() as records:
+        warnings.simplefilter('always')
+        for path in configs:
+            rows[path] = model_budget(load_config(path, args.cfg_options))
+    for msg in [str(w.message) for w in caught] + [r.getMessage() for r in records]:
+        if msg not in notes:
+            notes.append(msg)
     print('| config | parameters | optimizer | checkpoint |\n|---|---|---|---|')
-    rows = {}
-    for path in configs:
-        b = model_budget(load_config(path, args.cfg_options))
-        rows[path] = b
+    for path, b in rows.items():
         print(f'| {osp.basename(path)} | {b["params"] / 1e6:.1f}M | {b["optimizer"]} | '
               f'{b["checkpoint_bytes"] / 2**30:.2f} GiB |')
+    for msg in notes:
+        print(f'note: {msg}', file=sys.stderr)
     return rows
 
 
+@contextlib.contextmanager
+def _log_records():
+    """mmengine's log records at WARNING and above, kept instead of printed."""
+    import logging
+
+    from mmengine.logging import MMLogger
+    logger, records = MMLogger.get_current_instance(), []
+    keep = logging.Handler(logging.WARNING)
+    keep.emit = records.append
+    old = logger.handlers[:]
+    logger.handlers = [keep]
+    try:
+        yield records
+    finally:
+        logger.handlers = old
+
+
 if __name__ == '__main__':
-    main()
+    from mmwsss.utils.cli import run_tool
+    run_tool(main)

@@ -1,0 +1,45 @@
+"""How every mmwsss tool ends: a user's mistake as a message, a bug as a traceback.
+
+    if __name__ == '__main__':
+        run_tool(main)
+
+A user's mistake is an :class:`mmwsss.errors.MMWSSSError` (bad input data, a
+bad config or option) or a ``FileNotFoundError`` (a path the user gave): the
+tool prints ``<tool>: error: <message>`` on stderr and exits with code 1, no
+traceback, since the message already says what to fix. ``SystemExit`` (what
+the tools raise with a message) passes as it is; Ctrl-C exits with 130 and one
+line. Anything else is our bug: its traceback is kept, to be reported.
+``MMWSSS_TRACEBACK=1`` keeps the traceback of a user's mistake too.
+"""
+import os
+import os.path as osp
+import sys
+from typing import Callable
+
+from mmwsss.errors import MMWSSSError
+
+USER_ERRORS = (MMWSSSError, FileNotFoundError)
+
+
+def user_error_message(e: BaseException) -> str:
+    """The one paragraph a user reads for a user's mistake ``e``."""
+    msg = str(e) or type(e).__name__
+    if isinstance(e, FileNotFoundError) and e.filename and str(e.filename) not in msg:
+        msg = f'{msg}: {e.filename}'
+    return msg
+
+
+def run_tool(main: Callable, *args, prog: str = None, **kwargs):
+    """Call ``main(*args, **kwargs)`` as a tool's entry point (see the module's
+    docstring). Returns what ``main`` returns."""
+    prog = prog or osp.basename(sys.argv[0] or 'mmwsss')
+    try:
+        return main(*args, **kwargs)
+    except USER_ERRORS as e:
+        if os.environ.get('MMWSSS_TRACEBACK') == '1':
+            raise
+        print(f'{prog}: error: {user_error_message(e)}', file=sys.stderr)
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        print(f'{prog}: interrupted', file=sys.stderr)
+        raise SystemExit(130) from None

@@ -1,0 +1,256 @@
+"""Issue 23, the first hour round 2: check_data checks every id's maps, missing
+pretrained weights are named at start, a smoke recipe, one way for tools to end,
+and the logs and tables a person reads."""
+import logging
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+from mmwsss.errors import WSSSInputError
+from mmwsss.testing import make_voc_file_layout
+from mmwsss.utils import load_config
+from mmwsss.utils.data_check import check_data_report
+from tests.utils import load_tool
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+LEAF = osp.join(ROOT, 'configs', 'wsss', 'deeplabv2_r101-d8_2xb10-10k_voc12aug-321x321_cam-vst.py')
+R38 = osp.join(ROOT, 'configs', 'eps', 'ird_resnet38_1xb8-20k_voc12aug-448x448.py')
+V3P = osp.join(ROOT, 'configs', 'wsss', 'deeplabv3plus_r101-d8_4xb4-40k_voc12aug-512x512_cam-vst.py')
+
+
+def _layout_options(root, data, **extra):
+    opts = {'train_dataloader.dataset.data_root': root,
+            'train_dataloader.dataset.maps_root': root,
+            'train_dataloader.dataset.data_prefix.cam_path': data.cam_path,
+            'train_dataloader.dataset.data_prefix.sal_path': data.sal_path,
+            'val_dataloader.dataset.data_root': root,
+            'test_dataloader.dataset.data_root': root}
+    opts.update(extra)
+    return opts
+
+
+@pytest.fixture
+def layout(tmp_path):
+    root = str(tmp_path / 'voc')
+    return root, make_voc_file_layout(root, num_train=300, num_val=20, num_gt_subset=30)
+
+
+def test_check_data_checks_every_listed_ids_cams_and_saliency(layout):
+    """Fails before the fix: check_data looked for one map file per folder, so a
+    removed CAM, a removed saliency map and no maps at all for most ids passed."""
+    root, data = layout
+    opts = _layout_options(root, data)
+    report = check_data_report(load_config(LEAF, opts))
+    assert report.problems == []
+    assert report.counts["images' CAMs"] == 300 and report.counts['saliency maps'] == 300
+    assert report.counts['images'] == 320 and report.counts['GT masks'] == 20  # val once
+    assert 'all there' in report.summary() and "300 images' CAMs" in report.summary()
+
+    cam_dir, sal_dir = osp.join(root, data.cam_path), osp.join(root, data.sal_path)
+    labels = dict(ln.split(' ', 1) for ln in open(osp.join(root, data.cls_label_file))
+                  .read().splitlines())
+    cls = labels['gen_00007'].split()[-1]
+    os.remove(osp.join(cam_dir, f'gen_00007_{cls}.png'))  # one class's CAM
+    os.remove(osp.join(sal_dir, 'gen_00011.png'))
+    lines = check_data_report(load_config(LEAF, opts)).problems
+    assert len(lines) == 2, lines
+    cam = next(ln for ln in lines if 'cam_path' in ln)
+    assert cam.startswith('train_dataloader.dataset.data_prefix.cam_path: 1 CAM file(s) '
+                          '(bed_png) of the 300 images') and f'gen_00007_{cls}.png' in cam and cam_dir in cam
+    sal = next(ln for ln in lines if 'sal_path' in ln)
+    assert 'gen_00011.png' in sal and sal_dir in sal
+
+    # no maps at all for all but a few ids
+    for name in os.listdir(cam_dir):
+        if not name.startswith('gen_0000'):
+            os.remove(osp.join(cam_dir, name))
+    report = check_data_report(load_config(LEAF, opts))
+    cam = next(ln for ln in report.problems if 'cam_path' in ln)
+    assert ' of the 300 images' in cam and 'and ' in cam and 'more' in cam
+    assert report.summary().startswith('2 problem(s)')
+
+
+def test_check_data_semi_supervised_subset(layout):
+    """gt_subset images are not required to have maps (they train on GT); a
+    subset id outside the training list and a missing subset mask are named."""
+    root, data = layout
+    subset = osp.join(root, 'gt_subset.txt')
+    opts = _layout_options(root, data, **{'train_dataloader.dataset.gt_subset': subset})
+    for i in range(30):  # the subset's own maps are not read
+        os.remove(osp.join(root, data.sal_path, f'gen_{i:05d}.png'))
+    report = check_data_report(load_config(LEAF, opts))
+    assert report.problems == [] and report.counts['gt_subset ids'] == 30
+    assert report.counts['saliency maps'] == 270
+    with open(subset, 'a') as f:
+        f.write('val_00003\n')
+    os.remove(osp.join(root, 'SegmentationClassAug', 'gen_00004.png'))
+    lines = check_data_report(load_config(LEAF, opts)).problems
+    assert any('1 of the 31 ids' in ln and 'val_00003' in ln for ln in lines), lines
+    assert any('gen_00004.png (missing)' in ln for ln in lines), lines
+
+
+def test_check_data_tool_summary_lists_only_what_failed(layout, capsys):
+    """Fails before the fix: the closing line named every config, the ones that
+    passed too, and no line said how much was checked."""
+    root, data = layout
+    tool = load_tool('check_data')
+    opts = ['--skip-weights', '--cfg-options'] + [f'{k}={v}' for k, v in
+                                                 _layout_options(root, data).items()]
+    # its gt_subset list (train.txt) is not in the layout
+    bad = osp.join(ROOT, 'configs', 'semi', 'deeplabv2_r101-d8_2xb10-10k_voc12aug-321x321_'
+                   'eps-vst_semi-1464.py')
+    with pytest.raises(SystemExit) as e:
+        tool.main([LEAF, bad] + opts)
+    out = capsys.readouterr().out
+    assert f'{LEAF}: all there: 320 images' in out
+    assert f'{bad}: 1 problem(s)' in out
+    assert str(e.value) == f'1 problem(s) with the data of {bad}'
+
+
+def test_missing_pretrained_weights_are_named_at_start(tmp_path, monkeypatch):
+    """Fails before the fix: a missing ResNet-38 file failed as a bare
+    FileNotFoundError once the model was built, torchvision weights offline as a
+    URLError. Now the data check names the file, how to get it and the key."""
+    from mmwsss.utils import weights_check
+    monkeypatch.setattr(weights_check, 'host_reachable', lambda host: False)  # offline
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))  # an empty hub cache
+    monkeypatch.chdir(tmp_path)
+    lines = weights_check.check_weights(load_config(R38))
+    assert len(lines) == 1
+    assert lines[0].startswith('model.backbone.init_cfg.checkpoint: pretrained weights '
+                               'pretrain/ilsvrc-cls_rna-a1_cls1000_ep-0001.pth not found')
+    assert 'tools/model_converters/resnet38_mxnet2pth.py' in lines[0]
+    assert '--cfg-options model.backbone.init_cfg.checkpoint=' in lines[0]
+
+    cfg = load_config(V3P, {'model.pretrained': 'torchvision://resnet101'})
+    lines = weights_check.check_weights(cfg)
+    hub = osp.join(str(tmp_path / 'torch'), 'hub', 'checkpoints')
+    assert len(lines) == 1 and lines[0].startswith("model.pretrained = 'torchvision://")
+    cached = osp.join(hub, lines[0].split(hub + '/')[1].split()[0])
+    assert cached.endswith('.pth') and 'cannot be reached' in lines[0]
+    assert '--cfg-options model.pretrained=' in lines[0]
+    os.makedirs(osp.dirname(cached))
+    with open(cached, 'wb') as f:
+        f.write(b'x')
+    assert weights_check.check_weights(cfg) == []
+    # open-mmlab:// names resolve through mmengine's table to the same cache
+    lines = weights_check.check_weights(load_config(V3P))
+    assert len(lines) == 1 and 'resnet101_v1c' in lines[0] and 'hub' in lines[0]
+    assert weights_check.check_weights(
+        load_config(V3P, {'model.pretrained': 'torchvision://resnet_101'}))[0].endswith(
+            'mmengine knows no such model name (a typo?); or --cfg-options '
+            'model.pretrained=/path/to/weights.pth')
+
+    # tools/train.py's start-up check reports it with the data
+    train = load_tool('train')
+    assert any('resnet38_mxnet2pth.py' in ln for ln in train.preflight(load_config(R38)))
+
+
+def _tool(*args, env=None):
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                          env=dict(os.environ, **(env or {})), timeout=300)
+
+
+def test_tools_end_on_a_users_mistake_with_the_message_and_on_our_bug_with_a_traceback(
+        capsys):
+    """Fails before the fix: a wrong config path or a bad --cfg-options key ended the
+    tools in a traceback (FileNotFoundError / ValueError from load_config)."""
+    from mmwsss.utils.cli import run_tool
+
+    def user():
+        raise WSSSInputError('CAM values must lie in [0, 1]', 'gen_1', 'a/gen_1.npz')
+
+    with pytest.raises(SystemExit) as e:
+        run_tool(user, prog='tool.py')
+    assert e.value.code == 1
+    assert capsys.readouterr().err == ("tool.py: error: image 'gen_1', file 'a/gen_1.npz': "
+                                       'CAM values must lie in [0, 1]\n')
+
+    def bug():
+        raise KeyError('our bug')
+
+    with pytest.raises(KeyError):
+        run_tool(bug)
+
+    r = _tool('tools/check_data.py', 'configs/no_such.py')
+    assert r.returncode == 1 and 'Traceback' not in r.stderr, r.stderr[-2000:]
+    assert r.stderr.strip().splitlines()[-1] == \
+        'check_data.py: error: config file configs/no_such.py not found'
+    r = _tool('tools/check_data.py', 'configs/no_such.py', env={'MMWSSS_TRACEBACK': '1'})
+    assert r.returncode == 1 and 'Traceback' in r.stderr
+
+
+def test_tools_exit_the_same_way():
+    """Every tool's entry point goes through run_tool (the shared helper)."""
+    import glob
+    tools = sorted(glob.glob(osp.join(ROOT, 'tools', '**', '*.py'), recursive=True))
+    plain = [t for t in tools if "__name__ == '__main__'" in open(t).read()
+             and 'run_tool(' not in open(t).read()]
+    assert not plain, plain
+
+
+def test_frozen_parameters_are_one_log_line(tmp_path):
+    """Fails before the fix: mmengine warns once per frozen parameter (208 lines per
+    DeepLab-V2 log, 82 per ResNet-38 log)."""
+    import torch
+    from mmengine.optim import build_optim_wrapper
+
+    from tests.test_configs import mmlogger_records
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    for p in model[1].parameters():
+        p.requires_grad = False
+    cfg = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1),
+               constructor='SummaryOptimWrapperConstructor')
+    with mmlogger_records(logging.INFO) as records:
+        build_optim_wrapper(model, cfg)
+    msgs = [r.getMessage() for r in records]
+    assert not [m for m in msgs if 'is skipped since' in m], msgs
+    assert [m for m in msgs if 'requires_grad=False' in m] == [
+        '2 parameters with requires_grad=False are not optimised (frozen): 1.weight 1, '
+        '1.bias 1']
+
+
+def test_model_budget_table_has_no_warning_inside():
+    """Fails before the fix: mmseg's warnings while building the models were
+    printed between the table's rows."""
+    r = _tool('tools/analysis_tools/model_budget.py',
+              'configs/wsss/recipes/segformer_mit-b5_8xb2-40k_voc12aug-512x512.py')
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = r.stdout.strip().splitlines()
+    assert lines[0].startswith('| config |') and all(ln.startswith('|') for ln in lines), lines
+
+
+def test_smoke_runs_a_real_leaf_on_the_fixtures(tmp_path, voc_root):
+    """Fails before the fix (no --smoke: 9 to 11 overrides with pipeline indices). The
+    DeepLab-V2 leaf as it ships, with only its data pointed at the fixture."""
+    train = load_tool('train')
+    work = tmp_path / 'smoke'
+    opts = [f'train_dataloader.dataset.data_root={voc_root}',
+            f'train_dataloader.dataset.maps_root={voc_root}',
+            'train_dataloader.dataset.data_prefix.cam_path=activation_maps/VOC2012_TEST',
+            'train_dataloader.dataset.data_prefix.sal_path=saliency_maps/VOC2012_TEST',
+            f'val_dataloader.dataset.data_root={voc_root}',
+            'visualizer.name=smoke_test']
+    train.main([LEAF, '--smoke', '1', '--work-dir', str(work), '--cfg-options', *opts])
+    assert (work / 'iter_1.pth').is_file()
+    log = open(next(work.glob('*/*.log'))).read()
+    assert '--smoke: 1 iterations' in log and 'mIoU' in log
+    assert 'model.pretrained=None' in log and 'validation on 2 images' in log
+
+
+def test_smoke_config_names_what_sets_the_crop():
+    from mmwsss.utils.smoke import make_smoke_config
+    cfg = load_config(LEAF)
+    done = make_smoke_config(cfg)
+    assert cfg.model.data_preprocessor.size == (64, 64) and cfg.model.pretrained is None
+    crops = [t for t in cfg.train_dataloader.dataset.pipeline if t.type == 'RandomCrop']
+    assert crops[0].crop_size == (64, 64)
+    assert cfg.val_dataloader.dataset.indices == 2 and cfg.train_cfg.max_iters == 4
+    assert any('RandomCrop.crop_size=(64, 64)' in d for d in done), done
+    # crop_size= is refused, naming the keys that do set the crop
+    with pytest.raises(ValueError, match=r'crop_size: .*train_dataloader\.dataset\.pipeline\.\d+'
+                                         r'\.crop_size.*model\.data_preprocessor\.size'):
+        load_config(LEAF, {'crop_size': (64, 64)})
