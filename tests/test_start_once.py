@@ -102,6 +102,30 @@ def test_labels_derived_from_gt_are_built_once_and_cached(voc_copy, monkeypatch)
     assert len(_count_cache(lists)) == 2
 
 
+@pytest.mark.parametrize('labels', [{'X': [25]}, {'X': ['14']}, {'X': [1.5]}, {'X': 14},
+                                    [[0, 14]], {'X': [True]}, {'X': [-1]}])
+def test_a_cache_of_another_shape_or_with_unknown_class_ids_is_built_again(labels, voc_copy):
+    """Fails before the fix: the cache was used as read: class ids 25 (of 20) and -1
+    reached training, 1.5 and true became class 1, a list or a bare number in place of
+    the id lists gave a TypeError."""
+    kw = dict(data_root=voc_copy, ann_file='ImageSets/Segmentation/train_aug.txt',
+              data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug'),
+              pseudo_labels=True)
+    first = VOCWSSSDataset(**kw)
+    want = {i['img_id']: [int(c) for c in i['cls_labels']] for i in first}
+    cache, = _count_cache(osp.join(voc_copy, 'ImageSets', 'Segmentation'))
+    damaged = {img_id: ids for img_id, ids in want.items()}
+    if isinstance(labels, dict):
+        damaged.update({next(iter(want)): labels['X']})
+    else:
+        damaged = labels
+    with open(cache, 'w') as f:
+        json.dump(dict(labels=damaged), f)
+    again = VOCWSSSDataset(**kw)
+    assert {i['img_id']: [int(c) for c in i['cls_labels']] for i in again} == want
+    assert json.load(open(cache))['labels'] == want  # rewritten
+
+
 def test_coco_instances_are_parsed_once_and_cached(tmp_path, coco_root, monkeypatch):
     import shutil
     ann = tmp_path / 'instances_train2014.json'

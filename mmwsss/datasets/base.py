@@ -161,7 +161,8 @@ class BaseWSSSDataset(BaseSegDataset):
             return out
 
         beside = self.ann_file or osp.dirname(paths[0])
-        return cached_labels(cache_path(beside, 'gt-cls-labels', h.hexdigest()), build)
+        return cached_labels(cache_path(beside, 'gt-cls-labels', h.hexdigest()), build,
+                             self.num_fg_classes)
 
     def _data_info(self, img_id: str) -> dict:
         img_dir = self.data_prefix.get('img_path', '')

@@ -40,7 +40,8 @@ class COCOWSSSDataset(BaseWSSSDataset):
         if not osp.isfile(self.ann_file):
             raise FileNotFoundError(f'COCOWSSSDataset: ann_file not found: {self.ann_file}')
         key = file_digest(self.ann_file, hashlib.sha256(b'coco-cls-labels v1\n')).hexdigest()
-        return cached_labels(cache_path(self.ann_file, 'cls-labels', key), self._parse_coco)
+        return cached_labels(cache_path(self.ann_file, 'cls-labels', key), self._parse_coco,
+                             len(COCO_CLASSES))
 
     def _parse_coco(self) -> Dict[str, List[int]]:
         from pycocotools.coco import COCO

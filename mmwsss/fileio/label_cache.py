@@ -55,16 +55,35 @@ def cache_path(beside: str, kind: str, key: str) -> str:
     return osp.join(FALLBACK_DIR, name)
 
 
-def _read(path: str) -> Optional[Dict[str, List[int]]]:
+def _valid_labels(labels, num_classes: Optional[int]) -> bool:
+    """``{img_id: [class ids]}`` with integer ids in ``[0, num_classes)``."""
+    if not isinstance(labels, dict):
+        return False
+    for img_id, ids in labels.items():
+        if not isinstance(ids, list) or not all(
+                type(c) is int and 0 <= c and (num_classes is None or c < num_classes)
+                for c in ids):
+            return False
+    return True
+
+
+def _read(path: str, num_classes: Optional[int] = None) -> Optional[Dict[str, List[int]]]:
     try:
-        with open(path) as f:
-            return json.load(f)['labels']
-    except (OSError, ValueError, KeyError, TypeError):
+        with open(path, encoding='utf-8') as f:
+            labels = json.load(f)['labels']
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
         return None  # absent, or damaged: build again
+    # a cache is only ever a copy: one of another shape, or with an id outside the
+    # classes (written by hand, or by another version), is built again, never used
+    return labels if _valid_labels(labels, num_classes) else None
 
 
-def cached_labels(path: str, build: Callable[[], Dict[str, List[int]]]) -> Dict[str, List[int]]:
+def cached_labels(path: str, build: Callable[[], Dict[str, List[int]]],
+                  num_classes: Optional[int] = None) -> Dict[str, List[int]]:
     """``build()``'s ``{img_id: [class ids]}``, through the cache file ``path``.
+
+    A cache file whose content is not such a dict of integer ids in
+    ``[0, num_classes)`` (when given) counts as absent and is built again.
 
     Under ``torch.distributed`` the rank with ``LOCAL_RANK`` 0 of each node
     builds and writes (atomically), the others wait at a barrier and read, so
@@ -72,7 +91,7 @@ def cached_labels(path: str, build: Callable[[], Dict[str, List[int]]]) -> Dict[
     raised by that rank; the others stop with a one-line pointer to it rather
     than repeat it.
     """
-    labels = _read(path)
+    labels = _read(path, num_classes)
     if labels is not None:
         return labels
     from mmengine.dist import barrier, get_world_size
@@ -91,7 +110,7 @@ def cached_labels(path: str, build: Callable[[], Dict[str, List[int]]]) -> Dict[
     if error is not None:
         raise error
     if labels is None:
-        labels = _read(path)
+        labels = _read(path, num_classes)
         if labels is None:
             raise RuntimeError(f'the image-level labels were not built (cache {path}); '
                                'the first rank of this node says why')
