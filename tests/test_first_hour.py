@@ -184,9 +184,12 @@ def test_tools_end_on_a_users_mistake_with_the_message_and_on_our_bug_with_a_tra
 
 
 def test_tools_exit_the_same_way():
-    """Every tool's entry point goes through run_tool (the shared helper)."""
+    """Every tool's entry point goes through run_tool (the shared helper); not
+    tools/demo.py (it hands over to demo/wsss_demo.py) nor tools/gpu_check.py (it
+    starts before the stack is installed and reports each step's failure itself)."""
     import glob
     tools = sorted(glob.glob(osp.join(ROOT, 'tools', '**', '*.py'), recursive=True))
+    tools = [t for t in tools if osp.basename(t) not in ('demo.py', 'gpu_check.py')]
     plain = [t for t in tools if "__name__ == '__main__'" in open(t).read()
              and 'run_tool(' not in open(t).read()]
     assert not plain, plain

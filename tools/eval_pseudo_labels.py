@@ -265,4 +265,5 @@ def _sweep_and_write(args, cfg, items, num_classes, class_names, store, rule):
 
 
 if __name__ == '__main__':
-    main()
+    from mmwsss.utils.cli import run_tool
+    run_tool(main)

@@ -196,4 +196,5 @@ def write_protocol(runner, cfg, args, metrics):
 
 
 if __name__ == '__main__':
-    main()
+    from mmwsss.utils.cli import run_tool
+    run_tool(main)

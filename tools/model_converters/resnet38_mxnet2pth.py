@@ -74,4 +74,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from mmwsss.utils.cli import run_tool
+    run_tool(main)
