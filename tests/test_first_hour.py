@@ -257,3 +257,11 @@ def test_smoke_config_names_what_sets_the_crop():
     with pytest.raises(ValueError, match=r'crop_size: .*train_dataloader\.dataset\.pipeline\.\d+'
                                          r'\.crop_size.*model\.data_preprocessor\.size'):
         load_config(LEAF, {'crop_size': (64, 64)})
+
+
+def test_the_readme_download_step_leaves_nothing_for_git():
+    """Fails before the fix: the README's `git clone https://github.com/clovaai/WSSS-BED`
+    (in the repository root) and the converted weights in pretrain/ showed as untracked."""
+    for path in ('WSSS-BED/wsss_bed/run.py', 'pretrain/ilsvrc-cls_rna-a1_cls1000_ep-0001.pth'):
+        r = subprocess.run(['git', 'check-ignore', '-q', path], cwd=ROOT)
+        assert r.returncode == 0, path
