@@ -281,3 +281,122 @@ def test_npy_dict_class_ids_must_be_integers(cams, bad, tmp_path):
     with pytest.raises(WSSSInputError, match=r'x\.npy.*class id ' + re.escape(bad) +
                        '.*not an integer'):
         load_cams(str(tmp_path), 'x', cam_format='npy_dict', allow_pickle=True)
+
+
+# --- the packed store (cam_format='packed', tools/pack_maps.py; issue 22) ----------
+
+def _packed(tmp_path, classes=(3, 11), sal=True, hw=(5, 7), name='a'):
+    from mmwsss.fileio.packed_maps import save_packed
+    rng = np.random.default_rng(0)
+    cams = rng.integers(0, 256, (len(classes), ) + hw, dtype=np.uint8)
+    s = rng.integers(0, 256, hw, dtype=np.uint8) if sal else None
+    path = str(tmp_path / f'{name}.maps')
+    save_packed(path, classes, cams, s)
+    return path, cams, s
+
+
+def test_packed_roundtrip_memmap_and_bytes(tmp_path):
+    from mmwsss.fileio.packed_maps import parse_header
+    path, cams, sal = _packed(tmp_path, classes=(11, 3))  # written sorted by class id
+    got, keys, s = CAMStore(str(tmp_path), 'packed').load_maps('a', [3, 11], (5, 7), 19)
+    assert keys == [3, 11] and got.dtype == np.uint8
+    np.testing.assert_array_equal(got, cams[::-1])
+    np.testing.assert_array_equal(s, sal)
+    got, keys = CAMStore(str(tmp_path), 'packed').load('a', [11])
+    assert keys == [11]
+    np.testing.assert_array_equal(got[0], cams[0])
+    # the payload is 64-byte aligned: np.memmap maps it as is
+    raw = open(path, 'rb').read()
+    h = parse_header(raw, len(raw))
+    assert h.offset % 64 == 0
+    mm = np.memmap(path, np.uint8, 'r', h.offset, (h.num_maps, ) + h.hw)
+    np.testing.assert_array_equal(mm[0], sal)
+    np.testing.assert_array_equal(mm[1:], cams[::-1])
+
+
+def test_packed_read_through_an_mmengine_backend(tmp_path):
+    """A non-local backend: the bytes come from mmengine.fileio.get."""
+    from mmengine.fileio import LocalBackend, register_backend
+
+    class Renamed(LocalBackend):  # any backend other than 'local' takes the bytes path
+        pass
+
+    register_backend('packed_test_backend', Renamed, force=True)
+    _, cams, sal = _packed(tmp_path)
+    store = CAMStore(str(tmp_path), 'packed', backend_args=dict(backend='packed_test_backend'))
+    got, keys, s = store.load_maps('a', None, (5, 7))
+    np.testing.assert_array_equal(got, cams)
+    np.testing.assert_array_equal(s, sal)
+
+
+def _rewrite(path, fn):
+    raw = bytearray(open(path, 'rb').read())
+    raw = fn(raw)
+    open(path, 'wb').write(bytes(raw))
+
+
+@pytest.mark.parametrize('backend', [None, 'packed_test_backend'])
+def test_packed_bad_input(tmp_path, backend):
+    import struct
+
+    from mmengine.fileio import LocalBackend, register_backend
+    register_backend('packed_test_backend', type('B', (LocalBackend, ), {}), force=True)
+    store = CAMStore(str(tmp_path), 'packed',
+                     backend_args=backend and dict(backend=backend))
+
+    def load(name='a', classes=None, hw=(5, 7), max_class=19):
+        return store.load_maps(name, classes, hw, max_class)
+
+    path, _, _ = _packed(tmp_path)
+    with pytest.raises(WSSSInputError, match=r"a\.maps.*are 7×5 \(W×H\) but the image is 8×5"):
+        load(hw=(5, 8))
+    with pytest.raises(WSSSInputError, match=r'labelled class\(es\) \[4\] have no CAM'):
+        load(classes=[3, 4])
+    with pytest.raises(WSSSInputError, match='not found'):
+        load('missing')
+    _rewrite(path, lambda r: r[:-1])
+    with pytest.raises(WSSSInputError, match=r'a\.maps.*truncated: 168 bytes, the header says 169'):
+        load()
+    _packed(tmp_path)
+    _rewrite(path, lambda r: r + b'\0')
+    with pytest.raises(WSSSInputError, match='longer than its header says'):
+        load()
+    _packed(tmp_path)
+    _rewrite(path, lambda r: r[:20])
+    with pytest.raises(WSSSInputError, match='less than its 36-byte header'):
+        load()
+    _packed(tmp_path)
+    _rewrite(path, lambda r: b'PK\x03\x04' + r[4:])
+    with pytest.raises(WSSSInputError, match='not a packed map file'):
+        load()
+    _packed(tmp_path)
+    _rewrite(path, lambda r: r[:8] + struct.pack('<H', 2) + r[10:])
+    with pytest.raises(WSSSInputError, match='version 2'):
+        load()
+    # class ids: out of range, repeated, unsorted (written past save_packed's checks)
+    for ids, msg in (((3, 25), r'unknown class id\(s\) \[25\] \(valid: 0..19\)'),
+                     ((3, 3), 'strictly increasing'), ((11, 3), 'strictly increasing')):
+        _packed(tmp_path)
+        _rewrite(path, lambda r: r[:36] + struct.pack('<2H', *ids) + r[40:])
+        with pytest.raises(WSSSInputError, match=msg):
+            load()
+
+
+def test_packed_header_checked_before_the_payload(tmp_path):
+    """A header that promises 2 GB on a 64-byte file is refused from the header
+    and the file size alone: nothing is allocated or read for the payload."""
+    import time
+
+    from mmwsss.fileio.packed_maps import pack_header
+    path = tmp_path / 'big.maps'
+    path.write_bytes(pack_header((30000, 30000), [0, 1], True))  # 2.7 GB payload declared
+    store = CAMStore(str(tmp_path), 'packed')
+    t = time.perf_counter()
+    with pytest.raises(WSSSInputError, match=r'truncated: 64 bytes, the header says'):
+        store.load_maps('big', None, None)
+    with pytest.raises(WSSSInputError, match=r"are 30000×30000 \(W×H\) but the image is 7×5"):
+        store.load_maps('big', None, (5, 7))
+    with pytest.raises(WSSSInputError, match=r'unknown class id\(s\) \[1\] \(valid: 0..0\)'):
+        path.write_bytes(pack_header((2, 2), [0, 1], False) + bytes(8))
+        store.load_maps('big', None, None, max_class=0)
+    assert time.perf_counter() - t < 1

@@ -1,8 +1,11 @@
-"""CAM stores: read ``bed_png``, ``npz`` and ``npy_dict``; write ``npz`` and ``bed_png``.
+"""CAM stores: read ``bed_png``, ``npz``, ``npy_dict`` and ``packed``; write
+``npz`` and ``bed_png`` (``packed``: ``tools/pack_maps.py``).
 
 A CAM is one float map in [0, 1] per labelled class at the image's full
 resolution. An image's files are named from a *stem*, ``<cam_dir>/<img_id>``:
-``<stem>_<c>.png`` (``bed_png``), ``<stem>.npz`` or ``<stem>.npy``.
+``<stem>_<c>.png`` (``bed_png``), ``<stem>.npz``, ``<stem>.npy`` or
+``<stem>.maps`` (``packed``: the uint8 CAMs and the saliency map in one
+uncompressed file, :mod:`mmwsss.fileio.packed_maps`).
 """
 import glob
 import io
@@ -16,12 +19,14 @@ import numpy as np
 
 from mmwsss.errors import WSSSInputError
 from mmwsss.functional.pseudo_label import UINT8_TO_UNIT
+from .packed_maps import SUFFIX as PACKED_SUFFIX
+from .packed_maps import read_packed
 from .png import (atomic_write, check_header_hw, is_local, read_bytes, read_gray_png,
                   save_label_png)
 
-CAM_FORMATS = ('bed_png', 'npz', 'npy_dict')
+CAM_FORMATS = ('bed_png', 'npz', 'npy_dict', 'packed')
 MAX_CAMS_PER_IMAGE = 1000  # COCO has 80 classes; more is a damaged or foreign file
-_SUFFIX = dict(npz='.npz', npy_dict='.npy')
+_SUFFIX = dict(npz='.npz', npy_dict='.npy', packed=PACKED_SUFFIX)
 MAX_PADDED_DIGITS = 4  # ``_0014.png``: zero-padded twins of a bed_png class file probed
 
 
@@ -98,7 +103,8 @@ class CAMStore:
     Args:
         cam_dir (str, optional): the store's folder. None when every caller
             passes the image's file stem (e.g. from a dataset's ``cam_path``).
-        cam_format (str): ``'bed_png'``, ``'npz'`` or ``'npy_dict'``.
+        cam_format (str): ``'bed_png'``, ``'npz'``, ``'npy_dict'`` or
+            ``'packed'`` (which holds the saliency maps too: :meth:`load_maps`).
         allow_pickle (bool): needed for ``npy_dict`` (loading pickles runs code).
         backend_args (dict, optional): ``mmengine.fileio`` backend arguments.
     """
@@ -126,13 +132,29 @@ class CAMStore:
             return [f'{stem}_{int(c)}.png' for c in classes]
         return [stem + _SUFFIX[self.cam_format]]
 
+    @property
+    def holds_saliency(self) -> bool:
+        """Whether the store's files carry the saliency maps (``packed``)."""
+        return self.cam_format == 'packed'
+
     def load(self,
              img_id: str,
              classes: Optional[Sequence[int]] = None,
              hw: Optional[Tuple[int, int]] = None,
              max_class: Optional[int] = None,
              stem: Optional[str] = None) -> Tuple[np.ndarray, List[int]]:
-        """Read and check the CAMs of one image; every check runs here, once.
+        """The CAMs of one image and their class ids (:meth:`load_maps` without
+        the saliency map)."""
+        return self.load_maps(img_id, classes, hw, max_class, stem)[:2]
+
+    def load_maps(self,
+                  img_id: str,
+                  classes: Optional[Sequence[int]] = None,
+                  hw: Optional[Tuple[int, int]] = None,
+                  max_class: Optional[int] = None,
+                  stem: Optional[str] = None
+                  ) -> Tuple[np.ndarray, List[int], Optional[np.ndarray]]:
+        """Read and check the maps of one image; every check runs here, once.
 
         Args:
             img_id (str): image id (file stem of the image), for messages.
@@ -145,9 +167,10 @@ class CAMStore:
                 ``<cam_dir>/<img_id>``.
 
         Returns:
-            tuple[np.ndarray, list[int]]: K×H×W CAMs, uint8 (value / 255) as
-            stored or float32 in [0, 1], and their K class ids.
-            :func:`make_pseudo_label` takes either.
+            tuple[np.ndarray, list[int], np.ndarray | None]: K×H×W CAMs, uint8
+            (value / 255) as stored or float32 in [0, 1], and their K class
+            ids (:func:`make_pseudo_label` takes either); the H×W uint8
+            saliency map when the file holds one (``packed``), else None.
 
         Raises:
             WSSSInputError: a missing or unreadable file, a labelled class
@@ -160,13 +183,20 @@ class CAMStore:
         if classes is not None:
             classes = [int(c) for c in classes]
             self._check_ids(classes, max_class, img_id, None)
+        sal = None
         if self.cam_format == 'bed_png':
             if classes is None:  # the ids in the file names (``_25.png`` in a VOC store)
                 classes = self._bed_png_classes(stem, img_id)
                 self._check_ids(classes, max_class, img_id, where)
             cams, keys = self._load_bed_png(stem, img_id, classes, hw)
         else:
-            if self.cam_format == 'npz':
+            if self.cam_format == 'packed':
+                # header (size, ids in range, strictly increasing) checked before
+                # the payload is read
+                header, maps = read_packed(where, img_id, hw, max_class, self.backend_args)
+                keys, cams = list(header.classes), maps[int(header.has_saliency):]
+                sal = maps[0] if header.has_saliency else None
+            elif self.cam_format == 'npz':
                 keys, cams = self._load_npz(where, img_id, hw)
             else:
                 keys, cams = self._load_npy_dict(where, img_id)
@@ -174,7 +204,7 @@ class CAMStore:
             # given: with keys [14, 14] a lookup by class would keep one map and
             # drop the other in silence
             self._check_ids(keys, max_class, img_id, where)
-            if classes is not None:
+            if classes is not None and classes != keys:
                 pos = {k: i for i, k in enumerate(keys)}
                 missing = [c for c in classes if c not in pos]
                 if missing:
@@ -190,7 +220,7 @@ class CAMStore:
                 f'{hw[1]}×{hw[0]}', img_id, where)
         if cams.dtype != np.uint8:
             cams = cams_to_unit(cams, img_id, where)
-        return cams, keys
+        return cams, keys, sal
 
     @staticmethod
     def _check_ids(ids, max_class, img_id, where):
@@ -368,3 +398,50 @@ def save_cams_bed_png(cam_dir: str, img_id: str, keys: Sequence[int], cams: np.n
     cams = np.round(np.clip(np.asarray(cams, dtype=np.float32), 0, 1) * 255).astype(np.uint8)
     for k, cam in zip(keys, cams):
         save_label_png(cam_path(cam_dir, img_id, 'bed_png', int(k)), cam)
+
+
+def pack_image(store: CAMStore, img_id: str, out_path: str,
+               classes: Optional[Sequence[int]] = None, sal_path: Optional[str] = None,
+               quantize: bool = False) -> int:
+    """Write one image's CAMs (and saliency map) as a ``packed`` file.
+
+    Args:
+        store (CAMStore): the source store.
+        img_id (str): the image.
+        out_path (str): ``<out_dir>/<img_id>.maps``, written atomically.
+        classes (Sequence[int], optional): the classes to pack (each must have
+            a CAM); default every class the store holds for the image.
+        sal_path (str, optional): its saliency PNG (same size as the CAMs).
+        quantize (bool): allow float CAMs, stored as round(255·cam); labels
+            made from them can differ from the float store's. Without it a
+            float store is refused, so that a packed store always gives the
+            labels of its source bit for bit.
+
+    Returns:
+        int: the number of bytes written.
+    """
+    from .packed_maps import pack_header, save_packed
+    cams, keys = store.load(img_id, classes)
+    if cams.dtype != np.uint8:
+        if not quantize:
+            raise WSSSInputError(
+                f'{cams.dtype} CAMs: a packed store holds uint8 maps, and labels made from '
+                'round(255·cam) can differ from those of the float maps; pass --quantize to '
+                'pack them anyway', img_id, store.paths(img_id, keys)[0])
+        cams = np.round(cams * 255).astype(np.uint8)
+    sal = None
+    if sal_path is not None:
+        sal = read_gray_png(sal_path, img_id, 'saliency map', store.backend_args,
+                            cams.shape[1:] if len(keys) else None)
+        if len(keys) and sal.shape != cams.shape[1:]:
+            raise WSSSInputError(f'saliency map is {sal.shape[1]}×{sal.shape[0]} (W×H) but '
+                                 f'the CAMs are {cams.shape[2]}×{cams.shape[1]}', img_id,
+                                 sal_path)
+        if not len(keys):
+            cams = np.zeros((0, ) + sal.shape, np.uint8)
+    elif not len(keys):
+        raise WSSSInputError('no CAM and no saliency map: nothing gives the image size', img_id,
+                             store.paths(img_id, keys)[0] if keys else store.cam_dir)
+    save_packed(out_path, keys, cams, sal)
+    return len(pack_header(cams.shape[1:], keys, sal is not None)) + cams.size + (
+        0 if sal is None else sal.size)

@@ -52,8 +52,11 @@ class SaliencyPseudoLabel(BaseTransform):
             info's ``cam_path``.
         sal_dir (str, optional): folder of ``<img_id>.png`` saliency maps;
             overrides the data info's ``sal_path``. Not read in
-            ``no_saliency`` mode.
-        cam_format (str): ``'bed_png'``, ``'npz'`` or ``'npy_dict'``.
+            ``no_saliency`` mode, nor with ``cam_format='packed'``.
+        cam_format (str): ``'bed_png'``, ``'npz'``, ``'npy_dict'`` or
+            ``'packed'`` (``tools/pack_maps.py``: each image's uint8 CAMs and
+            saliency map in one uncompressed file; the saliency map is the
+            pack's, so ``sal_dir`` must be None and ``sal_path`` is not read).
         tau (float): activation threshold τ.
         mode (str): ``'saliency'`` or ``'no_saliency'``.
         sal_threshold (float): salient <=> value / 255 > sal_threshold.
@@ -84,6 +87,11 @@ class SaliencyPseudoLabel(BaseTransform):
                  crf: Optional[str] = None) -> None:
         self.rule = PseudoLabelRule(tau, mode, sal_threshold, ignore_unassigned, ignore_index)
         self.store = CAMStore(cam_dir, cam_format, allow_pickle, backend_args)
+        if self.store.holds_saliency and sal_dir is not None:
+            # two sources for one map: which one the labels came from would be unclear
+            raise ValueError(f"cam_format='{cam_format}' reads each image's saliency map from "
+                             'its packed file (tools/pack_maps.py --sal-dir); sal_dir must be '
+                             f'None, got {sal_dir!r}')
         self.sal_dir = sal_dir
         self.load_gt = LoadGTSubsetMask(ignore_index, backend_args)  # gt_subset images
         if crf is not None:
@@ -137,10 +145,17 @@ class SaliencyPseudoLabel(BaseTransform):
                 f'this dataset ({num_classes} classes: labels 0..{num_classes}); use an '
                 f'ignore index above {num_classes}, e.g. 255, the same as the decode head\'s')
         max_class = self.rule.max_class if num_classes is None else num_classes - 1
-        cams, keys = self.store.load(img_id, classes, hw, max_class,
-                                     self._cam_stem(results, img_id))
-        sal = None
-        if self.rule.needs_saliency:
+        stem = self._cam_stem(results, img_id)
+        cams, keys, sal = self.store.load_maps(img_id, classes, hw, max_class, stem)
+        if not self.rule.needs_saliency:
+            sal = None
+        elif self.store.holds_saliency:
+            if sal is None:
+                raise WSSSInputError(
+                    "the packed map file holds no saliency map: pack it with "
+                    "tools/pack_maps.py --sal-dir, or use mode='no_saliency'", img_id,
+                    self.store.paths(img_id, stem=stem)[0])
+        else:
             sal = read_saliency(self._sal_path(results, img_id), img_id, hw,
                                 self.store.backend_args)
         if self.crf is None:

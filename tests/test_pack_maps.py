@@ -1,0 +1,128 @@
+"""tools/pack_maps.py: the packed CAM + saliency store gives its source's labels
+bit for bit, resumes, writes atomically and guards its folder (issue 22)."""
+import json
+import os
+import os.path as osp
+import sys
+
+import numpy as np
+import pytest
+from mmcv.transforms import LoadImageFromFile
+
+from mmwsss.datasets.transforms.pseudo_label import SaliencyPseudoLabel
+from mmwsss.errors import WSSSInputError
+from mmwsss.fileio import CAMStore, parse_cls_label_file, save_cams_npz
+from mmwsss.fileio.packed_maps import read_packed
+from mmwsss.testing import make_voc_like_data
+
+sys.path.insert(0, osp.join(osp.dirname(__file__), '..', 'tools'))
+import pack_maps  # noqa: E402
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('voc'))
+    d = make_voc_like_data(root, num_images=6, size=(24, 32))
+    cls = parse_cls_label_file(osp.join(root, d.cls_label_file))
+    store = CAMStore(osp.join(root, d.cam_path))
+    os.makedirs(osp.join(root, 'npz'))
+    for img_id, classes in cls.items():  # the same maps as a uint8 npz store
+        cams, keys = store.load(img_id, classes)
+        save_cams_npz(osp.join(root, 'npz', img_id + '.npz'), keys, cams / np.float32(255))
+    return d, cls
+
+
+def _pack(d, out, *extra, cam_dir=None):
+    pack_maps.main(['--cam-dir', cam_dir or osp.join(d.root, d.cam_path), '--sal-dir',
+                    osp.join(d.root, d.sal_path), '--cls-label-file',
+                    osp.join(d.root, d.cls_label_file), '--out-dir', out, *extra])
+
+
+@pytest.mark.parametrize('mode', ['saliency', 'no_saliency'])
+def test_packed_labels_equal_the_source_stores(data, tmp_path, mode):
+    d, cls = data
+    _pack(d, str(tmp_path / 'from_png'))
+    _pack(d, str(tmp_path / 'from_npz'), '--cam-format', 'npz',
+          cam_dir=osp.join(d.root, 'npz'))
+    sal_dir = None if mode == 'no_saliency' else osp.join(d.root, d.sal_path)
+    source = SaliencyPseudoLabel(osp.join(d.root, d.cam_path), sal_dir, tau=0.3, mode=mode)
+    packed = [SaliencyPseudoLabel(str(tmp_path / f), cam_format='packed', tau=0.3, mode=mode)
+              for f in ('from_png', 'from_npz')]
+    load = LoadImageFromFile()
+    for img_id, classes in cls.items():
+        res = load(dict(img_path=osp.join(d.root, d.img_path, img_id + '.jpg')))
+        want = source(dict(res, cls_labels=classes))['gt_seg_map']
+        for t in packed:
+            np.testing.assert_array_equal(t(dict(res, cls_labels=classes))['gt_seg_map'], want)
+        # without cls_labels: every class of the pack, as every class of the store
+        np.testing.assert_array_equal(packed[0](dict(res))['gt_seg_map'],
+                                      source(dict(res))['gt_seg_map'])
+
+
+def test_pack_resumes_and_guards_its_folder(data, tmp_path, capsys):
+    d, cls = data
+    out = str(tmp_path / 'packed')
+    _pack(d, out)
+    first = {f: os.stat(osp.join(out, f)).st_mtime_ns for f in os.listdir(out)
+             if f.endswith('.maps')}
+    assert len(first) == len(cls)
+    assert json.load(open(osp.join(out, 'meta.json')))['settings']['cam_format'] == 'bed_png'
+    # an interrupted run outside the atomic write would leave an empty file: repacked
+    victim = sorted(first)[0]
+    open(osp.join(out, victim), 'wb').close()
+    capsys.readouterr()
+    _pack(d, out)
+    assert '1 images packed' in capsys.readouterr().out
+    assert os.path.getsize(osp.join(out, victim)) > 0
+    for f, t in first.items():
+        if f != victim:
+            assert os.stat(osp.join(out, f)).st_mtime_ns == t  # kept, not rewritten
+    # no temporary file left beside the packs
+    assert not [f for f in os.listdir(out) if f.endswith('.tmp')]
+    # other settings: refused without --force
+    with pytest.raises(SystemExit, match='other settings'):
+        _pack(d, out, '--quantize')
+    # --force repacks and removes the packs of images no longer listed
+    stray = osp.join(out, 'not_listed.maps')
+    open(stray, 'wb').write(b'x')
+    _pack(d, out, '--quantize', '--force')
+    assert not osp.exists(stray)
+    # an output folder inside an input folder is refused
+    with pytest.raises(SystemExit, match='lies inside'):
+        _pack(d, osp.join(d.root, d.sal_path, 'packed'))
+
+
+def test_pack_refuses_float_cams_unless_quantize(data, tmp_path):
+    d, cls = data
+    img_id, classes = next(iter(cls.items()))
+    src = tmp_path / 'f16'
+    src.mkdir()
+    cams = np.random.default_rng(0).random((len(classes), 24, 32)).astype(np.float32)
+    save_cams_npz(str(src / f'{img_id}.npz'), classes, cams, 'float16')
+    lst = tmp_path / 'one.txt'
+    lst.write_text(' '.join([img_id] + [str(c) for c in classes]) + '\n')
+    args = ['--cam-dir', str(src), '--cam-format', 'npz', '--cls-label-file', str(lst)]
+    with pytest.raises(WSSSInputError, match='--quantize'):
+        pack_maps.main(args + ['--out-dir', str(tmp_path / 'a')])
+    pack_maps.main(args + ['--out-dir', str(tmp_path / 'b'), '--quantize'])
+    header, maps = read_packed(str(tmp_path / 'b' / f'{img_id}.maps'))
+    assert not header.has_saliency and list(header.classes) == sorted(classes)
+    np.testing.assert_array_equal(
+        maps, np.round(cams.astype(np.float16).astype(np.float32) * 255).astype(np.uint8)
+        [np.argsort(classes)])
+
+
+def test_pack_without_saliency_refused_in_saliency_mode(data, tmp_path):
+    d, cls = data
+    out = str(tmp_path / 'nosal')
+    pack_maps.main(['--cam-dir', osp.join(d.root, d.cam_path), '--ann-file',
+                    osp.join(d.root, d.ann_file), '--out-dir', out])
+    img_id = d.ids[0]
+    res = LoadImageFromFile()(dict(img_path=osp.join(d.root, d.img_path, img_id + '.jpg')))
+    with pytest.raises(WSSSInputError, match='no saliency map'):
+        SaliencyPseudoLabel(out, cam_format='packed')(dict(res))
+    # no_saliency mode needs none
+    SaliencyPseudoLabel(out, cam_format='packed', mode='no_saliency')(dict(res))
+    # a sal_dir beside a packed store is ambiguous: refused when built
+    with pytest.raises(ValueError, match='sal_dir must be None'):
+        SaliencyPseudoLabel(out, osp.join(d.root, d.sal_path), cam_format='packed')

@@ -1,0 +1,130 @@
+"""Pack each image's CAMs and saliency map into one uncompressed file.
+
+    python tools/pack_maps.py --cam-dir DIR --out-dir OUT
+        (--cls-label-file FILE | --ann-file LIST) [--cam-format bed_png|npz|npy_dict]
+        [--sal-dir DIR] [--quantize] [--allow-pickle] [--nproc N] [--force]
+
+Writes ``OUT/<img_id>.maps`` (``cam_format='packed'``): the saliency map and
+the CAMs as uint8 behind a small header (magic, version, size, class ids),
+read by ``SaliencyPseudoLabel(cam_dir=OUT, cam_format='packed', sal_dir=None)``
+at the cost of a memory copy instead of one PNG decode per map. The labels are
+those of the source store bit for bit: CAMs are packed as stored (uint8 PNG or
+npz values); float CAMs are refused unless ``--quantize`` (round(255·cam)).
+A packed store is never the default: WSSS-BED's PNGs stay the input of record.
+
+Images: ``--cls-label-file`` (WSSS-BED list, ``<img_id> <c> ...``) packs exactly
+the listed classes of each image; ``--ann-file`` (one id a line) packs every
+class the store holds for the image. Resumable: images already packed are
+skipped. ``OUT/meta.json`` records the settings and the images; a rerun with
+other settings or images stops unless ``--force``, which repacks every image
+and removes the packs of images no longer listed. One run at a time writes
+into ``OUT`` (a lock).
+"""
+import warnings
+
+# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
+import argparse
+import glob
+import hashlib
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
+from mmwsss.fileio import CAMStore, parse_cls_label_file, read_id_list  # noqa: E402
+from mmwsss.fileio.cam_store import pack_image  # noqa: E402
+from mmwsss.fileio.packed_maps import SUFFIX, VERSION, packed_path  # noqa: E402
+from mmwsss.utils.outputs import (OutputLock, check_outside_inputs, file_fingerprint,  # noqa
+                                  guard_output_dir, is_done, refuse_launcher, track_parallel)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description='Pack CAMs + saliency maps, one file per image')
+    p.add_argument('--cam-dir', required=True, help='source CAM store folder')
+    p.add_argument('--cam-format', default='bed_png', choices=('bed_png', 'npz', 'npy_dict'),
+                   help='format of the source store (default bed_png)')
+    p.add_argument('--sal-dir', help='folder of <img_id>.png saliency maps to pack beside '
+                   'the CAMs (needed for mode saliency)')
+    p.add_argument('--out-dir', required=True, help='folder for <img_id>.maps')
+    images = p.add_mutually_exclusive_group(required=True)
+    images.add_argument('--cls-label-file',
+                        help='WSSS-BED list: pack exactly these classes of these images')
+    images.add_argument('--ann-file', help='image id list: pack every class the store holds')
+    p.add_argument('--quantize', action='store_true',
+                   help='pack float CAMs as round(255·cam) (labels can then differ from '
+                   "the float store's)")
+    p.add_argument('--allow-pickle', action='store_true',
+                   help='read an npy_dict store (pickles run code: trusted files only)')
+    p.add_argument('--nproc', type=int, default=1, help='worker processes')
+    p.add_argument('--force', action='store_true',
+                   help='repack every image, also when the settings or images changed, and '
+                   'remove the packs of images no longer listed')
+    args = p.parse_args(argv)
+    if args.nproc < 1:
+        p.error(f'--nproc must be >= 1, got {args.nproc}')
+    return args
+
+
+_JOB = {}
+
+
+def _init(store, sal_dir, quantize):
+    _JOB.update(store=store, sal_dir=sal_dir, quantize=quantize)
+
+
+def _pack(job):
+    img_id, classes, path = job
+    sal = None if _JOB['sal_dir'] is None else osp.join(_JOB['sal_dir'], img_id + '.png')
+    return pack_image(_JOB['store'], img_id, path, classes, sal, _JOB['quantize'])
+
+
+def _images_digest(images):
+    h = hashlib.sha256()
+    for img_id, cls in images:
+        h.update(f"{img_id}\0{'*' if cls is None else ' '.join(map(str, cls))}\n".encode())
+    return h.hexdigest()
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    refuse_launcher('pack_maps')
+    if args.cls_label_file:
+        images = list(parse_cls_label_file(args.cls_label_file).items())
+    else:
+        images = [(img_id, None) for img_id in read_id_list(args.ann_file)]
+    store = CAMStore(args.cam_dir, args.cam_format, args.allow_pickle)
+    check_outside_inputs(args.out_dir, {'CAM store (--cam-dir)': args.cam_dir,
+                                        'saliency folder (--sal-dir)': args.sal_dir})
+    with OutputLock(args.out_dir):  # two runs into one folder would mix
+        meta = osp.join(args.cam_dir, 'meta.json')  # a regenerated CAM store rewrites it
+        settings = dict(version=VERSION, cam_dir=osp.abspath(args.cam_dir),
+                        cam_format=args.cam_format,
+                        sal_dir=args.sal_dir and osp.abspath(args.sal_dir),
+                        quantize=args.quantize, images=_images_digest(images),
+                        cam_store=file_fingerprint(meta) if osp.isfile(meta) else None)
+        ours = osp.isfile(osp.join(args.out_dir, 'meta.json'))
+        guard_output_dir(args.out_dir, settings, args.force,
+                         extra=dict(num_images=len(images),
+                                    list=osp.abspath(args.cls_label_file or args.ann_file)))
+        if args.force and ours:
+            listed = {img_id for img_id, _ in images}
+            removed = [p for p in glob.glob(osp.join(glob.escape(args.out_dir), '*' + SUFFIX))
+                       if osp.basename(p)[:-len(SUFFIX)] not in listed]
+            for p in removed:
+                os.remove(p)
+            if removed:
+                print(f'{len(removed)} pack(s) of images not listed now removed')
+        jobs = [(img_id, cls, packed_path(args.out_dir, img_id)) for img_id, cls in images]
+        jobs = [j for j in jobs if args.force or not is_done(j[2])]
+        skipped = len(images) - len(jobs)
+        desc = 'packing maps' + (f' ({skipped} already packed)' if skipped else '')
+        written = sum(track_parallel(_pack, jobs, nproc=args.nproc, desc=desc,
+                                     initializer=_init,
+                                     initargs=(store, args.sal_dir, args.quantize)))
+        mean = f' ({written / len(jobs) / 1024:.0f} KiB an image)' if jobs else ''
+        print(f'{len(jobs)} images packed{mean}, {skipped} kept, in {args.out_dir}')
+
+
+if __name__ == '__main__':
+    main()
