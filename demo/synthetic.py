@@ -311,14 +311,31 @@ def _save_jpeg(path: str, img: np.ndarray) -> None:
     atomic_write(path, lambda f: f.write(buf.getvalue()))
 
 
-def _read_json(path: str) -> Optional[dict]:
+# what a finished dataset's meta file holds, each of this type
+_META_FIELDS = dict(params=dict, metainfo=dict, splits=dict, class_counts=dict,
+                    saliency_quality=dict, saliency_errors=dict, mean_classes_per_image=float,
+                    generation_seconds=float)
+
+
+def _read_json(path: str, fields: Optional[dict] = None) -> Optional[dict]:
+    """A JSON object of ours, or None: a missing or damaged file (not an object,
+    or lacking one of ``fields`` of its type) counts as absent, and the data
+    are checked anew."""
     if not osp.isfile(path):
         return None
     try:
-        with open(path) as f:
-            return json.load(f)
+        with open(path, encoding='utf-8') as f:
+            data = json.load(f)
     except (OSError, ValueError):
-        return None  # a damaged marker counts as absent: the data are checked anew
+        return None
+    if not isinstance(data, dict):
+        return None
+    for key, kind in (fields or {}).items():
+        ok = isinstance(data.get(key), kind) or (
+            kind is float and type(data.get(key)) is int)
+        if not ok:
+            return None
+    return data
 
 
 def _clean(root: str) -> None:
@@ -355,7 +372,7 @@ def is_finished(out_dir: str,
                 size: int = PRESETS['default']['size'],
                 seed: int = 0) -> bool:
     """Whether ``out_dir`` holds a finished dataset made with these parameters."""
-    meta = _read_json(osp.join(out_dir, META_FILE))
+    meta = _read_json(osp.join(out_dir, META_FILE), _META_FIELDS)
     return meta is not None and meta.get('params') == _params(num_train, num_val, size, seed)
 
 
@@ -398,7 +415,7 @@ def generate_dataset(out_dir: str,
                          f'num_val={num_val}')
     params = _params(num_train, num_val, size, seed)
     meta_path, params_path = osp.join(out_dir, META_FILE), osp.join(out_dir, PARAMS_FILE)
-    meta = _read_json(meta_path)
+    meta = _read_json(meta_path, _META_FIELDS)
     started = _read_json(params_path)
     if meta is not None and meta.get('params') == params and not force:
         return meta  # finished before

@@ -319,3 +319,25 @@ def test_browse_pseudo_labels_draws_valid_pngs_on_the_fixtures(tmp_path):
     with Image.open(paths[0]) as img:  # --show-ignore: magenta where labels are 255
         arr = np.asarray(img.convert('RGB')).astype(int)
         assert ((arr[..., 0] > 240) & (arr[..., 1] < 15) & (arr[..., 2] > 240)).any()
+
+
+@pytest.mark.parametrize('damage', ['[1, 2]', 'params-only', 'splits-a-list'])
+def test_a_damaged_meta_file_counts_as_absent(damage, tmp_path):
+    """Fails before the fix: a synthetic_meta.json holding a list gave AttributeError
+    ('list' object has no attribute 'get'); one with the right params but no splits, or
+    splits of another type, was returned as the finished dataset's metadata. Now it
+    counts as absent: the folder is refused as with no meta file, and --force redoes it."""
+    from demo.synthetic import is_finished
+    root = str(tmp_path / 'syn')
+    meta = generate_dataset(root, **SMOKE)
+    path = osp.join(root, 'synthetic_meta.json')
+    bad = (json.loads(damage) if damage.startswith('[') else dict(params=meta['params'])
+           if damage == 'params-only' else dict(meta, splits=[1]))
+    with open(path, 'w') as f:
+        json.dump(bad, f)
+    assert not is_finished(root, SMOKE['num_train'], SMOKE['num_val'], SMOKE['size'])
+    with pytest.raises(FileExistsError, match='--force'):  # as with no meta file at all
+        generate_dataset(root, **SMOKE)
+    again = generate_dataset(root, force=True, **SMOKE)
+    assert {k: v for k, v in again.items() if k != 'generation_seconds'} == \
+        {k: v for k, v in meta.items() if k != 'generation_seconds'}
