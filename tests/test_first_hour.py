@@ -265,3 +265,44 @@ def test_the_readme_download_step_leaves_nothing_for_git():
     for path in ('WSSS-BED/wsss_bed/run.py', 'pretrain/ilsvrc-cls_rna-a1_cls1000_ep-0001.pth'):
         r = subprocess.run(['git', 'check-ignore', '-q', path], cwd=ROOT)
         assert r.returncode == 0, path
+
+
+def test_a_best_tau_at_the_edge_of_the_grid_is_named_with_the_next_step():
+    """Fails before the fix: the demo's no-saliency rows picked 0.95, the grid's last
+    value, in silence; eval_pseudo_labels.py too wrote it to best.json unflagged."""
+    from mmwsss.evaluation import choose_tau
+    taus = [round(0.05 * i, 2) for i in range(20)]  # 0 ... 0.95
+    inside = choose_tau(taus, [-(t - 0.4) ** 2 for t in taus])
+    assert (inside.tau, inside.edge, inside.advice()) == (taus[8], None, '')
+    high = choose_tau(taus, taus)  # still rising at 0.95
+    assert high.edge == 'high' and high.tau == 0.95 and high.wider[-1] == 1.0
+    assert high.wider[:3] == (0.0, 0.05, 0.1) and len(high.wider) == 21
+    assert high.advice().endswith('widen the range, e.g. --tau-range 0 1 0.05')
+    low = choose_tau(taus[4:], [-t for t in taus[4:]])  # 0.2 ... 0.95, best 0.2
+    assert low.edge == 'low' and low.wider[0] == 0.0 and '--tau-range 0 0.95 0.05' in \
+        low.advice()
+    limit = choose_tau(taus, [-t for t in taus])  # best at 0: the range ends there
+    assert limit.edge == 'low' and limit.wider is None and 'end of the range' in \
+        limit.advice()
+    nan = choose_tau([0.1, 0.2, 0.3], [float('nan'), 0.5, 0.4])  # 0.1 may not win
+    assert nan.tau == 0.2 and nan.edge is None
+    with pytest.raises(ValueError, match='every τ'):
+        choose_tau([0.1], [float('nan')])
+
+
+def test_eval_pseudo_labels_flags_a_best_tau_at_the_edge(tmp_path, capsys):
+    import json
+
+    import numpy as np
+    tool = load_tool('eval_pseudo_labels')
+    taus = [0.1, 0.2, 0.3]
+    n = len(taus)
+    scores = dict(miou_excl=np.array([0.3, 0.4, 0.5]), miou_miss=np.array([0.3, 0.4, 0.5]),
+                  mprecision=np.zeros(n), mrecall_excl=np.zeros(n), mrecall_miss=np.zeros(n),
+                  ignored_share=np.zeros(n), iou_excl=np.zeros((n, 2)),
+                  iou_miss=np.zeros((n, 2)), precision=np.zeros((n, 2)),
+                  recall_excl=np.zeros((n, 2)), recall_miss=np.zeros((n, 2)))
+    summary = tool.write_outputs(str(tmp_path), taus, scores, ['bg', 'a'], 'excl', {})
+    best = json.load(open(tmp_path / 'best.json'))
+    assert best['tau'] == 0.3 and best['tau_at_edge'] == 'high' == summary['tau_at_edge']
+    assert '--tau-range 0.1 0.7 0.1' in best['tau_advice']

@@ -18,7 +18,9 @@ tools/make_cams.py is used (else ``npz``).
 Writes to OUT: ``tau_sweep.csv`` (one row per τ: mIoU with predicted-ignore
 pixels excluded (as EPS reports) and counted as misses, mean precision and
 recall, share of ignored pixels, per-class IoU), ``miou_vs_tau.png`` and
-``best.json`` (the best τ by ``--select`` and its scores).
+``best.json`` (the best τ by ``--select`` and its scores; when that τ is the
+grid's first or last, ``tau_at_edge`` says which and ``tau_advice`` the wider
+range to sweep, also printed).
 """
 import warnings
 
@@ -35,6 +37,7 @@ from mmengine.config import DictAction
 
 from mmwsss.errors import WSSSInputError
 from mmwsss.evaluation import TauSweep, dataset_items, scores_from_confusion
+from mmwsss.evaluation.tau_grid import choose_tau
 from mmwsss.evaluation.tau_sweep import leaf_datasets
 from mmwsss.fileio import (CAM_FORMATS, CAMStore, atomic_write, cls_labels_from_label_map,
                            read_label_png)
@@ -200,8 +203,11 @@ def write_outputs(out_dir, taus, scores, class_names, select, meta, max_ignored=
     if np.isnan(eligible).all():
         raise SystemExit(f'every τ leaves more than {max_ignored:.0%} of the pixels ignored '
                          '(see tau_sweep.csv): raise --max-ignored or check the inputs')
-    best = int(np.nanargmax(eligible))
+    # the first best on ties, flagged when it is the grid's first or last τ
+    choice = choose_tau(taus, eligible)
+    best = choice.index
     summary = dict(meta, tau=float(taus[best]), select=select, miou=float(scores[key][best]),
+                   tau_at_edge=choice.edge, tau_advice=choice.advice() or None,
                    miou_excl=float(scores['miou_excl'][best]),
                    miou_miss=float(scores['miou_miss'][best]),
                    precision=float(scores['mprecision'][best]),
@@ -244,6 +250,8 @@ def main(argv=None):
         summary = _sweep_and_write(args, cfg, items, num_classes, class_names, store, rule)
     print(f"best τ = {summary['tau']:g}: mIoU {100 * summary['miou']:.2f} "
           f"({args.select}); results in {args.out_dir}")
+    if summary['tau_advice']:
+        print(f"warning: {summary['tau_advice']}")
     return summary
 
 

@@ -2,9 +2,10 @@
 numpy), and ``CAMStoreWriter``, the test-time metric behind ``tools/make_cams.py``."""
 from .cam_store_writer import CAMStoreWriter
 from .metrics import label_confusion, scores_from_confusion
+from .tau_grid import TauChoice, choose_tau
 from .tau_sweep import TauSweep, dataset_items, pseudo_label_confusion
 
 __all__ = [
     'CAMStoreWriter', 'dataset_items', 'label_confusion', 'scores_from_confusion', 'TauSweep',
-    'pseudo_label_confusion'
+    'pseudo_label_confusion', 'TauChoice', 'choose_tau'
 ]
