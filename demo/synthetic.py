@@ -69,6 +69,9 @@ _HUE_SD = 0.07
 _P_ANY_HUE = 0.25
 _TEXTURES = ('radial', 'stripes', 'checker', 'speckle', 'dots')  # one a class, same order
 _PARTNER = (1, 0, 4, 3, 0)  # co-occurrence prior: disc-box, triangle-cross, ring-disc
+# SYN_ERRONEOUS's error rates: the chance that an image with two classes or more loses
+# one class, that each object is partly cut away, that a visible distractor is salient
+ERROR_RATES = dict(missing_class=0.5, partial=0.35, non_object=0.8)
 
 
 def synthetic_metainfo() -> dict:
@@ -162,12 +165,16 @@ def _blur_u8(x: np.ndarray, sigma: float) -> np.ndarray:
     return np.asarray(im.filter(ImageFilter.GaussianBlur(sigma)))
 
 
-def render_sample(rng: np.random.Generator, size: int) -> dict:
+def render_sample(rng: np.random.Generator, size: int,
+                  error_rates: Optional[Dict[str, float]] = None) -> dict:
     """Draw one image with its GT and saliency maps.
 
     Args:
         rng (np.random.Generator): the image's own generator.
         size (int): image height and width in pixels.
+        error_rates (dict, optional): ``SYN_ERRONEOUS``'s error rates
+            (``ERROR_RATES`` when None). The errors are drawn last, so the image,
+            the GT and the other sources do not depend on them.
 
     Returns:
         dict: ``img`` (H×W×3 uint8), ``label`` (H×W uint8, 0 bg, c+1 class c),
@@ -273,15 +280,16 @@ def render_sample(rng: np.random.Generator, size: int) -> dict:
     up = np.asarray(small.resize((w, h), Image.BILINEAR), dtype=np.float32) / 255
     sal['SYN_COARSE'] = _blur_u8(255 * up**2, 1.0)
 
+    rates = dict(ERROR_RATES, **(error_rates or {}))
     errors = []
     keep = inst >= 0
     present = sorted({inst_cls[j] for j in np.unique(inst[keep])})
-    if len(present) >= 2 and rng.random() < 0.5:  # (1) missing class
+    if len(present) >= 2 and rng.random() < rates['missing_class']:  # (1) missing class
         drop = present[rng.integers(len(present))]
         keep &= lut[inst] != drop + 1
         errors.append(f'missing_class:{CLASSES[drop + 1]}')
     for j in np.unique(inst[keep]):  # (2) partly covered object
-        if rng.random() < 0.35:
+        if rng.random() < rates['partial']:
             mj = keep & (inst == j)
             ang = rng.uniform(0, 2 * np.pi)
             proj = xx * np.cos(ang) + yy * np.sin(ang)
@@ -289,7 +297,7 @@ def render_sample(rng: np.random.Generator, size: int) -> dict:
             keep &= ~(mj & (proj > cut))
             errors.append(f'partial:{CLASSES[inst_cls[j] + 1]}')
     visible_distractor = distractor & (inst < 0)
-    if visible_distractor.sum() >= 10 and rng.random() < 0.8:  # (3) salient non-object
+    if visible_distractor.sum() >= 10 and rng.random() < rates['non_object']:  # (3) salient non-object
         keep |= visible_distractor
         errors.append('non_object')
     sal['SYN_ERRONEOUS'] = _blur_u8(keep * 255.0, 0.7)
@@ -521,6 +529,57 @@ def generate_dataset(out_dir: str,
     atomic_write(meta_path, lambda f: f.write(text.encode()))
     os.unlink(params_path)
     return json.loads(text)  # as a later call reads it back
+
+
+def generate_error_source(root: str, out_dir: str, rates: Dict[str, float],
+                          progress: bool = False) -> dict:
+    """Write an erroneous saliency source with other error rates for the training
+    images of the finished dataset at ``root`` (images and GT unchanged).
+
+    Args:
+        root (str): a dataset made by :func:`generate_dataset`.
+        out_dir (str): the new source's folder (``<img_id>.png``).
+        rates (dict): error rates, keys of ``ERROR_RATES`` (the rest keep theirs).
+        progress (bool): show a tqdm progress bar.
+
+    Returns:
+        dict: ``rates``, ``quality`` (as ``saliency_quality``) and ``counts`` of the
+        errors drawn; also written to ``out_dir/source_meta.json``, last, which
+        marks the folder finished (a second call with the same rates returns it).
+    """
+    unknown = set(rates) - set(ERROR_RATES)
+    if unknown:
+        raise ValueError(f'unknown error types {sorted(unknown)}; known: {list(ERROR_RATES)}')
+    meta = _read_json(osp.join(root, META_FILE), _META_FIELDS)
+    if meta is None:
+        raise FileNotFoundError(f'{root} holds no finished synthetic dataset ({META_FILE})')
+    params, rates = meta['params'], dict(ERROR_RATES, **rates)
+    out_meta = osp.join(out_dir, 'source_meta.json')
+    done = _read_json(out_meta, dict(rates=dict, params=dict))
+    if done is not None and done['rates'] == rates and done['params'] == params:
+        return done
+    os.makedirs(out_dir, exist_ok=True)
+    n = params['num_train']
+    jobs = range(n)
+    if progress:
+        from tqdm import tqdm
+        jobs = tqdm(jobs, desc=f'saliency source {osp.basename(out_dir)}', unit='img')
+    inter = union = n_sal = n_fg = 0
+    counts: Dict[str, int] = {}
+    for i in jobs:
+        s = render_sample(_image_rng(params['seed'], 0, i), params['size'], rates)
+        sal = s['saliency']['SYN_ERRONEOUS']
+        save_label_png(osp.join(out_dir, _image_id('train_aug', i) + '.png'), sal)
+        a, b, ns, nf = _sal_stats(sal, s['label'] > 0)
+        inter, union, n_sal, n_fg = inter + a, union + b, n_sal + ns, n_fg + nf
+        for e in s['errors']:
+            counts[e.split(':')[0]] = counts.get(e.split(':')[0], 0) + 1
+    done = dict(rates=rates, params=params, counts=counts, quality=dict(
+        dataset_iou=round(inter / max(union, 1), 4), precision=round(inter / max(n_sal, 1), 4),
+        recall=round(inter / max(n_fg, 1), 4)))
+    text = json.dumps(done, indent=1)
+    atomic_write(out_meta, lambda f: f.write(text.encode()))
+    return done
 
 
 def format_quality_table(meta: dict) -> str:
