@@ -161,6 +161,38 @@ def test_coco_file_name_with_a_folder_is_refused(tmp_path, coco_root):
     assert not (tmp_path / 'escape.png').exists() and not list(tmp_path.glob('**/escape*'))
 
 
+_BAD_COCO = [
+    ('images', 0, 'height', 48.5, r'image 9: height must be a positive integer, got 48\.5'),
+    ('images', 0, 'width', 0, r'image 9: width must be a positive integer, got 0'),
+    ('annotations', 0, 'category_id', 1000, r'annotation 1: category_id 1000 is not a listed'),
+    ('annotations', 0, 'category_id', '1', r"annotation 1: category_id '1' is not a listed"),
+    ('annotations', 0, 'iscrowd', 2, r'annotation 1: iscrowd must be 0 or 1, got 2'),
+    ('annotations', 0, 'area', None, r'annotation 1: area must be a number >= 0, got None'),
+    ('annotations', 0, 'segmentation', [[4, 6, 24]], r'annotation 1: a polygon must be'),
+    ('annotations', 0, 'segmentation', {'size': [10, 10], 'counts': 'a'},
+     r'annotation 1: an RLE of size \[10, 10\] \(H, W\) on image 9 of 48×64'),
+]
+
+
+@pytest.mark.parametrize('table, index, key, value, msg', _BAD_COCO)
+def test_coco_fields_are_checked_for_type_and_range(table, index, key, value, msg, tmp_path,
+                                                    coco_root):
+    """Fails before the fix: a fractional height gave a TypeError naming no file, width 0
+    and an RLE of another size pycocotools' 'Invalid RLE mask representation', category
+    1000 or '1' a bare KeyError, area None a TypeError, a 3-number polygon 'input type is
+    not supported'; iscrowd 2 passed in silence (painted as a crowd region)."""
+    import json
+    import shutil
+    root = tmp_path / 'coco'
+    shutil.copytree(coco_root, root)
+    ann = root / 'annotations' / 'instances_train2014.json'
+    data = json.load(open(ann))
+    data[table][index][key] = value
+    json.dump(data, open(ann, 'w'))
+    with pytest.raises(WSSSInputError, match=r'instances_train2014\.json.*' + msg):
+        coco2014.main([str(root), '-o', str(tmp_path / 'out'), '--splits', 'train2014'])
+
+
 def test_check_data_names_each_missing_file_and_its_key(voc_copy, tmp_path):
     import os
     from tests.utils import load_tool

@@ -7,7 +7,8 @@ from mmseg.registry import DATASETS
 from mmwsss.fileio.label_cache import cache_path, cached_labels, file_digest
 from mmwsss.functional.palette import voc_colormap
 from .base import BaseWSSSDataset
-from .coco_labels import COCO_CLASSES, coco_category_map, coco_cls_labels, coco_image_stem
+from .coco_labels import (COCO_CLASSES, check_coco_annotations, coco_category_map,
+                          coco_cls_labels, coco_image_stem)
 
 
 @DATASETS.register_module()
@@ -50,6 +51,7 @@ class COCOWSSSDataset(BaseWSSSDataset):
         if len(cat_map) != len(COCO_CLASSES):
             raise ValueError(f'{self.ann_file}: {len(cat_map)} categories, expected '
                              f'{len(COCO_CLASSES)} (COCO-14 instances)')
+        check_coco_annotations(coco, self.ann_file)
         labels = {}
         for image_id in sorted(coco.getImgIds()):
             stem = coco_image_stem(coco, image_id, self.ann_file)

@@ -61,3 +61,70 @@ def coco_image_stem(coco, image_id: int, ann_file: str) -> str:
         raise WSSSInputError(f'image {image_id} has file_name {name!r}: a plain file name '
                              'is expected (no folder, no "..")', path=ann_file)
     return osp.splitext(name)[0]
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    import math
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def check_coco_annotations(coco, ann_file: str) -> None:
+    """Check every field the label maps and image-level labels are made from,
+    for type as well as range, before anything is made of them.
+
+    Images: an integer ``id``, ``height`` and ``width`` positive integers.
+    Annotations: an ``image_id`` of a listed image, a ``category_id`` of a
+    listed category, ``iscrowd`` 0 or 1, a finite ``area`` >= 0, and a
+    ``segmentation`` of polygons (lists of an even number, >= 6, of finite
+    coordinates) or an RLE whose ``size`` is its image's ``[height, width]``.
+
+    Raises:
+        WSSSInputError: naming the file, the image or annotation id and the field.
+    """
+    from mmwsss.errors import WSSSInputError
+
+    def bad(what, msg):
+        raise WSSSInputError(f'{what}: {msg}', path=ann_file)
+
+    cats = set(coco.getCatIds())
+    if not all(_is_int(c) for c in cats):
+        bad('categories', f'ids must be integers, got {sorted(map(repr, cats))[:5]}')
+    for img_id, img in coco.imgs.items():
+        if not _is_int(img_id):
+            bad(f'image {img_id!r}', 'the id must be an integer')
+        for key in ('height', 'width'):
+            if not (_is_int(img.get(key)) and img[key] > 0):
+                bad(f'image {img_id}', f'{key} must be a positive integer, got '
+                    f'{img.get(key)!r}')
+    for ann_id, ann in coco.anns.items():
+        what = f'annotation {ann_id!r}'
+        img = coco.imgs.get(ann.get('image_id'))
+        if img is None:
+            bad(what, f"image_id {ann.get('image_id')!r} is not a listed image")
+        if not _is_int(ann.get('category_id')) or ann['category_id'] not in cats:
+            bad(what, f"category_id {ann.get('category_id')!r} is not a listed category "
+                '(integer id)')
+        if ann.get('iscrowd', 0) not in (0, 1) or isinstance(ann.get('iscrowd'), float):
+            bad(what, f"iscrowd must be 0 or 1, got {ann.get('iscrowd')!r}")
+        if not (_is_number(ann.get('area')) and ann['area'] >= 0):
+            bad(what, f"area must be a number >= 0, got {ann.get('area')!r}")
+        seg = ann.get('segmentation')
+        if isinstance(seg, dict):
+            size = seg.get('size')
+            if size != [img['height'], img['width']]:
+                bad(what, f'an RLE of size {size!r} (H, W) on image {ann["image_id"]} of '
+                    f'{img["height"]}×{img["width"]} (H×W)')
+            if not isinstance(seg.get('counts'), (str, list)):
+                bad(what, 'an RLE needs counts (a string or a list)')
+        elif isinstance(seg, list):
+            for poly in seg:
+                if not (isinstance(poly, list) and len(poly) >= 6 and len(poly) % 2 == 0
+                        and all(_is_number(v) for v in poly)):
+                    bad(what, 'a polygon must be a list of an even number (>= 6) of '
+                        f'finite coordinates, got {str(poly)[:60]}')
+        else:
+            bad(what, f'segmentation must be polygons or an RLE, got {type(seg).__name__}')
