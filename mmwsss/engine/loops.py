@@ -1,4 +1,5 @@
 """A test loop that refines predictions with DenseCRF in worker processes."""
+import os
 from collections import deque
 from typing import Dict, List, Union
 
@@ -32,6 +33,9 @@ class DenseCRFTestLoop(TestLoop):
     next batches; each batch reaches the metric and the hooks (``--out``,
     ``--show-dir``) in order, refined, with a progress bar on rank 0. At most
     ``2 * num_workers`` batches wait for their CRF, which bounds the memory.
+    Each worker runs one thread, and while they run this process's torch uses
+    the cores they leave (at least one): a network on the CPU with one thread a
+    core beside N workers would oversubscribe the cores.
     ``num_workers=0`` refines in this process. Under ``dist_test.sh`` every rank
     has its own pool for its share of the images. A worker that dies (killed,
     out of memory) ends the run with an error naming the image it was refining
@@ -63,8 +67,11 @@ class DenseCRFTestLoop(TestLoop):
         self._crf_model.defer_crf = True
         bar = tqdm(total=len(self.dataloader), desc=f'DenseCRF ({self._crf_model.crf})',
                    disable=get_rank() != 0)
-        pool = WorkerPool(_refine_job, self.num_workers, describe=_job_image) \
+        pool = WorkerPool(_refine_job, self.num_workers, describe=_job_image, threads=1) \
             if self.num_workers > 0 else None
+        threads = torch.get_num_threads()
+        if pool is not None:
+            torch.set_num_threads(min(threads, max(1, _num_cpus() - self.num_workers)))
         try:
             pending = deque()
             for idx, data_batch in enumerate(self.dataloader):
@@ -77,6 +84,7 @@ class DenseCRFTestLoop(TestLoop):
                 self._finish(*pending.popleft())
                 bar.update()
         finally:
+            torch.set_num_threads(threads)
             self._crf_model.defer_crf = False
             bar.close()
             if pool is not None:
@@ -110,6 +118,14 @@ class DenseCRFTestLoop(TestLoop):
         self.evaluator.process(data_samples=outputs, data_batch=data_batch)
         self.runner.call_hook('after_test_iter', batch_idx=idx, data_batch=data_batch,
                               outputs=outputs)
+
+
+def _num_cpus() -> int:
+    """The cores this process may run on (its affinity: taskset, cgroups' cpusets)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 class _Done:

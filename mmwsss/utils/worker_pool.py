@@ -7,7 +7,9 @@ pipe and the pool knows which job each one holds, so a worker that dies is an
 error naming its job and how the process ended.
 """
 import multiprocessing as mp
+import os
 import signal
+import sys
 from collections import deque
 from multiprocessing.connection import wait
 from typing import Any, Callable, Optional
@@ -17,10 +19,29 @@ class WorkerDied(RuntimeError):
     """A worker process of a :class:`WorkerPool` ended while it held a job."""
 
 
-def _serve(conn, func: Callable) -> None:
+_THREAD_ENV = ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS',
+               'NUMEXPR_NUM_THREADS')
+
+
+def limit_threads(n: int) -> None:
+    """Size this process's thread pools to ``n``: torch and OpenCV when loaded,
+    and the OpenMP/BLAS environment for what loads later."""
+    for name in _THREAD_ENV:
+        os.environ[name] = str(n)
+    if 'torch' in sys.modules:
+        sys.modules['torch'].set_num_threads(n)
+    if 'cv2' in sys.modules:
+        sys.modules['cv2'].setNumThreads(n)
+
+
+def _serve(conn, func: Callable, threads: Optional[int]) -> None:
     # Ctrl-C reaches the whole process group: the main process handles it and
     # ends the workers, which must not print a traceback each
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if threads is not None:
+        # a forked worker inherits the parent's pool sizes (torch: one thread a
+        # core): N workers would each run as many threads as there are cores
+        limit_threads(threads)
     while True:
         try:
             job = conn.recv()
@@ -84,6 +105,9 @@ class WorkerPool:
         func (Callable): a picklable function of one job.
         num_workers (int): worker processes (at least 1).
         describe (Callable): a job in words, for the error (default ``repr``).
+        threads (int, optional): threads each worker's torch, OpenCV and
+            OpenMP/BLAS pools use (:func:`limit_threads`); default 1, as the
+            workers are the parallelism. None keeps the parent's.
 
     Example:
         >>> pool = WorkerPool(refine, 4, describe=lambda job: job[0])
@@ -93,7 +117,7 @@ class WorkerPool:
     """
 
     def __init__(self, func: Callable, num_workers: int,
-                 describe: Callable[[Any], str] = repr) -> None:
+                 describe: Callable[[Any], str] = repr, threads: Optional[int] = 1) -> None:
         if num_workers < 1:
             raise ValueError(f'num_workers must be >= 1, got {num_workers}')
         ctx = mp.get_context()
@@ -102,10 +126,15 @@ class WorkerPool:
         self._workers = []  # [process, pipe end, Result it runs or None]
         for _ in range(num_workers):
             here, there = ctx.Pipe()
-            proc = ctx.Process(target=_serve, args=(there, func), daemon=True)
+            proc = ctx.Process(target=_serve, args=(there, func, threads), daemon=True)
             proc.start()
             there.close()
             self._workers.append([proc, here, None])
+
+    @property
+    def pids(self) -> list:
+        """The worker processes' ids."""
+        return [w[0].pid for w in self._workers]
 
     def submit(self, job: Any) -> Result:
         """Queue ``job``; it starts as soon as a worker is free."""
