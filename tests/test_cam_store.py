@@ -400,3 +400,19 @@ def test_packed_header_checked_before_the_payload(tmp_path):
         path.write_bytes(pack_header((2, 2), [0, 1], False) + bytes(8))
         store.load_maps('big', None, None, max_class=0)
     assert time.perf_counter() - t < 1
+
+
+def test_npz_read_with_one_header_parse_keeps_every_layout(tmp_path):
+    """The npz reader parses each member's header once and reads the data into
+    the array (issue 22): Fortran-ordered CAMs, int32 keys and an uncompressed
+    npz come back as np.load gives them, writable."""
+    cams = np.random.default_rng(0).integers(0, 256, (2, 5, 7), dtype=np.uint8)
+    np.savez_compressed(tmp_path / 'f.npz', keys=np.array([4, 1], np.int32),
+                        cams=np.asfortranarray(cams))
+    np.savez(tmp_path / 'u.npz', keys=np.array([4, 1]), cams=cams)
+    for name in ('f', 'u'):
+        got, keys = load_cams(str(tmp_path), name, cam_format='npz')
+        assert keys == [4, 1] and got.flags.writeable
+        np.testing.assert_array_equal(got, cams)
+    got, keys = load_cams(str(tmp_path), 'f', [1], cam_format='npz')
+    np.testing.assert_array_equal(got[0], cams[1])

@@ -95,6 +95,24 @@ def _int_class_id(key, img_id, path) -> int:
                          path)
 
 
+def _read_npz_member(z, name: str, check) -> np.ndarray:
+    """``name.npy`` of an open npz, its header parsed once: ``check(shape, dtype)``
+    runs before the data is decoded, which is then read into the array from the
+    same stream (``np.load``'s ``z[name]`` would parse the header again)."""
+    with z.zip.open(f'{name}.npy') as f:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+            np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read(f)
+        check(shape, dtype)
+        arr = np.empty(shape[::-1] if fortran else shape, dtype)
+        n = arr.nbytes
+        if f.readinto(memoryview(arr).cast('B')) != n or f.read(1):  # EOF: zip CRC checked
+            raise ValueError(f"'{name}' holds {'less' if f.tell() < n else 'more'} data than "
+                             f'its header says ({dtype} {shape})')
+    return arr.T if fortran else arr
+
+
 @dataclass(frozen=True)
 class CAMStore:
     """A folder of CAMs: where they are, how they are stored, and whether
@@ -294,30 +312,17 @@ class CAMStore:
         try:
             # allow_pickle=False: an npz store never runs code when read.
             with np.load(src, allow_pickle=False) as z:
-                # the shape from the header first: a small compressed file can
-                # decode to gigabytes
-                head, key_head = _npz_member_header(z, 'cams'), _npz_member_header(z, 'keys')
-                if head is not None:
-                    shape, dtype = head
-                    if dtype.hasobject:
-                        raise WSSSInputError("npz 'cams' holds pickled objects (never read)",
-                                             img_id, path)
-                    if len(shape) != 3 or dtype not in (np.uint8, np.float16, np.float32):
-                        raise WSSSInputError(
-                            f"npz 'cams' must be K×H×W uint8, float16 or float32; its header "
-                            f'says {dtype} {shape}', img_id, path)
-                    check_header_hw(shape[1:], hw, 'CAM', img_id, path)
-                    if shape[0] > MAX_CAMS_PER_IMAGE:
-                        raise WSSSInputError(f'npz CAM file holds {shape[0]} maps (more than '
-                                             f'{MAX_CAMS_PER_IMAGE})', img_id, path)
-                if key_head is not None and (
-                        len(key_head[0]) != 1 or not np.issubdtype(key_head[1], np.integer)
-                        or (head is not None and key_head[0][0] != head[0][0])):
-                    raise WSSSInputError(
-                        f"npz 'keys' must be integer class ids, one per CAM; its header says "
-                        f'{key_head[1]} {key_head[0]}' + (f' for {head[0][0]} CAMs' if head
-                                                          else ''), img_id, path)
-                keys, cams = z['keys'], z['cams']
+                names = z.zip.namelist()
+                if 'cams.npy' not in names or 'keys.npy' not in names:
+                    raise KeyError(', '.join(n for n in ('cams', 'keys')
+                                             if f'{n}.npy' not in names))
+                # each header once, checked before its data is decoded: a small
+                # compressed file can decode to gigabytes
+                cams = _read_npz_member(z, 'cams', lambda shape, dtype: self._check_npz_cams(
+                    shape, dtype, hw, img_id, path))
+                k = cams.shape[0]
+                keys = _read_npz_member(z, 'keys', lambda shape, dtype: self._check_npz_keys(
+                    shape, dtype, k, img_id, path))
         except WSSSInputError:
             raise
         except KeyError as e:
@@ -328,17 +333,27 @@ class CAMStore:
                                  img_id, path) from e
         except Exception as e:  # zipfile.BadZipFile, OSError, EOFError...
             raise WSSSInputError(f'unreadable npz CAM file ({e})', img_id, path) from e
-        if cams.ndim != 3 or keys.ndim != 1 or len(keys) != len(cams):
-            raise WSSSInputError(
-                f"npz CAM file needs 'keys' (K,) and 'cams' (K×H×W), got {keys.shape} and "
-                f'{cams.shape}', img_id, path)
-        if cams.dtype not in (np.uint8, np.float16, np.float32):
-            raise WSSSInputError(f'npz CAMs must be uint8, float16 or float32, got {cams.dtype}',
-                                 img_id, path)
-        if not np.issubdtype(keys.dtype, np.integer):  # strings, NaN: not class ids
-            raise WSSSInputError(f"npz 'keys' must be integer class ids, got {keys.dtype} "
-                                 f'{keys.tolist()[:5]}', img_id, path)
         return [int(k) for k in keys], cams
+
+    @staticmethod
+    def _check_npz_cams(shape, dtype, hw, img_id, path):
+        if dtype.hasobject:
+            raise WSSSInputError("npz 'cams' holds pickled objects (never read)", img_id, path)
+        if len(shape) != 3 or dtype not in (np.uint8, np.float16, np.float32):
+            raise WSSSInputError(
+                f"npz 'cams' must be K×H×W uint8, float16 or float32; its header says {dtype} "
+                f'{shape}', img_id, path)
+        check_header_hw(shape[1:], hw, 'CAM', img_id, path)
+        if shape[0] > MAX_CAMS_PER_IMAGE:
+            raise WSSSInputError(f'npz CAM file holds {shape[0]} maps (more than '
+                                 f'{MAX_CAMS_PER_IMAGE})', img_id, path)
+
+    @staticmethod
+    def _check_npz_keys(shape, dtype, num_cams, img_id, path):
+        if len(shape) != 1 or not np.issubdtype(dtype, np.integer) or shape[0] != num_cams:
+            raise WSSSInputError(
+                f"npz 'keys' must be integer class ids, one per CAM; its header says {dtype} "
+                f'{shape} for {num_cams} CAMs', img_id, path)
 
     def _load_npy_dict(self, path: str, img_id: str):
         if not self.allow_pickle:
