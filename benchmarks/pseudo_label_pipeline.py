@@ -1,66 +1,102 @@
 """Benchmark: pseudo labels made on the fly against precomputed label PNGs.
 
-    python benchmarks/pseudo_label_pipeline.py [--num-images 300] [--rounds 3]
+    python benchmarks/pseudo_label_pipeline.py [--num-images 40] [--repeats 5]
+        [--runs 3] [--threads 1] [--work-dir DIR]
 
-On generated VOC-sized images (500×375, 1–3 classes) it times
-(a) the pseudo-label rule alone per image, and
-(b) the whole mmseg VOC training pipeline (load, pseudo label, random
-    resize/crop/flip, photometric distortion, pack) with labels made on the fly
-    by ``SaliencyPseudoLabel``, against the same pipeline reading the
-    equivalent precomputed label PNGs with ``LoadAnnotations``,
-for the ``bed_png`` and ``npz`` CAM stores. Both pipelines run in the same
-process, interleaved over rounds with the same seeds; the ratio is
-on-the-fly time / precomputed time (target ≤ 1.15).
+On generated VOC-size images (``mmwsss.testing.make_voc_like_data``: 500×375 /
+375×500 photo-like JPEGs, 1–3 classes, WSSS-BED ``bed_png`` CAMs, soft saliency
+maps, and the same labels precomputed as PNGs) it times, under the protocol of
+``_protocol.py`` (threads pinned alike, variants interleaved per image, best of
+``--repeats`` per image, median over images, ``--runs`` whole runs with their
+spread):
+
+(a) the pseudo-label rule alone on maps in memory (``PseudoLabelRule`` on the
+    uint8 maps, saliency binarised included) against WSSS-BED's per-image work
+    for the same label: its run.py's literal rule, maps / 255 as float32,
+    a (C+1)×H×W score array, τ applied, argmax, ignore (target ≤ 0.03);
+(b) the label step alone: ``SaliencyPseudoLabel`` (reading the ``bed_png``,
+    ``npz`` or ``packed`` store) against mmseg's ``LoadAnnotations``;
+(c) the full mmseg VOC training pipeline (LoadImageFromFile, label,
+    RandomResize, RandomCrop, RandomFlip, PhotoMetricDistortion,
+    PackSegInputs) with labels made on the fly against the same pipeline
+    reading the precomputed PNGs; the random augmentations are seeded per
+    image, so every variant and repeat does the same work (targets: ``packed``
+    ≤ 1.00, ``bed_png`` and ``npz`` ≤ 1.10).
+
+It also prints each store's size on disk per image.
 """
 import argparse
 import os
 import os.path as osp
+import sys
 import tempfile
-import time
 
-import numpy as np
-from PIL import Image
-from tqdm import tqdm
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from _protocol import pin_threads  # noqa: E402
 
-import mmwsss  # noqa: F401  (registers the datasets and the transform)
-from mmwsss.fileio import (CAMStore, cams_to_unit, read_saliency, save_cams_bed_png,
-                           save_cams_npz, save_label_png)
-from mmwsss.functional import PseudoLabelRule, binarize_saliency, make_pseudo_label
+PINNED = pin_threads(1 if '--threads' not in sys.argv else
+                     int(sys.argv[sys.argv.index('--threads') + 1]))
+
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from _protocol import across_runs, format_report, run_protocol  # noqa: E402
+
+FORMATS = ('bed_png', 'npz', 'packed')
 
 
-def generate(root, n, seed=0):
-    """VOC layout: JPEGImages, bed_png + npz CAMs, saliency, precomputed labels."""
-    rng = np.random.default_rng(seed)
-    ids, cls_lines = [], []
-    for i in tqdm(range(n), desc='generating images'):
-        img_id = f'bench_{i:05d}'
-        h, w = (375, 500) if i % 2 == 0 else (500, 375)
-        img = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
-        classes = sorted(rng.choice(20, size=rng.integers(1, 4), replace=False).tolist())
-        yy, xx = np.mgrid[:h, :w].astype(np.float32)
-        cams = []
-        for _ in classes:
-            cy, cx, r = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(60, 200)
-            cams.append(np.clip(1 - np.hypot(yy - cy, xx - cx) / r, 0, 1))
-        cams = np.stack(cams)
-        # Like an SOD model's output: near 0 / 255 with soft edges (a sigmoid of the
-        # objects' CAM), smooth rather than per-pixel noise.
-        sal = np.round(255 / (1 + np.exp(-12 * (cams.max(0) - 0.3)))).astype(np.uint8)
-        Image.fromarray(img).save(osp.join(root, 'JPEGImages', img_id + '.jpg'), quality=90)
-        Image.fromarray(sal).save(osp.join(root, 'sal', img_id + '.png'))
-        save_cams_bed_png(osp.join(root, 'cam_png'), img_id, classes, cams)
-        save_cams_npz(osp.join(root, 'cam_npz', img_id + '.npz'), classes, cams)
-        # The equivalent precomputed label, made by the same rule from the stored maps.
-        cams_u8, keys = CAMStore(osp.join(root, 'cam_png')).load(img_id, classes, (h, w))
-        label = PseudoLabelRule()(cams_u8, keys,
-                                  read_saliency(osp.join(root, 'sal', img_id + '.png')))
-        save_label_png(osp.join(root, 'labels', img_id + '.png'), label)
-        ids.append(img_id)
-        cls_lines.append(' '.join([img_id] + [str(c) for c in classes]))
-    with open(osp.join(root, 'list.txt'), 'w') as f:
-        f.write('\n'.join(ids) + '\n')
-    with open(osp.join(root, 'cls.txt'), 'w') as f:
-        f.write('\n'.join(cls_lines) + '\n')
+def prepare(root, n):
+    """The VOC-like set, plus the same CAMs as an npz store and a packed store."""
+    from mmwsss.fileio import CAMStore, parse_cls_label_file, save_cams_npz
+    from mmwsss.fileio.cam_store import pack_image
+    from mmwsss.testing import make_voc_like_data
+    d = make_voc_like_data(root, num_images=n)
+    cls = parse_cls_label_file(osp.join(root, d.cls_label_file))
+    src = CAMStore(osp.join(root, d.cam_path))
+    dirs = dict(bed_png=osp.join(root, d.cam_path), npz=osp.join(root, 'cams_npz'),
+                packed=osp.join(root, 'cams_packed'))
+    for img_id, classes in tqdm(cls.items(), desc='npz and packed stores'):
+        npz = osp.join(dirs['npz'], img_id + '.npz')
+        if not osp.isfile(npz):
+            cams, keys = src.load(img_id, classes)
+            save_cams_npz(npz, keys, cams / np.float32(255))  # round(255·(v/255)) == v
+        packed = osp.join(dirs['packed'], img_id + '.maps')
+        if not osp.isfile(packed):
+            pack_image(src, img_id, packed, classes,
+                       osp.join(root, d.sal_path, img_id + '.png'))
+    return d, cls, dirs
+
+
+def sizes(d, cls, dirs):
+    """Mean bytes on disk per image of each way to store what the label needs."""
+    def size(paths):
+        return sum(os.path.getsize(p) for p in paths)
+
+    def sal(i):
+        return osp.join(d.root, d.sal_path, i + '.png')
+
+    per = dict(
+        label_png=[size([osp.join(d.root, d.label_path, i + '.png')]) for i in cls],
+        bed_png=[size([sal(i)] + [osp.join(dirs['bed_png'], f'{i}_{c}.png') for c in c_])
+                 for i, c_ in cls.items()],
+        npz=[size([sal(i), osp.join(dirs['npz'], i + '.npz')]) for i in cls],
+        packed=[size([osp.join(dirs['packed'], i + '.maps')]) for i in cls])
+    return {k: float(np.mean(v)) for k, v in per.items()}
+
+
+def wsss_bed_label(cams_u8, classes, sal_u8, tau=0.1, num_classes=20):
+    """WSSS-BED's run.py for one image (Algorithm 1 literally): maps / 255,
+    a (C+1)-channel score array, CAMs below τ zeroed, argmax, ignore."""
+    h, w = sal_u8.shape
+    sal = (sal_u8.astype(np.float32) / 255) > 0.2
+    pred = np.zeros((num_classes + 1, h, w), np.float32)
+    pred[0] = 1.0 - sal.astype(np.float32)
+    for c, cam in zip(classes, cams_u8):
+        pred[c + 1] = cam.astype(np.float32) / 255
+    pred[1:] = np.where(pred[1:] < np.float32(tau), 0, pred[1:])
+    out = pred.argmax(0).astype(np.uint8)
+    out[sal & (out == 0)] = 255
+    return out
 
 
 def augment():
@@ -73,83 +109,119 @@ def augment():
     ]
 
 
-def build(root, fmt):
+def label_step(d, dirs, fmt):
+    if fmt == 'precomputed':
+        return dict(type='LoadAnnotations')
+    return dict(type='SaliencyPseudoLabel', cam_dir=dirs[fmt], cam_format=fmt, tau=0.1,
+                sal_dir=None if fmt == 'packed' else osp.join(d.root, d.sal_path))
+
+
+def build(d, dirs, fmt, steps):
     from mmseg.registry import DATASETS
-    from mmseg.utils import register_all_modules
-    register_all_modules(init_default_scope=True)
+    pipeline = [dict(type='LoadImageFromFile'), label_step(d, dirs, fmt)] + steps
     if fmt == 'precomputed':
         return DATASETS.build(dict(
-            type='VOCWSSSDataset', data_root=root, ann_file='list.txt',
-            data_prefix=dict(img_path='JPEGImages', seg_map_path='labels'),
-            pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations')] + augment()))
+            type='VOCWSSSDataset', data_root=d.root, ann_file=d.ann_file,
+            data_prefix=dict(img_path=d.img_path, seg_map_path=d.label_path),
+            pipeline=pipeline))
     return DATASETS.build(dict(
-        type='VOCWSSSDataset', data_root=root, ann_file='list.txt', cls_label_file='cls.txt',
-        data_prefix=dict(img_path='JPEGImages'), pseudo_labels=True,
-        pipeline=[dict(type='LoadImageFromFile'),
-                  dict(type='SaliencyPseudoLabel', cam_dir=osp.join(root, f'cam_{fmt}'),
-                       sal_dir=osp.join(root, 'sal'),
-                       cam_format={'png': 'bed_png', 'npz': 'npz'}[fmt], tau=0.1)] + augment()))
-
-
-def time_dataset(ds, seed):
-    from mmengine.runner import set_random_seed
-    set_random_seed(seed)
-    t = time.perf_counter()
-    for i in range(len(ds)):
-        ds[i]
-    return (time.perf_counter() - t) / len(ds)
+        type='VOCWSSSDataset', data_root=d.root, ann_file=d.ann_file,
+        cls_label_file=d.cls_label_file, data_prefix=dict(img_path=d.img_path),
+        pseudo_labels=True, pipeline=pipeline))
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument('--num-images', type=int, default=300)
-    p.add_argument('--rounds', type=int, default=3)
-    p.add_argument('--work-dir', help='where to generate the images (default: a temp dir)')
+    p.add_argument('--num-images', type=int, default=40)
+    p.add_argument('--repeats', type=int, default=5, help='k: best of k per image')
+    p.add_argument('--runs', type=int, default=3, help='whole runs (spread over them)')
+    p.add_argument('--threads', type=int, default=1,
+                   help='threads of OpenCV, torch and BLAS, the same for every variant')
+    p.add_argument('--work-dir', help='where to generate the data (default: a temp dir)')
+    p.add_argument('--skip', nargs='*', default=[], choices=('rule', 'step', 'pipeline'),
+                   help='parts not to run')
     args = p.parse_args()
+
+    import mmwsss  # noqa: F401  (registers the datasets and the transform)
+    from mmengine.runner import set_random_seed
+    from mmseg.utils import register_all_modules
+
+    from mmwsss.fileio import CAMStore, read_saliency
+    from mmwsss.functional import PseudoLabelRule
+    register_all_modules(init_default_scope=True)
 
     tmp = None
     root = args.work_dir
     if root is None:
         tmp = tempfile.TemporaryDirectory()
         root = tmp.name
-    for d in ('JPEGImages', 'sal', 'cam_png', 'cam_npz', 'labels'):
-        os.makedirs(osp.join(root, d), exist_ok=True)
-    if not osp.isfile(osp.join(root, 'cls.txt')):
-        generate(root, args.num_images)
+    d, cls, dirs = prepare(root, args.num_images)
+    k, runs = args.repeats, args.runs
+    print(f'\nimages: {len(cls)} (500×375 / 375×500, 1–3 classes); best of {k} per image, '
+          f'median over images, {runs} whole runs; threads pinned: {PINNED}')
+    sz = sizes(d, cls, dirs)
+    print('\nsize on disk per image: ' + ', '.join(
+        f'{n} {v / 1024:.1f} KiB' for n, v in sz.items()) +
+        '  (bed_png and npz: with the saliency PNG)')
 
-    # (a) the rule alone, on maps already in memory
-    ids = [ln.split() for ln in open(osp.join(root, 'cls.txt'))]
-    maps = []
-    for img_id, *cls in ids[:100]:
-        cams, keys = CAMStore(osp.join(root, 'cam_npz'), 'npz').load(img_id,
-                                                                     [int(c) for c in cls])
-        cams = cams_to_unit(cams)
-        sal = binarize_saliency(np.asarray(Image.open(osp.join(root, 'sal', img_id + '.png'))))
-        maps.append((cams, keys, sal))
-    t = time.perf_counter()
-    for _ in range(5):
-        for cams, keys, sal in maps:
-            make_pseudo_label(cams, keys, sal, 0.1)
-    rule_ms = (time.perf_counter() - t) / (5 * len(maps)) * 1e3
+    if 'rule' not in args.skip:
+        rule, src = PseudoLabelRule(), CAMStore(dirs['bed_png'])
+        items = []
+        for img_id, classes in cls.items():
+            cams, keys = src.load(img_id, classes)
+            items.append((cams, keys, read_saliency(osp.join(d.root, d.sal_path,
+                                                             img_id + '.png'))))
+        # same labels, or the comparison means nothing
+        for cams, keys, sal in items[:5]:
+            np.testing.assert_array_equal(rule(cams, keys, sal), wsss_bed_label(cams, keys, sal))
+        res = run_protocol(items, dict(wsss_bed=lambda it: wsss_bed_label(*it),
+                                       rule=lambda it: rule(*it)),
+                           baseline='wsss_bed', k=k, runs=runs)
+        print("\n(a) the rule alone against WSSS-BED's per-image work (maps in memory):")
+        print(format_report(res, 'wsss_bed', labels=dict(
+            wsss_bed="WSSS-BED's run.py rule (float, C+1 argmax)",
+            rule='PseudoLabelRule (uint8)')))
 
-    # (b) whole pipelines, interleaved rounds, same seed per round
-    datasets = {k: build(root, k) for k in ('precomputed', 'png', 'npz')}
-    for ds in datasets.values():  # warm the page cache and lazy imports
-        for i in range(min(20, len(ds))):
-            ds[i]
-    times = {k: [] for k in datasets}
-    for r in tqdm(range(args.rounds), desc='rounds'):
-        for k, ds in datasets.items():
-            times[k].append(time_dataset(ds, seed=r))
-    med = {k: float(np.median(v)) * 1e3 for k, v in times.items()}
+    variants = ('precomputed', ) + FORMATS
+    if 'step' not in args.skip:
+        from mmcv.transforms import LoadImageFromFile
+        from mmseg.registry import TRANSFORMS
+        ds = build(d, dirs, 'precomputed', [])
+        load = LoadImageFromFile()
+        infos = []
+        for i in range(len(ds)):
+            info = ds.get_data_info(i)
+            info['seg_fields'] = []
+            info = load(info)
+            info['cls_labels'] = cls[info['img_id']]
+            infos.append(info)
+        steps = {f: TRANSFORMS.build(label_step(d, dirs, f)) for f in variants}
+        res = run_protocol(infos, {f: (lambda t: lambda info: t(dict(info)))(t)
+                                   for f, t in steps.items()},
+                           baseline='precomputed', k=k, runs=runs)
+        print('\n(b) the label step alone (after LoadImageFromFile):')
+        print(format_report(res, 'precomputed', labels=dict(
+            precomputed='LoadAnnotations (label PNG)')))
 
-    n = len(datasets['npz'])
-    print(f'\nimages: {n} (500×375 / 375×500, 1–3 classes), rounds: {args.rounds}')
-    print(f'(a) pseudo-label rule alone: {rule_ms:.2f} ms / image')
-    print('(b) VOC training pipeline, median ms / image over rounds:')
-    print(f'    precomputed label PNGs : {med["precomputed"]:.2f}')
-    for k, name in (('png', 'bed_png'), ('npz', 'npz')):
-        print(f'    on the fly, {name:<8}   : {med[k]:.2f}   ratio {med[k] / med["precomputed"]:.3f}')
+    if 'pipeline' not in args.skip:
+        datasets = {f: build(d, dirs, f, augment()) for f in variants}
+        for i in range(3):  # the same labels, or the comparison means nothing
+            want = None
+            for f, ds in datasets.items():
+                set_random_seed(i)
+                got = ds[i]['data_samples'].gt_sem_seg.data.numpy()
+                want = got if want is None else want
+                np.testing.assert_array_equal(got, want, err_msg=f)
+        res = run_protocol(list(range(len(cls))),
+                           {f: (lambda ds: lambda i: ds[i])(ds) for f, ds in datasets.items()},
+                           baseline='precomputed', k=k, runs=runs,
+                           before_each=lambda i, _: set_random_seed(i))
+        print('\n(c) the VOC training pipeline, on the fly against precomputed label PNGs:')
+        print(format_report(res, 'precomputed', labels=dict(
+            precomputed='precomputed label PNGs')))
+        rat = across_runs(res, 'ratio')
+        print('\n' + ', '.join(f'{f} {rat[f]["median"]:.3f} (spread {100 * rat[f]["spread"]:.1f} %)'
+                               for f in FORMATS))
     if tmp is not None:
         tmp.cleanup()
 
