@@ -13,17 +13,16 @@ PYTEST_WORKERS ?= 2
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
 
-# The stamp makes a second `make test` skip the install; it is redone when a pin changes.
-$(VENV)/.stack-stamp: requirements/stack.txt requirements/tests.txt tools/install_stack.sh | $(VENV)/bin/python
-	PYTHON=$(PYTHON) bash tools/install_stack.sh
-	touch $@
-
+# --if-needed: nothing is installed when the environment already matches the pins (its
+# stamp, <env>/.stack-stamp, holds the pins' hash, or every pin is found satisfied: a fresh
+# clone beside a ready environment, or PYTHON=python with the stack there); the install is
+# redone when a pin changes.
 ifeq ($(PYTHON),$(VENV)/bin/python)
-stack: $(VENV)/.stack-stamp
+stack: | $(VENV)/bin/python
 else
 stack:
-	PYTHON=$(PYTHON) bash tools/install_stack.sh
 endif
+	PYTHON=$(PYTHON) bash tools/install_stack.sh --if-needed
 
 test: stack
 	$(PYTHON) -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS) tests

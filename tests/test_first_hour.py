@@ -306,3 +306,37 @@ def test_eval_pseudo_labels_flags_a_best_tau_at_the_edge(tmp_path, capsys):
     best = json.load(open(tmp_path / 'best.json'))
     assert best['tau'] == 0.3 and best['tau_at_edge'] == 'high' == summary['tau_at_edge']
     assert '--tau-range 0.1 0.7 0.1' in best['tau_advice']
+
+
+def test_make_skips_the_install_when_the_environment_matches_the_pins(tmp_path):
+    """Fails before the fix: `make` judged the stamp by file times, so a fresh clone (new
+    times) beside a ready environment, or `make test PYTHON=python`, ran the whole install
+    again; now the stamp holds the pins' hash and a matching environment is recognised."""
+    import hashlib
+    pins = b''.join(open(osp.join(ROOT, 'requirements', f), 'rb').read()
+                    for f in ('stack.txt', 'tests.txt'))
+    stamp = tmp_path / 'stamp'
+    env = dict(os.environ, PYTHON=sys.executable, STACK_STAMP=str(stamp))
+    script = osp.join(ROOT, 'tools', 'install_stack.sh')
+    r = subprocess.run(['bash', script, '--if-needed'], env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert 'already matches the pins; nothing to install' in r.stdout
+    assert '+ ' not in r.stdout  # no pip command ran
+    assert stamp.read_text().strip() == hashlib.sha256(pins).hexdigest()
+    r = subprocess.run(['bash', script, '--if-needed'], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and 'nothing to do' in r.stdout, r.stdout + r.stderr
+    # an environment without the stack: --check says what differs, changes nothing
+    subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(tmp_path / 'bare')],
+                   check=True)
+    env.update(PYTHON=str(tmp_path / 'bare' / 'bin' / 'python'), STACK_STAMP=str(stamp) + '2')
+    r = subprocess.run(['bash', script, '--check'], env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 1 and 'does not match the pins' in r.stdout, r.stdout + r.stderr
+    assert not osp.exists(str(stamp) + '2')
+    # make runs it that way, for .venv and for one's own environment
+    for extra in ([], ['PYTHON=python']):
+        out = subprocess.run(['make', '-n', 'stack', *extra], cwd=ROOT, capture_output=True,
+                             text=True).stdout
+        assert 'install_stack.sh --if-needed' in out, out

@@ -2,7 +2,15 @@
 # Install the pinned OpenMMLab stack (requirements/stack.txt) into the environment of
 # $PYTHON (default: python), then mmwsss itself in editable mode.
 #
-# usage: tools/install_stack.sh [--dry-run] [--report FILE]
+# usage: tools/install_stack.sh [--dry-run] [--report FILE] [--if-needed | --check]
+#
+# --if-needed (what `make` runs): do nothing when the environment already matches the pins:
+# its stamp (<sys.prefix>/.stack-stamp, STACK_STAMP overrides) holds the hash of
+# requirements/stack.txt + tests.txt, or, without a matching stamp, every pin is satisfied
+# (torch, torchvision installed; mmcv with its ops in mmsegmentation's range; the rest at
+# their pins; mmwsss importable from this checkout), and then the stamp is written. Else the
+# install below runs and writes the stamp. --check: only say whether it matches (exit 0) or
+# what differs (exit 1); nothing installed or written.
 #
 # An installed torch, torchvision and mmcv are kept exactly as they are: after they are
 # settled, a constraints file is written from their installed versions (torch==<installed>,
@@ -40,9 +48,13 @@ cd "$(dirname "$0")/.."
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
 DRY_RUN=${DRY_RUN:-0}
 REPORT=${STACK_REPORT:-${TMPDIR:-/tmp}/mmwsss-stack-report.json}
+IF_NEEDED=0
+CHECK_ONLY=0
 while [ $# -gt 0 ]; do
   case $1 in
     --dry-run) DRY_RUN=1 ;;
+    --if-needed) IF_NEEDED=1 ;;
+    --check) CHECK_ONLY=1 ;;
     --report) REPORT=${2:?--report needs a file}; shift ;;
     --report=*) REPORT=${1#*=} ;;
     -h|--help) usage; exit 0 ;;
@@ -74,6 +86,71 @@ except PackageNotFoundError:
 PYV
 }
 "$PY" -c 'import sys; assert sys.version_info >= (3, 9)' || die "$PY: Python >= 3.9 needed"
+
+# --if-needed / --check: does the environment already match the pins?
+pins_hash=$(cat "$REQ" "$TESTS_REQ" | sha256sum | cut -d' ' -f1)
+stamp=${STACK_STAMP:-$("$PY" -c 'import sys; print(sys.prefix)')/.stack-stamp}
+write_stamp() { [ "$DRY_RUN" = 1 ] || echo "$pins_hash" 2>/dev/null >"$stamp" || true; }
+env_matches() {  # prints what differs; exit status 0 when nothing does
+  # -I: this checkout (the current folder) is not on sys.path; the installed mmwsss is asked
+  "$PY" -I - "$REQ" "$TESTS_REQ" "$PWD" <<'PYMATCH'
+import importlib.util
+import os
+import sys
+from importlib.metadata import PackageNotFoundError, version
+try:
+    from pip._vendor.packaging.requirements import Requirement
+    from pip._vendor.packaging.version import Version
+except ImportError:
+    sys.exit(print('pip is not installed') or 1)
+bad = []
+for path in sys.argv[1:3]:
+    for line in open(path):
+        line = line.split('#')[0].strip()
+        if not line:
+            continue
+        req = Requirement(line)
+        try:
+            have = version(req.name)
+        except PackageNotFoundError:
+            bad.append(f'{req.name} is not installed')
+            continue
+        if req.name in ('torch', 'torchvision', 'mmcv'):
+            continue  # installed ones are kept, whatever their version (mmcv: below)
+        if not req.specifier.contains(have, prereleases=True):
+            bad.append(f'{req.name} {have} does not satisfy {req.specifier}')
+try:
+    import mmcv, mmcv.ops  # noqa: E401  (the compiled ops load against this torch)
+    if not Version('2.0.0rc4') <= Version(mmcv.__version__) < Version('2.2.0'):
+        bad.append(f'mmcv {mmcv.__version__} is outside >=2.0.0rc4,<2.2.0')
+except Exception as e:  # noqa: BLE001
+    bad.append(f'mmcv.ops does not import ({type(e).__name__}: {e})')
+spec = importlib.util.find_spec('mmwsss')  # where it is, without importing it
+here = os.path.realpath(sys.argv[3])
+if spec is None or not spec.origin:
+    bad.append('mmwsss is not installed (pip install -e .)')
+elif not os.path.realpath(spec.origin).startswith(here + os.sep):
+    bad.append(f'mmwsss is installed from {os.path.dirname(spec.origin)}, not {here}')
+print('\n'.join(bad))
+sys.exit(1 if bad else 0)
+PYMATCH
+}
+if [ "$IF_NEEDED" = 1 ] || [ "$CHECK_ONLY" = 1 ]; then
+  if [ "$CHECK_ONLY" = 0 ] && [ "$(cat "$stamp" 2>/dev/null)" = "$pins_hash" ]; then
+    say "$stamp: the environment of $PY was installed from these pins; nothing to do"
+    exit 0
+  fi
+  if differs=$(env_matches 2>&1); then
+    say "the environment of $PY already matches the pins; nothing to install"
+    [ "$CHECK_ONLY" = 1 ] || write_stamp
+    exit 0
+  fi
+  if [ "$CHECK_ONLY" = 1 ]; then
+    say "the environment of $PY does not match the pins:"; echo "$differs" | sed 's/^/    /'
+    exit 1
+  fi
+  say "installing: $(echo "$differs" | head -n 3 | paste -sd ';' -)"
+fi
 [ "$DRY_RUN" = 1 ] && say "dry run: nothing is installed or built"
 
 # 0. pip >= 23 (for --dry-run --report) and setuptools < 81 (pkg_resources, which mmcv's
@@ -229,4 +306,5 @@ if [ "$DRY_RUN" = 0 ]; then
     [ -z "$b" ] || [ "$b" = "$a" ] || die "$n changed from $b to $a"
   done
   say "done: torch $(installed torch), torchvision $(installed torchvision), mmcv $(installed mmcv)"
+  write_stamp
 fi
