@@ -56,8 +56,9 @@ def best_of(runs, fn):
 
 
 def main():
+    from mmwsss.utils.cli import DefaultsHelpFormatter
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=DefaultsHelpFormatter)
     p.add_argument('--work-dir', default='/tmp/bench_check_data')
     p.add_argument('--runs', type=int, default=5)
     args = p.parse_args()

@@ -30,7 +30,10 @@ from mmwsss.utils.config_check import without_gt_subset  # noqa: E402
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='Draw the pseudo labels of a training set')
+    from mmwsss.utils.cli import DefaultsHelpFormatter
+    p = argparse.ArgumentParser(
+        formatter_class=DefaultsHelpFormatter,
+        description='Draw the pseudo labels of a training set')
     p.add_argument('config')
     p.add_argument('--out-dir', required=True)
     p.add_argument('--ids', nargs='+', help='image ids (default: the first --num)')

@@ -20,14 +20,14 @@ from mmengine.config import DictAction
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 from mmwsss.utils import load_config  # noqa: E402
-from mmwsss.utils.cli import run_tool  # noqa: E402
+from mmwsss.utils.cli import DefaultsHelpFormatter, run_tool  # noqa: E402
 from mmwsss.utils.data_check import check_data_report  # noqa: E402
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description='Check the data files and pretrained weights '
                                 'that configs read',
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=DefaultsHelpFormatter)
     p.add_argument('config', nargs='+')
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='applied to every config')

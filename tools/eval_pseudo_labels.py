@@ -48,7 +48,10 @@ from mmwsss.visualization import save_tau_curves
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='Score pseudo labels against GT for many τ')
+    from mmwsss.utils.cli import DefaultsHelpFormatter
+    p = argparse.ArgumentParser(
+        formatter_class=DefaultsHelpFormatter,
+        description='Score pseudo labels against GT for many τ')
     p.add_argument('config', help='config whose <split> dataset lists the images')
     p.add_argument('--cam-dir', required=True, help='CAM store folder')
     p.add_argument('--out-dir', required=True, help='folder for the CSV, plot and best.json')

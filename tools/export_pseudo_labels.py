@@ -37,7 +37,10 @@ from mmwsss.utils.outputs import (OutputLock, check_outside_inputs, dataset_inpu
                                   run_parallel)
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='Export on-the-fly pseudo labels as PNGs')
+    from mmwsss.utils.cli import DefaultsHelpFormatter
+    p = argparse.ArgumentParser(
+        formatter_class=DefaultsHelpFormatter,
+        description='Export on-the-fly pseudo labels as PNGs')
     p.add_argument('config', help='training config (uses train_dataloader.dataset)')
     p.add_argument('--out-dir', required=True, help='folder for <img_id>.png')
     p.add_argument('--nproc', type=int, default=1, help='worker processes')

@@ -110,6 +110,7 @@ DRY = dict(iters=2, num_images=6, image_hw=(72, 96), crop=(64, 64), batch=2, wor
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description='Check mmwsss on CUDA / NCCL and measure the recipes (report: '
         'OUT/gpu_check.json, OUT/gpu_check.md)')
     p.add_argument('--out', required=True, help='report folder')

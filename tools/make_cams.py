@@ -45,7 +45,10 @@ from mmwsss.utils import load_config  # noqa: E402
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='Write the CAMs of an EPS classifier')
+    from mmwsss.utils.cli import DefaultsHelpFormatter
+    p = argparse.ArgumentParser(
+        formatter_class=DefaultsHelpFormatter,
+        description='Write the CAMs of an EPS classifier')
     p.add_argument('config', help='config of the classifier')
     p.add_argument('checkpoint', help='trained checkpoint')
     p.add_argument('--out-dir', required=True, help='CAM store folder')

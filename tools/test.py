@@ -21,7 +21,9 @@ from mmwsss.utils.dist import collect_into_work_dir  # noqa: E402
 
 
 def parse_args():
+    from mmwsss.utils.cli import DefaultsHelpFormatter
     parser = argparse.ArgumentParser(
+        formatter_class=DefaultsHelpFormatter,
         description='MMSeg test (and eval) a model')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('checkpoint', help='checkpoint file')

@@ -22,7 +22,7 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import mmwsss  # noqa: E402,F401  (registers datasets, transforms and models)
 from mmwsss.utils import (check_label_overwrite, check_pseudo_label_dirs,  # noqa: E402
                           load_config, register_checkpoint_safe_globals)
-from mmwsss.utils.cli import run_tool  # noqa: E402
+from mmwsss.utils.cli import DefaultsHelpFormatter, run_tool  # noqa: E402
 from mmwsss.utils.dist import (collect_into_work_dir, device_note,  # noqa: E402
                                init_distributed, is_main_process)
 from mmwsss.utils.smoke import (SMOKE_BATCH, SMOKE_CROP, SMOKE_ITERS,  # noqa: E402
@@ -35,7 +35,7 @@ DATA_HELP = ('the data or pretrained weights of this config are not all there (R
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description='Train a segmentor', formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        description='Train a segmentor', formatter_class=DefaultsHelpFormatter)
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models (default: '
                         'work_dirs/<config name>, with a _smoke suffix under --smoke)')

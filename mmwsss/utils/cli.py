@@ -11,6 +11,7 @@ the tools raise with a message) passes as it is; Ctrl-C exits with 130 and one
 line. Anything else is our bug: its traceback is kept, to be reported.
 ``MMWSSS_TRACEBACK=1`` keeps the traceback of a user's mistake too.
 """
+import argparse
 import os
 import os.path as osp
 import sys
@@ -43,3 +44,14 @@ def run_tool(main: Callable, *args, prog: str = None, **kwargs):
     except KeyboardInterrupt:
         print(f'{prog}: interrupted', file=sys.stderr)
         raise SystemExit(130) from None
+
+
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` with each option's default, as argparse's
+    ``ArgumentDefaultsHelpFormatter``, but none for options whose default is
+    None or False (required, or a switch): ``(default: None)`` says nothing."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False) or action.required:
+            return action.help
+        return super()._get_help_string(action)

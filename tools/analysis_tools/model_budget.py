@@ -53,7 +53,10 @@ def model_budget(cfg) -> dict:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description='parameters and checkpoint size per config')
+    from mmwsss.utils.cli import DefaultsHelpFormatter
+    p = argparse.ArgumentParser(
+        formatter_class=DefaultsHelpFormatter,
+        description='parameters and checkpoint size per config')
     p.add_argument('configs', nargs='*')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = p.parse_args(argv)

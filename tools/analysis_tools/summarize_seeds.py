@@ -33,7 +33,10 @@ from mmwsss.fileio import atomic_write  # noqa: E402
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description='mean ± std and ± s.e. over seeds of one config')
+    from mmwsss.utils.cli import DefaultsHelpFormatter
+    p = argparse.ArgumentParser(
+        formatter_class=DefaultsHelpFormatter,
+        description='mean ± std and ± s.e. over seeds of one config')
     p.add_argument('work_dirs', nargs='+')
     p.add_argument('--out', help='write the summary as JSON')
     p.add_argument('--mix-configs', action='store_true',

@@ -95,7 +95,10 @@ def _convert_split(ann_file, split, out, seg_dir, nproc, force):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='Convert COCO-14 instances to WSSS label maps')
+    from mmwsss.utils.cli import DefaultsHelpFormatter
+    p = argparse.ArgumentParser(
+        formatter_class=DefaultsHelpFormatter,
+        description='Convert COCO-14 instances to WSSS label maps')
     p.add_argument('coco_root', help='folder with train2014/, val2014/, annotations/')
     p.add_argument('--splits', nargs='+', default=['train2014', 'val2014'])
     p.add_argument('-o', '--out-dir', help='output root (default: coco_root)')

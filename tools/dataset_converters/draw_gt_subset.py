@@ -18,7 +18,10 @@ from mmwsss.fileio import atomic_write, draw_subset, read_id_list  # noqa: E402
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='Draw a seeded GT subset of a split')
+    from mmwsss.utils.cli import DefaultsHelpFormatter
+    p = argparse.ArgumentParser(
+        formatter_class=DefaultsHelpFormatter,
+        description='Draw a seeded GT subset of a split')
     p.add_argument('split_list', help='image id list (or WSSS-BED class list) of the split')
     p.add_argument('out_list', help='the gt_subset list file to write')
     g = p.add_mutually_exclusive_group(required=True)

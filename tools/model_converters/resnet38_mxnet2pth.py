@@ -31,7 +31,10 @@ from mmwsss.models.backbones.resnet38 import (ResNet38,  # noqa: E402
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='ResNet-38 ImageNet weights: MXNet -> PyTorch')
+    from mmwsss.utils.cli import DefaultsHelpFormatter
+    p = argparse.ArgumentParser(
+        formatter_class=DefaultsHelpFormatter,
+        description='ResNet-38 ImageNet weights: MXNet -> PyTorch')
     p.add_argument('src', help='ilsvrc-cls_rna-a1_cls1000_ep-0001.params')
     p.add_argument('dst', help='output .pth (a plain state dict, PSA naming)')
     p.add_argument('--force', action='store_true', help='overwrite DST')
