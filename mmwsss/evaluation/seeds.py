@@ -205,6 +205,48 @@ def mean_std_se(values: Sequence[float]) -> Dict[str, float]:
     return dict(mean=mean, std=std, se=std / math.sqrt(n))
 
 
+# two-sided 97.5 % quantiles of Student's t for 1-30 degrees of freedom (no scipy in the stack)
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+         2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+def t_quantile_975(df: int) -> float:
+    """Student's t at 0.975 (a two-sided 95 % interval) for ``df`` degrees of freedom."""
+    if df < 1:
+        raise ValueError(f'need at least 1 degree of freedom, got {df}')
+    return _T975[df - 1] if df <= len(_T975) else 1.96
+
+
+def sign_test(wins: int, losses: int) -> float:
+    """Two-sided exact sign test: the probability of a split at least as uneven as
+    ``wins``/``losses`` when each is equally likely (ties left out before)."""
+    n = wins + losses
+    if n == 0:
+        return 1.0
+    k = min(wins, losses)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def paired_difference(a: Sequence[float], b: Sequence[float]) -> Dict[str, object]:
+    """``a - b`` paired by seed: the per-seed differences, their mean, std and s.e.
+    (:func:`mean_std_se`), the 95 % t interval of the mean (``lo``, ``hi``; equal to
+    the mean for one seed), the wins/losses/ties of ``a`` and the sign test's
+    two-sided p (:func:`sign_test`). ``tie`` is True when the interval holds 0."""
+    if len(a) != len(b) or not a:
+        raise ValueError(f'need the same seeds on both sides, got {len(a)} and {len(b)} values')
+    diffs = [x - y for x, y in zip(a, b)]
+    out: Dict[str, object] = dict(mean_std_se(diffs), n=len(diffs), diffs=diffs)
+    half = t_quantile_975(len(diffs) - 1) * out['se'] if len(diffs) > 1 else 0.0
+    out.update(lo=out['mean'] - half, hi=out['mean'] + half,
+               wins=sum(d > 0 for d in diffs), losses=sum(d < 0 for d in diffs),
+               ties=sum(d == 0 for d in diffs))
+    out['sign_p'] = sign_test(out['wins'], out['losses'])
+    out['tie'] = len(diffs) < 2 or out['lo'] <= 0 <= out['hi']
+    return out
+
+
 def summarize_runs(runs: Sequence[SeedRun]) -> Dict[str, dict]:
     """Per metric: ``mean``, ``std``, ``se`` (:func:`mean_std_se`), ``n`` and the
     ``values`` of each run (in order); metrics that some run lacks are left out."""
