@@ -25,7 +25,9 @@ model = dict(
         norm_cfg=norm_cfg,
         norm_eval=True,
         style='pytorch',
-        contract_dilation=True),
+        # every block of a dilated stage dilated (2, 4), as DeepLab-V2 and WSSS-BED's
+        # _ResLayer; mmseg's -d8 configs halve the first block's dilation
+        contract_dilation=False),
     decode_head=dict(
         type='DeepLabV2Head',
         in_channels=2048,
