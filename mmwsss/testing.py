@@ -127,12 +127,20 @@ def make_voc_file_layout(root: str,
 
     Writes ``ImageSets/Segmentation/{train_aug,val}.txt``,
     ``cls_labels/train_aug.txt`` and, with ``num_gt_subset``, ``gt_subset.txt``
-    (the first ids of the training list). Returns the paths relative to ``root``.
+    (the first ids of the training list). Idempotent: a complete layout with the
+    same lists is kept. Returns the paths relative to ``root``.
     """
     rng = np.random.default_rng(seed)
     train = tuple(f'gen_{i:05d}' for i in range(num_train))
     val = [f'val_{i:05d}' for i in range(num_val)]
     data = VOCLikeData(root=root, ids=train, cam_path=cam_path, sal_path=sal_path)
+    val_list = osp.join(root, 'ImageSets/Segmentation/val.txt')
+    subset = osp.join(root, 'gt_subset.txt')
+    if osp.isfile(val_list) and open(val_list).read().split() == val and \
+            tuple(open(osp.join(root, data.ann_file)).read().split()) == train and \
+            (not num_gt_subset or (osp.isfile(subset) and
+                                   tuple(open(subset).read().split()) == train[:num_gt_subset])):
+        return data  # complete: the lists are written last
     for d in (data.img_path, 'SegmentationClassAug', cam_path, sal_path,
               osp.dirname(data.ann_file), osp.dirname(data.cls_label_file)):
         os.makedirs(osp.join(root, d), exist_ok=True)
@@ -152,10 +160,10 @@ def make_voc_file_layout(root: str,
     for img_id in val + list(train[:num_gt_subset]):
         touch(osp.join(root, data.img_path, img_id + '.jpg'))
         touch(osp.join(root, 'SegmentationClassAug', img_id + '.png'))
-    lists = {data.cls_label_file: cls_lines, data.ann_file: train,
-             'ImageSets/Segmentation/val.txt': val}
+    lists = {data.cls_label_file: cls_lines, data.ann_file: train}
     if num_gt_subset:
         lists['gt_subset.txt'] = train[:num_gt_subset]
+    lists['ImageSets/Segmentation/val.txt'] = val  # last: marks a complete layout
     for name, lines in lists.items():
         with open(osp.join(root, name), 'w') as f:
             f.write('\n'.join(lines) + '\n')
