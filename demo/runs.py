@@ -197,6 +197,10 @@ def run_job(job: dict) -> dict:
 
 
 def _one_thread() -> None:
+    if sys.platform.startswith('linux'):  # a worker ends with the study, not after its run
+        import ctypes
+        import signal
+        ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     import torch
     torch.set_num_threads(1)
     try:
