@@ -278,3 +278,31 @@ def test_ignore_index_that_is_a_class_label_is_refused(voc_root):
     check_label_overwrite(knet)  # K-Net: the generating head's ignore index
     check_label_overwrite(cfg(250, 250))
     check_label_overwrite(cfg(255))
+
+
+def test_exif_orientation_fast_path_keeps_the_verdicts(tmp_path):
+    """check_upright skips PIL for a JPEG without an APP1 segment (issue 22:
+    0.1 ms an image); an EXIF tag, an XMP orientation, a PNG and a damaged
+    JPEG get the same verdicts as PIL's."""
+    from PIL import Image
+
+    from mmwsss.fileio.png import _jpeg_without_app1, exif_orientation
+    img = Image.fromarray(np.zeros((8, 12, 3), np.uint8))
+    plain, tagged, xmp = tmp_path / 'plain.jpg', tmp_path / 'tagged.jpg', tmp_path / 'xmp.jpg'
+    img.save(plain)
+    exif = img.getexif()
+    exif[0x0112] = 6
+    img.save(tagged, exif=exif.tobytes())
+    img.save(xmp, xmp=b'<x:xmpmeta><rdf:Description tiff:Orientation="8"/></x:xmpmeta>')
+    assert _jpeg_without_app1(plain.read_bytes())
+    assert not _jpeg_without_app1(tagged.read_bytes())
+    assert not _jpeg_without_app1(xmp.read_bytes())
+    for path in (plain, tagged, xmp):
+        with Image.open(path) as im:
+            assert exif_orientation(str(path)) == int(im.getexif().get(0x0112, 1) or 1)
+    assert exif_orientation(str(tagged)) == 6
+    png = tmp_path / 'a.png'
+    img.save(png)
+    assert not _jpeg_without_app1(png.read_bytes()) and exif_orientation(str(png)) == 1
+    (tmp_path / 'cut.jpg').write_bytes(tagged.read_bytes()[:30])
+    assert exif_orientation(str(tmp_path / 'cut.jpg')) == 1

@@ -231,11 +231,41 @@ def image_hw(path: str, img_id=None) -> Tuple[int, int]:
     return h, w
 
 
+def _jpeg_without_app1(head: bytes) -> bool:
+    """Whether a JPEG's segments before its scan hold no APP1 (where EXIF and
+    XMP orientation tags live): then it is upright without parsing it. False
+    when unsure (not a JPEG, a header longer than ``head``)."""
+    if head[:2] != b'\xff\xd8':
+        return False
+    i = 2
+    while i + 4 <= len(head):
+        if head[i] != 0xFF:
+            return False
+        marker = head[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0xE1:  # APP1: Exif or XMP
+            return False
+        if marker == 0xDA:  # start of scan: no APP1 before it
+            return True
+        i += 2 + int.from_bytes(head[i + 2:i + 4], 'big')
+    return False
+
+
 def exif_orientation(path: str) -> int:
     """The EXIF orientation tag of a local image (1, upright, when absent or
     unreadable): mmcv's ``LoadImageFromFile`` rotates a tagged JPEG, while the
     CAM and saliency maps of WSSS stores are in the file's stored frame."""
     if '://' in str(path) or not osp.isfile(path):
+        return 1
+    # A JPEG without an APP1 segment (VOC's, COCO's) needs no PIL parse: about
+    # 0.01 ms instead of 0.1 ms, on every image of every epoch.
+    try:
+        with open(path, 'rb') as f:
+            if _jpeg_without_app1(f.read(1 << 16)):
+                return 1
+    except OSError:
         return 1
     try:
         with Image.open(path) as img:
