@@ -505,3 +505,29 @@ def test_a_damaged_store_meta_json_is_named(content, tmp_path):
     with pytest.raises(WSSSInputError, match='meta.json'):
         eval_pseudo_labels.parse_args([CFG, '--cam-dir', str(tmp_path), '--out-dir', 'x',
                                        '--mode', 'no_saliency'])
+
+
+def test_an_exif_tagged_image_is_refused_by_the_crf_sweep_and_the_figures(tmp_path,
+                                                                          voc_copy):
+    """Fails before the fix: the CRF sweep decoded the tagged image upright (mmcv, as
+    training does) against CAMs and GT in the stored frame (here a size error that did
+    not name the cause; a square image, a silently rotated result), and the figures drew
+    it without a word."""
+    pytest.importorskip('pydensecrf.densecrf')
+    from PIL import Image
+
+    from mmwsss.visualization.figures import grid_row_from_store
+    path = osp.join(voc_copy, 'JPEGImages', '2007_000032.jpg')
+    img = Image.open(path)
+    exif = img.getexif()
+    exif[0x0112] = 6
+    img.save(path, exif=exif.tobytes())
+    cam_dir = osp.join(voc_copy, 'activation_maps', 'VOC2012_TEST')
+    with pytest.raises(WSSSInputError, match=r'2007_000032\.jpg.*EXIF orientation'):
+        eval_pseudo_labels.main([CFG, '--cam-dir', cam_dir, '--cam-format', 'bed_png',
+                                 '--mode', 'no_saliency', '--crf', '--taus', '0.3',
+                                 '--out-dir', str(tmp_path / 'e'), '--cfg-options',
+                                 f'cam_dataloader.dataset.data_root={voc_copy}'])
+    with pytest.raises(WSSSInputError, match=r'2007_000032\.jpg.*EXIF orientation'):
+        grid_row_from_store(path, CAMStore(cam_dir, 'bed_png'), [0, 14],
+                            rule=PseudoLabelRule(tau=0.3, mode='no_saliency'))

@@ -263,3 +263,26 @@ def test_a_store_among_the_images_or_saliency_maps_is_refused(tmp_path, voc_copy
                             '--cam-format', 'bed_png', '--work-dir', str(tmp_path / 'w')]
                            + opts)
         assert (sorted(os.listdir(out)) if osp.isdir(out) else None) == before
+
+
+def _tag_exif(path):
+    from PIL import Image
+    img = Image.open(path)
+    exif = img.getexif()
+    exif[0x0112] = 6  # rotate 90° when displayed
+    img.save(path, exif=exif.tobytes())
+
+
+def test_an_exif_tagged_image_is_refused_before_its_cams_are_written(tmp_path, voc_copy,
+                                                                      checkpoint):
+    """Fails before the fix: mmcv turned the tagged image upright and its CAMs were
+    written in that frame, while the saliency maps and GT masks they meet later are in
+    the stored frame (a square image: a silently rotated CAM)."""
+    from mmwsss.errors import WSSSInputError
+    _tag_exif(osp.join(voc_copy, 'JPEGImages', '2007_000039.jpg'))
+    out = tmp_path / 'cams'
+    with pytest.raises((SystemExit, WSSSInputError), match=r'2007_000039.*EXIF orientation'):
+        make_cams.main([CFG, checkpoint, '--out-dir', str(out), '--scales', '0.5', '--no-flip',
+                        '--work-dir', str(tmp_path / 'w'), '--cfg-options',
+                        f'cam_dataloader.dataset.data_root={voc_copy}'])
+    assert not list(out.glob('*.npz'))

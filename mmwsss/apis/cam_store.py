@@ -11,6 +11,7 @@ from mmengine.dist import get_dist_info
 from mmengine.runner import Runner
 
 from mmwsss.fileio import cam_path
+from mmwsss.fileio.png import check_upright
 from mmwsss.utils import init_distributed, register_checkpoint_safe_globals
 from mmwsss.utils.outputs import (check_outside_inputs, dataset_input_dirs, file_fingerprint,
                                   guard_output_dir, is_done, rank_zero_lock)
@@ -114,6 +115,10 @@ def write_cam_store(cfg: Config, checkpoint: str, out_dir: str, cam_format: str 
         for i in range(len(dataset)):
             info = dataset.get_data_info(i)
             img_id = osp.splitext(osp.basename(info['img_path']))[0]
+            # mmcv turns an EXIF-tagged image upright; the saliency maps and GT masks
+            # that meet its CAMs later are in the file's stored frame
+            check_upright(info['img_path'], img_id, 'the saliency maps and GT masks read '
+                          'beside its CAMs')
             classes = [int(c) for c in info.get('cls_labels', [])]
             if force or not done(out_dir, img_id, classes, cam_format):
                 todo.append(i)

@@ -190,10 +190,12 @@ class TauSweep:
             raise WSSSInputError(str(e), img_id, gt_path) from e
 
     def _crf_confusion(self, item, gt, cams, keys) -> np.ndarray:
-        from mmwsss.fileio.png import read_image
+        from mmwsss.fileio.png import check_upright, read_image
         from mmwsss.functional.dense_crf import crf_label
         if len(item) < 4:
             raise ValueError('crf needs the image path in each item (dataset_items gives it)')
+        # decoded upright (EXIF applied), the GT and CAMs are not: refused, as in training
+        check_upright(item[3], item[0], 'its GT mask and CAMs')
         img = read_image(item[3], item[0])
         if img.shape[:2] != gt.shape:
             raise WSSSInputError(f'image is {img.shape[:2]}, the GT {gt.shape}', item[0],

@@ -18,6 +18,7 @@ from PIL import Image
 from mmwsss.errors import WSSSInputError
 from mmwsss.fileio import (CAMStore, atomic_write, cams_to_unit, read_gray_png, read_image,
                            read_label_png, read_saliency)
+from mmwsss.fileio.png import check_upright
 from mmwsss.functional import PseudoLabelRule, voc_colormap
 
 ArrayOrPath = Union[np.ndarray, str]
@@ -134,6 +135,7 @@ def grid_row_from_store(img_path: str,
         rule = PseudoLabelRule(**legacy) if rule is None else rule
     rule = PseudoLabelRule() if rule is None else rule
     img_id = osp.splitext(osp.basename(img_path))[0]
+    check_upright(img_path, img_id)  # training refuses it: never draw it in another frame
     img = _read_rgb(img_path)
     hw = img.shape[:2]
     cams, keys = store.load(img_id, classes, hw, rule.max_class)
