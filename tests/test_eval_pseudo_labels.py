@@ -404,6 +404,21 @@ def test_seed_summary_refuses_unfinished_mixed_or_damaged_runs(tmp_path, capsys)
         tool.main([str(c)])
 
 
+@pytest.mark.parametrize('value', ['72.5', None, True, float('nan')])
+def test_seed_summary_refuses_a_score_that_is_not_a_number(value, tmp_path):
+    """Fails before the fix: a last-validation mIoU logged as the string "72.5" or true
+    was averaged as 72.5 or 1.0, NaN went into the mean, null gave a bare TypeError
+    naming no file."""
+    tool = load_tool('analysis_tools/summarize_seeds')
+    records = _records(60.0)
+    records[-1]['mIoU'] = value
+    _seed_run(tmp_path / 'a', '20260101_000000', records)
+    with pytest.raises(SystemExit, match=r'a/20260101_000000/vis_data/scalars\.json: the last '
+                                         r'validation record \(step 20\) holds values that '
+                                         r"are not finite numbers: \{'mIoU'"):
+        tool.main([str(tmp_path / 'a')])
+
+
 @pytest.mark.parametrize('tau', ['nan', '7', '-0.1'])
 def test_tau_outside_0_1_is_refused(tau, tmp_path, voc_root):
     """Fails before the fix: --taus nan was accepted and written to best.json as the best,

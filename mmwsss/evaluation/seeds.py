@@ -158,9 +158,13 @@ def newest_run(work_dir: str) -> SeedRun:
         raise UnfinishedRunError(f'{run}: the newest training run of {work_dir} did not '
                                  f'finish: {got}, not at the last, {last}{older}. Let it '
                                  'finish (or --resume it) before summarising')
-    metrics = {k: float(v) for k, v in vals[-1].items()
-               if k in METRIC_KEYS or k.startswith('IoU.')}
-    return SeedRun(work_dir, run, metrics, int(step), config)
+    metrics = {k: v for k, v in vals[-1].items() if k in METRIC_KEYS or k.startswith('IoU.')}
+    bad = {k: v for k, v in metrics.items()
+           if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v)}
+    if bad:  # a string, null or NaN is no score: never averaged, never cast
+        raise ValueError(f'{scalars}: the last validation record (step {step}) holds values '
+                         f'that are not finite numbers: {bad}')
+    return SeedRun(work_dir, run, {k: float(v) for k, v in metrics.items()}, int(step), config)
 
 
 def config_differences(a: dict, b: dict, ignore: Sequence[str] = SEED_KEYS,
