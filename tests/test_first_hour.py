@@ -207,8 +207,9 @@ def test_frozen_parameters_are_one_log_line(tmp_path):
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
     for p in model[1].parameters():
         p.requires_grad = False
-    cfg = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1),
-               constructor='SummaryOptimWrapperConstructor')
+    # mmengine looks at each parameter (and warns) only with a paramwise_cfg
+    cfg = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1, weight_decay=1e-4),
+               paramwise_cfg=dict(norm_decay_mult=0.), constructor='SummaryOptimWrapperConstructor')
     with mmlogger_records(logging.INFO) as records:
         build_optim_wrapper(model, cfg)
     msgs = [r.getMessage() for r in records]
