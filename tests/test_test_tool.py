@@ -80,3 +80,27 @@ def test_crf_with_and_without_tta_and_the_protocol_is_recorded(tmp_path):
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert p.returncode != 0
     assert 'cannot load checkpoint' in p.stderr and 'size mismatch' in p.stderr
+
+
+def test_predictions_into_an_input_folder_are_refused(tmp_path, voc_copy, monkeypatch):
+    """Fails before the fix: --out at the GT folder wrote each prediction over the GT mask
+    of the same name (mmseg's IoUMetric writes <img stem>.png), and --show-dir at the
+    image folder wrote among the images."""
+    import pytest
+
+    from tests.utils import load_tool
+    test_tool = load_tool('test')
+    ckpt = tmp_path / 'x.pth'
+    ckpt.write_bytes(b'')  # never read: the check comes first
+    gt = osp.join(voc_copy, 'SegmentationClassAug')
+    before = sorted(os.listdir(gt))
+    for flag, out, what in (('--out', gt, 'is the GT label map folder'),
+                            ('--show-dir', osp.join(voc_copy, 'JPEGImages', 'vis'),
+                             'lies inside the image folder')):
+        monkeypatch.setattr(sys, 'argv', [
+            'test.py', CFG, str(ckpt), '--work-dir', str(tmp_path / 'w'), flag, out,
+            '--cfg-options', f'test_dataloader.dataset.data_root={voc_copy}'])
+        with pytest.raises(SystemExit, match=f'{flag} {out} {what}'):
+            test_tool.main()
+    assert sorted(os.listdir(gt)) == before
+    assert not osp.exists(osp.join(voc_copy, 'JPEGImages', 'vis'))

@@ -18,6 +18,7 @@ import mmwsss  # noqa: E402,F401  (registers datasets, transforms and models)
 from mmwsss.utils import (load_config, register_checkpoint_safe_globals,  # noqa: E402
                           setup_cpu_distributed)
 from mmwsss.utils.dist import collect_into_work_dir  # noqa: E402
+from mmwsss.utils.outputs import check_outside_inputs, config_input_dirs  # noqa: E402
 
 
 def parse_args():
@@ -142,6 +143,12 @@ def main():
             raise SystemExit(f'--crf-workers must be >= 0, got {args.crf_workers}')
         cfg.test_cfg = dict(cfg.get('test_cfg') or {}, type='DenseCRFTestLoop',
                             num_workers=args.crf_workers)
+
+    # predictions are <img stem>.png, as the GT masks are: never among the inputs
+    inputs = config_input_dirs(cfg.test_dataloader.dataset)
+    for flag, out in (('--out', args.out), ('--show-dir', args.show_dir)):
+        if out and (flag == '--out' or osp.isabs(out)):  # a relative --show-dir is in work_dir
+            check_outside_inputs(out, inputs, flag)
 
     # add output_dir in metric
     if args.out is not None:

@@ -82,6 +82,36 @@ def dataset_input_dirs(dataset, skip: Sequence[str] = ()) -> Dict[str, str]:
     return found
 
 
+def config_input_dirs(dataset_cfg) -> Dict[str, str]:
+    """The folders a dataset config reads (``data_root`` joined with each
+    ``data_prefix`` entry), before it is built; wrappers are unwrapped."""
+    found = {}
+    inner = dataset_cfg.get('datasets') or [dataset_cfg.get('dataset')]
+    for d in inner if isinstance(inner, (list, tuple)) else [inner]:
+        if isinstance(d, dict):
+            found.update(config_input_dirs(d))
+    root = dataset_cfg.get('data_root') or ''
+    prefix = dataset_cfg.get('data_prefix')
+    if prefix is None:  # the class's default (VOCWSSSDataset: JPEGImages, ...)
+        prefix = _default_data_prefix(dataset_cfg.get('type'))
+    for key, folder in (prefix or {}).items():
+        if isinstance(folder, str) and folder:
+            found[f'{_INPUT_NAMES.get(key, key)} folder ({key})'] = osp.join(root, folder)
+    return found
+
+
+def _default_data_prefix(type_name) -> Optional[dict]:
+    import inspect
+    from mmseg.registry import DATASETS
+    try:
+        cls = DATASETS.get(type_name) if isinstance(type_name, str) else type_name
+        param = inspect.signature(cls.__init__).parameters.get('data_prefix')
+    except Exception:  # noqa: BLE001  (an unknown type: the Runner names it later)
+        return None
+    default = getattr(param, 'default', None)
+    return default if isinstance(default, dict) else None
+
+
 def check_outside_inputs(out_dir: str, inputs: Dict[str, Optional[str]],
                          flag: str = '--out-dir') -> None:
     """Refuse an output folder that is an input folder or lies inside one.
