@@ -341,3 +341,23 @@ def test_a_damaged_meta_file_counts_as_absent(damage, tmp_path):
     again = generate_dataset(root, force=True, **SMOKE)
     assert {k: v for k, v in again.items() if k != 'generation_seconds'} == \
         {k: v for k, v in meta.items() if k != 'generation_seconds'}
+
+
+def test_browse_pseudo_labels_refuses_an_input_folder_as_out_dir(voc_copy):
+    """Fails before the fix: --out-dir at the saliency folder wrote the figures among the
+    saliency maps (a figure named like an image id would replace its map)."""
+    from tests.utils import load_tool
+    cfg = osp.join(osp.dirname(__file__), 'configs', 'seg_tiny_deeplabv2_voc.py')
+    sal = osp.join(voc_copy, 'saliency_maps', 'VOC2012_TEST')
+    before = sorted(os.listdir(sal))
+    import sys
+    sys.path.insert(0, osp.dirname(cfg))  # its custom_imports
+    try:
+        with pytest.raises(SystemExit, match=r'--out-dir .* is the saliency'):
+            load_tool('browse_pseudo_labels').main(
+                [cfg, '--out-dir', sal, '--cfg-options',
+                 f'train_dataloader.dataset.data_root={voc_copy}',
+                 f'train_dataloader.dataset.maps_root={voc_copy}'])
+    finally:
+        sys.path.remove(osp.dirname(cfg))
+    assert sorted(os.listdir(sal)) == before

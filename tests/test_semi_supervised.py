@@ -276,3 +276,16 @@ def test_pseudo_label_tools_take_a_semi_supervised_config(tmp_path, monkeypatch,
     best_semi = sweep.main(args + ['--out-dir', str(tmp_path / 'b')] + semi)
     assert best_semi['num_images'] == best['num_images'] == 4
     assert best_semi['miou'] == best['miou'] and best_semi['tau'] == best['tau']
+
+
+def test_draw_gt_subset_never_writes_over_its_split_list(tmp_path, voc_root):
+    """Fails before the fix: OUT_LIST naming the split list itself, with --force, replaced
+    the split (10,582 ids) by its subset."""
+    import shutil
+    tool = load_tool('dataset_converters/draw_gt_subset')
+    split = str(tmp_path / 'train_aug.txt')
+    shutil.copy(osp.join(voc_root, 'cls_labels', 'train_aug.txt'), split)
+    before = open(split).read()
+    with pytest.raises(SystemExit, match='is the split list it is drawn from'):
+        tool.main([split, split, '--size', '2', '--force'])
+    assert open(split).read() == before

@@ -80,6 +80,9 @@ def main(argv=None):
                            step.get('sal_threshold', 0.2), step.get('ignore_unassigned', True),
                            step.get('ignore_index', 255))
     store = CAMStore(cam_dir, step.get('cam_format', 'bed_png'), step.get('allow_pickle', False))
+    from mmwsss.utils.outputs import check_outside_inputs, dataset_input_dirs
+    check_outside_inputs(args.out_dir, dict(dataset_input_dirs(dataset),
+                                            **{'CAM store': cam_dir, 'saliency folder': sal_dir}))
     infos = {dataset.get_data_info(i)['img_id']: dataset.get_data_info(i)
              for i in range(len(dataset))}
     ids = args.ids or list(infos)[:args.num]

@@ -40,6 +40,9 @@ def main(argv=None):
         ids = read_id_list(args.split_list, 'split list')
     except WSSSInputError as e:
         raise SystemExit(str(e)) from e
+    if osp.exists(args.out_list) and osp.samefile(args.out_list, args.split_list):
+        raise SystemExit(f'{args.out_list} is the split list it is drawn from: --force would '
+                         'replace the split by its subset; name another file')
     if osp.exists(args.out_list) and not args.force:
         raise SystemExit(f'{args.out_list} exists; use --force to overwrite it')
     try:
