@@ -361,3 +361,18 @@ def test_deeplab_coco_init_bad_sources_are_named(tmp_path, deeplab_reference):
     deeplab_convert.main([str(cm), dst, '--depth', '50'])
     with pytest.raises(SystemExit, match='exists; use --force'):
         deeplab_convert.main([str(cm), dst, '--depth', '50'])
+
+
+def test_the_converters_never_write_over_their_source(tmp_path, reference, deeplab_reference):
+    """Fails before the fix: DST naming SRC, with --force, replaced the original weights
+    (the MXNet .params, the caffemodel) by the converted file."""
+    named = {mxnet_name(k): v.numpy() for k, v in reference.items()}
+    src = tmp_path / 'a1.params'
+    write_params(src, named)
+    cm = tmp_path / 'init.caffemodel'
+    write_caffemodel(cm, deeplab_reference)
+    for tool, path, extra in ((convert, src, []), (deeplab_convert, cm, ['--depth', '50'])):
+        before = path.read_bytes()
+        with pytest.raises(SystemExit, match='is the source file'):
+            tool.main([str(path), str(path), '--force'] + extra)
+        assert path.read_bytes() == before

@@ -89,6 +89,9 @@ def check_against_resnet(state: dict, src: str, depth: int) -> None:
 
 def main(argv=None):
     args = parse_args(argv)
+    if osp.exists(args.dst) and osp.exists(args.src) and osp.samefile(args.src, args.dst):
+        raise SystemExit(f'{args.dst} is the source file: --force would replace it by its '
+                         'conversion; name another output')
     if osp.exists(args.dst) and not args.force:
         raise SystemExit(f'{args.dst} exists; use --force to overwrite it')
     state, dropped = read_source(args.src)

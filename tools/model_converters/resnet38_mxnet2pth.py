@@ -60,6 +60,9 @@ def check_against_resnet38(state: dict, src: str) -> int:
 
 def main(argv=None):
     args = parse_args(argv)
+    if osp.exists(args.dst) and osp.exists(args.src) and osp.samefile(args.src, args.dst):
+        raise SystemExit(f'{args.dst} is the source file: --force would replace it by its '
+                         'conversion; name another output')
     if osp.exists(args.dst) and not args.force:
         raise SystemExit(f'{args.dst} exists; use --force to overwrite it')
     try:
