@@ -104,3 +104,27 @@ def test_predictions_into_an_input_folder_are_refused(tmp_path, voc_copy, monkey
             test_tool.main()
     assert sorted(os.listdir(gt)) == before
     assert not osp.exists(osp.join(voc_copy, 'JPEGImages', 'vis'))
+
+
+def test_out_is_locked_for_the_whole_run(tmp_path, monkeypatch):
+    """Fails before the fix: a second tools/test.py --out into a folder another run was
+    writing ran on, and the two runs' predictions mixed in it."""
+    import pytest
+    import torch
+    from mmengine.config import Config
+    from mmseg.registry import MODELS
+
+    from mmwsss.utils.outputs import OutputLock
+    from tests.utils import load_tool
+    test_tool = load_tool('test')
+    cfg = Config.fromfile(CFG)
+    cfg.model.pop('pretrained', None)
+    model = MODELS.build(cfg.model)
+    ckpt = tmp_path / 'tiny.pth'
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
+    out = str(tmp_path / 'pred')
+    monkeypatch.setattr(sys, 'argv', ['test.py', CFG, str(ckpt), '--work-dir',
+                                      str(tmp_path / 'w'), '--out', out])
+    with OutputLock(out), pytest.raises(SystemExit, match='is in use by'):
+        test_tool.main()
+    assert not [f for f in os.listdir(out) if f.endswith('.png')]

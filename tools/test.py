@@ -6,6 +6,7 @@ import warnings
 # the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
 warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse
+import contextlib
 import os
 import os.path as osp
 import sys
@@ -18,7 +19,8 @@ import mmwsss  # noqa: E402,F401  (registers datasets, transforms and models)
 from mmwsss.utils import (load_config, register_checkpoint_safe_globals,  # noqa: E402
                           setup_cpu_distributed)
 from mmwsss.utils.dist import collect_into_work_dir  # noqa: E402
-from mmwsss.utils.outputs import check_outside_inputs, config_input_dirs  # noqa: E402
+from mmwsss.utils.outputs import (check_outside_inputs, config_input_dirs,  # noqa: E402
+                                  rank_zero_lock)
 
 
 def parse_args():
@@ -172,8 +174,10 @@ def main():
         raise SystemExit(f'cannot load checkpoint {args.checkpoint!r} into the model of '
                          f'{args.config} (another num_classes or network?):\n{e}') from e
 
-    # start testing
-    metrics = runner.test()
+    # start testing; two runs writing predictions into one --out would mix them: the
+    # folder is locked for the whole run, on rank 0 for the ranks of a launcher
+    with rank_zero_lock(args.out) if args.out is not None else contextlib.nullcontext():
+        metrics = runner.test()
     if runner.rank == 0:
         write_protocol(runner, cfg, args, metrics)
 
