@@ -350,7 +350,7 @@ def check_data_report(cfg, sections=('train_dataloader', 'val_dataloader', 'test
     if weights:
         from .weights_check import check_weights, pretrained_weights
         problems += check_weights(cfg)
-        counts['pretrained weights'] += len(list(pretrained_weights(cfg)))
+        counts['pretrained weight files'] += len(list(pretrained_weights(cfg)))
     report.seconds = time.perf_counter() - t0
     return report
 

@@ -8,6 +8,8 @@ once the model is built, and ``torchvision://`` weights offline as a
 """
 import os.path as osp
 import socket
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from functools import lru_cache
 from typing import Iterator, List, Optional, Tuple
 from urllib.parse import urlparse
@@ -48,7 +50,13 @@ def _scheme_url(checkpoint: str) -> Tuple[Optional[str], Optional[str]]:
     from mmengine.runner import checkpoint as ck
     for prefix in ('torchvision://', 'modelzoo://'):
         if checkpoint.startswith(prefix):
-            return ck.get_torchvision_models().get(checkpoint[len(prefix):]), None
+            name = checkpoint[len(prefix):]
+            # mmengine's table of the classic names first: the full table imports
+            # every torchvision model (9 s)
+            import mmengine
+            classic = mmengine.load(osp.join(mmengine.__path__[0], 'hub',
+                                             'torchvision_0.12.json'))
+            return classic.get(name) or ck.get_torchvision_models().get(name), None
     for prefix in ('open-mmlab://', 'openmmlab://'):
         if checkpoint.startswith(prefix):
             name = checkpoint[len(prefix):]
@@ -72,13 +80,20 @@ def hub_cache_path(url: str) -> str:
 
 @lru_cache(maxsize=None)
 def host_reachable(host: str, timeout: float = 3.0) -> bool:
-    """Whether a TCP connection to ``host``:443 opens within ``timeout`` seconds
-    (one try per host and process; nothing is sent)."""
-    try:
+    """Whether a TCP connection to ``host``:443 opens within ``timeout`` seconds,
+    name lookup included (one try per host and process; nothing is sent)."""
+    def connect():
         socket.create_connection((host, 443), timeout=timeout).close()
+
+    # in a thread: an offline name lookup ignores the socket timeout
+    pool = ThreadPoolExecutor(1)
+    try:
+        pool.submit(connect).result(timeout=timeout)
         return True
-    except OSError:
+    except (OSError, FuturesTimeout):
         return False
+    finally:
+        pool.shutdown(wait=False)  # a lookup still hanging is left to finish alone
 
 
 def check_weights(cfg) -> List[str]:
