@@ -376,3 +376,17 @@ def test_the_converters_never_write_over_their_source(tmp_path, reference, deepl
         with pytest.raises(SystemExit, match='is the source file'):
             tool.main([str(path), str(path), '--force'] + extra)
         assert path.read_bytes() == before
+
+
+def test_a_missing_coco_init_file_names_its_converter():
+    """The start-up weights check names the converter of the coco-pre leaves' file."""
+    from mmengine.config import Config
+
+    from mmwsss.utils.weights_check import check_weights
+    cfg = Config.fromfile(osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs',
+                                   'examples', 'deeplabv2_r101-d8-coco-pre_2xb10-10k_'
+                                   'voc12aug-321x321_eps-vst.py'))
+    cfg.model.pretrained = '/nonexistent/deeplabv2_resnet101_coco-init.pth'
+    problems = check_weights(cfg)
+    assert len(problems) == 1 and 'model.pretrained' in problems[0]
+    assert 'deeplabv2_coco2mmseg.py init.caffemodel /nonexistent/' in problems[0]

@@ -22,6 +22,11 @@ CONVERTERS = {
                  'python tools/model_converters/resnet38_mxnet2pth.py '
                  'ilsvrc-cls_rna-a1_cls1000_ep-0001.params {path} (README, "Preparing the '
                  'data")'),
+    # by file name: the backbone (mmseg's ResNet) reads other files too
+    'deeplabv2_resnet101_coco-init.pth': (
+        "DeepLab's MS-COCO ResNet-101 (WSSS-BED's DeepLab-V2 start) converted from its "
+        'caffemodel or deeplab-pytorch .pth: python tools/model_converters/'
+        'deeplabv2_coco2mmseg.py init.caffemodel {path} (configs/wsss/README.md)'),
 }
 
 
@@ -113,7 +118,7 @@ def check_weights(cfg) -> List[str]:
             if osp.isfile(path) and osp.getsize(path) > 0:
                 continue
             why = 'is empty' if osp.isfile(path) else 'not found'
-            how = CONVERTERS.get(owner, '').format(path=path)
+            how = CONVERTERS.get(osp.basename(path), CONVERTERS.get(owner, '')).format(path=path)
             problems.append(f'{key}: pretrained weights {path} {why}' +
                             (f'; they are {how}' if how else '') +
                             f'; or {override} (None: train from scratch)')
