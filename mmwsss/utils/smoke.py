@@ -71,10 +71,10 @@ def make_smoke_config(cfg, iters: int = SMOKE_ITERS, crop: Tuple[int, int] = SMO
     n_bn = sync_bn_to_bn(cfg)
     if n_bn:
         done.append(f'{n_bn} SyncBN as BN')
-    if model.get('pretrained') is not None:
-        model['pretrained'] = None
-        done.append('model.pretrained=None')
     for where, node in list(_walk(model, 'model')):
+        if isinstance(node.get('pretrained'), str):
+            node['pretrained'] = None
+            done.append(f'{where}.pretrained=None')
         init = node.get('init_cfg')
         if isinstance(init, dict) and init.get('type') == 'Pretrained':
             node['init_cfg'] = None
