@@ -98,3 +98,21 @@ def test_bad_arguments():
         PAMR(dilations=[0])
     with pytest.raises(ValueError, match='B×3×H×W'):
         PAMR()(torch.rand(1, 3, 4, 4), torch.rand(2, 1, 4, 4))
+
+
+def test_compile_is_for_cuda_and_the_cpu_stays_eager():
+    """Fails before issue 22 (no ``compile`` argument). PAMR(compile=True) equals
+    the reference on the CPU through the eager path: compiling there took minutes
+    (2 cores), so a CPU mask never reaches torch.compile."""
+    from mmwsss.models import pamr as pamr_module
+    from mmwsss.models.losses import IRDSaliencyLoss
+    g = torch.Generator().manual_seed(0)
+    image = torch.rand(1, 3, 7, 6, generator=g, dtype=torch.float64)
+    mask = torch.rand(1, 2, 4, 3, generator=g, dtype=torch.float64)
+    pamr_module._COMPILED.clear()
+    got = PAMR(num_iter=3, dilations=[1, 2, 4], compile=True)(image, mask)
+    assert not pamr_module._COMPILED
+    torch.testing.assert_close(got, reference_pamr(image, mask, 3, [1, 2, 4]), rtol=1e-10,
+                               atol=1e-12)
+    assert IRDSaliencyLoss(pamr_compile=True).pamr.compile
+    assert not IRDSaliencyLoss().pamr.compile

@@ -87,6 +87,24 @@ def pamr_propagate(mask: torch.Tensor, weights: torch.Tensor, dilations: Sequenc
     return mask
 
 
+_COMPILED = {}
+
+
+def compiled_propagate():
+    """:func:`pamr_propagate` through ``torch.compile``, built once per process.
+
+    On a GPU the eager propagation is launch-bound: 49 kernels a round (a pad
+    and 48 ``addcmul_``), about 500 for 10 rounds; compiled, the 48 neighbours of
+    a round fuse into one kernel (19 in all). Measured on an H200 (B 8, C 21,
+    112×112, float32): 10.2 ms eager, 1.85 ms compiled, after a first call
+    that compiles for about 90 s (once per shape). One grouped convolution per
+    dilation (the reference's way) launches 299 kernels and took 16.0 ms.
+    """
+    if 'propagate' not in _COMPILED:
+        _COMPILED['propagate'] = torch.compile(pamr_propagate, dynamic=False)
+    return _COMPILED['propagate']
+
+
 class PAMR(nn.Module):
     """Pixel-adaptive mask refinement.
 
@@ -94,9 +112,15 @@ class PAMR(nn.Module):
         num_iter (int): propagation rounds. Default 10.
         dilations (Sequence[int]): neighbourhood dilations.
             Default ``[1, 2, 4, 8, 12, 24]``.
+        compile (bool): on CUDA, propagate through ``torch.compile``
+            (:func:`compiled_propagate`: about 5× faster on an H200 after a
+            first call that compiles for about 90 s). CPU masks always take the
+            eager path: compiling there took minutes and is not faster to
+            run than the eager loop on few cores. Default False.
     """
 
-    def __init__(self, num_iter: int = 10, dilations: Sequence[int] = (1, 2, 4, 8, 12, 24)):
+    def __init__(self, num_iter: int = 10, dilations: Sequence[int] = (1, 2, 4, 8, 12, 24),
+                 compile: bool = False):
         super().__init__()
         if num_iter < 0:
             raise ValueError(f'num_iter must be >= 0, got {num_iter}')
@@ -104,6 +128,7 @@ class PAMR(nn.Module):
             raise ValueError(f'dilations must be positive integers, got {dilations}')
         self.num_iter = int(num_iter)
         self.dilations = [int(d) for d in dilations]
+        self.compile = bool(compile)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Refine ``mask`` along the edges of ``image``.
@@ -122,7 +147,8 @@ class PAMR(nn.Module):
                              f'{tuple(image.shape)} and {tuple(mask.shape)}')
         mask = F.interpolate(mask, size=image.shape[-2:], mode='bilinear', align_corners=True)
         weights = pamr_affinity(image.detach().to(mask.dtype), self.dilations)
-        return pamr_propagate(mask, weights, self.dilations, self.num_iter)
+        propagate = compiled_propagate() if self.compile and mask.is_cuda else pamr_propagate
+        return propagate(mask, weights, self.dilations, self.num_iter)
 
     def extra_repr(self) -> str:
-        return f'num_iter={self.num_iter}, dilations={self.dilations}'
+        return f'num_iter={self.num_iter}, dilations={self.dilations}, compile={self.compile}'

@@ -180,6 +180,8 @@ class IRDSaliencyLoss(nn.Module):
         max_drop (float): the largest share of the salient and of the
             non-salient pixels of an image that may be dropped. Default 0.3.
         literal (bool): the seed's formula as written. Default False.
+        pamr_compile (bool): run PAMR's propagation through ``torch.compile``
+            on CUDA (``PAMR(compile=True)``). Default False.
         loss_weight (float): weight of the loss.
         loss_name (str): the key the classifier logs it under.
     """
@@ -191,13 +193,14 @@ class IRDSaliencyLoss(nn.Module):
                  normalize: bool = True,
                  max_drop: float = 0.3,
                  literal: bool = False,
+                 pamr_compile: bool = False,
                  loss_weight: float = 1.0,
                  loss_name: str = 'loss_sal'):
         super().__init__()
         if literal:
             refine_scale, normalize, max_drop = None, False, 1.0
         _check_ird_args(refine_scale, max_drop)
-        self.pamr = PAMR(num_iter, dilations)
+        self.pamr = PAMR(num_iter, dilations, compile=pamr_compile)
         self.refine_scale = refine_scale
         self.normalize = normalize
         self.max_drop = float(max_drop)
