@@ -66,7 +66,9 @@ def test_pack_resumes_and_guards_its_folder(data, tmp_path, capsys):
     first = {f: os.stat(osp.join(out, f)).st_mtime_ns for f in os.listdir(out)
              if f.endswith('.maps')}
     assert len(first) == len(cls)
-    assert json.load(open(osp.join(out, 'meta.json')))['settings']['cam_format'] == 'bed_png'
+    settings = json.load(open(osp.join(out, 'meta.json')))['settings']
+    # the store's own format, as eval_pseudo_labels reads it; the source's apart
+    assert settings['cam_format'] == 'packed' and settings['source_cam_format'] == 'bed_png'
     # an interrupted run outside the atomic write would leave an empty file: repacked
     victim = sorted(first)[0]
     open(osp.join(out, victim), 'wb').close()

@@ -98,8 +98,10 @@ def main(argv=None):
                                         'saliency folder (--sal-dir)': args.sal_dir})
     with OutputLock(args.out_dir):  # two runs into one folder would mix
         meta = osp.join(args.cam_dir, 'meta.json')  # a regenerated CAM store rewrites it
-        settings = dict(version=VERSION, cam_dir=osp.abspath(args.cam_dir),
-                        cam_format=args.cam_format,
+        # cam_format is this store's (the tools read it from meta.json); the source's apart
+        settings = dict(cam_format='packed', version=VERSION,
+                        source_cam_dir=osp.abspath(args.cam_dir),
+                        source_cam_format=args.cam_format,
                         sal_dir=args.sal_dir and osp.abspath(args.sal_dir),
                         quantize=args.quantize, images=_images_digest(images),
                         cam_store=file_fingerprint(meta) if osp.isfile(meta) else None)
