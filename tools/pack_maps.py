@@ -40,7 +40,9 @@ from mmwsss.utils.outputs import (OutputLock, check_outside_inputs, file_fingerp
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='Pack CAMs + saliency maps, one file per image')
+    from mmwsss.utils.cli import DefaultsHelpFormatter
+    p = argparse.ArgumentParser(formatter_class=DefaultsHelpFormatter,
+                                description='Pack CAMs + saliency maps, one file per image')
     p.add_argument('--cam-dir', required=True, help='source CAM store folder')
     p.add_argument('--cam-format', default='bed_png', choices=('bed_png', 'npz', 'npy_dict'),
                    help='format of the source store (default bed_png)')
@@ -129,4 +131,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from mmwsss.utils.cli import run_tool
+    run_tool(main)

@@ -32,9 +32,10 @@ from mmwsss.models.backbones.deeplab_resnet import (  # noqa: E402
 
 
 def parse_args(argv=None):
+    from mmwsss.utils.cli import DefaultsHelpFormatter
     p = argparse.ArgumentParser(
         description="DeepLab's COCO ResNet-101 (caffemodel or deeplab-pytorch .pth) -> mmseg",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=DefaultsHelpFormatter)
     p.add_argument('src', help='init.caffemodel or deeplabv1_resnet101-coco.pth')
     p.add_argument('dst', help='output .pth (a plain state dict, mmseg ResNet names)')
     p.add_argument('--depth', type=int, default=101, choices=(50, 101, 152),
@@ -106,4 +107,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from mmwsss.utils.cli import run_tool
+    run_tool(main)
