@@ -348,7 +348,8 @@ def test_make_skips_the_install_when_the_environment_matches_the_pins(tmp_path):
 HELP_TOOLS = ['train', 'test', 'check_data', 'make_cams', 'eval_pseudo_labels',
               'export_pseudo_labels', 'browse_pseudo_labels', 'analysis_tools/summarize_seeds',
               'analysis_tools/model_budget', 'dataset_converters/coco2014',
-              'dataset_converters/draw_gt_subset', 'model_converters/resnet38_mxnet2pth']
+              'dataset_converters/draw_gt_subset', 'model_converters/resnet38_mxnet2pth',
+              'model_converters/deeplabv2_coco2mmseg']
 
 
 def test_help_shows_defaults(monkeypatch, capsys):
