@@ -3,7 +3,6 @@ bit for bit, resumes, writes atomically and guards its folder (issue 22)."""
 import json
 import os
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest
@@ -14,9 +13,9 @@ from mmwsss.errors import WSSSInputError
 from mmwsss.fileio import CAMStore, parse_cls_label_file, save_cams_npz
 from mmwsss.fileio.packed_maps import read_packed
 from mmwsss.testing import make_voc_like_data
+from tests.utils import load_tool
 
-sys.path.insert(0, osp.join(osp.dirname(__file__), '..', 'tools'))
-import pack_maps  # noqa: E402
+pack_maps = load_tool('pack_maps')
 
 
 @pytest.fixture(scope='module')
