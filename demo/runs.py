@@ -189,7 +189,7 @@ def run_job(job: dict) -> dict:
         os.dup2(saved[1], 2)
         for f in (fd, *saved):
             os.close(f)
-    result = dict(result, name=job['name'], seconds=round(time.time() - t0, 1))
+    result = dict(result, name=job['name'], seconds=round(time.time() - t0, 1), job=job)
     from mmwsss.fileio import atomic_write
     text = json.dumps(result)
     atomic_write(job['result'], lambda f: f.write(text.encode()))
@@ -211,11 +211,18 @@ def _one_thread() -> None:
 
 
 def read_result(job: dict) -> Optional[dict]:
-    """A finished job's result, or None."""
+    """A finished job's result, or None: also when it was made for another job
+    under the same name (other iterations, data, settings)."""
     if not osp.isfile(job['result']):
         return None
-    with open(job['result'], encoding='utf-8') as f:
-        return json.load(f)
+    try:
+        with open(job['result'], encoding='utf-8') as f:
+            r = json.load(f)
+    except (OSError, ValueError):
+        return None  # damaged: the job runs again
+    if not isinstance(r, dict) or ('job' in r and r['job'] != job):
+        return None
+    return r
 
 
 def run_jobs(jobs: List[dict], nproc: int = 2, desc: str = 'runs',

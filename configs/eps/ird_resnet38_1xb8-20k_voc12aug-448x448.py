@@ -2,7 +2,7 @@
 # with poly 0.9, 10x lr on the head, weight decay 5e-4 (biases: 2x lr, no decay)
 # -- the EPS recipe -- with the IRD saliency loss (IRDSaliencyLoss: PAMR with 10
 # rounds and dilations 1-24; its defaults are the project's working formulation of
-# inconsistent region drop, see docs/ird_ablation.md).
+# inconsistent region drop, see docs/method_study.md).
 #
 # (optimizer and schedule: ../_base_/schedules/schedule_eps_20k.py, which also
 # explains the momentum of 5e-4).

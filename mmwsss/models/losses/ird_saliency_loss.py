@@ -128,7 +128,7 @@ def ird_saliency_loss(logits: torch.Tensor,
     Read literally (``literal=True``) this has trivial optima: a map with no
     foreground, or foreground everywhere, makes every pixel it gets wrong
     inconsistent, drops it, and scores 0. The defaults are the project's
-    working formulation (measured in ``docs/ird_ablation.md``):
+    working formulation (measured in ``docs/method_study.md``):
 
     - ``max_drop``: at most this share of the salient and of the non-salient
       pixels of an image is dropped, the most inconsistent first
