@@ -39,7 +39,7 @@ def main():
     labels[:, 0] = 1
     image = torch.rand(b, 3, args.crop, args.crop, generator=g)
     losses = dict(eps=EPSSaliencyLoss(), ird_literal=IRDSaliencyLoss(literal=True),
-                  ird=IRDSaliencyLoss())
+                  ird=IRDSaliencyLoss(), ird_half=IRDSaliencyLoss(refine_scale=0.5))
     base = None
     print(f'batch {b}, crop {args.crop}, maps {h}×{h}, {args.classes + 1} channels, '
           f'{torch.get_num_threads()} threads')

@@ -130,7 +130,7 @@ def _logits(fg: torch.Tensor, strength=10.0):
     return torch.cat([strength * fg, torch.zeros_like(fg), strength * (1 - fg)], dim=1)
 
 
-@pytest.mark.parametrize('kwargs', [{}, dict(max_drop=0.5), dict(refine_scale=None),
+@pytest.mark.parametrize('kwargs', [{}, dict(max_drop=0.3), dict(refine_scale=0.5),
                                     dict(normalize=False)])
 def test_ird_trivial_predictions_are_punished(kwargs):
     image, obj, sal, labels = _scene()
