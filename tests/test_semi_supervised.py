@@ -289,3 +289,17 @@ def test_draw_gt_subset_never_writes_over_its_split_list(tmp_path, voc_root):
     with pytest.raises(SystemExit, match='is the split list it is drawn from'):
         tool.main([split, split, '--size', '2', '--force'])
     assert open(split).read() == before
+
+
+def test_classifier_gt_subset_without_the_mask_loader_is_refused(voc_root):
+    """Fails before the fix: a classifier pipeline with a gt_subset but no
+    LoadGTSubsetMask trained with loss_gt 0 in every batch, in silence (the method
+    study's first loss_gt_weight runs equalled the runs without it)."""
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadSaliencyMap'),
+                dict(type='PackClsSaliencyInputs')]
+    with pytest.raises(ValueError, match='no LoadGTSubsetMask'):
+        _dataset(voc_root, pipeline, pseudo_label_cfg=None)
+    ds = _dataset(voc_root, pipeline[:2] + [dict(type='LoadGTSubsetMask'), pipeline[2]],
+                  pseudo_label_cfg=None)
+    assert sorted(ds.get_data_info(i)['img_id'] for i in range(len(ds))
+                  if ds.get_data_info(i).get('gt_label')) == GT_IDS

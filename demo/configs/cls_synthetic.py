@@ -28,6 +28,7 @@ model = dict(
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadSaliencyMap'),  # the dataset's data_prefix.sal_path
+    dict(type='LoadGTSubsetMask'),  # the GT of a semi-supervised gt_subset (else nothing)
     dict(type='RandomResize', scale=(80, 80), ratio_range=(0.8, 1.2), keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),

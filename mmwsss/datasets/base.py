@@ -93,10 +93,23 @@ class BaseWSSSDataset(BaseSegDataset):
             self.maps_prefix[key] = folder
         if pseudo_labels and pseudo_label_cfg is not None:
             pipeline = self._with_pseudo_label(pipeline, pseudo_label_cfg)
+        self._check_gt_subset_loader(gt_subset, pipeline)
         super().__init__(ann_file=ann_file, img_suffix=img_suffix,
                          seg_map_suffix=seg_map_suffix, data_root=data_root,
                          data_prefix=data_prefix, pipeline=pipeline, **kwargs)
         self.data_prefix.update({k: v for k, v in self.maps_prefix.items() if v is not None})
+
+    @staticmethod
+    def _check_gt_subset_loader(gt_subset: Optional[str], pipeline: list) -> None:
+        """A classifier's pipeline (``PackClsSaliencyInputs``) with a ``gt_subset``
+        must load the subset's masks: without ``LoadGTSubsetMask`` the GT loss of
+        ``EPSClassifier(loss_gt_weight=...)`` is 0 in every batch, in silence."""
+        names = [t.get('type', '').split('.')[-1] for t in pipeline if isinstance(t, dict)]
+        if gt_subset and 'PackClsSaliencyInputs' in names and 'LoadGTSubsetMask' not in names:
+            raise ValueError(f'gt_subset={gt_subset!r} is set but the classifier pipeline has no '
+                             "LoadGTSubsetMask step: no GT mask would reach the model (its "
+                             "loss_gt would be 0); add dict(type='LoadGTSubsetMask') after "
+                             'LoadImageFromFile')
 
     @staticmethod
     def _with_pseudo_label(pipeline: list, cfg: dict) -> list:
