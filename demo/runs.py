@@ -220,7 +220,8 @@ def read_result(job: dict) -> Optional[dict]:
             r = json.load(f)
     except (OSError, ValueError):
         return None  # damaged: the job runs again
-    if not isinstance(r, dict) or ('job' in r and r['job'] != job):
+    # compared as JSON holds it (tuples come back as lists)
+    if not isinstance(r, dict) or ('job' in r and r['job'] != json.loads(json.dumps(job))):
         return None
     return r
 
