@@ -27,6 +27,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(ROOT, 'demo', 'configs')
 TAUS = tuple(round(0.05 * i, 2) for i in range(20))  # 0 ... 0.95
 SCORE_KEYS = ('miou_miss', 'miou_excl', 'ignored_share')
+_JOB_LOGS = []  # the jobs' log files, open for the loggers made in them
 
 
 def _unique(cfg, work_dir: str) -> None:
@@ -173,9 +174,14 @@ def run_job(job: dict) -> dict:
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
+    # Python-level writers too (pytest puts its own sys.stdout over fd 1). The file
+    # stays open: loggers made in the job keep writing to it (mmengine's 'current').
+    log_f = open(log, 'a', buffering=1, encoding='utf-8')
+    _JOB_LOGS.append(log_f)
+    py_out, py_err = sys.stdout, sys.stderr
+    os.dup2(log_f.fileno(), 1)
+    os.dup2(log_f.fileno(), 2)
+    sys.stdout = sys.stderr = log_f
     t0 = time.time()
     try:
         import warnings
@@ -183,11 +189,11 @@ def run_job(job: dict) -> dict:
         import demo.datasets  # noqa: F401  (registers mmwsss and the synthetic dataset)
         result = (_cls_job if job['kind'] == 'cls' else _seg_job)(job)
     finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        log_f.flush()
+        sys.stdout, sys.stderr = py_out, py_err
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
-        for f in (fd, *saved):
+        for f in saved:
             os.close(f)
     result = dict(result, name=job['name'], seconds=round(time.time() - t0, 1), job=job)
     from mmwsss.fileio import atomic_write
