@@ -135,7 +135,8 @@ class Plan:
         job = dict(kind='cls', name=f'{name}_s{seed}', method=method, setting=setting,
                    loss=loss_cfg(method, setting), seed=seed, data=self.data,
                    sal_dir=sal_dir, parts={k: self.parts[k] for k in parts},
-                   evals=evals or dict(no_saliency=None, saliency=sal_dir), size=self.p['data']['size'],
+                   evals=evals or dict(no_saliency=None, saliency=sal_dir),
+                   size=self.p['data']['size'],
                    gt_weight=gt_weight, gt_subset=self.gt_list if gt_weight else None,
                    **self.p['cls'])
         return self._paths(job)
@@ -410,7 +411,8 @@ def run_study(args) -> dict:
                       ('gt', '100 % GT')):
         d = paired_difference(seg[lab], seg['pseudo'])
         T.append(f"| {text} | {fmt_ms(seg[lab])} | {', '.join('%.1f' % v for v in seg[lab])} "
-                 f"| {'—' if lab == 'pseudo' else '%+.1f [%+.1f, %+.1f]' % (d['mean'], d['lo'], d['hi'])} |")
+                 '| ' + ('—' if lab == 'pseudo' else
+                         '%+.1f [%+.1f, %+.1f]' % (d['mean'], d['lo'], d['hi'])) + ' |')
     T += ['', f"The classifier's `loss_gt_weight={GT_WEIGHT:g}` on "
           f"{sum(1 for _ in open(plan.gt_list))} GT masks of the tuning part, against none "
           '(IRD, kept setting; pseudo labels scored on the report part):', '',

@@ -36,7 +36,7 @@ import time
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)  # the demo package, also when run as a script
 
-from demo.method_study import MODES, Plan, best, held_out, read_headline  # noqa: E402
+from demo.method_study import Plan, best, held_out, read_headline  # noqa: E402
 from demo.runs import TAUS, run_jobs  # noqa: E402
 
 # demo preset -> the method study's preset (data, iterations)
