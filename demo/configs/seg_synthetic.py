@@ -29,10 +29,11 @@ test_pipeline = [
     dict(type='PackSegInputs'),
 ]
 data_root = 'work_dirs/demo/data'
+# serialize_data=False: num_workers=0 (see cls_synthetic.py)
 train_dataloader = dict(
     batch_size=16, num_workers=0, persistent_workers=False,
     sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(type='SyntheticWSSSDataset', data_root=data_root,
+    dataset=dict(type='SyntheticWSSSDataset', data_root=data_root, serialize_data=False,
                  ann_file='ImageSets/Segmentation/train_aug.txt',
                  cls_label_file='cls_labels/train_aug.txt', pseudo_labels=True,
                  data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug',
@@ -43,7 +44,7 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=1, num_workers=0, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='SyntheticWSSSDataset', data_root=data_root,
+    dataset=dict(type='SyntheticWSSSDataset', data_root=data_root, serialize_data=False,
                  ann_file='ImageSets/Segmentation/val.txt', pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
