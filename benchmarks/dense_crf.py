@@ -78,12 +78,13 @@ class _Meter:
     """A variant's CPU and wall seconds over all its calls (not only the best)."""
 
     def __init__(self):
-        self.cpu = self.wall = 0.0
+        self.cpu = self.wall = self.main = 0.0
         self.images = 0
 
-    def add(self, cpu, wall, images):
+    def add(self, cpu, wall, images, main=0.0):
         self.cpu, self.wall, self.images = self.cpu + cpu, self.wall + wall, \
             self.images + images
+        self.main += main  # of cpu, this process's share (the rest: the workers)
 
 
 def part_pool(args, labels):
@@ -166,16 +167,17 @@ def part_test(args, root):
         MMLogger.get_current_instance().setLevel(logging.WARNING)
     meters = {w: _Meter() for w in runners}
 
-    def cpu():
+    def cpu():  # (this process, the workers: reaped when the loop ends its pool)
         c, s = (resource.getrusage(who) for who in (resource.RUSAGE_CHILDREN,
                                                     resource.RUSAGE_SELF))
-        return c.ru_utime + c.ru_stime + s.ru_utime + s.ru_stime
+        return s.ru_utime + s.ru_stime, c.ru_utime + c.ru_stime
 
     def variant(w):
         def run(_):
-            c, t = cpu(), time.perf_counter()
+            (m0, c0), t = cpu(), time.perf_counter()
             metrics[w] = runners[w].test()
-            meters[w].add(cpu() - c, time.perf_counter() - t, args.images)
+            (m1, c1), t1 = cpu(), time.perf_counter()
+            meters[w].add(m1 - m0 + c1 - c0, t1 - t, args.images, main=m1 - m0)
         return run
 
     runs = run_protocol([None] * args.passes, {f'{w}': variant(w) for w in runners},
@@ -196,7 +198,8 @@ def report(title, runs, meters, per):
                   f'{", ".join(f"{1 / v:.2f}" for v in r["values"])}; spread '
                   f'{100 * r["spread"]:.1f} %)')
     for w, m in meters.items():
-        print(f'{w} worker(s), all calls: {m.cpu / m.images:.2f} CPU s / image, '
+        main = f' (this process {m.main / m.images:.2f})' if m.main else ''
+        print(f'{w} worker(s), all calls: {m.cpu / m.images:.2f} CPU s / image{main}, '
               f'{m.wall / m.images:.2f} wall s / image, cores in use {m.cpu / m.wall:.2f}')
     print(f'load average at the end: {", ".join(f"{x:.2f}" for x in os.getloadavg())}')
 

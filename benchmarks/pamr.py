@@ -134,6 +134,7 @@ def classifier_share(size, batch, k, runs, steps):
     model = MODELS.build(cfg.model).train()
     optim = build_optim_wrapper(model, cfg.optim_wrapper)
     losses = dict(none=None, eps=EPSSaliencyLoss(tau=0.4, lam=0.5), ird=IRDSaliencyLoss(),
+                  ird_half=IRDSaliencyLoss(refine_scale=0.5),
                   ird_literal=IRDSaliencyLoss(literal=True))
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[:size, :size]

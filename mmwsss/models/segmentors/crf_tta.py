@@ -69,18 +69,23 @@ class DenseCRFSegTTAModel(SegTTAModel):
         return super().test_step(data)
 
     def merge_preds(self, data_samples_list: List) -> List:
-        merged = super().merge_preds(data_samples_list)
-        for aug, sample in zip(data_samples_list, merged):
-            # mmseg's merge keeps the first augmentation's logits: the CRF needs the
-            # mean of every augmentation's probabilities
-            # in float32: a float16 softmax (AMP) may miss a sum of 1 by more than the
-            # CRF's tolerance
+        merged = []
+        for aug in data_samples_list:
+            # The mean of every augmentation's probabilities, as mmseg's merge, but in
+            # float32 (a float16 softmax (AMP) may miss a sum of 1 by more than the
+            # CRF's tolerance) and without mmseg's argmax, which the CRF's prediction
+            # replaces (80 ms a VOC image on a CPU core, beside the CRF workers).
             probs = torch.stack([s.seg_logits.data.float().softmax(dim=0)
-                                 for s in aug]).mean(0)
-            probs = probs.float().cpu().numpy()
+                                 for s in aug]).mean(0).cpu().numpy()
+            # mmseg's merged sample: the last augmentation's, with the first's GT and path
+            sample = aug[-1]
+            if hasattr(aug[0], 'gt_sem_seg'):
+                sample.set_data({'gt_sem_seg': aug[0].gt_sem_seg})
+            sample.set_metainfo({'img_path': aug[0].img_path})
             if self.defer_crf:
                 sample.set_field(probs, 'crf_probs', field_type='metainfo')
             else:
                 set_refined(sample, crf_refine_file(sample.img_path, probs, self.crf,
                                                     self.crf_cfg))
+            merged.append(sample)
         return merged
