@@ -6,9 +6,10 @@
 #
 # --if-needed (what `make` runs): do nothing when the environment already matches the pins:
 # its stamp (<sys.prefix>/.stack-stamp, STACK_STAMP overrides) holds the hash of
-# requirements/stack.txt + tests.txt, or, without a matching stamp, every pin is satisfied
-# (torch, torchvision installed; mmcv with its ops in mmsegmentation's range; the rest at
-# their pins; mmwsss importable from this checkout), and then the stamp is written. Else the
+# requirements/stack.txt + tests.txt and this checkout's path, or, without a matching
+# stamp, every pin is satisfied (torch, torchvision installed; mmcv with its ops in
+# mmsegmentation's range; the rest at their pins; mmwsss importable from this checkout),
+# and then the stamp is written. Else the
 # install below runs and writes the stamp. --check: only say whether it matches (exit 0) or
 # what differs (exit 1); nothing installed or written.
 #
@@ -89,8 +90,11 @@ PYV
 
 # --if-needed / --check: does the environment already match the pins?
 pins_hash=$(cat "$REQ" "$TESTS_REQ" | sha256sum | cut -d' ' -f1)
+# and this checkout: an environment shared by two checkouts (PYTHON=...) holds one
+# editable mmwsss, which must be the one of the checkout that runs it
+stamp_text="$pins_hash $(pwd -P)"
 stamp=${STACK_STAMP:-$("$PY" -c 'import sys; print(sys.prefix)')/.stack-stamp}
-write_stamp() { [ "$DRY_RUN" = 1 ] || echo "$pins_hash" 2>/dev/null >"$stamp" || true; }
+write_stamp() { [ "$DRY_RUN" = 1 ] || echo "$stamp_text" 2>/dev/null >"$stamp" || true; }
 env_matches() {  # prints what differs; exit status 0 when nothing does
   # -I: this checkout (the current folder) is not on sys.path; the installed mmwsss is asked
   "$PY" -I - "$REQ" "$TESTS_REQ" "$PWD" <<'PYMATCH'
@@ -136,8 +140,8 @@ sys.exit(1 if bad else 0)
 PYMATCH
 }
 if [ "$IF_NEEDED" = 1 ] || [ "$CHECK_ONLY" = 1 ]; then
-  if [ "$CHECK_ONLY" = 0 ] && [ "$(cat "$stamp" 2>/dev/null)" = "$pins_hash" ]; then
-    say "$stamp: the environment of $PY was installed from these pins; nothing to do"
+  if [ "$CHECK_ONLY" = 0 ] && [ "$(cat "$stamp" 2>/dev/null)" = "$stamp_text" ]; then
+    say "$stamp: $PY was installed from these pins for this checkout; nothing to do"
     exit 0
   fi
   if differs=$(env_matches 2>&1); then
