@@ -9,9 +9,9 @@
 # requirements/stack.txt + tests.txt and this checkout's path, or, without a matching
 # stamp, every pin is satisfied (torch, torchvision installed; mmcv with its ops in
 # mmsegmentation's range; the rest at their pins; mmwsss importable from this checkout),
-# and then the stamp is written. Else the
-# install below runs and writes the stamp. --check: only say whether it matches (exit 0) or
-# what differs (exit 1); nothing installed or written.
+# and then the stamp is written. Else the install below runs and writes the stamp.
+# --check: only say whether it matches (exit 0) or what differs (exit 1); nothing installed
+# or written.
 #
 # An installed torch, torchvision and mmcv are kept exactly as they are: after they are
 # settled, a constraints file is written from their installed versions (torch==<installed>,
