@@ -114,16 +114,14 @@ def run_one(impl, size, batch, classes, repeat):
 
 def classifier_share(size, batch, k, runs, steps):
     """The saliency losses' share of a ResNet-38 classifier step on this CPU."""
-    import numpy as np
     from mmengine.optim import build_optim_wrapper
-    from mmengine.structures import PixelData
     from mmseg.registry import MODELS
-    from mmseg.structures import SegDataSample
     from mmseg.utils import register_all_modules
 
     import mmwsss  # noqa: F401
     from _protocol import across_runs, format_report, run_protocol
     from mmwsss.models.losses import EPSSaliencyLoss, IRDSaliencyLoss
+    from mmwsss.testing import make_classifier_batch
     from mmwsss.utils import load_config
     register_all_modules(init_default_scope=True)
     root = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -136,20 +134,7 @@ def classifier_share(size, batch, k, runs, steps):
     losses = dict(none=None, eps=EPSSaliencyLoss(tau=0.4, lam=0.5), ird=IRDSaliencyLoss(),
                   ird_half=IRDSaliencyLoss(refine_scale=0.5),
                   ird_literal=IRDSaliencyLoss(literal=True))
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[:size, :size]
-    inputs, samples = [], []
-    for _ in range(batch):
-        inputs.append(torch.from_numpy(rng.integers(0, 256, (3, size, size), dtype=np.uint8)))
-        cy, cx, r = rng.uniform(0.2, 0.8, 3) * size
-        sal = ((yy - cy)**2 + (xx - cx)**2 < (0.3 * r + 4)**2).astype(np.uint8) * 255
-        label = torch.zeros(cfg.model.num_classes)
-        label[rng.choice(cfg.model.num_classes, rng.integers(1, 4), replace=False)] = 1
-        sample = SegDataSample(metainfo=dict(img_shape=(size, size), ori_shape=(size, size)))
-        sample.set_data(dict(gt_cls_label=label,
-                             gt_saliency=PixelData(data=torch.from_numpy(sal[None]))))
-        samples.append(sample)
-    data = dict(inputs=inputs, data_samples=samples)
+    data = make_classifier_batch(size, batch, cfg.model.num_classes)
 
     def step(name):
         def run(_):
@@ -208,6 +193,7 @@ def main():
             assert abs(ref['checksum'] - new['checksum']) < 1e-3 * abs(ref['checksum']), (ref, new)
             print(f'{"":>8} ratio {impl}/{a.impls[0]}: time {new["time_s"] / ref["time_s"]:.2f}, '
                   f'peak memory {new["peak_mib"] / max(ref["peak_mib"], 1e-9):.2f}')
+
 
 if __name__ == '__main__':
     main()

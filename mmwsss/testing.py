@@ -168,3 +168,33 @@ def make_voc_file_layout(root: str,
         with open(osp.join(root, name), 'w') as f:
             f.write('\n'.join(lines) + '\n')
     return data
+
+
+def make_classifier_batch(size: int, batch: int, num_classes: int, seed: int = 0) -> dict:
+    """A made-up training batch for ``EPSClassifier.train_step``: random uint8
+    images, a soft-edged disc as each image's saliency map and 1–3 labelled
+    classes each, the same for every call with the same arguments.
+
+    Returns:
+        dict: ``inputs`` (``batch`` 3×size×size uint8 tensors) and
+        ``data_samples`` (``SegDataSample`` with ``gt_cls_label`` (num_classes,)
+        and ``gt_saliency`` 1×size×size uint8).
+    """
+    import torch
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    inputs, samples = [], []
+    for _ in range(batch):
+        inputs.append(torch.from_numpy(rng.integers(0, 256, (3, size, size), dtype=np.uint8)))
+        cy, cx, r = rng.uniform(0.2, 0.8, 3) * size
+        sal = ((yy - cy)**2 + (xx - cx)**2 < (0.3 * r + 4)**2).astype(np.uint8) * 255
+        label = torch.zeros(num_classes)
+        label[rng.choice(num_classes, rng.integers(1, 4), replace=False)] = 1
+        sample = SegDataSample(metainfo=dict(img_shape=(size, size), ori_shape=(size, size)))
+        sample.set_data(dict(gt_cls_label=label,
+                             gt_saliency=PixelData(data=torch.from_numpy(sal[None]))))
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)

@@ -898,16 +898,14 @@ def worker_b(args) -> None:
 def worker_c(args) -> None:
     """Forward + backward + SGD step of the ResNet-38 classifier per saliency loss,
     interleaved rounds, CUDA synchronised around each step."""
-    import numpy as np
     import torch
     from mmengine.optim import build_optim_wrapper
-    from mmengine.structures import PixelData
     from mmseg.registry import MODELS
-    from mmseg.structures import SegDataSample
     from mmseg.utils import register_all_modules
 
     import mmwsss  # noqa: F401
     from mmwsss.models.losses import EPSSaliencyLoss, IRDSaliencyLoss
+    from mmwsss.testing import make_classifier_batch
     from mmwsss.utils import load_config
     register_all_modules(init_default_scope=True)
     s = args.sizes
@@ -924,21 +922,7 @@ def worker_c(args) -> None:
     optim = build_optim_wrapper(model, cfg.optim_wrapper)
     losses = dict(none=None, eps=EPSSaliencyLoss(tau=0.4, lam=0.5), ird=IRDSaliencyLoss(),
                   ird_literal=IRDSaliencyLoss(literal=True))
-
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[:size, :size]
-    inputs, samples = [], []
-    for _ in range(batch):
-        inputs.append(torch.from_numpy(rng.integers(0, 256, (3, size, size), dtype=np.uint8)))
-        cy, cx, r = rng.uniform(0.2, 0.8, 3) * size
-        sal = ((yy - cy)**2 + (xx - cx)**2 < (0.3 * r + 4)**2).astype(np.uint8) * 255
-        label = torch.zeros(cfg.model.num_classes)
-        label[rng.choice(cfg.model.num_classes, rng.integers(1, 4), replace=False)] = 1
-        sample = SegDataSample(metainfo=dict(img_shape=(size, size), ori_shape=(size, size)))
-        sample.set_data(dict(gt_cls_label=label, gt_saliency=PixelData(
-            data=torch.from_numpy(sal[None]))))
-        samples.append(sample)
-    data = dict(inputs=inputs, data_samples=samples)
+    data = make_classifier_batch(size, batch, cfg.model.num_classes)
 
     def step(name):
         model.loss_sal = losses[name]
