@@ -62,6 +62,14 @@ def atomic_write(path: str, write: Callable) -> None:
         raise
 
 
+def torch_save_atomic(obj, path: str) -> None:
+    """``torch.save(obj)`` to ``path`` through :func:`atomic_write`."""
+    import torch
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write(path, lambda f: f.write(buf.getvalue()))
+
+
 def save_label_png(path: str, label: np.ndarray, palette=None) -> None:
     """Atomically save an H×W uint8 label map as a (palette) PNG."""
     img = Image.fromarray(np.asarray(label, dtype=np.uint8), mode='L')

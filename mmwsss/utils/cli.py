@@ -30,6 +30,20 @@ def user_error_message(e: BaseException) -> str:
     return msg
 
 
+def refuse_overwrite(dst: str, force: bool, src: str = None, is_src: str = None) -> None:
+    """Refuse to write ``dst``: when it is the input ``src`` (``is_src`` says why,
+    after the path: ``--force`` would replace the input by the output), or when it
+    exists and ``force`` is not set.
+
+    Raises:
+        SystemExit: with the message.
+    """
+    if src is not None and osp.exists(dst) and osp.exists(src) and osp.samefile(src, dst):
+        raise SystemExit(f'{dst} {is_src}')
+    if osp.exists(dst) and not force:
+        raise SystemExit(f'{dst} exists; use --force to overwrite it')
+
+
 def run_tool(main: Callable, *args, prog: str = None, **kwargs):
     """Call ``main(*args, **kwargs)`` as a tool's entry point (see the module's
     docstring). Returns what ``main`` returns."""

@@ -15,6 +15,7 @@ import sys
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 from mmwsss.errors import WSSSInputError  # noqa: E402
 from mmwsss.fileio import atomic_write, draw_subset, read_id_list  # noqa: E402
+from mmwsss.utils.cli import refuse_overwrite  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -40,11 +41,9 @@ def main(argv=None):
         ids = read_id_list(args.split_list, 'split list')
     except WSSSInputError as e:
         raise SystemExit(str(e)) from e
-    if osp.exists(args.out_list) and osp.samefile(args.out_list, args.split_list):
-        raise SystemExit(f'{args.out_list} is the split list it is drawn from: --force would '
-                         'replace the split by its subset; name another file')
-    if osp.exists(args.out_list) and not args.force:
-        raise SystemExit(f'{args.out_list} exists; use --force to overwrite it')
+    refuse_overwrite(args.out_list, args.force, args.split_list, 'is the split list it is '
+                     'drawn from: --force would replace the split by its subset; name another '
+                     'file')
     try:
         subset = draw_subset(ids, args.size, args.fraction, args.seed)
     except ValueError as e:

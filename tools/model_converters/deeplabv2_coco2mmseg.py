@@ -18,17 +18,17 @@ import warnings
 # the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
 warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse  # noqa: E402
-import io  # noqa: E402
 import os.path as osp  # noqa: E402
 import sys  # noqa: E402
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 import torch  # noqa: E402
 
-from mmwsss.fileio import atomic_write  # noqa: E402
+from mmwsss.fileio import torch_save_atomic  # noqa: E402
 from mmwsss.fileio.caffemodel import read_caffemodel  # noqa: E402
 from mmwsss.models.backbones.deeplab_resnet import (  # noqa: E402
     resnet_weights_from_caffe, resnet_weights_from_deeplab_pytorch)
+from mmwsss.utils.cli import refuse_overwrite  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -90,16 +90,11 @@ def check_against_resnet(state: dict, src: str, depth: int) -> None:
 
 def main(argv=None):
     args = parse_args(argv)
-    if osp.exists(args.dst) and osp.exists(args.src) and osp.samefile(args.src, args.dst):
-        raise SystemExit(f'{args.dst} is the source file: --force would replace it by its '
-                         'conversion; name another output')
-    if osp.exists(args.dst) and not args.force:
-        raise SystemExit(f'{args.dst} exists; use --force to overwrite it')
+    refuse_overwrite(args.dst, args.force, args.src, 'is the source file: --force would '
+                     'replace it by its conversion; name another output')
     state, dropped = read_source(args.src)
     check_against_resnet(state, args.src, args.depth)
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    atomic_write(args.dst, lambda f: f.write(buf.getvalue()))
+    torch_save_atomic(state, args.dst)
     n = sum(v.numel() for v in state.values())
     print(f'{len(state)} tensors ({n / 1e6:.1f}M values) written to {args.dst}; left out: '
           f'{len(dropped)} ({", ".join(dropped[:4])}{"..." if len(dropped) > 4 else ""})')

@@ -17,17 +17,16 @@ import warnings
 # the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
 warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse  # noqa: E402
-import io  # noqa: E402
 import os.path as osp  # noqa: E402
 import sys  # noqa: E402
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-import torch  # noqa: E402
 
-from mmwsss.fileio import atomic_write  # noqa: E402
+from mmwsss.fileio import torch_save_atomic  # noqa: E402
 from mmwsss.fileio.mxnet_params import load_mxnet_params  # noqa: E402
 from mmwsss.models.backbones.resnet38 import (ResNet38,  # noqa: E402
                                               resnet38_weights_from_mxnet)
+from mmwsss.utils.cli import refuse_overwrite  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -60,19 +59,14 @@ def check_against_resnet38(state: dict, src: str) -> int:
 
 def main(argv=None):
     args = parse_args(argv)
-    if osp.exists(args.dst) and osp.exists(args.src) and osp.samefile(args.src, args.dst):
-        raise SystemExit(f'{args.dst} is the source file: --force would replace it by its '
-                         'conversion; name another output')
-    if osp.exists(args.dst) and not args.force:
-        raise SystemExit(f'{args.dst} exists; use --force to overwrite it')
+    refuse_overwrite(args.dst, args.force, args.src, 'is the source file: --force would '
+                     'replace it by its conversion; name another output')
     try:
         state = resnet38_weights_from_mxnet(load_mxnet_params(args.src))
     except (OSError, ValueError) as e:
         raise SystemExit(f'{args.src}: {e}') from e
     base = check_against_resnet38(state, args.src)
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    atomic_write(args.dst, lambda f: f.write(buf.getvalue()))
+    torch_save_atomic(state, args.dst)
     n = sum(v.numel() for v in state.values())
     print(f'{len(state)} tensors ({n / 1e6:.1f}M values, base width {base}) written to '
           f'{args.dst}')
