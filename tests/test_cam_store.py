@@ -1,3 +1,4 @@
+import io
 import re
 
 import numpy as np
@@ -219,6 +220,49 @@ def test_map_sizes_are_checked_in_the_header_before_decoding(tmp_path, monkeypat
         read_saliency(str(tmp_path / 'sal.png'), 'sal', (30, 40))
     with pytest.raises(WSSSInputError, match=r'cam_3\.png.*CAM is 4000×3000'):
         CAMStore(str(tmp_path), 'bed_png').load('cam', classes=[3], hw=(30, 40))
+
+
+def test_without_the_image_size_a_map_header_may_not_claim_a_huge_map(tmp_path, monkeypatch):
+    """Fails before the fix: with no image size to compare with (``tools/pack_maps.py``
+    loads a store that way), an npz whose header claimed 20000×20000 maps was allocated
+    and read, and a 45-byte PNG claiming 20000×20000 was handed to the decoder."""
+    import struct
+    import tracemalloc
+    import zipfile
+    import zlib
+
+    import mmwsss.fileio.png as png
+    from mmwsss.fileio import read_gray_png
+    head = io.BytesIO()
+    np.lib.format.write_array_header_1_0(head, dict(descr='|u1', fortran_order=False,
+                                                    shape=(1, 20000, 20000)))
+    keys = io.BytesIO()
+    np.save(keys, np.array([3]))
+    with zipfile.ZipFile(tmp_path / 'huge.npz', 'w') as z:  # a header and no data
+        z.writestr('keys.npy', keys.getvalue())
+        z.writestr('cams.npy', head.getvalue())
+    tracemalloc.start()
+    with pytest.raises(WSSSInputError, match=r'huge\.npz.*20000×20000 \(W×H\), more than '
+                                             r'89478485 pixels'):
+        CAMStore(str(tmp_path), 'npz').load('huge')
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 20 * 2**20, peak
+
+    def chunk(kind, data):
+        return struct.pack('>I', len(data)) + kind + data + \
+            struct.pack('>I', zlib.crc32(kind + data))
+    ihdr = struct.pack('>IIBBBBB', 20000, 20000, 8, 0, 0, 0, 0)  # 8-bit gray
+    (tmp_path / 'cam_3.png').write_bytes(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr) +
+                                         chunk(b'IEND', b''))
+
+    def decoded(*a, **k):
+        raise AssertionError('decoded before the size check')
+    monkeypatch.setattr(png.cv2, 'imdecode', decoded)
+    with pytest.raises(WSSSInputError, match=r'cam_3\.png.*20000×20000 \(W×H\), more than'):
+        CAMStore(str(tmp_path), 'bed_png').load('cam', classes=[3])
+    with pytest.raises(WSSSInputError, match=r'cam_3\.png.*more than 89478485 pixels'):
+        read_gray_png(str(tmp_path / 'cam_3.png'), 'cam', 'saliency map')
 
 
 def test_empty_files_are_named(tmp_path):

@@ -110,13 +110,25 @@ def png_header_hw(head: bytes) -> Optional[Tuple[int, int]]:
     return int.from_bytes(head[20:24], 'big'), int.from_bytes(head[16:20], 'big')
 
 
+# Pillow's default MAX_IMAGE_PIXELS: with no image size to compare with, a map's
+# header may not claim more (a few-KB PNG or npz can claim gigabytes).
+MAX_MAP_PIXELS = 89_478_485
+
+
 def check_header_hw(hw_found, hw: Optional[Tuple[int, int]], what: str, img_id, path) -> None:
-    """Refuse a map whose header says another size than the image's, before it
-    is decoded (a small compressed file can decode to gigabytes)."""
-    if hw is not None and hw_found is not None and tuple(hw_found) != tuple(hw):
+    """Refuse a map whose header says another size than the image's (or, without
+    ``hw``, more than ``MAX_MAP_PIXELS``), before it is decoded (a small
+    compressed file can decode to gigabytes)."""
+    if hw_found is None:
+        return
+    if hw is not None and tuple(hw_found) != tuple(hw):
         raise WSSSInputError(
             f'{what} is {hw_found[1]}×{hw_found[0]} (W×H) but the image is '
             f'{hw[1]}×{hw[0]}', img_id, path)
+    if hw is None and int(hw_found[0]) * int(hw_found[1]) > MAX_MAP_PIXELS:
+        raise WSSSInputError(
+            f'{what} is {hw_found[1]}×{hw_found[0]} (W×H), more than {MAX_MAP_PIXELS} '
+            "pixels (Pillow's limit for an image): refused before decoding", img_id, path)
 
 
 def read_gray_png(path: str, img_id=None, what: str = 'image',
