@@ -172,7 +172,7 @@ def make_voc_file_layout(root: str,
 
 def make_classifier_batch(size: int, batch: int, num_classes: int, seed: int = 0) -> dict:
     """A made-up training batch for ``EPSClassifier.train_step``: random uint8
-    images, a soft-edged disc as each image's saliency map and 1–3 labelled
+    images, a disc (0 or 255) as each image's saliency map and 1–3 labelled
     classes each, the same for every call with the same arguments.
 
     Returns:
