@@ -320,9 +320,9 @@ def test_crf_sweep_end_to_end_and_the_protocol_fields(tmp_path, voc_root):
                                  '--sal-dir', cam_dir])
 
 
-def _seed_run(work_dir, stamp, records, max_iters=20, seed=0, tau=0.1, log=None):
+def _seed_run(work_dir, stamp, records, max_iters=20, seed=0, tau=0.1, log=None, extra=''):
     """One training run in mmengine's layout: <work_dir>/<stamp>/{<stamp>.log,
-    vis_data/scalars.json, vis_data/config.py}."""
+    vis_data/scalars.json, vis_data/config.py}; ``extra``: more config lines."""
     run = work_dir / stamp
     (run / 'vis_data').mkdir(parents=True)
     (run / f'{stamp}.log').write_text(log or 'mmengine - INFO - Iter(train) [10/20]\n')
@@ -334,7 +334,7 @@ def _seed_run(work_dir, stamp, records, max_iters=20, seed=0, tau=0.1, log=None)
         "default_hooks = dict(logger=dict(type='LoggerHook', log_metric_by_epoch=False))\n"
         f'randomness = dict(seed={seed})\n'
         f"work_dir = '{work_dir}'\nexperiment_name = 'x_{stamp}'\n"
-        f'train_dataloader = dict(dataset=dict(pseudo_label_cfg=dict(tau={tau})))\n')
+        f'train_dataloader = dict(dataset=dict(pseudo_label_cfg=dict(tau={tau})))\n' + extra)
     return run
 
 
@@ -402,6 +402,44 @@ def test_seed_summary_refuses_unfinished_mixed_or_damaged_runs(tmp_path, capsys)
     with pytest.raises(SystemExit, match=r'c/20260101_000000/vis_data/scalars\.json, line 5: '
                                          r'not a JSON record'):
         tool.main([str(c)])
+
+
+# a run trained under WSSS-BED's protocol, as tools/train.py dumps its config (20 iterations:
+# validation from iteration 13 on)
+BED_RUN = ("eval_protocol = dict(type='wsss-bed', val_from=0.6, val_interval=2, "
+           "metric='mIoU')\ntrain_cfg = dict(type='IterBasedTrainLoop', max_iters=20, "
+           'val_begin=13, val_interval=2)\n')
+
+
+def test_seed_summary_under_wsss_bed_reports_the_best_validation_after_val_begin(tmp_path,
+                                                                                 capsys):
+    tool = load_tool('analysis_tools/summarize_seeds')
+    dirs = []
+    for seed, (early, best, last) in enumerate([(90.0, 64.0, 62.0), (99.0, 66.0, 66.0)]):
+        records = [dict(mIoU=early, step=10),  # before val_begin: never chosen
+                   dict(mIoU=best, aAcc=81.0, step=14), dict(mIoU=best - 1, step=16),
+                   dict(mIoU=last, aAcc=80.0, step=20)]
+        _seed_run(tmp_path / f's{seed}', '20260101_000000', records, seed=seed, extra=BED_RUN)
+        dirs.append(str(tmp_path / f's{seed}'))
+    out = str(tmp_path / 'summary.json')
+    s = tool.main(dirs + ['--out', out])
+    # seed 1 ties 66 at steps 14 and 20: the first best, as mmengine's save_best keeps it
+    assert s['mIoU']['values'] == [64.0, 66.0] and s['aAcc']['values'] == [81.0, 81.0]
+    saved = json.load(open(out))
+    assert saved['steps'] == [14, 14] and saved['protocol']['type'] == 'wsss-bed'
+    assert saved['protocol']['selects_on_eval'] is True
+    assert 'chosen on the evaluation set' in capsys.readouterr().out
+    # a last-iteration run is never averaged with these, --mix-configs or not
+    _seed_run(tmp_path / 'last', '20260101_000000', _records(60.0))
+    for extra in ([], ['--mix-configs']):
+        with pytest.raises(SystemExit, match=r'different evaluation protocols.*last: .*'
+                                             r'wsss-bed: '):
+            tool.main(dirs + [str(tmp_path / 'last')] + extra)
+    # the protocol declared but not applied (mmseg's own train.py): refused, not read as 'last'
+    _seed_run(tmp_path / 'raw', '20260101_000000', _records(60.0), extra=BED_RUN.split('\n')[0])
+    with pytest.raises(SystemExit, match=r"declares eval_protocol 'wsss-bed' but the run "
+                                         r'validated with val_begin=None.*instead of 13, 2'):
+        tool.main([str(tmp_path / 'raw')])
 
 
 @pytest.mark.parametrize('value', ['72.5', None, True, float('nan')])

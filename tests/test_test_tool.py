@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -80,6 +81,42 @@ def test_crf_with_and_without_tta_and_the_protocol_is_recorded(tmp_path):
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert p.returncode != 0
     assert 'cannot load checkpoint' in p.stderr and 'size mismatch' in p.stderr
+
+
+def test_wsss_bed_protocol_keeps_the_best_checkpoint_and_test_reports_it(tmp_path, capsys):
+    """WSSS-BED's protocol (the mixin) in a real run: validation from 60 % of training on,
+    the best mIoU kept; `tools/test.py CONFIG best` scores that checkpoint and
+    protocol.json says it was chosen on the evaluation set."""
+    import json
+    bed = osp.join(ROOT, 'tests', 'configs', 'tiny_fcn_voc_pseudo_wsss-bed.py')
+    work = str(tmp_path / 'work')
+    log = _run([osp.join(ROOT, 'tools', 'train.py'), bed, '--work-dir', work])
+    assert 'eval_protocol wsss-bed: validation every 1 iterations from iteration 4 of 6' in log
+    scalars = next(p for p in (tmp_path / 'work').glob('*/vis_data/scalars.json'))
+    vals = [r for r in map(json.loads, open(scalars)) if 'mIoU' in r]
+    assert [r['step'] for r in vals] == [4, 5, 6]
+    best = max(vals, key=lambda r: r['mIoU'])  # the first of equal bests
+    best_files = sorted(f for f in os.listdir(work) if f.startswith('best_mIoU_iter_'))
+    assert best_files == [f"best_mIoU_iter_{best['step']}.pth"]
+    _run([osp.join(ROOT, 'tools', 'test.py'), bed, 'best', '--work-dir', work])
+    runs = sorted(d for d in os.listdir(work) if osp.isfile(osp.join(work, d, 'protocol.json')))
+    p = json.load(open(osp.join(work, runs[-1], 'protocol.json')))
+    assert p['checkpoint'].endswith(best_files[0]) and p['checkpoint_iter'] == best['step']
+    assert p['eval_protocol']['type'] == 'wsss-bed' and p['eval_protocol']['selects_on_eval']
+    assert abs(p['metrics']['mIoU'] - best['mIoU']) < 0.01
+    # the default protocol keeps no best: 'best' is refused there; 'last' is the last
+    from mmengine.config import Config
+
+    from tests.utils import load_tool
+    test_tool = load_tool('test')
+    plain = Config.fromfile(CFG)
+    plain.work_dir = work
+    with pytest.raises(FileNotFoundError, match='keeps no best checkpoint'):
+        test_tool.resolve_checkpoint('best', plain)
+    assert test_tool.resolve_checkpoint('last', Config(dict(work_dir=work))).endswith(
+        'iter_6.pth')
+    load_tool('analysis_tools/summarize_seeds').main([work])
+    assert f"(step {best['step']})" in capsys.readouterr().out
 
 
 def test_predictions_into_an_input_folder_are_refused(tmp_path, voc_copy, monkeypatch):

@@ -29,7 +29,10 @@ def parse_args():
         formatter_class=DefaultsHelpFormatter,
         description='MMSeg test (and eval) a model')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        'checkpoint',
+        help="checkpoint file, or 'last' / 'best': the work dir's last checkpoint, or the "
+        "one its eval_protocol kept (best_<metric>_iter_<N>.pth; WSSS-BED's protocol)")
     parser.add_argument(
         '--work-dir',
         help=('if specified, the evaluation metric results will be dumped'
@@ -117,15 +120,13 @@ def main():
     cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
 
-    if not osp.isfile(args.checkpoint) and '://' not in args.checkpoint:
-        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
-
     # work_dir is determined in this priority: CLI > segment in file > filename
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
+    args.checkpoint = resolve_checkpoint(args.checkpoint, cfg)
     collect_into_work_dir(cfg)  # not .dist_test/ in the current directory
 
 
@@ -182,12 +183,46 @@ def main():
         write_protocol(runner, cfg, args, metrics)
 
 
+def resolve_checkpoint(checkpoint: str, cfg) -> str:
+    """``last`` / ``best`` as the checkpoint of ``cfg.work_dir`` (see ``--help``);
+    any other value must be a file or a URL."""
+    import glob
+
+    from mmwsss.evaluation.protocol import get_eval_protocol
+    work_dir = cfg.work_dir
+    if checkpoint == 'last':
+        pointer = osp.join(work_dir, 'last_checkpoint')
+        if not osp.isfile(pointer):
+            raise FileNotFoundError(f"checkpoint 'last': {pointer} not found (no training "
+                                    'run saved a checkpoint in this work dir; --work-dir?)')
+        with open(pointer, encoding='utf-8') as f:
+            checkpoint = f.read().strip()
+    elif checkpoint == 'best':
+        protocol = get_eval_protocol(cfg)
+        if not protocol['selects_on_eval']:
+            raise FileNotFoundError(
+                f"checkpoint 'best': {osp.basename(cfg.filename)} keeps no best checkpoint (its "
+                "protocol is 'last': nothing is chosen on the evaluation set); name a "
+                "checkpoint, or 'last'")
+        found = sorted(glob.glob(osp.join(work_dir, f"best_{protocol['metric']}_iter_*.pth")))
+        if len(found) != 1:
+            raise FileNotFoundError(
+                f"checkpoint 'best': {len(found)} best_{protocol['metric']}_iter_*.pth in "
+                f'{work_dir} (one expected: the training run keeps the best only); name the '
+                'file')
+        checkpoint = found[0]
+    if not osp.isfile(checkpoint) and '://' not in checkpoint:
+        raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
+    return checkpoint
+
+
 def write_protocol(runner, cfg, args, metrics):
     """``protocol.json`` beside mmengine's metrics: what was measured and how."""
     import json
 
     import torch
 
+    from mmwsss.evaluation.protocol import get_eval_protocol
     from mmwsss.fileio import atomic_write
     ds = runner.test_dataloader.dataset
     try:  # the iteration the checkpoint was saved at (mmap: no second full read)
@@ -199,10 +234,16 @@ def write_protocol(runner, cfg, args, metrics):
         augs = cfg.tta_pipeline[1].transforms
         tta = dict(scales=[t.get('scale_factor') for t in augs[0]],
                    flip=any(t.get('prob', 0) > 0 for t in augs[1]))
+    import numbers
+    # numpy scalars (IoUMetric's float32) as JSON numbers, not as strings
+    metrics = {k: float(v) if isinstance(v, numbers.Real) else v for k, v in metrics.items()}
     protocol = dict(
         metrics=metrics, config=osp.abspath(args.config),
         checkpoint=osp.abspath(args.checkpoint), checkpoint_iter=meta.get('iter'),
         split=ds.ann_file, num_images=len(ds), crf=args.crf, tta=tta,
+        # which checkpoint the run's protocol reports, and whether it was chosen on the
+        # evaluation set (WSSS-BED's best val checkpoint is)
+        eval_protocol=get_eval_protocol(cfg),
         ignore='label 255 in the GT is excluded (mmseg IoUMetric); every prediction counts')
     data = json.dumps(protocol, indent=2, default=str).encode()
     atomic_write(osp.join(runner.log_dir, 'protocol.json'), lambda f: f.write(data))

@@ -20,6 +20,7 @@ from mmseg.registry import RUNNERS
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import mmwsss  # noqa: E402,F401  (registers datasets, transforms and models)
+from mmwsss.evaluation.protocol import apply_eval_protocol  # noqa: E402
 from mmwsss.utils import (check_label_overwrite, check_pseudo_label_dirs,  # noqa: E402
                           load_config, register_checkpoint_safe_globals)
 from mmwsss.utils.cli import DefaultsHelpFormatter, run_tool  # noqa: E402
@@ -106,6 +107,8 @@ def main(argv=None):
     cfg = load_config(args.config, args.cfg_options, args.pseudo_labels)
     cfg.launcher = args.launcher
     smoke = make_smoke_config(cfg, iters=args.smoke) if args.smoke else None
+    # after --cfg-options and --smoke, which may change max_iters
+    protocol = apply_eval_protocol(cfg)
 
     # the process group first: start-up checks then run once, not once per rank
     init_distributed(cfg, args.launcher)
@@ -165,6 +168,8 @@ def main(argv=None):
 
     if smoke:  # now that the work dir's log file is open
         print_log('--smoke: ' + '; '.join(smoke), logger='current')
+    for line in protocol:
+        print_log(line, logger='current')
     if args.resume:
         check_resume_shapes(runner)
 

@@ -11,6 +11,12 @@ The run of a work dir is its newest *training* run, and it must have
 finished: its last validation was logged at the loop's last iteration
 (``train_cfg.max_iters``; ``max_epochs`` for an epoch-based loop). An older
 finished run is never reported in its place.
+
+Which validation stands for the run is its config's evaluation protocol
+(:mod:`mmwsss.evaluation.protocol`): the last one (``last``, the default), or
+the best one from ``val_begin`` on (``wsss-bed``: the checkpoint WSSS-BED
+reports, chosen on the evaluation set). Runs of different protocols are never
+summarised together.
 """
 import json
 import math
@@ -19,6 +25,8 @@ import os.path as osp
 import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
+
+from .protocol import get_eval_protocol, val_begin_of
 
 METRIC_KEYS = ('mIoU', 'aAcc', 'mAcc')
 # what may differ between the seeds of one config: the seed, where it ran, and
@@ -41,15 +49,20 @@ class SeedRun:
     Args:
         work_dir (str): the seed's work dir.
         run_dir (str): ``<work_dir>/<timestamp>``, its newest training run.
-        metrics (dict): the last validation metrics (``mIoU``, ``IoU.<class>``...).
+        metrics (dict): the validation metrics (``mIoU``, ``IoU.<class>``...) that
+            stand for the run under its protocol: the last validation's, or for
+            ``wsss-bed`` the best one's.
         step (int): the iteration (or epoch) they were logged at.
         config (dict): the config the run used (``vis_data/config.py``).
+        protocol (dict): its evaluation protocol
+            (:func:`mmwsss.evaluation.protocol.get_eval_protocol`).
     """
     work_dir: str
     run_dir: str
     metrics: Dict[str, float]
     step: int
     config: dict = field(repr=False)
+    protocol: dict = field(default_factory=lambda: get_eval_protocol({}))
 
 
 def read_scalars(path: str) -> List[dict]:
@@ -126,14 +139,19 @@ def _last_step(config: dict) -> Optional[int]:
 
 
 def newest_run(work_dir: str) -> SeedRun:
-    """The newest training run of a work dir with its last validation metrics.
+    """The newest training run of a work dir with the validation metrics that stand
+    for it under its protocol (the last validation's; the best one's from
+    ``train_cfg.val_begin`` on for ``wsss-bed``, the first of equal bests, as
+    mmengine's ``save_best`` keeps it).
 
     Raises:
         FileNotFoundError: no work dir, no training run, or no config dump.
         UnfinishedRunError: the newest training run did not log a validation at
             its last iteration (it was stopped, crashed, or is still running);
             naming it, the older runs are not used in its place.
-        ValueError: a damaged ``scalars.json`` (file and line named).
+        ValueError: a damaged ``scalars.json`` (file and line named); a run
+            whose config declares ``wsss-bed`` but whose loop did not validate
+            on its schedule (trained by a tool that does not apply it).
     """
     runs = training_runs(work_dir)
     if not runs:
@@ -158,13 +176,60 @@ def newest_run(work_dir: str) -> SeedRun:
         raise UnfinishedRunError(f'{run}: the newest training run of {work_dir} did not '
                                  f'finish: {got}, not at the last, {last}{older}. Let it '
                                  'finish (or --resume it) before summarising')
-    metrics = {k: v for k, v in vals[-1].items() if k in METRIC_KEYS or k.startswith('IoU.')}
+    protocol = get_eval_protocol(config)
+    chosen = vals[-1]
+    if protocol['type'] == 'wsss-bed':
+        chosen = _best_validation(run, config, protocol, vals)
+        step = chosen.get('step')
+    metrics = {k: v for k, v in chosen.items() if k in METRIC_KEYS or k.startswith('IoU.')}
     bad = {k: v for k, v in metrics.items()
            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v)}
     if bad:  # a string, null or NaN is no score: never averaged, never cast
-        raise ValueError(f'{scalars}: the last validation record (step {step}) holds values '
+        which = 'best' if protocol['type'] == 'wsss-bed' else 'last'
+        raise ValueError(f'{scalars}: the {which} validation record (step {step}) holds values '
                          f'that are not finite numbers: {bad}')
-    return SeedRun(work_dir, run, {k: float(v) for k, v in metrics.items()}, int(step), config)
+    return SeedRun(work_dir, run, {k: float(v) for k, v in metrics.items()}, int(step), config,
+                   protocol)
+
+
+def _best_validation(run: str, config: dict, protocol: dict, vals: List[dict]) -> dict:
+    """The ``wsss-bed`` record: the best ``protocol['metric']`` from ``val_begin`` on
+    (the first of equal bests), after checking the run validated on the schedule
+    the protocol sets."""
+    train_cfg = config.get('train_cfg') or {}
+    begin = val_begin_of(int(train_cfg['max_iters']), protocol['val_from'])
+    if train_cfg.get('val_begin') != begin or \
+            train_cfg.get('val_interval') != protocol['val_interval']:
+        raise ValueError(
+            f"{run}: its config declares eval_protocol 'wsss-bed' but the run validated "
+            f"with val_begin={train_cfg.get('val_begin')}, val_interval="
+            f"{train_cfg.get('val_interval')} instead of {begin}, {protocol['val_interval']}: "
+            "it was trained by a tool that does not apply eval_protocol (mmseg's own "
+            "tools/train.py?); train it with mmwsss's tools/train.py")
+    metric = protocol['metric']
+    best = None
+    for rec in vals:
+        if rec.get('step', 0) >= begin and metric in rec and \
+                (best is None or rec[metric] > best[metric]):
+            best = rec
+    if best is None:
+        raise ValueError(f'{run}: no validation logged {metric} from iteration {begin} on')
+    return best
+
+
+def check_same_protocol(runs: Sequence[SeedRun]) -> None:
+    """Refuse to summarise runs of different evaluation protocols together (even
+    with ``--mix-configs``): the best checkpoint chosen on the evaluation set and
+    the last one are different quantities."""
+    kinds = {}
+    for run in runs:
+        kinds.setdefault(run.protocol['type'], []).append(run.run_dir)
+    if len(kinds) > 1:
+        listed = '; '.join(f'{k}: {", ".join(v)}' for k, v in sorted(kinds.items()))
+        raise ValueError('these runs used different evaluation protocols, which are never '
+                         f'averaged together ({listed}): the best checkpoint chosen on the '
+                         'evaluation set (wsss-bed) and the last one (last) are different '
+                         'quantities; summarise each protocol apart')
 
 
 def config_differences(a: dict, b: dict, ignore: Sequence[str] = SEED_KEYS,
@@ -266,10 +331,12 @@ def summarize_runs(runs: Sequence[SeedRun]) -> Dict[str, dict]:
 
 def summarize_seeds(work_dirs: Sequence[str], mix_configs: bool = False) -> Dict[str, dict]:
     """:func:`summarize_runs` of the :func:`newest_run` of each work dir, after
-    :func:`check_same_config` unless ``mix_configs``."""
+    :func:`check_same_protocol` and, unless ``mix_configs``,
+    :func:`check_same_config`."""
     if not work_dirs:
         raise ValueError('no work dirs')
     runs = [newest_run(d) for d in work_dirs]
+    check_same_protocol(runs)
     if not mix_configs:
         check_same_config(runs)
     return summarize_runs(runs)

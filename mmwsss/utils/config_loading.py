@@ -105,7 +105,7 @@ CONFIG_ALIASES = {
 # ``train_pipeline``): changing it later does nothing.
 TOOL_KEYS = frozenset([
     'launcher', 'custom_imports', 'runner_type', 'tta_model', 'tta_pipeline', 'cam_dataloader',
-    'strategy'
+    'strategy', 'eval_protocol'
 ])
 # Keys whose config follows the config's own structure: below them a missing dict
 # is a typo (``train_dataloader.datset``). Below any other key (``env_cfg``,

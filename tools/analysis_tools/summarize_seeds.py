@@ -16,6 +16,10 @@ are skipped) gives its last validation metrics (mmengine's
   dir and the launcher: ``mmwsss.evaluation.seeds.SEED_KEYS``) are refused,
   with the differing keys, unless ``--mix-configs`` is given.
 - A damaged ``scalars.json`` is an error naming the file and the line.
+- Each run's config says its evaluation protocol: ``last`` (the default: the
+  last validation) or ``wsss-bed`` (the best validation from ``val_begin`` on,
+  the checkpoint WSSS-BED reports, chosen on the evaluation set). Runs of
+  different protocols are refused, even with ``--mix-configs``.
 
 Prints a table with mean ± std (sample std, n - 1) and mean ± s.e. (standard
 error of the mean, std / sqrt(n): what WSSS-BED's tables report); ``--out``
@@ -27,8 +31,8 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from mmwsss.evaluation.seeds import (check_same_config, newest_run,  # noqa: E402
-                                     summarize_runs)
+from mmwsss.evaluation.seeds import (check_same_config, check_same_protocol,  # noqa: E402
+                                     newest_run, summarize_runs)
 from mmwsss.fileio import atomic_write  # noqa: E402
 
 
@@ -44,12 +48,15 @@ def main(argv=None):
     args = p.parse_args(argv)
     try:
         runs = [newest_run(d) for d in args.work_dirs]
+        check_same_protocol(runs)
         if not args.mix_configs:
             check_same_config(runs)
         summary = summarize_runs(runs)
     except (FileNotFoundError, ValueError) as e:
         raise SystemExit(str(e)) from e
+    protocol = runs[0].protocol
     print(f'{len(runs)} runs: ' + ', '.join(f'{r.run_dir} (step {r.step})' for r in runs))
+    print(f"protocol: {protocol['type']}, {protocol['description']}")
     print('std: sample standard deviation; s.e.: standard error of the mean, std / sqrt(n) '
           "(WSSS-BED's tables report mean ± s.e.)")
     print('| metric | mean ± std | mean ± s.e. | values |\n|---|---|---|---|')
@@ -59,6 +66,7 @@ def main(argv=None):
               f'| {vals} |')
     if args.out:
         data = json.dumps(dict(work_dirs=args.work_dirs, runs=[r.run_dir for r in runs],
+                               steps=[r.step for r in runs], protocol=protocol,
                                mixed_configs=args.mix_configs, metrics=summary),
                           indent=2).encode()
         atomic_write(args.out, lambda f: f.write(data))
