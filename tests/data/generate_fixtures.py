@@ -122,7 +122,8 @@ def make_coco():
                       (25, [(90, 10, 10, 30, 20, 0), (1, 0, 30, 60, 18, 1)]),
                       (30, []),  # no instance: left out of WSSS training
                       (34, [(62, 5, 5, 40, 38, 0), (47, 15, 15, 10, 10, 0)])],
-        'val2014': [(42, [(1, 10, 8, 20, 25, 0)]), (73, [(3, 2, 20, 50, 20, 0)])],
+        'val2014': [(42, [(1, 10, 8, 20, 25, 0)]), (73, [(3, 2, 20, 50, 20, 0)]),
+                    (3799, [])],  # no instance, as 367 val2014 images: not in the papers' list
     }
     for split, images in plan.items():
         js = dict(images=[], annotations=[], categories=cats)
