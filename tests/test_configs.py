@@ -261,6 +261,33 @@ def test_leaf_is_a_few_lines_and_sets_its_pseudo_label_source(path):
     assert set(_num_classes(cfg.model)) == {81 if coco else 21}
 
 
+COCO_VAL = [p for p in ALL if '/coco14/' in p or p.endswith('coco14_wsss.py')]
+PAPERS_VAL, FULL_VAL = 'ImageSets/val2014_wsss.txt', 'ImageSets/val2014.txt'
+
+
+@pytest.mark.parametrize('path', COCO_VAL, ids=rel)
+def test_coco_configs_validate_on_the_papers_list_and_say_so(path):
+    """The 40,137 val2014 images of WSSS-BED and EPS by default, said in the file with
+    the option that gives all 40,504."""
+    assert len(COCO_VAL) == 17  # the base, 4 recipes, 8 leaves, 4 semi leaves
+    cfg = load(path)
+    assert cfg.val_dataloader.dataset.ann_file == PAPERS_VAL
+    assert cfg.test_dataloader.dataset.ann_file == PAPERS_VAL
+    src = open(path).read()
+    assert '40,137' in src and PAPERS_VAL in src
+    assert f'--cfg-options {{val,test}}_dataloader.dataset.ann_file={FULL_VAL}' in \
+        ' '.join(ln.lstrip('# ') for ln in src.splitlines())
+
+
+def test_coco_full_val_list_is_the_option_the_configs_name():
+    # what bash makes of --cfg-options {val,test}_dataloader.dataset.ann_file=...
+    leaf = next(p for p in COCO_VAL if p.endswith('coco14-321x321_cam-vst.py'))
+    full = load_config(leaf, {'val_dataloader.dataset.ann_file': FULL_VAL,
+                              'test_dataloader.dataset.ann_file': FULL_VAL})
+    assert full.val_dataloader.dataset.ann_file == full.test_dataloader.dataset.ann_file == \
+        FULL_VAL
+
+
 def test_other_data_is_one_key_per_root():
     """--cfg-options reaches the data root and each map root by name."""
     cfg = Config.fromfile(KNET_LEAF)
