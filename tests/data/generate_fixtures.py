@@ -101,6 +101,9 @@ def make_voc():
         os.makedirs(osp.join(root, 'cls_labels'), exist_ok=True)
         with open(osp.join(root, 'cls_labels', name + '.txt'), 'w') as f:
             f.write('\n'.join(cls_lines) + '\n')
+    # VOC's own train split (its 1,464 images, here 2): the semi-supervised gt_subset
+    with open(osp.join(root, 'ImageSets', 'Segmentation', 'train.txt'), 'w') as f:
+        f.write('2007_000032\n2008_000002\n')
 
 
 COCO_CAT_IDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
