@@ -146,6 +146,13 @@ def test_readme_data_section_runs_on_the_fixtures(tmp_path, monkeypatch):
         np.testing.assert_array_equal(read_label_png(osp.join(aug, img_id + '.png')),
                                       _mask(img_id))
     assert osp.isfile(osp.join(root, 'data', 'coco2014', 'cls_labels', 'train2014.txt'))
+    # the COCO leaf validates on the papers' list: the val image without annotations is
+    # in the full list only
+    sets = osp.join(root, 'data', 'coco2014', 'ImageSets')
+    papers = ['COCO_val2014_000000000042', 'COCO_val2014_000000000073']
+    assert read_id_list(osp.join(sets, 'val2014_wsss.txt')) == papers
+    assert read_id_list(osp.join(sets, 'val2014.txt')) == papers + ['COCO_val2014_000000003799']
+    assert re.search(r'coco14-321x321_eps-vst\.py: all there: [^\n]* 2 GT masks', res.stdout)
 
     # what a leaf's training and validation then read, from the repository root
     monkeypatch.chdir(root)

@@ -106,14 +106,49 @@ def test_coco_converter_and_datasets(coco_root, tmp_path, capsys):
     assert from_json.get_data_info(2)['cls_labels'].tolist() == sorted(
         [COCO_CLASSES.index('cup'), COCO_CLASSES.index('chair')])
     assert len(from_json.metainfo['classes']) == 81
-    val = DATASETS.build(dict(common, ann_file=osp.join(out, 'ImageSets', 'val2014.txt'),
-                              data_prefix=dict(img_path='val2014', seg_map_path=osp.join(
-                                  out, 'SegmentationClass', 'val2014')),
-                              pipeline=[dict(type='LoadImageFromFile'),
-                                        dict(type='LoadAnnotations'),
-                                        dict(type='PackSegInputs')]))
-    assert len(val) == 2
-    assert set(np.unique(val[1]['data_samples'].gt_sem_seg.data.numpy())) == {0, 3}
+    val = dict(common, data_prefix=dict(img_path='val2014', seg_map_path=osp.join(
+        out, 'SegmentationClass', 'val2014')), pipeline=[dict(type='LoadImageFromFile'),
+                                                         dict(type='LoadAnnotations'),
+                                                         dict(type='PackSegInputs')])
+    papers = DATASETS.build(dict(val, ann_file=osp.join(out, 'ImageSets', 'val2014_wsss.txt')))
+    assert len(papers) == 2
+    assert set(np.unique(papers[1]['data_samples'].gt_sem_seg.data.numpy())) == {0, 3}
+    full = DATASETS.build(dict(val, ann_file=osp.join(out, 'ImageSets', 'val2014.txt')))
+    assert len(full) == 3  # the image without annotations too: all background
+    assert set(np.unique(full[2]['data_samples'].gt_sem_seg.data.numpy())) == {0}
+
+
+def test_coco_papers_val_list_leaves_out_the_images_without_an_object(coco_root, tmp_path):
+    """The papers' list (WSSS-BED's val_cls.txt: 40,137 of val2014's 40,504) is the
+    images with a non-crowd instance: what the converter leaves out of
+    ``<split>_wsss.txt`` is exactly the images the json gives no annotation, plus
+    crowd-only ones (a crowd region names no class)."""
+    import json
+    import shutil
+
+    from mmwsss.fileio import read_id_list
+    root = tmp_path / 'coco'
+    shutil.copytree(coco_root, root)
+    ann = root / 'annotations' / 'instances_train2014.json'
+    data = json.load(open(ann))
+    # image 25: a crowd region and a toothbrush; without the toothbrush, crowd only
+    data['annotations'] = [a for a in data['annotations']
+                           if a['image_id'] != 25 or a['iscrowd']]
+    json.dump(data, open(ann, 'w'))
+    out = tmp_path / 'out'
+    coco2014.main([str(root), '-o', str(out)])
+    for split, left_out in (('val2014', {3799}), ('train2014', {25, 30})):
+        data = json.load(open(root / 'annotations' / f'instances_{split}.json'))
+        stems = {i['id']: i['file_name'][:-4] for i in data['images']}
+        full = read_id_list(str(out / 'ImageSets' / f'{split}.txt'))
+        papers = read_id_list(str(out / 'ImageSets' / f'{split}_wsss.txt'))
+        assert full == sorted(stems.values())
+        assert papers == [i for i in full if i not in {stems[n] for n in left_out}]
+        cls = [ln.split()[0] for ln in open(out / 'cls_labels' / f'{split}.txt')]
+        assert cls == papers  # one rule: the images with a class
+        if split == 'val2014':  # the fixture's unannotated image is the one left out
+            assert set(full) - set(papers) == set(stems.values()) - {
+                stems[a['image_id']] for a in data['annotations']}
 
 
 def test_coco_converter_reruns_check_the_annotations_and_empty_maps(tmp_path, coco_root):

@@ -101,6 +101,9 @@ def make_voc():
         os.makedirs(osp.join(root, 'cls_labels'), exist_ok=True)
         with open(osp.join(root, 'cls_labels', name + '.txt'), 'w') as f:
             f.write('\n'.join(cls_lines) + '\n')
+    # VOC's own train split (its 1,464 images, here 2): the semi-supervised gt_subset
+    with open(osp.join(root, 'ImageSets', 'Segmentation', 'train.txt'), 'w') as f:
+        f.write('2007_000032\n2008_000002\n')
 
 
 COCO_CAT_IDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
@@ -122,7 +125,8 @@ def make_coco():
                       (25, [(90, 10, 10, 30, 20, 0), (1, 0, 30, 60, 18, 1)]),
                       (30, []),  # no instance: left out of WSSS training
                       (34, [(62, 5, 5, 40, 38, 0), (47, 15, 15, 10, 10, 0)])],
-        'val2014': [(42, [(1, 10, 8, 20, 25, 0)]), (73, [(3, 2, 20, 50, 20, 0)])],
+        'val2014': [(42, [(1, 10, 8, 20, 25, 0)]), (73, [(3, 2, 20, 50, 20, 0)]),
+                    (3799, [])],  # no instance, as 367 val2014 images: not in the papers' list
     }
     for split, images in plan.items():
         js = dict(images=[], annotations=[], categories=cats)

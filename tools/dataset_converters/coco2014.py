@@ -7,6 +7,8 @@ Writes, under OUT (default: the COCO root):
     SegmentationClass/<split>/<img_id>.png   label maps (0 bg, c+1 class c, 255 crowd)
     cls_labels/<split>.txt                   ``<img_id> <c> ...`` (images with a class)
     ImageSets/<split>.txt                    every image id of the split
+    ImageSets/<split>_wsss.txt               the ids of cls_labels/<split>.txt: the images
+                                             the WSSS papers use (val2014: 40,137 of 40,504)
 Resumable: label maps already written are skipped (``--force`` rewrites them);
 every file is written atomically, so an interrupted run leaves no partial file.
 ``SegmentationClass/<split>/meta.json`` records the annotation file's SHA-256: after
@@ -73,13 +75,18 @@ def _convert_split(ann_file, split, out, seg_dir, nproc, force):
     if len(cat_map) != 80:
         raise ValueError(f'{ann_file}: {len(cat_map)} categories, expected 80 (COCO-14)')
     check_coco_annotations(coco, ann_file)  # every field, before any map is made
-    ids, lines, jobs = [], [], []
+    ids, wsss_ids, lines, jobs = [], [], [], []
     for image_id in sorted(coco.getImgIds()):
         stem = coco_image_stem(coco, image_id, ann_file)
         ids.append(stem)
         cls = coco_cls_labels(coco, image_id, cat_map)
+        # the WSSS papers' lists (WSSS-BED, EPS) hold the images with an object:
+        # 82,081 of train2014's 82,783 and 40,137 of val2014's 40,504; those left out
+        # have no annotation at all. A crowd-only image has no class, so it is left
+        # out as well (train2017's 118k images hold none).
         if cls:
             lines.append(format_cls_label_line(stem, cls))
+            wsss_ids.append(stem)
         path = osp.join(seg_dir, stem + '.png')
         if force or not is_done(path):
             jobs.append((image_id, path))
@@ -88,10 +95,11 @@ def _convert_split(ann_file, split, out, seg_dir, nproc, force):
     run_parallel(_convert, jobs, nproc=nproc, desc=desc, initializer=_init,
                  initargs=(ann_file, ), chunksize=16)
     for name, rows in ((osp.join(out, 'cls_labels', f'{split}.txt'), lines),
-                       (osp.join(out, 'ImageSets', f'{split}.txt'), ids)):
+                       (osp.join(out, 'ImageSets', f'{split}.txt'), ids),
+                       (osp.join(out, 'ImageSets', f'{split}_wsss.txt'), wsss_ids)):
         data = ('\n'.join(rows) + '\n').encode()
         atomic_write(name, lambda f: f.write(data))
-    return len(ids), len(jobs)
+    return len(ids), len(wsss_ids), len(jobs)
 
 
 def parse_args(argv=None):
@@ -115,8 +123,9 @@ def main(argv=None):
     args = parse_args(argv)
     out = args.out_dir or args.coco_root
     for split in args.splits:
-        n, written = convert_split(args.coco_root, split, out, args.nproc, args.force)
-        print(f'{split}: {n} images, {written} label maps written, {n - written} kept')
+        n, n_wsss, written = convert_split(args.coco_root, split, out, args.nproc, args.force)
+        print(f'{split}: {n} images ({n_wsss} with an object, ImageSets/{split}_wsss.txt), '
+              f'{written} label maps written, {n - written} kept')
 
 
 if __name__ == '__main__':

@@ -1,6 +1,6 @@
 # MS COCO 2014 for WSSS (81 labels): train on train2014 images with at least one
 # class (WSSS-BED list) with pseudo labels made on the fly from WSSS-BED maps;
-# validate on the GT of val2014 (label maps made by
+# validate on the GT of the papers' 40,137 val2014 images (label maps and lists made by
 # tools/dataset_converters/coco2014.py). The pipelines are VOC's, as mmseg's
 # COCO-Stuff configs (coco-stuff164k.py) share the VOC pipeline.
 _base_ = './voc12_wsss.py'
@@ -23,5 +23,8 @@ val_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(img_path='val2014', seg_map_path='SegmentationClass/val2014'),
-        ann_file='ImageSets/val2014.txt'))
+        # the papers' val list (WSSS-BED, EPS): the 40,137 val2014 images with an object.
+        # All 40,504 (367 more, background only):
+        #   --cfg-options {val,test}_dataloader.dataset.ann_file=ImageSets/val2014.txt
+        ann_file='ImageSets/val2014_wsss.txt'))
 test_dataloader = val_dataloader

@@ -3,6 +3,8 @@
 # 50000 iterations (schedule in schedule_deeplabv2_50k.py). mmseg-style differences: logits are
 # upsampled to the label (mmseg) instead of labels downsampled to the logits,
 # and no multi-scale-input (MSC) training.
+# Val: the papers' 40,137 val2014 images, ImageSets/val2014_wsss.txt (all 40,504:
+# --cfg-options {val,test}_dataloader.dataset.ann_file=ImageSets/val2014.txt).
 _base_ = [
     '../../../_base_/models/deeplabv2_r101-d8.py', '../../../_base_/datasets/coco14_wsss.py',
     '../../../_base_/default_runtime.py', '../../../_base_/schedules/schedule_deeplabv2_50k.py'

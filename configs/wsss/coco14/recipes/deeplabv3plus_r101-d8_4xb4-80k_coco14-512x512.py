@@ -1,6 +1,8 @@
 # DeepLab-V3+ R-101-D8 on MS COCO 2014 (81 labels, train2014 -> val2014): mmseg has no
 # COCO-14 recipe; its COCO-Stuff164k one for DeepLab-V3 (R-101-D8, 4xb4, 80k)
 # 4 GPUs x 4 images, crop 512, SGD lr 0.01, poly 0.9, 80k iterations.
+# Val: the papers' 40,137 val2014 images, ImageSets/val2014_wsss.txt (all 40,504:
+# --cfg-options {val,test}_dataloader.dataset.ann_file=ImageSets/val2014.txt).
 _base_ = [
     '../../../_base_/models/deeplabv3plus_r101-d8.py', '../../../_base_/datasets/coco14_wsss.py',
     '../../../_base_/default_runtime.py', 'mmseg::_base_/schedules/schedule_80k.py'

@@ -2,6 +2,8 @@
 # (knet-s3_swin-l_upernet_8xb2-adamw-80k_ade20k-512x512.py: 8 GPUs x 2 images,
 # crop 512, AdamW 6e-5, clip 1, warm-up 1000, steps at 75%/90%) over 80k
 # iterations (see configs/wsss/README.md).
+# Val: the papers' 40,137 val2014 images, ImageSets/val2014_wsss.txt (all 40,504:
+# --cfg-options {val,test}_dataloader.dataset.ann_file=ImageSets/val2014.txt).
 _base_ = [
     '../../../_base_/models/knet-s3_swin-l_upernet.py', '../../../_base_/datasets/coco14_wsss.py',
     '../../../_base_/default_runtime.py', '../../../_base_/schedules/schedule_knet_80k.py'

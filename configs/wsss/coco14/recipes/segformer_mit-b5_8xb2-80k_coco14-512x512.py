@@ -2,6 +2,8 @@
 # (segformer_mit-b5_8xb2-160k_ade20k-512x512.py: 8 GPUs x 2 images, crop 512,
 # AdamW 6e-5, warm-up 1500 + poly 1.0) with 80k iterations instead of
 # 160k (see configs/wsss/README.md).
+# Val: the papers' 40,137 val2014 images, ImageSets/val2014_wsss.txt (all 40,504:
+# --cfg-options {val,test}_dataloader.dataset.ann_file=ImageSets/val2014.txt).
 _base_ = [
     '../../../_base_/models/segformer_mit-b5.py', '../../../_base_/datasets/coco14_wsss.py',
     '../../../_base_/default_runtime.py', '../../../_base_/schedules/schedule_segformer_80k.py'

@@ -1,0 +1,8 @@
+# DeepLab-V2 R-101 on VOC-12 aug, pseudo labels from
+# WSSS-BED EPS maps trained with VST trained on COCO-20 saliency
+# (EPS: tau 0.2, no_saliency mode; the saliency is in the maps).
+_base_ = './recipes/deeplabv2_r101-d8_2xb10-10k_voc12aug-321x321.py'
+train_dataloader = dict(
+    dataset=dict(
+        data_prefix=dict(cam_path='activation_maps/VOC2012_EPS_VST_COCO20', sal_path=None),
+        pseudo_label_cfg=dict(tau=0.2, mode='no_saliency')))

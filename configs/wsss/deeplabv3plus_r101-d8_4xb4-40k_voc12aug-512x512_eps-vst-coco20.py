@@ -1,0 +1,8 @@
+# DeepLab-V3+ R-101 on VOC-12 aug, pseudo labels from
+# WSSS-BED EPS maps trained with VST trained on COCO-20 saliency
+# (EPS: tau 0.2, no_saliency mode; the saliency is in the maps).
+_base_ = './recipes/deeplabv3plus_r101-d8_4xb4-40k_voc12aug-512x512.py'
+train_dataloader = dict(
+    dataset=dict(
+        data_prefix=dict(cam_path='activation_maps/VOC2012_EPS_VST_COCO20', sal_path=None),
+        pseudo_label_cfg=dict(tau=0.2, mode='no_saliency')))

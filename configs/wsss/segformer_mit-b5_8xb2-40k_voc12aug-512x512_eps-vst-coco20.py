@@ -1,0 +1,8 @@
+# SegFormer MiT-B5 on VOC-12 aug, pseudo labels from
+# WSSS-BED EPS maps trained with VST trained on COCO-20 saliency
+# (EPS: tau 0.2, no_saliency mode; the saliency is in the maps).
+_base_ = './recipes/segformer_mit-b5_8xb2-40k_voc12aug-512x512.py'
+train_dataloader = dict(
+    dataset=dict(
+        data_prefix=dict(cam_path='activation_maps/VOC2012_EPS_VST_COCO20', sal_path=None),
+        pseudo_label_cfg=dict(tau=0.2, mode='no_saliency')))
