@@ -247,6 +247,29 @@ def test_smoke_runs_a_real_leaf_on_the_fixtures(tmp_path, voc_root):
     assert 'model.pretrained=None' in log and 'validation on 2 images' in log
 
 
+def test_smoke_config_turns_amp_off_only_without_a_gpu(monkeypatch):
+    """mmengine's AmpOptimWrapper asserts a GPU: without one a smoke run trains in fp32."""
+    from mmwsss.utils import smoke
+
+    def amp_leaf():
+        cfg = load_config(LEAF)
+        cfg.optim_wrapper.update(type='AmpOptimWrapper', loss_scale='dynamic')
+        return cfg
+
+    for gpu in (False, True):
+        monkeypatch.setattr(smoke, 'amp_available', lambda: gpu)
+        cfg = amp_leaf()
+        done = smoke.make_smoke_config(cfg)
+        ow = cfg.optim_wrapper
+        if gpu:
+            assert ow.type == 'AmpOptimWrapper' and ow.loss_scale == 'dynamic'
+            assert not any('AMP' in d for d in done)
+        else:
+            assert ow.type == 'OptimWrapper' and 'loss_scale' not in ow
+            assert 'AmpOptimWrapper as OptimWrapper (AMP needs a GPU)' in done
+        assert ow.paramwise_cfg == amp_leaf().optim_wrapper.paramwise_cfg  # the groups stay
+
+
 def test_smoke_config_names_what_sets_the_crop():
     from mmwsss.utils.smoke import make_smoke_config
     cfg = load_config(LEAF)
