@@ -22,6 +22,7 @@ import mmwsss.models.decode_heads  # noqa: F401  (DeepLabV2Head)
 from mmwsss.datasets.base import BaseWSSSDataset
 from mmwsss.utils import check_pseudo_label_dirs, load_config, sync_bn_to_bn
 from mmwsss.utils.config_check import _dataset_map_dirs
+from mmwsss.utils.smoke import amp_available, disable_amp
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(ROOT, 'configs')
@@ -47,18 +48,21 @@ def load(path):
 
 
 def recipe_of(leaf):
+    """The leaf's recipe: its _base_, or the first of its _base_ list (then mixins)."""
     return osp.normpath(osp.join(osp.dirname(leaf), re.search(
-        r"_base_ = '(.+)'", open(leaf).read()).group(1)))
+        r"_base_ = \[?\s*'([^']+)'", open(leaf).read()).group(1)))
 
 
 VOC_RECIPE_NAMES = {
     'deeplabv2_r101-d8_2xb10-10k_voc12aug-321x321',
+    'deeplabv2-msc_r101-d8-coco-pre_2xb10-amp-10k_voc12aug-321x321',
     'deeplabv3plus_r101-d8_4xb4-40k_voc12aug-512x512',
     'segformer_mit-b5_8xb2-40k_voc12aug-512x512',
     'knet-s3_swin-l_upernet_8xb2-adamw-40k_voc12aug-512x512'
 }
 COCO_RECIPE_NAMES = {
     'deeplabv2_r101-d8_4xb5-50k_coco14-321x321', 'deeplabv3plus_r101-d8_4xb4-80k_coco14-512x512',
+    'deeplabv2-msc_r101-d8-coco-pre_4xb5-amp-50k_coco14-321x321',
     'segformer_mit-b5_8xb2-80k_coco14-512x512',
     'knet-s3_swin-l_upernet_8xb2-adamw-80k_coco14-512x512'
 }
@@ -246,8 +250,10 @@ def test_leaf_is_a_few_lines_and_sets_its_pseudo_label_source(path):
     lines = [ln for ln in open(path) if ln.strip() and not ln.lstrip().startswith('#')]
     assert len(lines) <= 15
     src = ''.join(lines)
-    # dict overrides only: no list rewrite, no comprehension
-    assert ' for ' not in src and 'pipeline' not in src and '[' not in src
+    # dict overrides only: no list rewrite, no comprehension (a _base_ list of the
+    # recipe and mixins is the one list)
+    body = re.sub(r"^_base_ = \[[^]]*\]", '', src, flags=re.M)
+    assert ' for ' not in src and 'pipeline' not in src and '[' not in body
     cfg = load(path)
     name = osp.basename(path)[:-3]
     seg, method, sod = re.match(r'(.+)_(cam|eps)-(.+)$', name).groups()
@@ -288,6 +294,11 @@ def test_leaf_is_a_few_lines_and_sets_its_pseudo_label_source(path):
     assert cfg.param_scheduler == rcfg.param_scheduler and cfg.train_cfg == rcfg.train_cfg
     assert cfg.train_dataloader.dataset.pipeline == rcfg.train_dataloader.dataset.pipeline
     assert set(_num_classes(cfg.model)) == {81 if coco else 21}
+    # WSSS-BED's recipe with WSSS-BED's evaluation protocol, and only that one
+    bed = 'deeplabv2-msc' in name
+    assert ('eval_protocol' in cfg) == bed and 'eval_protocol' not in rcfg
+    if bed:
+        assert cfg.eval_protocol.type == 'wsss-bed'
 
 
 COCO_VAL = [p for p in ALL if '/coco14/' in p or p.endswith('coco14_wsss.py')]
@@ -470,6 +481,39 @@ def test_deeplabv2_wsss_bed_values_and_param_groups():
     assert bn and not any(p.requires_grad for p in bn)
 
 
+def test_deeplabv2_bed_recipes_are_the_deeplabv2_recipes_as_wsss_bed_trains_them():
+    """Multi-scale inputs, torch's cross entropy, WSSS-BED's stem, DeepLab's COCO-trained
+    start (as the example config) and AMP; data, optimizer and schedule unchanged."""
+    example = load(osp.join(CONFIGS, 'examples',
+                            'deeplabv2_r101-d8-coco-pre_2xb10-10k_voc12aug-321x321_eps-vst.py'))
+    bed = [p for p in RECIPES if osp.basename(p).startswith('deeplabv2-msc')]
+    assert len(bed) == 2
+    for path in bed:
+        cfg, base = load(path), load(recipe_of(path))
+        assert osp.basename(recipe_of(path)).startswith('deeplabv2_r101-d8_')
+        m = cfg.model
+        assert m.type == 'MultiScaleInputEncoderDecoder' and m.scales == (1.0, 0.5, 0.75)
+        assert m.backbone == dict(base.model.backbone, type='DeepLabV2ResNet', style='caffe')
+        assert m.pretrained == example.model.pretrained
+        assert m.data_preprocessor == dict(base.model.data_preprocessor,
+                                           **example.model.data_preprocessor)
+        assert m.decode_head.loss_decode.avg_non_ignore is True  # torch's mean
+        assert cfg.optim_wrapper == dict(base.optim_wrapper, type='AmpOptimWrapper',
+                                         loss_scale='dynamic')
+        for key in ('train_dataloader', 'val_dataloader', 'param_scheduler', 'train_cfg',
+                    'default_hooks'):
+            assert cfg[key] == base[key], key
+        assert 'eval_protocol' not in cfg  # its leaves add it
+
+
+def _cpu_optim_wrapper(cfg):
+    """The config's optim wrapper, without AMP where mmengine has none (as --smoke)."""
+    ow = cfg.optim_wrapper.copy()
+    if not amp_available():
+        disable_amp(ow)
+    return ow
+
+
 def _test_model_cfg(cfg):
     """The config's model for a CPU test: BN for SyncBN, no download, 64x64."""
     c = Config(dict(model=cfg.model.to_dict()))
@@ -513,7 +557,7 @@ def test_recipe_model_builds_and_trains_one_step_on_cpu(path):
     cfg = load(path)
     torch.manual_seed(0)
     model = MODELS.build(_test_model_cfg(cfg))  # constructed with default init
-    ow = build_optim_wrapper(model, cfg.optim_wrapper)
+    ow = build_optim_wrapper(model, _cpu_optim_wrapper(cfg))
     model.train()
     trainable = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
     log_vars = model.train_step(_batch(21), ow)
@@ -540,6 +584,7 @@ def test_coco_recipe_is_the_voc_model_with_81_classes(path):
     assert cfg.optim_wrapper == voc.optim_wrapper
     m = _test_model_cfg(cfg)
     chans = {'ResNet': [256, 512, 1024, 2048], 'ResNetV1c': [256, 512, 1024, 2048],
+             'DeepLabV2ResNet': [256, 512, 1024, 2048],
              'SwinTransformer': [192, 384, 768, 1536],
              'MixVisionTransformer': [64, 128, 320, 512]}[m.backbone.type]
     feats = [torch.randn(2, c, 16 >> i, 16 >> i) for i, c in enumerate(chans)]

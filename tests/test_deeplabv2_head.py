@@ -1,4 +1,5 @@
-"""DeepLabV2Head: four atrous 3x3 classifiers summed, on an output-stride-8 ResNet."""
+"""DeepLabV2Head: four atrous 3x3 classifiers summed, on an output-stride-8 ResNet;
+DeepLabV2ResNet: that ResNet with WSSS-BED's stem pooling."""
 import pytest
 import torch
 import torch.nn.functional as F
@@ -85,6 +86,25 @@ def test_on_a_dilated_resnet_the_logits_have_stride_8():
     model.init_weights()
     logits = model._forward(torch.randn(1, 3, 64, 48))
     assert logits.shape == (1, 21, 8, 6)
+
+
+def test_deeplabv2_resnet_pools_its_stem_as_wsss_bed():
+    """A 321 crop and its 0.5 and 0.75 copies (160, 240 pixels: even after the stem's
+    convolution) give 41, 21 and 31 at stride 8, as WSSS-BED's ResNet (ceil_mode max pool);
+    mmseg's ResNet gives 41, 20 and 30. The weights are mmseg's ResNet's."""
+    cfg = dict(depth=18, stem_channels=8, base_channels=8, dilations=(1, 1, 2, 4),
+               strides=(1, 2, 1, 1), style='caffe', contract_dilation=False)
+    ours = MODELS.build(dict(cfg, type='DeepLabV2ResNet'))
+    theirs = MODELS.build(dict(cfg, type='ResNet'))
+    assert ours.state_dict().keys() == theirs.state_dict().keys()
+    ours.load_state_dict(theirs.state_dict())
+    with torch.no_grad():
+        for size, want, mmseg in ((321, 41, 41), (160, 21, 20), (240, 31, 30)):
+            x = torch.randn(1, 3, size, size)
+            assert ours(x)[-1].shape[-2:] == (want, want)
+            assert theirs(x)[-1].shape[-2:] == (mmseg, mmseg)
+        x = torch.randn(1, 3, 321, 321)  # odd sizes: the same network
+        torch.testing.assert_close(ours(x)[-1], theirs(x)[-1])
 
 
 @pytest.mark.parametrize('bad', [dict(dilations=()), dict(dilations=6)])

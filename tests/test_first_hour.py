@@ -17,6 +17,8 @@ from tests.utils import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 LEAF = osp.join(ROOT, 'configs', 'wsss', 'deeplabv2_r101-d8_2xb10-10k_voc12aug-321x321_cam-vst.py')
+BED_LEAF = osp.join(ROOT, 'configs', 'wsss',
+                    'deeplabv2-msc_r101-d8-coco-pre_2xb10-amp-10k_voc12aug-321x321_eps-vst.py')
 R38 = osp.join(ROOT, 'configs', 'eps', 'ird_resnet38_1xb8-20k_voc12aug-448x448.py')
 V3P = osp.join(ROOT, 'configs', 'wsss',
                'deeplabv3plus_r101-d8_4xb4-40k_voc12aug-512x512_cam-vst.py')
@@ -245,6 +247,50 @@ def test_smoke_runs_a_real_leaf_on_the_fixtures(tmp_path, voc_root):
     log = open(next(work.glob('*/*.log'))).read()
     assert '--smoke: 1 iterations' in log and 'mIoU' in log
     assert 'model.pretrained=None' in log and 'validation on 2 images' in log
+
+
+def test_smoke_runs_the_wsss_bed_leaf(tmp_path, voc_root):
+    """One leaf of WSSS-BED's DeepLab-V2 recipe (multi-scale inputs, AMP, its evaluation
+    protocol) trains and validates; its siblings share its model and differ in their maps
+    (test_configs). Without a GPU the smoke run trains without AMP and says so."""
+    from mmwsss.utils.smoke import amp_available
+    train = load_tool('train')
+    work = tmp_path / 'smoke'
+    opts = [f'train_dataloader.dataset.data_root={voc_root}',
+            f'train_dataloader.dataset.maps_root={voc_root}',
+            'train_dataloader.dataset.data_prefix.cam_path=activation_maps/VOC2012_TEST',
+            f'val_dataloader.dataset.data_root={voc_root}',
+            'visualizer.name=smoke_bed']
+    train.main([BED_LEAF, '--smoke', '1', '--work-dir', str(work), '--cfg-options', *opts])
+    assert (work / 'iter_1.pth').is_file()
+    log = open(next(work.glob('*/*.log'))).read()
+    for out in ('s1.0', 's0.5', 's0.75', 'max'):
+        assert f'decode.loss_ce_{out}: ' in log
+    assert 'mIoU' in log and 'model.pretrained=None' in log
+    assert ('AmpOptimWrapper as OptimWrapper (AMP needs a GPU)' in log) == (not amp_available())
+
+
+def test_smoke_config_turns_amp_off_only_without_a_gpu(monkeypatch):
+    """mmengine's AmpOptimWrapper asserts a GPU: without one a smoke run trains in fp32."""
+    from mmwsss.utils import smoke
+
+    def amp_leaf():
+        cfg = load_config(LEAF)
+        cfg.optim_wrapper.update(type='AmpOptimWrapper', loss_scale='dynamic')
+        return cfg
+
+    for gpu in (False, True):
+        monkeypatch.setattr(smoke, 'amp_available', lambda: gpu)
+        cfg = amp_leaf()
+        done = smoke.make_smoke_config(cfg)
+        ow = cfg.optim_wrapper
+        if gpu:
+            assert ow.type == 'AmpOptimWrapper' and ow.loss_scale == 'dynamic'
+            assert not any('AMP' in d for d in done)
+        else:
+            assert ow.type == 'OptimWrapper' and 'loss_scale' not in ow
+            assert 'AmpOptimWrapper as OptimWrapper (AMP needs a GPU)' in done
+        assert ow.paramwise_cfg == amp_leaf().optim_wrapper.paramwise_cfg  # the groups stay
 
 
 def test_smoke_config_names_what_sets_the_crop():

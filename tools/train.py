@@ -83,8 +83,9 @@ def parse_args(argv=None):
         const=SMOKE_ITERS,
         metavar='ITERS',
         help='a few minutes on a small machine: this config for ITERS iterations (%d when '
-        'not given), %dx%d crops, batch %d, SyncBN as BN, no pretrained weights (no '
-        'download), validation on %d images, work dir work_dirs/<config name>_smoke '
+        'not given), %dx%d crops, batch %d, SyncBN as BN, no AMP without a GPU, no '
+        'pretrained weights (no download), validation on %d images, work dir '
+        'work_dirs/<config name>_smoke '
         '(mmwsss.utils.smoke)' % (SMOKE_ITERS, *SMOKE_CROP, SMOKE_BATCH, SMOKE_VAL_IMAGES))
     parser.add_argument(
         '--check-data-only',

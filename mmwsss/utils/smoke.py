@@ -3,9 +3,13 @@
 The model stays the config's own network (so a smoke run shows that this leaf
 builds, reads its data, trains and validates); what shrinks is everything that
 costs time or needs hardware or network: the crop, the batch, the iterations,
-the validation set, SyncBN (needs CUDA) and the pretrained download.
+the validation set, SyncBN (needs CUDA), mixed precision (needs a GPU) and the
+pretrained download.
 """
 from typing import List, Tuple
+
+from mmengine.device import (is_cuda_available, is_mlu_available, is_musa_available,
+                             is_npu_available)
 
 from .config_check import _walk
 from .dist import sync_bn_to_bn
@@ -34,6 +38,25 @@ def _shrink_pipeline(pipeline, crop: Tuple[int, int], train: bool) -> List[str]:
     return changed
 
 
+def amp_available() -> bool:
+    """Whether mmengine's ``AmpOptimWrapper`` can be built here: mmengine 0.10.7
+    asserts a CUDA, NPU, MLU or MUSA device (no CPU autocast)."""
+    return (is_cuda_available() or is_npu_available() or is_mlu_available()
+            or is_musa_available())
+
+
+def disable_amp(optim_wrapper) -> bool:
+    """An ``AmpOptimWrapper`` config made a plain ``OptimWrapper`` (the same
+    optimizer and parameter groups, no autocast, no loss scale), in place."""
+    if not isinstance(optim_wrapper, dict) or \
+            str(optim_wrapper.get('type', '')).split('.')[-1] != 'AmpOptimWrapper':
+        return False
+    optim_wrapper['type'] = 'OptimWrapper'
+    for key in ('loss_scale', 'dtype', 'use_fsdp'):
+        optim_wrapper.pop(key, None)
+    return True
+
+
 def make_smoke_config(cfg, iters: int = SMOKE_ITERS, crop: Tuple[int, int] = SMOKE_CROP,
                       batch_size: int = SMOKE_BATCH,
                       val_images: int = SMOKE_VAL_IMAGES) -> List[str]:
@@ -47,6 +70,8 @@ def make_smoke_config(cfg, iters: int = SMOKE_ITERS, crop: Tuple[int, int] = SMO
       it loaded, so these are the keys that set the crop);
     - ``batch_size`` images per batch, no loader worker processes;
     - SyncBN as BN (SyncBN needs CUDA and a launcher);
+    - mixed precision (``AmpOptimWrapper``) as a plain ``OptimWrapper`` where
+      there is no GPU (:func:`amp_available`);
     - no pretrained weights (``model.pretrained``, ``init_cfg`` of type
       ``Pretrained``): no download; the network starts from its default init;
     - a checkpoint at the end only, a log line per iteration.
@@ -71,6 +96,8 @@ def make_smoke_config(cfg, iters: int = SMOKE_ITERS, crop: Tuple[int, int] = SMO
     n_bn = sync_bn_to_bn(cfg)
     if n_bn:
         done.append(f'{n_bn} SyncBN as BN')
+    if not amp_available() and disable_amp(cfg.get('optim_wrapper')):
+        done.append('AmpOptimWrapper as OptimWrapper (AMP needs a GPU)')
     for where, node in list(_walk(model, 'model')):
         if isinstance(node.get('pretrained'), str):
             node['pretrained'] = None

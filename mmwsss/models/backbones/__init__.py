@@ -1,3 +1,4 @@
+from .deeplabv2_resnet import DeepLabV2ResNet
 from .resnet38 import ResNet38
 
-__all__ = ['ResNet38']
+__all__ = ['DeepLabV2ResNet', 'ResNet38']

@@ -1,3 +1,4 @@
 from .crf_tta import DenseCRFSegTTAModel
+from .multi_scale_input import MultiScaleInputEncoderDecoder, max_fuse, resize_labels
 
-__all__ = ['DenseCRFSegTTAModel']
+__all__ = ['DenseCRFSegTTAModel', 'MultiScaleInputEncoderDecoder', 'max_fuse', 'resize_labels']

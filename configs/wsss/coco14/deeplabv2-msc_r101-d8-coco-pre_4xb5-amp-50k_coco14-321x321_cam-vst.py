@@ -1,0 +1,12 @@
+# DeepLab-V2 R-101 as WSSS-BED trains it (multi-scale inputs, COCO-trained start, AMP)
+# and selects it (its evaluation protocol) on COCO-14, pseudo labels from
+# WSSS-BED CAM maps + VST trained on DUTS saliency (CAM: tau 0.1, saliency mode).
+_base_ = [
+    './recipes/deeplabv2-msc_r101-d8-coco-pre_4xb5-amp-50k_coco14-321x321.py',
+    '../../_base_/protocols/wsss_bed.py'
+]
+train_dataloader = dict(
+    dataset=dict(
+        data_prefix=dict(
+            cam_path='activation_maps/COCO_CAM', sal_path='saliency_maps/COCO2014_VST_DUTS'),
+        pseudo_label_cfg=dict(tau=0.1, mode='saliency')))
