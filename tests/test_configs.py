@@ -66,15 +66,19 @@ COCO_RECIPE_NAMES = {
     'segformer_mit-b5_8xb2-80k_coco14-512x512',
     'knet-s3_swin-l_upernet_8xb2-adamw-80k_coco14-512x512'
 }
-# mmseg's {algo}_{backbone}_{gpus}xb{batch}-{iters}_{data}-{crop}[_{cam}-{saliency}]
+# mmseg's {algo}_{backbone}_{gpus}xb{batch}-{iters}_{data}-{crop}[_{cam}-{saliency}]; a
+# classifier config trained on another saliency source than its base: [_sal-{saliency}]
 NAME = re.compile(r'^[a-z0-9-]+(_[a-z0-9-]+)*_\d+xb\d+(-[a-z]+)?-\d+k_[a-z0-9]+-\d+x\d+'
-                  r'(_(cam|eps)-[a-z0-9-]+)?(_semi-[0-9a-z]+)?$')
+                  r'(_(cam|eps|sal)-[a-z0-9-]+)?(_semi-[0-9a-z]+)?$')
 
 
 def test_config_tree_is_complete():
     # WSSS-BED's Table 3: VST (DUTS), PoolNet (DUTS), MOVE and VST (COCO-20), every network
     voc = {f'wsss/{s}_{m}-{d}.py' for s in VOC_RECIPE_NAMES for m in ('cam', 'eps')
            for d in ('vst', 'poolnet', 'move', 'vst-coco20')}
+    # EPS's own route, on the BED recipe only (WSSS-BED's Table 5: DeepLab-V2 as it trains it)
+    voc |= {f'wsss/deeplabv2-msc_r101-d8-coco-pre_2xb10-amp-10k_voc12aug-321x321_{m}-sal-eps.py'
+            for m in ('cam', 'eps')}
     coco = {f'wsss/coco14/{s}_{m}-vst.py' for s in COCO_RECIPE_NAMES for m in ('cam', 'eps')}
     assert {rel(p) for p in LEAVES} == voc | coco
     assert {osp.basename(p)[:-3] for p in RECIPES} == VOC_RECIPE_NAMES | COCO_RECIPE_NAMES
@@ -270,7 +274,7 @@ def test_leaf_is_a_few_lines_and_sets_its_pseudo_label_source(path):
     dirs = dict(_dataset_map_dirs(ds))
     cam_dir, sal_dir = dirs['data_prefix.cam_path'], dirs.get('data_prefix.sal_path')
     key = {'vst': 'VST_DUTS', 'poolnet': 'PoolNet_DUTS', 'move': 'MOVE',
-           'vst-coco20': 'VST_COCO20'}[sod]
+           'vst-coco20': 'VST_COCO20', 'sal-eps': 'sal_EPS'}[sod]
     act, sal = ('COCO', 'COCO2014') if coco else ('VOC2012', 'VOC2012')
     if method == 'cam':
         assert (pl['tau'], pl['mode']) == (0.1, 'saliency')
@@ -309,7 +313,7 @@ PAPERS_VAL, FULL_VAL = 'ImageSets/val2014_wsss.txt', 'ImageSets/val2014.txt'
 def test_coco_configs_validate_on_the_papers_list_and_say_so(path):
     """The 40,137 val2014 images of WSSS-BED and EPS by default, said in the file with
     the option that gives all 40,504."""
-    assert len(COCO_VAL) == 17  # the base, 4 recipes, 8 leaves, 4 semi leaves
+    assert len(COCO_VAL) == 20  # the base, 5 recipes, 10 leaves, 4 semi leaves
     cfg = load(path)
     assert cfg.val_dataloader.dataset.ann_file == PAPERS_VAL
     assert cfg.test_dataloader.dataset.ann_file == PAPERS_VAL
@@ -500,9 +504,14 @@ def test_deeplabv2_bed_recipes_are_the_deeplabv2_recipes_as_wsss_bed_trains_them
         assert m.decode_head.loss_decode.avg_non_ignore is True  # torch's mean
         assert cfg.optim_wrapper == dict(base.optim_wrapper, type='AmpOptimWrapper',
                                          loss_scale='dynamic')
-        for key in ('train_dataloader', 'val_dataloader', 'param_scheduler', 'train_cfg',
+        for key in ('train_dataloader', 'test_dataloader', 'param_scheduler', 'train_cfg',
                     'default_hooks'):
             assert cfg[key] == base[key], key
+        # COCO validates on the first 5,000 val images during training, as WSSS-BED does
+        val = base.val_dataloader.copy()
+        if 'coco14' in path:
+            val.dataset = dict(val.dataset, indices=5000)
+        assert cfg.val_dataloader == val
         assert 'eval_protocol' not in cfg  # its leaves add it
 
 

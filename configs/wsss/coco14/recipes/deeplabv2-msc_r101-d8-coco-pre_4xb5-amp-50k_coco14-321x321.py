@@ -4,6 +4,11 @@
 # and mixed precision, as the VOC recipe
 # configs/wsss/recipes/deeplabv2-msc_r101-d8-coco-pre_2xb10-amp-10k_voc12aug-321x321.py
 # says.
+# Val: the papers' 40,137 val2014 images, ImageSets/val2014_wsss.txt (all 40,504:
+# --cfg-options {val,test}_dataloader.dataset.ann_file=ImageSets/val2014.txt). The
+# validations during training read the first 5,000 of them, as WSSS-BED's main.py does
+# (its `val_iter > 5000` break; 200 validations of all 40,137 would cost more than the
+# training); tools/test.py scores all of them.
 _base_ = './deeplabv2_r101-d8_4xb5-50k_coco14-321x321.py'
 model = dict(
     type='MultiScaleInputEncoderDecoder',
@@ -14,3 +19,4 @@ model = dict(
     backbone=dict(type='DeepLabV2ResNet', style='caffe'),
     decode_head=dict(loss_decode=dict(avg_non_ignore=True)))
 optim_wrapper = dict(type='AmpOptimWrapper', loss_scale='dynamic')
+val_dataloader = dict(dataset=dict(indices=5000))
