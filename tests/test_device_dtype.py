@@ -143,8 +143,8 @@ def test_cams_under_bf16_autocast_into_a_cam_store(classifier, tmp_path):
     cams = sample.pred_cams.data
     assert cams.dtype == torch.float32 and cams.shape == ref.shape
     assert torch.isfinite(cams).all() and cams.min() >= 0 and cams.max() < 1
-    # bf16 keeps 8 bits of mantissa: CAMs within a few uint8 steps of float32's
-    torch.testing.assert_close(cams, ref, rtol=0, atol=0.05)
+    # bf16 keeps 8 bits of mantissa: CAMs within a few uint8 steps (1/255) of float32's
+    torch.testing.assert_close(cams, ref, rtol=0, atol=0.02)
     writer = CAMStoreWriter(out_dir=str(tmp_path), cam_format='npz')
     writer.process({}, [sample.to_dict()])
     stored, keys = CAMStore(str(tmp_path), 'npz').load('gen_0')
