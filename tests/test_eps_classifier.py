@@ -262,5 +262,5 @@ def test_ird_gets_the_image_in_unit_range(tmp_path):
     for i, x in enumerate(raw):
         h, w = x.shape[1:]
         torch.testing.assert_close(unit[i, :, :h, :w], x.flip(0) / 255, atol=1e-5, rtol=0)
-    sal = model._saliency(data['data_samples'], data['inputs'].shape[-2:])
+    sal = model._saliency(data['data_samples'], data['inputs'])
     assert sal.shape == (len(raw), 1, 32, 32) and 0 <= sal.min() and sal.max() <= 1

@@ -1,11 +1,15 @@
 """tools/gpu_check.sh / tools/gpu_check.py --dry-run on the CPU: every part reports,
-with the same schema as a GPU run, and a part cut short keeps the parts before it."""
+with the same schema as a GPU run and its pass criterion beside its result, and a part
+cut short keeps the parts before it; what a user reads speaks of their own node."""
 import json
 import math
 import os
 import os.path as osp
 import subprocess
+import re
 import sys
+
+from tests.utils import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SH = osp.join(ROOT, 'tools', 'gpu_check.sh')
@@ -50,6 +54,7 @@ def test_dry_run_reports_every_part(tmp_path):
         assert part['result'], name
         assert part['status'] in ('passed', 'skipped'), (name, part)
         assert part['wall_s'] > 0
+        assert part['criterion'], name  # what "passed" means, beside the result
     for where, v in _numbers(report):
         assert math.isfinite(v), where
 
@@ -84,6 +89,16 @@ def test_dry_run_reports_every_part(tmp_path):
 
     md = open(osp.join(out, 'gpu_check.md')).read()
     assert 'CPU DRY RUN' in md
+    assert '| part | what | status | pass criterion |' in md
+    for name, part in parts.items():
+        assert f"| **{part['status']}** | {part['criterion']} |" in md, name
+        assert f"**{part['status']}**. Pass: {part['criterion']}." in md, name
+    assert 'iterations with a finite loss' in parts['b']['criterion']
+    assert "Reported, not judged: s/iter and data time" in md
+    # the terminal: each part's result, then its criterion
+    said = re.findall(r'\] ([a-d]): (\w+) in .*\n    pass: (.*)', p.stdout)
+    assert [(n, s) for n, s, _ in said] == [(n, x['status']) for n, x in parts.items()]
+    assert all(parts[n]['criterion'].startswith(c.strip()) for n, _, c in said)
     assert '| recipe | crop | batch/GPU | s/iter on the fly |' in md
     for title in ('## a.', '## b.', '## c.', '## d.', '| knet | 64×64 |'):
         assert title in md, title
@@ -91,8 +106,8 @@ def test_dry_run_reports_every_part(tmp_path):
 
 
 def test_a_part_cut_short_keeps_the_parts_before_it(tmp_path):
-    """And with --scratch (as gpu_check.sh gives on the lent machine, which returns at
-    most 8 small files of OUT) OUT holds the report alone."""
+    """And with --scratch (as gpu_check.sh gives it, for a node that returns only a
+    few small files) OUT holds the report alone."""
     out, scratch = str(tmp_path / 'out'), str(tmp_path / 'scratch')
     p = _run([sys.executable, PY, '--dry-run', '--out', out, '--parts', 'a,b',
               '--timeout', 'b=3', '--scratch', scratch])
@@ -107,3 +122,32 @@ def test_a_part_cut_short_keeps_the_parts_before_it(tmp_path):
     assert sorted(os.listdir(out)) == ['gpu_check.json', 'gpu_check.md']
     md = open(osp.join(out, 'gpu_check.md')).read()
     assert '| b |' in md and '**timeout**' in md
+
+
+def test_help_speaks_of_the_users_node_and_gives_the_criteria():
+    """--help of both tools: how to run the check on one's own GPU node, each part's
+    pass criterion; nothing about the machines this project is tested on."""
+    sh = _run(['bash', SH, '--help'], timeout=30)
+    py = _run([sys.executable, PY, '--help'], timeout=30)
+    assert sh.returncode == py.returncode == 0
+    assert 'python tools/gpu_check.py --out OUT' in sh.stdout
+    assert '--max-mib' in sh.stdout
+    for name in 'abcd':
+        assert f'\n  {name}  ' in py.stdout
+    assert py.stdout.count('pass: ') == 4 and 'reported, not judged' in py.stdout
+    for text in (sh.stdout, py.stdout):
+        assert not re.search(r'\blent\b|our (test )?machine|this machine|session|\bhere\b',
+                             text, re.I), text
+
+
+def test_timeouts_are_shares_of_the_time_limit():
+    """A user's node gets 30 minutes, each part its share; --time-limit scales them
+    all, --timeout sets one."""
+    gc = load_tool('gpu_check')
+    args = gc.parse_args(['--out', 'o'])
+    assert args.time_limit == 1800
+    assert args.timeouts == {k: round(v * 1800) for k, v in gc.TIMEOUT_SHARES.items()}
+    args = gc.parse_args(['--out', 'o', '--time-limit', '330', '--timeout', 'b=200'])
+    assert args.timeouts == dict(prepare=89, a=148, b=200, c=76, d=89)
+    args = gc.parse_args(['--out', 'o', '--dry-run'])
+    assert args.time_limit == 300 and args.timeouts['b'] == 150

@@ -1,36 +1,44 @@
 #!/usr/bin/env bash
-# The GPU check's driver, for a lent GPU machine that is bare and offline (python3 with its
-# own CUDA torch, nvcc, 16 cores, no network, minutes counted).
+# Install mmwsss's stack offline on a GPU node and run tools/gpu_check.py there.
+# On a node where mmwsss is installed already, run the check itself instead:
+#   python tools/gpu_check.py --out OUT       (parts, pass criteria: python tools/gpu_check.py -h)
 #
 # usage:
-#   tools/gpu_check.sh --prepare DIR [--python 3.12 [--python 3.11]]   (here, networked)
-#       Fill DIR with what the offline machine needs to install the stack (default: the
-#       wheels of Python 3.12 and 3.11), print its size, fail if over 64 MiB.
-#   tools/gpu_check.sh --wheels DIR --out OUT [--cuda-ops] [-- ARGS]  (on the GPU machine)
-#       Install offline from DIR with tools/install_stack.sh, keeping the machine's torch
-#       and torchvision (mmcv 2.1.0 is built against that torch with all cores: CPU ops,
-#       or the CUDA ops with --cuda-ops), write OUT/install.json as soon as the install is
-#       over, then run `$PY tools/gpu_check.py --out OUT --scratch SCRATCH ARGS`. OUT ends
-#       with gpu_check.json, gpu_check.md, install.json and logs.tar.gz, few and small as
-#       the lent machine returns them; logs, data and work dirs are in SCRATCH
+#   tools/gpu_check.sh --prepare DIR [--python 3.12 [--python 3.11]] [--max-mib N]
+#       On a machine with network access: fill DIR with what an offline node needs to install
+#       the stack for each Python asked for (default 3.12 and 3.11): wheels, and the sdists of
+#       mmcv (built on the node against its torch) and pydensecrf2. Left out: torch,
+#       torchvision, CUDA libraries and the large packages a CUDA image already has (numpy,
+#       scipy, matplotlib, pillow, opencv). Prints DIR's size; with --max-mib, fails if over N.
+#   tools/gpu_check.sh --wheels DIR --out OUT [--cuda-ops] [-- ARGS]
+#       On the GPU node, offline: install from DIR with tools/install_stack.sh into $PYTHON's
+#       environment, keeping its torch and torchvision (mmcv 2.1.0 is built against that torch
+#       with all cores: CPU ops, or the CUDA ops with --cuda-ops), write OUT/install.json as
+#       soon as the install is over, then run
+#       `$PYTHON tools/gpu_check.py --out OUT --scratch SCRATCH ARGS`. OUT ends with
+#       gpu_check.json, gpu_check.md (each part's result beside its pass criterion),
+#       install.json and logs.tar.gz; the logs, generated data and work dirs are in SCRATCH
 #       (GPU_CHECK_SCRATCH, default $TMPDIR/mmwsss_gpu_check).
-#   tools/gpu_check.sh --dry-run --out OUT [-- ARGS]                   (here, on CPU)
-#       No install: `$PY tools/gpu_check.py --dry-run --out OUT ARGS`.
+#   tools/gpu_check.sh --dry-run --out OUT [-- ARGS]
+#       No install, no GPU: `$PYTHON tools/gpu_check.py --dry-run --out OUT ARGS` runs the
+#       same parts on the CPU at toy sizes (it checks the script and the report, not a GPU).
 #   tools/gpu_check.sh --help
-# PYTHON overrides the interpreter: for --wheels it defaults to python3 (on the lent machine
-# the one that holds torch), for --dry-run to .venv/bin/python when there, else python3.
-#
-# --wheels installs straight into $PYTHON's environment. On the lent machine python3 is
-# itself a venv (/opt/torch/.venv): `pip install --user` is refused inside a venv, and a
-# nested `venv --system-site-packages` would see the base interpreter's packages, not torch;
-# the machine is bare and given back after the check, so nothing else is at stake there.
-# The install keeps every package it does not need to change (pip's only-if-needed), and
-# install_stack.sh keeps torch/torchvision by constraints from their installed versions.
-#
-# With the lent machine's 64 MiB limit on what travels, put DIR inside the checkout, ignored
-# (`echo /.gpu_wheels/ >> .git/info/exclude; tools/gpu_check.sh --prepare .gpu_wheels`), and
-# name it in the run's carry list.
+# ARGS go to tools/gpu_check.py, e.g. `-- --parts a,b --time-limit 900`.
+# PYTHON is the interpreter: for --wheels python3 by default (the one whose torch is kept: the
+# stack is pip-installed into its environment), for --dry-run .venv/bin/python when there,
+# else python3.
 set -euo pipefail
+
+# Maintainer notes (not shown by --help; the project's own GPU runs: benchmarks/README.md):
+# - --wheels installs straight into $PYTHON's environment. On a bare CUDA image python3 may
+#   itself be a venv holding torch (e.g. /opt/torch/.venv): `pip install --user` is refused
+#   inside a venv, and a nested `venv --system-site-packages` would see the base
+#   interpreter's packages, not torch. The install keeps every package it does not need to
+#   change (pip's only-if-needed), and install_stack.sh keeps torch/torchvision by
+#   constraints from their installed versions.
+# - Where only a few small files may travel to and from the node, put DIR inside the
+#   checkout, ignored (`echo /.gpu_wheels/ >> .git/info/exclude`), prepare one Python with
+#   --max-mib, and let only OUT come back (the logs are packed into OUT/logs.tar.gz).
 cd "$(dirname "$0")/.."
 
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
@@ -41,19 +49,17 @@ die() { echo "gpu_check.sh: error: $*" >&2; exit 1; }
 #     built there from the sdist, which --prepare fetches);
 #   numpy (17 MB), scipy (35 MB), matplotlib (10 MB) with fonttools (5 MB), contourpy and
 #     kiwisolver, pillow (7 MB), opencv-python (71 MB) / -headless (57 MB): together over
-#     twice the 64 MiB limit, and all in the lent machine's image (numpy 2.5, its
-#     opencv-python-headless provides cv2, so install_stack.sh installs no opencv-python).
+#     twice 64 MiB, and all in common CUDA images (e.g. numpy 2.5 and
+#     opencv-python-headless, which provides cv2, so install_stack.sh installs no opencv-python).
 #     Its versions must meet requirements/stack.txt's bounds (numpy>=2,<3, pillow>=10,
 #     matplotlib>=3.8); if not, the offline install stops and names the one missing.
 # Everything else of the stack and requirements/tests.txt, with their dependencies, comes
 # as wheels for each Python asked for, plus setuptools<81, wheel and ninja for mmcv's build
 # and the pydensecrf2 1.1 sdist (no Linux wheels upstream) with its build requirement
-# Cython 0.29.36; where this machine has an interpreter of that version, the pydensecrf2
-# wheel is built here so the lent machine need not compile it.
+# Cython 0.29.36; where the preparing machine has an interpreter of that version, the
+# pydensecrf2 wheel is built there so the node need not compile it.
 SKIP_RE='^(torch|torchvision|mmcv|mmcv-lite|triton|nvidia-.*|cuda-.*|numpy|scipy|matplotlib|fonttools|contourpy|kiwisolver|pillow|opencv-python|opencv-python-headless)$'
-LIMIT_MIB=64
-
-mode= dir= out= cuda_ops=0 pys=() extra=()
+mode= dir= out= cuda_ops=0 max_mib= pys=() extra=()
 while [ $# -gt 0 ]; do
   case $1 in
     --prepare) mode=prepare; dir=${2:?--prepare needs a folder}; shift ;;
@@ -61,6 +67,7 @@ while [ $# -gt 0 ]; do
     --dry-run) mode=dry-run ;;
     --out) out=${2:?--out needs a folder}; shift ;;
     --python) pys+=("${2:?--python needs a version such as 3.12}"); shift ;;
+    --max-mib) max_mib=${2:?--max-mib needs a size in MiB}; shift ;;
     --cuda-ops) cuda_ops=1 ;;
     -h|--help) usage; exit 0 ;;
     --) shift; extra=("$@"); break ;;
@@ -70,6 +77,8 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$mode" ] || { usage >&2; exit 2; }
 [ "$mode" = prepare ] || [ ${#pys[@]} -eq 0 ] || die "--python goes with --prepare"
+[ "$mode" = prepare ] || [ -z "$max_mib" ] || die "--max-mib goes with --prepare"
+[ -z "$max_mib" ] || [[ $max_mib =~ ^[0-9]+$ ]] || die "--max-mib wants a whole number of MiB"
 [ "$mode" = wheels ] || [ "$cuda_ops" = 0 ] || die "--cuda-ops goes with --wheels"
 
 prepare() {
@@ -130,8 +139,8 @@ PYR
   local mib
   mib=$(du -sm "$dir" | cut -f1)
   echo "gpu_check.sh: $dir: $(ls "$dir" | wc -l) files, $mib MiB, Pythons ${pys[*]}, $((SECONDS - t0)) s"
-  [ "$mib" -le "$LIMIT_MIB" ] || die "$dir is $mib MiB, over the $LIMIT_MIB MiB that travels: \
-prepare for one Python (--python 3.12)"
+  [ -z "$max_mib" ] || [ "$mib" -le "$max_mib" ] || die "$dir is $mib MiB, over --max-mib \
+$max_mib: prepare for one Python (e.g. --python 3.12)"
 }
 
 # OUT/install.json from the log and the environment as the install left it
@@ -179,8 +188,8 @@ wheels() {
   ls "$dir"/*-"$tag"-*.whl >/dev/null 2>&1 ||
     echo "gpu_check.sh: warning: no $tag wheel in $dir (prepared for another Python?)" >&2
   torch_before=$("$PY" -c 'import torch; print(torch.__version__)' 2>/dev/null) || torch_before=
-  # Only a few small files come back from the lent machine's OUT (8 at most): the
-  # report goes there; logs, generated data and work dirs go to SCRATCH, and the logs
+  # OUT stays small (a node may return only a few small files): the report goes
+  # there; logs, generated data and work dirs go to SCRATCH, and the logs
   # come back packed as OUT/logs.tar.gz once the checks end.
   scratch=${GPU_CHECK_SCRATCH:-${TMPDIR:-/tmp}/mmwsss_gpu_check}
   mkdir -p "$scratch/logs"

@@ -37,8 +37,11 @@ def pamr_affinity(image: torch.Tensor, dilations: Sequence[int]) -> torch.Tensor
         dilations (Sequence[int]): neighbourhood dilations.
 
     Returns:
-        Tensor: B×P×H×W weights, P = 8·len(dilations), summing to 1 over P.
+        Tensor: B×P×H×W weights, P = 8·len(dilations), summing to 1 over P,
+        in the image's dtype widened to at least float32.
     """
+    # In float16 the 1e-8 below is 0 and a flat patch divides 0 by 0 (NaN).
+    image = image.to(torch.promote_types(image.dtype, torch.float32))
     b, k, h, w = image.shape
     pad = max(dilations)
     # Replicate padding by the largest dilation serves every dilation: a
@@ -139,16 +142,20 @@ class PAMR(nn.Module):
                 ``align_corners=True``) first.
 
         Returns:
-            Tensor: B×C×H×W refined masks. No gradient flows through the
-            affinities (the image); it flows through the mask.
+            Tensor: B×C×H×W refined masks in the mask's dtype. No gradient
+            flows through the affinities (the image); it flows through the
+            mask.
         """
         if image.dim() != 4 or mask.dim() != 4 or image.shape[0] != mask.shape[0]:
             raise ValueError(f'PAMR needs image B×3×H×W and mask B×C×h×w, got '
                              f'{tuple(image.shape)} and {tuple(mask.shape)}')
-        mask = F.interpolate(mask, size=image.shape[-2:], mode='bilinear', align_corners=True)
-        weights = pamr_affinity(image.detach().to(mask.dtype), self.dilations)
+        # in at least float32, as pamr_affinity; a half-precision mask gets its dtype back
+        dtype = torch.promote_types(mask.dtype, torch.float32)
+        m = F.interpolate(mask.to(dtype), size=image.shape[-2:], mode='bilinear',
+                          align_corners=True)
+        weights = pamr_affinity(image.detach().to(dtype), self.dilations)
         propagate = compiled_propagate() if self.compile and mask.is_cuda else pamr_propagate
-        return propagate(mask, weights, self.dilations, self.num_iter)
+        return propagate(m, weights, self.dilations, self.num_iter).to(mask.dtype)
 
     def extra_repr(self) -> str:
         return f'num_iter={self.num_iter}, dilations={self.dilations}, compile={self.compile}'

@@ -10,6 +10,8 @@ from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 
+from ..losses.utils import loss_dtype
+
 # The short names of mmwsss <= 0.1 configs, still accepted.
 _OLD_LOSS_NAMES = dict(eps='EPSSaliencyLoss', ird='IRDSaliencyLoss', none=None)
 
@@ -134,14 +136,16 @@ class EPSClassifier(BaseModel):
                              'loss needs at least one')
         return labels
 
-    def _saliency(self, data_samples, size) -> torch.Tensor:
-        """B×1×H×W in [0, 1], padded with 0 (not salient) to the batch size."""
+    def _saliency(self, data_samples, inputs: torch.Tensor) -> torch.Tensor:
+        """B×1×H×W in [0, 1] on the device and in the dtype of the B×3×H×W
+        ``inputs``, padded with 0 (not salient) to their size."""
+        size = inputs.shape[-2:]
         out = []
         for ds in data_samples:
             if 'gt_saliency' not in ds:
                 raise ValueError(f"{ds.metainfo.get('img_path')}: no saliency map in the data "
                                  'sample; add LoadSaliencyMap to the training pipeline')
-            s = ds.gt_saliency.data.float() / 255
+            s = ds.gt_saliency.data.to(device=inputs.device, dtype=inputs.dtype) / 255
             h, w = s.shape[-2:]
             out.append(F.pad(s, [0, size[1] - w, 0, size[0] - h], value=0))
         return torch.stack(out)
@@ -154,13 +158,15 @@ class EPSClassifier(BaseModel):
         return inputs / 255
 
     def loss(self, inputs: torch.Tensor, data_samples) -> dict:
-        labels = self._labels(data_samples).to(inputs.device)
         logits = self._forward(inputs)
-        scores = logits[:, :-1].mean(dim=(2, 3))  # GAP of the C class channels
+        # at least float32 (autocast's half-precision logits: a mean over every pixel)
+        dtype = loss_dtype(logits)
+        labels = self._labels(data_samples).to(device=inputs.device, dtype=dtype)
+        scores = logits[:, :-1].to(dtype).mean(dim=(2, 3))  # GAP of the C class channels
         losses = dict(loss_cls=self.loss_cls_weight *
                       F.multilabel_soft_margin_loss(scores, labels))
         if self.loss_sal is not None:
-            sal = self._saliency(data_samples, inputs.shape[-2:]).to(inputs.device)
+            sal = self._saliency(data_samples, inputs)
             losses[self.loss_sal.loss_name] = self.loss_sal(logits, sal, labels,
                                                             self._unit_image(inputs))
         if self.loss_gt_weight > 0:
@@ -200,16 +206,18 @@ class EPSClassifier(BaseModel):
             classes (Sequence[int]): K 0-based class ids.
 
         Returns:
-            Tensor: K×H×W float CAMs in [0, 1) (each divided by its max + 1e-5).
+            Tensor: K×H×W CAMs in [0, 1) (each divided by its max + 1e-5), in the
+            dtype of ``inputs`` widened to at least float32.
         """
         h, w = inputs.shape[-2:]
-        cam_sum = inputs.new_zeros(self.num_classes, h, w)
+        # summed in at least float32: under autocast the logits are half precision
+        cam_sum = inputs.new_zeros(self.num_classes, h, w, dtype=loss_dtype(inputs))
         for s in self.cam_scales:
             size = (max(1, round(h * s)), max(1, round(w * s)))
             x = F.interpolate(inputs, size=size, mode='bilinear', align_corners=False)
             if self.cam_flip:
                 x = torch.cat([x, x.flip(-1)])
-            prob = self._forward(x).softmax(dim=1)[:, :-1]
+            prob = self._forward(x).to(cam_sum.dtype).softmax(dim=1)[:, :-1]
             prob = F.interpolate(prob, size=(h, w), mode='bilinear', align_corners=False)
             cam_sum += prob[0]
             if self.cam_flip:

@@ -7,7 +7,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 
-from .utils import check_saliency_inputs, resize_saliency
+from .utils import check_saliency_inputs, loss_dtype, resize_saliency
 
 
 def eps_saliency_loss(logits: torch.Tensor,
@@ -31,11 +31,12 @@ def eps_saliency_loss(logits: torch.Tensor,
         lam (float): blend of the foreground and background maps.
 
     Returns:
-        Tensor: scalar loss.
+        Tensor: scalar loss, in the logits' dtype widened to at least float32.
     """
     check_saliency_inputs(logits, saliency, labels)
     b, c1, h, w = logits.shape
-    sal = resize_saliency(saliency, (h, w)).to(logits.dtype)
+    logits = logits.to(loss_dtype(logits))
+    sal = resize_saliency(saliency, (h, w), logits.dtype)
     prob = logits.softmax(dim=1)
     y = labels.to(torch.bool).view(b, c1 - 1, 1, 1)
     with torch.no_grad():

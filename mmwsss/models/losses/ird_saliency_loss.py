@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 
 from ..pamr import PAMR
-from .utils import check_saliency_inputs, resize_saliency
+from .utils import check_saliency_inputs, loss_dtype, resize_saliency
 
 
 def refine_foreground(m_fg: torch.Tensor,
@@ -89,7 +89,8 @@ def _ird_loss(logits, saliency, labels, image, pamr, refine_scale, normalize, ma
     if image.dim() != 4 or image.shape[0] != b:
         raise ValueError(f'image must be B×3×H×W with B={b}, got {tuple(image.shape)}')
     _check_ird_args(refine_scale, max_drop)
-    sal = resize_saliency(saliency, (h, w)).to(logits.dtype)
+    logits = logits.to(loss_dtype(logits))
+    sal = resize_saliency(saliency, (h, w), logits.dtype)
     prob = logits.softmax(dim=1)
     y = labels.to(prob.dtype).view(b, c1 - 1, 1, 1)
     m_fg = (prob[:, :-1] * y).sum(1, keepdim=True)
@@ -158,7 +159,7 @@ def ird_saliency_loss(logits: torch.Tensor,
             ``refine_scale=None, normalize=False, max_drop=1``.
 
     Returns:
-        Tensor: scalar loss.
+        Tensor: scalar loss, in the logits' dtype widened to at least float32.
     """
     if literal:
         refine_scale, normalize, max_drop = None, False, 1.0

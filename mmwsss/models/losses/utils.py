@@ -2,6 +2,10 @@
 
 Shapes: ``logits`` B×(C+1)×h×w with the background as the LAST channel (as in
 EPS); ``saliency`` B×1×H×W in [0, 1]; ``labels`` B×C multi-hot.
+
+Every tensor a loss makes takes its device from the logits and its dtype from
+:func:`loss_dtype`, so that the losses run on any device, in float64 (gradient
+checks) and under autocast.
 """
 import torch
 import torch.nn.functional as F
@@ -18,6 +22,17 @@ def check_saliency_inputs(logits: torch.Tensor, saliency: torch.Tensor, labels: 
                          f'channels, background last), got {tuple(labels.shape)}')
 
 
-def resize_saliency(saliency: torch.Tensor, size) -> torch.Tensor:
+def loss_dtype(logits: torch.Tensor) -> torch.dtype:
+    """The dtype a loss computes in: the logits' own, but at least float32.
+
+    Half-precision logits (autocast's bf16 / fp16) are widened: a softmax and
+    sums over every pixel lose too much in 8 or 11 bits of mantissa, and
+    fp16 underflows small constants (1e-8 is 0). float64 stays float64.
+    """
+    return torch.promote_types(logits.dtype, torch.float32)
+
+
+def resize_saliency(saliency: torch.Tensor, size, dtype: torch.dtype) -> torch.Tensor:
+    """B×1×H×W → B×1×h×w in ``dtype``."""
     # EPS resizes the saliency map with F.interpolate's default (nearest).
-    return F.interpolate(saliency.float(), size=size, mode='nearest')
+    return F.interpolate(saliency.to(dtype), size=size, mode='nearest')

@@ -27,11 +27,13 @@ def crf_refine_file(img_path: str, probs: np.ndarray, crf: str = 'deeplab',
 
 
 def set_refined(sample, refined: np.ndarray) -> None:
-    """Put CRF-refined C×H×W probabilities on a data sample as its prediction."""
+    """Put CRF-refined C×H×W probabilities on a data sample as its prediction:
+    ``pred_sem_seg`` (1×H×W) and ``seg_logits`` (C×H×W float32 probabilities),
+    both on the device its predictions were on (the CRF ran on the CPU)."""
     device = sample.pred_sem_seg.data.device
     pred = torch.from_numpy(np.ascontiguousarray(refined.argmax(0)))[None]
     sample.set_data(dict(pred_sem_seg=PixelData(data=pred.to(device)),
-                         seg_logits=PixelData(data=torch.from_numpy(refined))))
+                         seg_logits=PixelData(data=torch.from_numpy(refined).to(device))))
 
 
 @MODELS.register_module()
