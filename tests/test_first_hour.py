@@ -231,18 +231,22 @@ def test_model_budget_table_has_no_warning_inside():
     assert lines[0].startswith('| config |') and all(ln.startswith('|') for ln in lines), lines
 
 
-def test_smoke_runs_a_real_leaf_on_the_fixtures(tmp_path, voc_root):
-    """Fails before the fix (no --smoke: 9 to 11 overrides with pipeline indices). The
-    DeepLab-V2 leaf as it ships, with only its data pointed at the fixture."""
-    train = load_tool('train')
-    work = tmp_path / 'smoke'
+def _smoke_on_fixtures(leaf, work, voc_root, name, *extra):
+    """``tools/train.py LEAF --smoke 1`` with its data pointed at the VOC fixture."""
     opts = [f'train_dataloader.dataset.data_root={voc_root}',
             f'train_dataloader.dataset.maps_root={voc_root}',
             'train_dataloader.dataset.data_prefix.cam_path=activation_maps/VOC2012_TEST',
-            'train_dataloader.dataset.data_prefix.sal_path=saliency_maps/VOC2012_TEST',
-            f'val_dataloader.dataset.data_root={voc_root}',
-            'visualizer.name=smoke_test']
-    train.main([LEAF, '--smoke', '1', '--work-dir', str(work), '--cfg-options', *opts])
+            f'val_dataloader.dataset.data_root={voc_root}', f'visualizer.name={name}', *extra]
+    load_tool('train').main([leaf, '--smoke', '1', '--work-dir', str(work), '--cfg-options',
+                             *opts])
+
+
+def test_smoke_runs_a_real_leaf_on_the_fixtures(tmp_path, voc_root):
+    """Fails before the fix (no --smoke: 9 to 11 overrides with pipeline indices). The
+    DeepLab-V2 leaf as it ships, with only its data pointed at the fixture."""
+    work = tmp_path / 'smoke'
+    _smoke_on_fixtures(LEAF, work, voc_root, 'smoke_test',
+                       'train_dataloader.dataset.data_prefix.sal_path=saliency_maps/VOC2012_TEST')
     assert (work / 'iter_1.pth').is_file()
     log = open(next(work.glob('*/*.log'))).read()
     assert '--smoke: 1 iterations' in log and 'mIoU' in log
@@ -254,19 +258,15 @@ def test_smoke_runs_the_wsss_bed_leaf(tmp_path, voc_root):
     protocol) trains and validates; its siblings share its model and differ in their maps
     (test_configs). Without a GPU the smoke run trains without AMP and says so."""
     from mmwsss.utils.smoke import amp_available
-    train = load_tool('train')
     work = tmp_path / 'smoke'
-    opts = [f'train_dataloader.dataset.data_root={voc_root}',
-            f'train_dataloader.dataset.maps_root={voc_root}',
-            'train_dataloader.dataset.data_prefix.cam_path=activation_maps/VOC2012_TEST',
-            f'val_dataloader.dataset.data_root={voc_root}',
-            'visualizer.name=smoke_bed']
-    train.main([BED_LEAF, '--smoke', '1', '--work-dir', str(work), '--cfg-options', *opts])
-    assert (work / 'iter_1.pth').is_file()
+    _smoke_on_fixtures(BED_LEAF, work, voc_root, 'smoke_bed')
+    assert (work / 'iter_1.pth').is_file() and (work / 'best_mIoU_iter_1.pth').is_file()
     log = open(next(work.glob('*/*.log'))).read()
     for out in ('s1.0', 's0.5', 's0.75', 'max'):
         assert f'decode.loss_ce_{out}: ' in log
     assert 'mIoU' in log and 'model.pretrained=None' in log
+    # its evaluation protocol, applied after the smoke shrink: the one validation is the best
+    assert 'eval_protocol wsss-bed: validation every 100 iterations from iteration 1 of 1' in log
     assert ('AmpOptimWrapper as OptimWrapper (AMP needs a GPU)' in log) == (not amp_available())
 
 
