@@ -610,8 +610,8 @@ def test_coco_recipe_is_the_voc_model_with_81_classes(path):
 
 @pytest.mark.parametrize('path', RECIPES, ids=rel)
 def test_segmentors_report_the_last_iteration_and_choose_no_checkpoint_on_val(path):
-    """The protocol: val mIoU at the last iteration; no save_best (WSSS-BED too picks no
-    checkpoint on val)."""
+    """The default protocol: val mIoU at the last iteration; no save_best. WSSS-BED's
+    best-on-val protocol is the opt-in mixin, which only the BED leaves take."""
     cfg = load(path)
     assert cfg.train_cfg.max_iters % cfg.train_cfg.val_interval == 0
     assert 'save_best' not in cfg.default_hooks.checkpoint
