@@ -226,7 +226,7 @@ def _map_keys(node):
 @functools.lru_cache(None)
 def _readme_download_keys():
     """``(folder, KEY)`` that the README's download step fetches, from its two loops."""
-    text = open(osp.join(ROOT, 'README.md'), encoding='utf-8').read()
+    text = open(osp.join(ROOT, 'docs', 'data_preparation.md'), encoding='utf-8').read()
     step = re.search(r'\*\*1\. Download\*\*.*?```bash\n(.*?)```', text, re.S).group(1)
     loops = re.findall(r'for key in ([\w\s\\]+?); do python -c \\\n\s*"[^"]*'
                        r"(ACTIVATION_MAPS|SALIENCY_MAPS)\['\$key'\], '(\w+)/\$key\.zip'", step)

@@ -1,4 +1,4 @@
-"""The README's "Preparing the data" block, run as it stands on the fixtures.
+"""The "Preparing the data" block of docs/data_preparation.md, run as it stands on the fixtures.
 
 The test plays the downloads (the one part that needs a network): it lays the
 fixtures out as the README's download step leaves them, VOC 2012 and SBD under
@@ -33,9 +33,9 @@ SBD_ONLY = ['2007_000039', '2009_000010']  # the fixture's train_aug beyond VOC'
 
 
 def readme_block() -> str:
-    text = open(osp.join(REPO, 'README.md'), encoding='utf-8').read()
+    text = open(osp.join(REPO, 'docs', 'data_preparation.md'), encoding='utf-8').read()
     m = re.search(re.escape(MARK) + r'\s*```bash\n(.*?)```', text, re.S)
-    assert m, f'README.md has no ```bash block after {MARK!r}'
+    assert m, f'docs/data_preparation.md has no ```bash block after {MARK!r}'
     return m.group(1)
 
 

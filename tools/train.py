@@ -29,9 +29,9 @@ from mmwsss.utils.dist import (collect_into_work_dir, device_note,  # noqa: E402
 from mmwsss.utils.smoke import (SMOKE_BATCH, SMOKE_CROP, SMOKE_ITERS,  # noqa: E402
                                 SMOKE_VAL_IMAGES, make_smoke_config)
 
-DATA_HELP = ('the data or pretrained weights of this config are not all there (README, '
-             '"Preparing the data"; tools/check_data.py lists the same; --skip-data-check to '
-             'go on):')
+DATA_HELP = ('the data or pretrained weights of this config are not all there '
+             '(docs/data_preparation.md, "Preparing the data"; tools/check_data.py lists the '
+             'same; --skip-data-check to go on):')
 
 
 def parse_args(argv=None):

@@ -105,7 +105,7 @@ def device_note(launcher: str = 'none') -> Optional[str]:
         why = f'torch {torch.__version__} is a CPU-only build'
         if os.path.exists('/dev/nvidia0') or os.path.exists('/proc/driver/nvidia'):
             why += (' but this machine has an NVIDIA GPU: install a CUDA build of torch '
-                    '(README, "Installing on a GPU machine")')
+                    '(docs/get_started.md, "Installing on a GPU machine")')
     else:
         why = f'torch {torch.__version__} (CUDA {torch.version.cuda}) sees no GPU ' \
             f'(CUDA_VISIBLE_DEVICES={os.environ.get("CUDA_VISIBLE_DEVICES", "unset")})'

@@ -20,8 +20,8 @@ from .config_check import _walk
 CONVERTERS = {
     'ResNet38': ('the ResNet-38 ImageNet "A1" weights converted from MXNet: '
                  'python tools/model_converters/resnet38_mxnet2pth.py '
-                 'ilsvrc-cls_rna-a1_cls1000_ep-0001.params {path} (README, "Preparing the '
-                 'data")'),
+                 'ilsvrc-cls_rna-a1_cls1000_ep-0001.params {path} (docs/data_preparation.md, '
+                 '"Preparing the data")'),
     # by file name: the backbone (mmseg's ResNet) reads other files too
     'deeplabv2_resnet101_coco-init.pth': (
         "DeepLab's MS-COCO ResNet-101 (WSSS-BED's DeepLab-V2 start) converted from its "
