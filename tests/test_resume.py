@@ -163,3 +163,44 @@ def test_resume_with_another_num_classes_says_so(tmp_path):
     assert p.returncode != 0
     assert '--resume' in p.stderr and 'another num_classes' in p.stderr
     assert 'decode_head' in p.stderr and '(21,' in p.stderr
+
+
+def test_a_kill_while_saving_a_new_best_keeps_the_previous_best(tmp_path, monkeypatch):
+    """Fails before the fix: mmengine's save_best removed the previous best_*.pth before
+    it wrote the new one under its final name, so a kill during that save left no best
+    checkpoint but a partial file, which `tools/test.py CONFIG best` would then load."""
+    import mmengine.runner.runner as runner_mod
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    cfg = Config.fromfile(osp.join(ROOT, 'tests', 'configs', 'tiny_fcn_voc_pseudo.py'))
+    cfg.work_dir = str(tmp_path)
+    cfg.visualizer.name = 'killed_while_saving_best'
+    cfg.default_hooks.checkpoint = dict(type='SafeCheckpointHook', by_epoch=False, interval=4,
+                                        save_best='mIoU', rule='greater')
+    runner = Runner.from_cfg(cfg)
+    hook = next(h for h in runner.hooks if type(h).__name__ == 'SafeCheckpointHook')
+    hook.before_train(runner)
+    hook._save_best_checkpoint(runner, {'mIoU': 10.0})
+    first = osp.join(tmp_path, 'best_mIoU_iter_0.pth')
+    assert osp.isfile(first)
+    real_save = runner_mod.save_checkpoint
+
+    def killed(checkpoint, filename, *args, **kwargs):
+        with open(filename, 'wb') as f:
+            f.write(b'partial')  # the process dies mid-write
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner_mod, 'save_checkpoint', killed)
+    runner.train_loop._iter = 2  # the loop is built lazily: its iteration, as training would
+    with pytest.raises(KeyboardInterrupt):
+        hook._save_best_checkpoint(runner, {'mIoU': 20.0})
+    best = sorted(f for f in os.listdir(tmp_path) if f.startswith('best_'))
+    assert best == ['best_mIoU_iter_0.pth']  # the complete previous best, nothing partial
+    assert open(first, 'rb').read(7) != b'partial'
+    monkeypatch.setattr(runner_mod, 'save_checkpoint', real_save)
+    # resumed: the hook's state as the last checkpoint holds it, then a later best replaces it
+    hook.best_ckpt_path = first
+    runner.message_hub.update_info('best_score', 10.0)
+    hook._save_best_checkpoint(runner, {'mIoU': 30.0})
+    assert sorted(f for f in os.listdir(tmp_path) if f.startswith('best_')) == \
+        ['best_mIoU_iter_2.pth']

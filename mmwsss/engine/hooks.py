@@ -60,6 +60,44 @@ class SafeCheckpointHook(CheckpointHook):
             if osp.isfile(path):
                 os.remove(path)
 
+    def _save_best_checkpoint(self, runner, metrics) -> None:
+        """mmengine's ``save_best``, crash-safe: mmengine removes the previous
+        ``best_*.pth`` before it writes the new one under its final name, so a kill in
+        between leaves no best checkpoint (or a partial one) for ``tools/test.py CONFIG
+        best``. Here the new best is written under a temporary name, fsynced and
+        renamed, and only then is the previous one removed."""
+        if not isinstance(self.file_backend, LocalBackend):
+            return super()._save_best_checkpoint(runner, metrics)
+        backend, save, stale = self.file_backend, runner.save_checkpoint, []
+
+        class _RemoveLater:  # the file backend, with the removal of the old best deferred
+            def __getattr__(self, name):
+                return getattr(backend, name)
+
+            def remove(self, path):
+                stale.append(path)
+
+        def save_best_atomically(out_dir, filename, *args, **kwargs):
+            if not filename.startswith('best_'):  # the periodic one: already atomic
+                return save(out_dir, filename, *args, **kwargs)
+            save(out_dir, f'.{filename}.tmp', *args, **kwargs)
+            if is_main_process():  # the file is written by the main process only
+                tmp = osp.join(out_dir, f'.{filename}.tmp')
+                with open(tmp, 'rb') as f:
+                    os.fsync(f.fileno())
+                os.replace(tmp, osp.join(out_dir, filename))
+                _fsync_dir(out_dir)
+
+        self.file_backend, runner.save_checkpoint = _RemoveLater(), save_best_atomically
+        try:
+            super()._save_best_checkpoint(runner, metrics)
+        finally:
+            self.file_backend = backend
+            del runner.save_checkpoint  # the method again
+        for path in stale:  # only now: the new best is complete
+            if osp.isfile(path):
+                os.remove(path)
+
 
 @HOOKS.register_module()
 class SegTestVisualizationHook(SegVisualizationHook):
