@@ -11,14 +11,13 @@ import os
 import os.path as osp
 import sys
 
-from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import mmwsss  # noqa: E402,F401  (registers datasets, transforms and models)
-from mmwsss.utils import (load_config, register_checkpoint_safe_globals,  # noqa: E402
-                          setup_cpu_distributed)
-from mmwsss.utils.dist import collect_into_work_dir  # noqa: E402
+from mmwsss.utils import (DictAction, check_vis_backends, load_config,  # noqa: E402
+                          register_checkpoint_safe_globals, setup_cpu_distributed)
+from mmwsss.utils.dist import collect_into_work_dir, said_once  # noqa: E402
 from mmwsss.utils.outputs import (check_outside_inputs, config_input_dirs,  # noqa: E402
                                   rank_zero_lock)
 
@@ -56,7 +55,9 @@ def parse_args():
         help='override some settings in the used config, the key-value pair '
         'in xxx=yyy format will be merged into config file. If the value to '
         'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
-        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
+        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]", '
+        'and dict values as a config writes them, e.g. visualizer.vis_backends='
+        '"[dict(type=\'LocalVisBackend\'),dict(type=\'TensorboardVisBackend\')]". '
         'Note that the quotation marks are necessary and that no white space '
         'is allowed.')
     parser.add_argument(
@@ -119,6 +120,8 @@ def main():
     # load config
     cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
+    # a logging backend that cannot start: one line, not mmengine's traceback
+    said_once(check_vis_backends, cfg)
 
     # work_dir is determined in this priority: CLI > segment in file > filename
     if args.work_dir is not None:

@@ -12,7 +12,6 @@ import os
 import os.path as osp
 import sys
 
-from mmengine.config import DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
@@ -21,11 +20,12 @@ from mmseg.registry import RUNNERS
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import mmwsss  # noqa: E402,F401  (registers datasets, transforms and models)
 from mmwsss.evaluation.protocol import apply_eval_protocol  # noqa: E402
-from mmwsss.utils import (check_label_overwrite, check_pseudo_label_dirs,  # noqa: E402
-                          load_config, register_checkpoint_safe_globals)
+from mmwsss.utils import (DictAction, check_label_overwrite,  # noqa: E402
+                          check_pseudo_label_dirs, check_vis_backends, load_config,
+                          register_checkpoint_safe_globals)
 from mmwsss.utils.cli import DefaultsHelpFormatter, run_tool  # noqa: E402
 from mmwsss.utils.dist import (collect_into_work_dir, device_note,  # noqa: E402
-                               init_distributed, is_main_process)
+                               init_distributed, is_main_process, said_once)
 from mmwsss.utils.smoke import (SMOKE_BATCH, SMOKE_CROP, SMOKE_ITERS,  # noqa: E402
                                 SMOKE_VAL_IMAGES, make_smoke_config)
 
@@ -57,7 +57,9 @@ def parse_args(argv=None):
         help='override some settings in the used config, the key-value pair '
         'in xxx=yyy format will be merged into config file. If the value to '
         'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
-        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
+        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]", '
+        'and dict values as a config writes them, e.g. visualizer.vis_backends='
+        '"[dict(type=\'LocalVisBackend\'),dict(type=\'TensorboardVisBackend\')]". '
         'Note that the quotation marks are necessary and that no white space '
         'is allowed.')
     parser.add_argument(
@@ -110,6 +112,9 @@ def main(argv=None):
     smoke = make_smoke_config(cfg, iters=args.smoke) if args.smoke else None
     # after --cfg-options and --smoke, which may change max_iters
     protocol = apply_eval_protocol(cfg)
+    # a logging backend that cannot start: one line, not mmengine's traceback after the
+    # config dump
+    said_once(check_vis_backends, cfg)
 
     # the process group first: start-up checks then run once, not once per rank
     init_distributed(cfg, args.launcher)

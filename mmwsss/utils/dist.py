@@ -8,7 +8,7 @@ own ``init_dist``), wrap with ``device_ids=None`` and turn SyncBN (CUDA only)
 into BN. With CUDA nothing changes.
 """
 import os
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import torch
 import torch.distributed as torch_dist
@@ -117,6 +117,20 @@ def is_main_process() -> bool:
     if torch_dist.is_available() and torch_dist.is_initialized():
         return torch_dist.get_rank() == 0
     return os.environ.get('RANK', '0') == '0'
+
+
+def said_once(check: Callable, *args) -> None:
+    """Run ``check(*args)``, a start-up check that every rank of a job runs alike
+    (before or after the process group starts): its user error (``MMWSSSError``)
+    is raised on rank 0 only, the other ranks exit with code 1 and say nothing,
+    so that the job prints it once."""
+    from mmwsss.errors import MMWSSSError
+    try:
+        check(*args)
+    except MMWSSSError:
+        if is_main_process():
+            raise
+        raise SystemExit(1) from None
 
 
 def collect_into_work_dir(cfg) -> bool:
