@@ -86,9 +86,10 @@ def parse_args(argv=None):
         metavar='ITERS',
         help='a few minutes on a small machine: this config for ITERS iterations (%d when '
         'not given), %dx%d crops, batch %d, SyncBN as BN, no AMP without a GPU, no '
-        'pretrained weights (no download), validation on %d images, work dir '
-        'work_dirs/<config name>_smoke '
-        '(mmwsss.utils.smoke)' % (SMOKE_ITERS, *SMOKE_CROP, SMOKE_BATCH, SMOKE_VAL_IMAGES))
+        'pretrained weights (no download), validation on %d images, a checkpoint of the '
+        'weights only, work dir work_dirs/<config name>_smoke (mmwsss.utils.smoke); '
+        '--cfg-options is applied after it and wins; tools/test.py --smoke tests it'
+        % (SMOKE_ITERS, *SMOKE_CROP, SMOKE_BATCH, SMOKE_VAL_IMAGES))
     parser.add_argument(
         '--check-data-only',
         action='store_true',
@@ -106,11 +107,16 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
 
-    # load config
-    cfg = load_config(args.config, args.cfg_options, args.pseudo_labels)
+    # load config: --cfg-options is merged after the --smoke shrink, so that what the
+    # user set wins over the smoke's values
+    smoke = []  # what --smoke changed, logged once the work dir's log file is open
+    shrink = (lambda c: smoke.extend(make_smoke_config(c, iters=args.smoke))) \
+        if args.smoke else None
+    cfg = load_config(args.config, args.cfg_options, args.pseudo_labels, shrink=shrink)
     cfg.launcher = args.launcher
-    smoke = make_smoke_config(cfg, iters=args.smoke) if args.smoke else None
-    # after --cfg-options and --smoke, which may change max_iters
+    if smoke and args.cfg_options:
+        smoke.append('then --cfg-options, which wins: ' + ', '.join(args.cfg_options))
+    # last: after --cfg-options and --smoke, which may change max_iters
     protocol = apply_eval_protocol(cfg)
     # a logging backend that cannot start: one line, not mmengine's traceback after the
     # config dump

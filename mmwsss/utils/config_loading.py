@@ -8,7 +8,7 @@ import logging
 import os
 import os.path as osp
 import re
-from typing import List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 from mmengine.config import Config
 from mmengine.config import DictAction as _MMEngineDictAction
@@ -456,15 +456,20 @@ def apply_sweep_result(cfg: Config, best_json: str) -> dict:
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None,
-                pseudo_labels: Optional[str] = None) -> Config:
+                pseudo_labels: Optional[str] = None,
+                shrink: Optional[Callable[[Config], Any]] = None) -> Config:
     """Load a config as mmwsss's tools do.
 
     Args:
         path (str): config file (an old, renamed name works with a warning).
         cfg_options (dict, optional): ``--cfg-options``, checked by
-            :func:`check_cfg_options` and merged.
+            :func:`check_cfg_options` on the config as written and merged.
         pseudo_labels (str, optional): a τ sweep's ``best.json`` (or its folder)
             applied by :func:`apply_sweep_result`.
+        shrink (callable, optional): changes the config in place before
+            ``cfg_options`` is merged (``--smoke``, see
+            :func:`mmwsss.utils.smoke.make_smoke_config`): what the user set
+            explicitly wins over it.
     """
     try:
         cfg = Config.fromfile(resolve_config_path(path))
@@ -477,6 +482,9 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
         raise
     if cfg_options:
         check_cfg_options(cfg, cfg_options)
+    if shrink is not None:
+        shrink(cfg)
+    if cfg_options:
         cfg.merge_from_dict(cfg_options)
     if pseudo_labels:
         apply_sweep_result(cfg, pseudo_labels)
