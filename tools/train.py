@@ -12,6 +12,7 @@ import os
 import os.path as osp
 import sys
 
+from mmengine.dist import get_world_size
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
@@ -24,8 +25,9 @@ from mmwsss.utils import (DictAction, check_label_overwrite,  # noqa: E402
                           check_pseudo_label_dirs, check_vis_backends, load_config,
                           register_checkpoint_safe_globals)
 from mmwsss.utils.cli import DefaultsHelpFormatter, run_tool  # noqa: E402
-from mmwsss.utils.dist import (collect_into_work_dir, device_note,  # noqa: E402
-                               init_distributed, is_main_process, said_once)
+from mmwsss.utils.dist import (batch_note, collect_into_work_dir,  # noqa: E402
+                               device_note, init_distributed, is_main_process,
+                               recipe_batch, recipe_gpus, said_once)
 from mmwsss.utils.smoke import (SMOKE_BATCH, SMOKE_CROP, SMOKE_ITERS,  # noqa: E402
                                 SMOKE_VAL_IMAGES, make_smoke_config)
 
@@ -95,6 +97,13 @@ def parse_args(argv=None):
         action='store_true',
         help='only check the config and every file it reads, then exit (what '
         'tools/dist_train.sh runs once per node before starting the ranks)')
+    parser.add_argument(
+        '--recipe-gpus',
+        action='store_true',
+        help="print how many GPUs make the recipe's total batch "
+        '(auto_scale_lr.base_batch_size) with this per-GPU batch '
+        '(train_dataloader.batch_size), then exit (what tools/slurm_train.sh runs when '
+        'GPUS is not set)')
     # torch >= 2.0 launchers pass `--local-rank`
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
@@ -116,6 +125,12 @@ def main(argv=None):
     cfg.launcher = args.launcher
     if smoke and args.cfg_options:
         smoke.append('then --cfg-options, which wins: ' + ', '.join(args.cfg_options))
+    if args.recipe_gpus:  # the number alone on stdout's last line; a smoke run needs one
+        print(1 if args.smoke else recipe_gpus(cfg))
+        source = recipe_batch(cfg)[1]
+        if not args.smoke and source != 'auto_scale_lr.base_batch_size':
+            print(f"train.py: the recipe's total batch is read from {source}", file=sys.stderr)
+        return
     # last: after --cfg-options and --smoke, which may change max_iters
     protocol = apply_eval_protocol(cfg)
     # a logging backend that cannot start: one line, not mmengine's traceback after the
@@ -128,6 +143,8 @@ def main(argv=None):
         note = device_note(args.launcher)
         if note:
             print_log(note, logger='current', level=logging.WARNING)
+    # world size x per-GPU batch against the recipe's (not under --smoke: batch 2 on purpose)
+    batch = batch_note(cfg, get_world_size()) if not args.smoke and is_main_process() else None
     # dist_train.sh checks once per node before it starts the ranks
     if os.environ.get('MMWSSS_DATA_CHECKED') != '1':
         problems = preflight(cfg, args.skip_data_check)
@@ -180,6 +197,8 @@ def main(argv=None):
 
     if smoke:  # now that the work dir's log file is open
         print_log('--smoke: ' + '; '.join(smoke), logger='current')
+    if batch:
+        print_log(batch, logger='current', level=logging.WARNING)
     for line in protocol:
         print_log(line, logger='current')
     if args.resume:
