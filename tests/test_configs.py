@@ -91,6 +91,17 @@ def test_one_naming_scheme(path):
     assert NAME.match(osp.basename(path)[:-3])
 
 
+@pytest.mark.parametrize('path', [p for p in ALL if '/recipes/' in p or '/eps/' in p
+                                  or '/examples/' in p], ids=rel)
+def test_a_recipe_records_the_total_batch_its_name_says(path):
+    """Issue 30: the launchers read the recipe's total batch from the config
+    (tools/slurm_train.sh's GPU count, the warning of every launcher)."""
+    gpus, batch = map(int, re.search(r'_(\d+)xb(\d+)', osp.basename(path)).groups())
+    cfg = load(path)
+    assert cfg.train_dataloader.batch_size == batch
+    assert cfg.auto_scale_lr == dict(enable=False, base_batch_size=gpus * batch)
+
+
 SEMI = [p for p in ALL if '/semi/' in p]
 
 

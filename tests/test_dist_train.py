@@ -5,7 +5,12 @@ import socket
 import subprocess
 import sys
 
+import pytest
 import torch
+from mmengine.config import Config
+
+from mmwsss.errors import WSSSConfigError
+from mmwsss.utils.dist import batch_note, recipe_batch, recipe_gpus
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CFG = osp.join(ROOT, 'tests', 'configs', 'seg_tiny_deeplabv2_voc.py')
@@ -39,6 +44,9 @@ def test_dist_train_two_cpu_ranks(tmp_path, voc_copy):
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     # the CPU fallback is said, once for the job
     assert out.count('No CUDA: training runs DDP over gloo on CPU processes') == 1, out
+    # and so is a total batch that is not the recipe's (issue 30): 2 ranks x 1 against 20
+    assert out.count("total batch 2 (2 processes x 1) is not the recipe's 20 "
+                     '(auto_scale_lr.base_batch_size)') == 1, out
     caches = os.listdir(osp.join(voc_copy, 'ImageSets', 'Segmentation', '.mmwsss_cache'))
     assert len(caches) == 1 and 'gt-cls-labels' in caches[0]
     seen = {}
@@ -75,3 +83,57 @@ def test_dist_train_two_cpu_ranks(tmp_path, voc_copy):
     # fails before the fix: mmengine gathered the ranks' metrics through .dist_test/ in
     # the current directory and left it there; now a folder in the work dir, removed
     assert not (tmp_path / '.dist_test').exists() and not (work / '.dist_collect').exists()
+
+
+def test_the_recipes_batch_is_read_from_the_config_then_its_name(tmp_path):
+    """Issue 30: slurm_train.sh took its GPU count from `_Nxb` in the file name, so an own
+    config got 4 GPUs silently."""
+
+    def cfg(name, batch, scale=None):
+        path = tmp_path / name
+        path.write_text(f'train_dataloader = dict(batch_size={batch})\n' +
+                        (f'auto_scale_lr = {scale!r}\n' if scale else ''))
+        return Config.fromfile(path)
+
+    scale = dict(enable=False, base_batch_size=20)
+    own = cfg('my_own.py', 10, scale)
+    assert recipe_batch(own) == (20, 'auto_scale_lr.base_batch_size') and recipe_gpus(own) == 2
+    assert recipe_gpus(cfg('my_own.py', 5, scale)) == 4  # --cfg-options batch_size=5
+    assert batch_note(own, 2) is None
+    note = batch_note(own, 1)
+    assert note.startswith("total batch 10 (1 process x 10) is not the recipe's 20 "
+                           '(auto_scale_lr.base_batch_size)')
+    assert 'use 2 GPUs (tools/dist_train.sh CONFIG 2)' in note
+    assert 'auto_scale_lr.enable=True to scale the learning rate by 10/20' in note
+    on = cfg('my_own.py', 10, dict(enable=True, base_batch_size=20))
+    assert batch_note(on, 4).endswith('mmengine scales the learning rate by 40/20 '
+                                      '(auto_scale_lr.enable=True)')
+    # a name alone: read, and the note says to record it
+    named = cfg('deeplabv2_r50_4xb4-20k_voc.py', 4)
+    assert recipe_gpus(named) == 4 and 'base_batch_size=16' in batch_note(named, 1)
+    # neither: no warning, and no GPU count made up
+    assert recipe_batch(cfg('my_own.py', 4)) is None and batch_note(cfg('my_own.py', 4), 3) is None
+    with pytest.raises(WSSSConfigError, match='records no total batch.*set GPUS=N'):
+        recipe_gpus(cfg('my_own.py', 4))
+    with pytest.raises(WSSSConfigError, match='batch 3 .* does not divide'):
+        recipe_gpus(cfg('my_own.py', 3, scale))
+
+
+def test_slurm_train_starts_the_recipes_gpu_count(tmp_path):
+    """GPUS unset: the recipe's total batch over the per-GPU batch, --cfg-options included
+    (a stand-in srun records what it was asked)."""
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    (bin_dir / 'srun').write_text('#!/bin/sh\necho "$@" > "$SRUN_ARGS_FILE"\n')
+    (bin_dir / 'srun').chmod(0o755)
+    env = dict(cpu_env(), PATH=f'{bin_dir}{os.pathsep}{os.environ["PATH"]}',
+               SRUN_ARGS_FILE=str(tmp_path / 'srun.txt'))
+    env.pop('GPUS', None)
+    leaf = osp.join(ROOT, 'configs', 'wsss',
+                    'deeplabv2_r101-d8_2xb10-10k_voc12aug-321x321_cam-vst.py')
+    p = subprocess.run(['bash', osp.join(ROOT, 'tools', 'slurm_train.sh'), 'part', 'job', leaf,
+                        '--cfg-options', 'train_dataloader.batch_size=5'],
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    srun = (tmp_path / 'srun.txt').read_text()
+    assert '--ntasks=4 ' in srun and '--gres=gpu:4 ' in srun and '--launcher=slurm' in srun

@@ -232,25 +232,54 @@ def test_model_budget_table_has_no_warning_inside():
 
 
 def _smoke_on_fixtures(leaf, work, voc_root, name, *extra):
-    """``tools/train.py LEAF --smoke 1`` with its data pointed at the VOC fixture."""
+    """``tools/train.py LEAF --smoke 1`` with its data pointed at the VOC fixture (in
+    ``work``, or the default work dir when None)."""
     opts = [f'train_dataloader.dataset.data_root={voc_root}',
             f'train_dataloader.dataset.maps_root={voc_root}',
             'train_dataloader.dataset.data_prefix.cam_path=activation_maps/VOC2012_TEST',
             f'val_dataloader.dataset.data_root={voc_root}', f'visualizer.name={name}', *extra]
-    load_tool('train').main([leaf, '--smoke', '1', '--work-dir', str(work), '--cfg-options',
-                             *opts])
+    where = ['--work-dir', str(work)] if work is not None else []
+    load_tool('train').main([leaf, '--smoke', '1', *where, '--cfg-options', *opts])
 
 
-def test_smoke_runs_a_real_leaf_on_the_fixtures(tmp_path, voc_root):
+def test_smoke_runs_a_real_leaf_on_the_fixtures(tmp_path, voc_root, monkeypatch):
     """Fails before the fix (no --smoke: 9 to 11 overrides with pipeline indices). The
-    DeepLab-V2 leaf as it ships, with only its data pointed at the fixture."""
-    work = tmp_path / 'smoke'
-    _smoke_on_fixtures(LEAF, work, voc_root, 'smoke_test',
-                       'train_dataloader.dataset.data_prefix.sal_path=saliency_maps/VOC2012_TEST')
-    assert (work / 'iter_1.pth').is_file()
+    DeepLab-V2 leaf as it ships, with only its data pointed at the fixture. Issue 30:
+    its checkpoint holds the weights only, and its test lands in its work dir."""
+    import torch
+    monkeypatch.chdir(tmp_path)
+    _smoke_on_fixtures(LEAF, None, voc_root, 'smoke_test',
+                       'train_dataloader.dataset.data_prefix.sal_path=saliency_maps/VOC2012_TEST',
+                       'train_dataloader.batch_size=1')
+    name = osp.basename(LEAF)[:-3]
+    work = tmp_path / 'work_dirs' / f'{name}_smoke'
+    ckpt = torch.load(work / 'iter_1.pth', map_location='cpu', mmap=True, weights_only=False)
+    assert 'optimizer' not in ckpt and 'param_schedulers' not in ckpt and ckpt['state_dict']
     log = open(next(work.glob('*/*.log'))).read()
     assert '--smoke: 1 iterations' in log and 'mIoU' in log
     assert 'model.pretrained=None' in log and 'validation on 2 images' in log
+    assert 'then --cfg-options, which wins: ' in log and 'train_dataloader.batch_size' in log
+    # the smoke test: 'last' is the smoke run's checkpoint, the results go beside it
+    load_tool('test').main([LEAF, 'last', '--smoke', '--cfg-options',
+                            f'test_dataloader.dataset.data_root={voc_root}',
+                            'visualizer.name=smoke_test_test'])
+    assert os.listdir(tmp_path / 'work_dirs') == [f'{name}_smoke']
+    protocols = list(work.glob('*/protocol.json'))
+    assert len(protocols) == 1 and '"num_images": 2' in protocols[0].read_text()
+
+
+def test_cfg_options_win_over_the_smoke_shrink():
+    """Fails before the fix: --smoke shrank the config after --cfg-options was merged,
+    and silently replaced what the user set."""
+    from mmwsss.utils.smoke import make_smoke_config
+    opts = {'train_dataloader.batch_size': 3, 'model.data_preprocessor.size': (96, 96),
+            'default_hooks.checkpoint.save_optimizer': True}
+    cfg = load_config(LEAF, opts, shrink=make_smoke_config)
+    assert cfg.train_dataloader.batch_size == 3 and cfg.model.data_preprocessor.size == (96, 96)
+    assert cfg.default_hooks.checkpoint.save_optimizer is True
+    # the rest is the smoke's
+    assert cfg.train_cfg.max_iters == 4 and cfg.val_dataloader.dataset.indices == 2
+    assert cfg.default_hooks.checkpoint.save_param_scheduler is False
 
 
 def test_smoke_runs_the_wsss_bed_leaf(tmp_path, voc_root):

@@ -22,10 +22,8 @@ import argparse
 import os.path as osp
 import sys
 
-from mmengine.config import DictAction
-
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
-from mmwsss.utils import find_pseudo_label_step, load_config  # noqa: E402
+from mmwsss.utils import DictAction, find_pseudo_label_step, load_config  # noqa: E402
 from mmwsss.utils.config_check import without_gt_subset  # noqa: E402
 
 

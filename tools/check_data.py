@@ -16,10 +16,8 @@ import argparse
 import os.path as osp
 import sys
 
-from mmengine.config import DictAction
-
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
-from mmwsss.utils import load_config  # noqa: E402
+from mmwsss.utils import DictAction, load_config  # noqa: E402
 from mmwsss.utils.cli import DefaultsHelpFormatter, run_tool  # noqa: E402
 from mmwsss.utils.data_check import check_data_report  # noqa: E402
 

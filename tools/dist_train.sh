@@ -5,6 +5,8 @@
 # Multi-node: NNODES, NODE_RANK, MASTER_ADDR and PORT, e.g. on node 0 of 2:
 #   NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 bash tools/dist_train.sh CONFIG 8
 # PYTHON: the interpreter (default: the README's .venv when there, else python).
+# A total batch (processes x train_dataloader.batch_size) other than the recipe's
+# (auto_scale_lr.base_batch_size) is one warning in the log, saying what to change.
 set -e
 CONFIG=$1
 GPUS=$2

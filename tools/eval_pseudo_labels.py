@@ -33,7 +33,6 @@ import os
 import os.path as osp
 
 import numpy as np
-from mmengine.config import DictAction
 
 from mmwsss.errors import WSSSInputError
 from mmwsss.evaluation import TauSweep, dataset_items, scores_from_confusion
@@ -42,7 +41,7 @@ from mmwsss.evaluation.tau_sweep import leaf_datasets
 from mmwsss.fileio import (CAM_FORMATS, CAMStore, atomic_write, cls_labels_from_label_map,
                            read_label_png)
 from mmwsss.functional import MODES, PseudoLabelRule
-from mmwsss.utils.config_loading import load_config
+from mmwsss.utils.config_loading import DictAction, load_config
 from mmwsss.utils.outputs import OutputLock, check_outside_inputs, refuse_launcher
 from mmwsss.visualization import save_tau_curves
 

@@ -26,12 +26,10 @@ import hashlib
 import os
 import os.path as osp
 
-from mmengine.config import DictAction
-
 from mmwsss.fileio import save_label_png
 from mmwsss.fileio.png import image_hw, read_image
 from mmwsss.utils.config_check import find_pseudo_label_step, without_gt_subset
-from mmwsss.utils.config_loading import load_config
+from mmwsss.utils.config_loading import DictAction, load_config
 from mmwsss.utils.outputs import (OutputLock, check_outside_inputs, dataset_input_dirs,
                                   file_fingerprint, guard_output_dir, is_done, refuse_launcher,
                                   run_parallel)

@@ -37,11 +37,9 @@ import os
 import os.path as osp
 import sys
 
-from mmengine.config import DictAction
-
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 from mmwsss.apis import write_cam_store  # noqa: E402
-from mmwsss.utils import load_config  # noqa: E402
+from mmwsss.utils import DictAction, load_config  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -11,19 +11,20 @@ import os
 import os.path as osp
 import sys
 
-from mmengine.config import DictAction
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import mmwsss  # noqa: E402,F401  (registers datasets, transforms and models)
-from mmwsss.utils import (load_config, register_checkpoint_safe_globals,  # noqa: E402
-                          setup_cpu_distributed)
-from mmwsss.utils.dist import collect_into_work_dir  # noqa: E402
+from mmwsss.utils import (DictAction, check_vis_backends, load_config,  # noqa: E402
+                          register_checkpoint_safe_globals, setup_cpu_distributed)
+from mmwsss.utils.dist import collect_into_work_dir, said_once  # noqa: E402
 from mmwsss.utils.outputs import (check_outside_inputs, config_input_dirs,  # noqa: E402
                                   rank_zero_lock)
+from mmwsss.utils.smoke import SMOKE_VAL_IMAGES, make_smoke_config  # noqa: E402
 
 
-def parse_args():
+def parse_args(argv=None):
     from mmwsss.utils.cli import DefaultsHelpFormatter
     parser = argparse.ArgumentParser(
         formatter_class=DefaultsHelpFormatter,
@@ -56,7 +57,9 @@ def parse_args():
         help='override some settings in the used config, the key-value pair '
         'in xxx=yyy format will be merged into config file. If the value to '
         'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
-        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
+        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]", '
+        'and dict values as a config writes them, e.g. visualizer.vis_backends='
+        '"[dict(type=\'LocalVisBackend\'),dict(type=\'TensorboardVisBackend\')]". '
         'Note that the quotation marks are necessary and that no white space '
         'is allowed.')
     parser.add_argument(
@@ -80,9 +83,16 @@ def parse_args():
         default=min(4, os.cpu_count() or 1),
         help='CRF worker processes per rank (default: min(4, CPUs)); the network '
         'goes on with the next images meanwhile; 0 refines in the main process')
+    parser.add_argument(
+        '--smoke',
+        action='store_true',
+        help='test a smoke run (tools/train.py --smoke): the first %d test images at its '
+        'sizes, SyncBN as BN, work dir work_dirs/<config name>_smoke, where \'last\' is '
+        'its checkpoint (a checkpoint in that folder puts the results there too)'
+        % SMOKE_VAL_IMAGES)
     # torch >= 2.0 launchers pass `--local-rank`
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
 
@@ -113,19 +123,26 @@ def trigger_visualization_hook(cfg, args):
     return cfg
 
 
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
 
-    # load config
-    cfg = load_config(args.config, args.cfg_options)
+    # load config (--cfg-options merged after the --smoke shrink: what the user set wins)
+    cfg = load_config(args.config, args.cfg_options,
+                      shrink=make_smoke_config if args.smoke else None)
     cfg.launcher = args.launcher
+    # a logging backend that cannot start: one line, not mmengine's traceback
+    said_once(check_vis_backends, cfg)
 
     # work_dir is determined in this priority: CLI > segment in file > filename
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+        name = osp.splitext(osp.basename(args.config))[0]
+        folder = osp.dirname(args.checkpoint)
+        if folder and osp.basename(osp.normpath(folder)) == name + '_smoke':
+            cfg.work_dir = folder  # a smoke run's test lands beside its training
+        else:
+            cfg.work_dir = osp.join('./work_dirs', name + ('_smoke' if args.smoke else ''))
     args.checkpoint = resolve_checkpoint(args.checkpoint, cfg)
     collect_into_work_dir(cfg)  # not .dist_test/ in the current directory
 
@@ -169,6 +186,9 @@ def main():
     # log warning followed by a wrong mIoU
     cfg.load_from = None
     runner = Runner.from_cfg(cfg)
+    if args.smoke:  # now that the work dir's log file is open
+        print_log(f'--smoke: the first {SMOKE_VAL_IMAGES} test images, at the smoke run\'s '
+                  'sizes', logger='current')
     try:
         runner.load_checkpoint(args.checkpoint, map_location='cpu', strict=True)
     except (RuntimeError, KeyError, ValueError) as e:

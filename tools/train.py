@@ -12,7 +12,7 @@ import os
 import os.path as osp
 import sys
 
-from mmengine.config import DictAction
+from mmengine.dist import get_world_size
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
@@ -21,11 +21,13 @@ from mmseg.registry import RUNNERS
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import mmwsss  # noqa: E402,F401  (registers datasets, transforms and models)
 from mmwsss.evaluation.protocol import apply_eval_protocol  # noqa: E402
-from mmwsss.utils import (check_label_overwrite, check_pseudo_label_dirs,  # noqa: E402
-                          load_config, register_checkpoint_safe_globals)
+from mmwsss.utils import (DictAction, check_label_overwrite,  # noqa: E402
+                          check_pseudo_label_dirs, check_vis_backends, load_config,
+                          register_checkpoint_safe_globals)
 from mmwsss.utils.cli import DefaultsHelpFormatter, run_tool  # noqa: E402
-from mmwsss.utils.dist import (collect_into_work_dir, device_note,  # noqa: E402
-                               init_distributed, is_main_process)
+from mmwsss.utils.dist import (batch_note, collect_into_work_dir,  # noqa: E402
+                               device_note, init_distributed, is_main_process,
+                               recipe_batch, recipe_gpus, said_once)
 from mmwsss.utils.smoke import (SMOKE_BATCH, SMOKE_CROP, SMOKE_ITERS,  # noqa: E402
                                 SMOKE_VAL_IMAGES, make_smoke_config)
 
@@ -57,7 +59,9 @@ def parse_args(argv=None):
         help='override some settings in the used config, the key-value pair '
         'in xxx=yyy format will be merged into config file. If the value to '
         'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
-        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
+        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]", '
+        'and dict values as a config writes them, e.g. visualizer.vis_backends='
+        '"[dict(type=\'LocalVisBackend\'),dict(type=\'TensorboardVisBackend\')]". '
         'Note that the quotation marks are necessary and that no white space '
         'is allowed.')
     parser.add_argument(
@@ -84,14 +88,22 @@ def parse_args(argv=None):
         metavar='ITERS',
         help='a few minutes on a small machine: this config for ITERS iterations (%d when '
         'not given), %dx%d crops, batch %d, SyncBN as BN, no AMP without a GPU, no '
-        'pretrained weights (no download), validation on %d images, work dir '
-        'work_dirs/<config name>_smoke '
-        '(mmwsss.utils.smoke)' % (SMOKE_ITERS, *SMOKE_CROP, SMOKE_BATCH, SMOKE_VAL_IMAGES))
+        'pretrained weights (no download), validation on %d images, a checkpoint of the '
+        'weights only, work dir work_dirs/<config name>_smoke (mmwsss.utils.smoke); '
+        '--cfg-options is applied after it and wins; tools/test.py --smoke tests it'
+        % (SMOKE_ITERS, *SMOKE_CROP, SMOKE_BATCH, SMOKE_VAL_IMAGES))
     parser.add_argument(
         '--check-data-only',
         action='store_true',
         help='only check the config and every file it reads, then exit (what '
         'tools/dist_train.sh runs once per node before starting the ranks)')
+    parser.add_argument(
+        '--recipe-gpus',
+        action='store_true',
+        help="print how many GPUs make the recipe's total batch "
+        '(auto_scale_lr.base_batch_size) with this per-GPU batch '
+        '(train_dataloader.batch_size), then exit (what tools/slurm_train.sh runs when '
+        'GPUS is not set)')
     # torch >= 2.0 launchers pass `--local-rank`
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
@@ -104,12 +116,26 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
 
-    # load config
-    cfg = load_config(args.config, args.cfg_options, args.pseudo_labels)
+    # load config: --cfg-options is merged after the --smoke shrink, so that what the
+    # user set wins over the smoke's values
+    smoke = []  # what --smoke changed, logged once the work dir's log file is open
+    shrink = (lambda c: smoke.extend(make_smoke_config(c, iters=args.smoke))) \
+        if args.smoke else None
+    cfg = load_config(args.config, args.cfg_options, args.pseudo_labels, shrink=shrink)
     cfg.launcher = args.launcher
-    smoke = make_smoke_config(cfg, iters=args.smoke) if args.smoke else None
-    # after --cfg-options and --smoke, which may change max_iters
+    if smoke and args.cfg_options:
+        smoke.append('then --cfg-options, which wins: ' + ', '.join(args.cfg_options))
+    if args.recipe_gpus:  # the number alone on stdout's last line; a smoke run needs one
+        print(1 if args.smoke else recipe_gpus(cfg))
+        source = recipe_batch(cfg)[1]
+        if not args.smoke and source != 'auto_scale_lr.base_batch_size':
+            print(f"train.py: the recipe's total batch is read from {source}", file=sys.stderr)
+        return
+    # last: after --cfg-options and --smoke, which may change max_iters
     protocol = apply_eval_protocol(cfg)
+    # a logging backend that cannot start: one line, not mmengine's traceback after the
+    # config dump
+    said_once(check_vis_backends, cfg)
 
     # the process group first: start-up checks then run once, not once per rank
     init_distributed(cfg, args.launcher)
@@ -117,6 +143,8 @@ def main(argv=None):
         note = device_note(args.launcher)
         if note:
             print_log(note, logger='current', level=logging.WARNING)
+    # world size x per-GPU batch against the recipe's (not under --smoke: batch 2 on purpose)
+    batch = batch_note(cfg, get_world_size()) if not args.smoke and is_main_process() else None
     # dist_train.sh checks once per node before it starts the ranks
     if os.environ.get('MMWSSS_DATA_CHECKED') != '1':
         problems = preflight(cfg, args.skip_data_check)
@@ -169,6 +197,8 @@ def main(argv=None):
 
     if smoke:  # now that the work dir's log file is open
         print_log('--smoke: ' + '; '.join(smoke), logger='current')
+    if batch:
+        print_log(batch, logger='current', level=logging.WARNING)
     for line in protocol:
         print_log(line, logger='current')
     if args.resume:

@@ -12,3 +12,6 @@ _base_ = [
 ]
 crop_size = (448, 448)
 model = dict(data_preprocessor=dict(size=crop_size), num_classes=20)
+# the recipe's total batch (1 GPU x 8): tools/slurm_train.sh starts as many GPUs as
+# keep it, and every launcher warns when a run's differs (enable=True scales the lr)
+auto_scale_lr = dict(enable=False, base_batch_size=8)

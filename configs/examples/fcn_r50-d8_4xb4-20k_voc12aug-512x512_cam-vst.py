@@ -40,3 +40,6 @@ val_dataloader = dict(dataset=dict(
     data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug')))
 test_dataloader = val_dataloader
 default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook'))
+# the recipe's total batch (4 GPUs x 4): tools/slurm_train.sh starts as many GPUs as
+# keep it, and every launcher warns when a run's differs (enable=True scales the lr)
+auto_scale_lr = dict(enable=False, base_batch_size=16)

@@ -225,3 +225,49 @@ def check_label_overwrite(cfg, sections=('train_dataloader', )) -> None:
         raise WSSSConfigError('LoadAnnotations after SaliencyPseudoLabel replaces every pseudo '
                               'label by the GT mask; remove it from: ' + ', '.join(bad))
     check_ignore_index(cfg, sections)
+
+
+# mmengine's logging backends (``visualizer.vis_backends``): what each imports when it
+# starts, and the one command that installs it. mmengine imports it at the Runner's
+# start, after printing the whole config, and its ImportError ends in a traceback.
+VIS_BACKEND_NEEDS = {
+    'TensorboardVisBackend': (('torch.utils.tensorboard', ), "pip install -e '.[tensorboard]'"),
+    'WandbVisBackend': (('wandb', ), 'pip install wandb'),
+    'MLflowVisBackend': (('mlflow', ), 'pip install mlflow'),
+    'ClearMLVisBackend': (('clearml', ), 'pip install clearml'),
+    'NeptuneVisBackend': (('neptune', ), 'pip install neptune'),
+    'DVCLiveVisBackend': (('dvclive', 'pygit2'), 'pip install dvclive'),
+    'AimVisBackend': (('aim', ), 'pip install aim'),
+}
+
+
+def check_vis_backends(cfg) -> None:
+    """Every logging backend of ``cfg.visualizer.vis_backends`` can start here:
+    each is a ``dict(type=...)`` and the package it imports is installed
+    (:data:`VIS_BACKEND_NEEDS`; other backends are left to their class).
+
+    Raises:
+        WSSSConfigError: naming the backend and the command that installs it.
+    """
+    import importlib
+    backends = (cfg.get('visualizer') or {}).get('vis_backends') or []
+    if isinstance(backends, dict):
+        backends = [backends]
+    bad, commands = [], []
+    for i, backend in enumerate(backends):
+        if not isinstance(backend, dict):
+            bad.append(f'visualizer.vis_backends.{i} is {backend!r}, not a dict: write '
+                       "dict(type='TensorboardVisBackend')")
+            continue
+        kind = str(backend.get('type', '')).split('.')[-1]
+        modules, command = VIS_BACKEND_NEEDS.get(kind, ((), None))
+        for module in modules:
+            try:
+                importlib.import_module(module)
+            except ImportError as e:
+                bad.append(f'{kind} needs {module}, which does not import here ({e})')
+                commands.append(command)
+                break
+    if bad:
+        fix = f"; install it: {' && '.join(dict.fromkeys(commands))}" if commands else ''
+        raise WSSSConfigError('visualizer.vis_backends: ' + '; '.join(bad) + fix)

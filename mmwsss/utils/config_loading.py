@@ -1,5 +1,6 @@
 """Loading a config as every mmwsss tool does: renamed configs, checked
-``--cfg-options``, and the τ sweep's result as the pseudo-label source."""
+``--cfg-options`` (with ``dict(...)`` values), and the τ sweep's result as the
+pseudo-label source."""
 import functools
 import inspect
 import json
@@ -7,9 +8,10 @@ import logging
 import os
 import os.path as osp
 import re
-from typing import List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 from mmengine.config import Config
+from mmengine.config import DictAction as _MMEngineDictAction
 from mmengine.logging import print_log
 
 from mmwsss.errors import WSSSConfigError
@@ -97,6 +99,73 @@ CONFIG_ALIASES = {
     'wsss/segformer_mitb5_eps_vst.py':
         'wsss/segformer_mit-b5_8xb2-40k_voc12aug-512x512_eps-vst.py',
 }
+
+
+def _split_top_level(text: str) -> List[str]:
+    """``text`` split at the commas outside every bracket."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += char in '(['
+        depth -= char in ')]'
+        if char == ',' and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p for p in parts if p]
+
+
+def _closes_at_end(text: str, open_at: int) -> bool:
+    """Whether the bracket opened at ``text[open_at]`` closes at the last character."""
+    depth = 0
+    for i in range(open_at, len(text)):
+        depth += text[i] in '(['
+        depth -= text[i] in ')]'
+        if depth == 0:
+            return i == len(text) - 1
+    return False
+
+
+def parse_option_value(val: str):
+    """A ``--cfg-options`` value as mmengine's ``DictAction`` parses it (numbers,
+    booleans, ``None``, ``[a,b]`` lists, ``(a,b)`` tuples, nested; quotes and
+    spaces dropped), plus ``dict(key=value,...)`` at any depth, as a config file
+    writes it: ``visualizer.vis_backends="[dict(type='LocalVisBackend'),
+    dict(type='TensorboardVisBackend')]"``. mmengine 0.10.7 keeps such an element
+    as the string ``"dict(type='LocalVisBackend')"``, which fails only when the
+    Runner builds it.
+
+    Raises:
+        WSSSConfigError: for unbalanced brackets or a ``dict(...)`` item that is
+            not ``key=value``.
+    """
+    val = val.strip('\'"').replace(' ', '')
+    if val.count('(') != val.count(')') or val.count('[') != val.count(']'):
+        raise WSSSConfigError(f'--cfg-options: unbalanced brackets in {val!r}')
+    if val.startswith('dict(') and _closes_at_end(val, 4):
+        out = {}
+        for item in _split_top_level(val[5:-1]):
+            key, eq, value = item.partition('=')
+            if not eq or not key.isidentifier():
+                raise WSSSConfigError(f'--cfg-options: {item!r} in {val!r} is not key=value '
+                                      "(write dict(type='LocalVisBackend'), as in a config)")
+            out[key] = parse_option_value(value)
+        return out
+    if val[:1] in '([' and _closes_at_end(val, 0):
+        items = [parse_option_value(v) for v in _split_top_level(val[1:-1])]
+        return tuple(items) if val[0] == '(' else items
+    if ',' in val:  # key=a,b as mmengine: a list
+        return [parse_option_value(v) for v in _split_top_level(val)]
+    return _MMEngineDictAction._parse_int_float_bool(val)
+
+
+class DictAction(_MMEngineDictAction):
+    """mmengine's ``DictAction`` for ``--cfg-options``, whose values may also hold
+    ``dict(...)`` as a config file writes it (:func:`parse_option_value`)."""
+
+    @staticmethod
+    def _parse_iterable(val: str):
+        return parse_option_value(val)
+
 
 # Top-level keys read after loading by mmengine's Runner (``runner_keys()``: what
 # ``Runner.from_cfg`` passes on and what the Runner reads from ``self.cfg``, taken
@@ -387,15 +456,20 @@ def apply_sweep_result(cfg: Config, best_json: str) -> dict:
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None,
-                pseudo_labels: Optional[str] = None) -> Config:
+                pseudo_labels: Optional[str] = None,
+                shrink: Optional[Callable[[Config], Any]] = None) -> Config:
     """Load a config as mmwsss's tools do.
 
     Args:
         path (str): config file (an old, renamed name works with a warning).
         cfg_options (dict, optional): ``--cfg-options``, checked by
-            :func:`check_cfg_options` and merged.
+            :func:`check_cfg_options` on the config as written and merged.
         pseudo_labels (str, optional): a τ sweep's ``best.json`` (or its folder)
             applied by :func:`apply_sweep_result`.
+        shrink (callable, optional): changes the config in place before
+            ``cfg_options`` is merged (``--smoke``, see
+            :func:`mmwsss.utils.smoke.make_smoke_config`): what the user set
+            explicitly wins over it.
     """
     try:
         cfg = Config.fromfile(resolve_config_path(path))
@@ -408,6 +482,9 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
         raise
     if cfg_options:
         check_cfg_options(cfg, cfg_options)
+    if shrink is not None:
+        shrink(cfg)
+    if cfg_options:
         cfg.merge_from_dict(cfg_options)
     if pseudo_labels:
         apply_sweep_result(cfg, pseudo_labels)

@@ -1,4 +1,5 @@
-"""Distributed training on machines without CUDA (gloo, DDP on CPU).
+"""Distributed training on machines without CUDA (gloo, DDP on CPU), and the
+recipe's total batch that the launchers keep.
 
 mmengine's ``pytorch`` launcher calls ``torch.cuda.set_device`` before
 ``init_process_group`` and wraps the model in DDP with
@@ -8,7 +9,9 @@ own ``init_dist``), wrap with ``device_ids=None`` and turn SyncBN (CUDA only)
 into BN. With CUDA nothing changes.
 """
 import os
-from typing import Any, Optional
+import os.path as osp
+import re
+from typing import Any, Callable, Optional, Tuple
 
 import torch
 import torch.distributed as torch_dist
@@ -119,6 +122,20 @@ def is_main_process() -> bool:
     return os.environ.get('RANK', '0') == '0'
 
 
+def said_once(check: Callable, *args) -> None:
+    """Run ``check(*args)``, a start-up check that every rank of a job runs alike
+    (before or after the process group starts): its user error (``MMWSSSError``)
+    is raised on rank 0 only, the other ranks exit with code 1 and say nothing,
+    so that the job prints it once."""
+    from mmwsss.errors import MMWSSSError
+    try:
+        check(*args)
+    except MMWSSSError:
+        if is_main_process():
+            raise
+        raise SystemExit(1) from None
+
+
 def collect_into_work_dir(cfg) -> bool:
     """Under a launcher, add ``CollectDirHook`` to ``cfg.custom_hooks``: the ranks'
     metric results are gathered in ``<work_dir>/.dist_collect``, not in a
@@ -132,3 +149,68 @@ def collect_into_work_dir(cfg) -> bool:
         return False
     cfg.custom_hooks = hooks + [dict(type='CollectDirHook')]
     return True
+
+
+def recipe_batch(cfg) -> Optional[Tuple[int, str]]:
+    """The recipe's total batch (all GPUs together) and where it was read, or None.
+
+    Read from ``auto_scale_lr.base_batch_size``, where mmseg's and mmdet's
+    configs record it and what mmengine scales the learning rate against; else
+    from ``_{gpus}xb{batch}`` in the config's file name (an own config that
+    records nothing: the source says so).
+    """
+    base = (cfg.get('auto_scale_lr') or {}).get('base_batch_size')
+    if base:
+        return int(base), 'auto_scale_lr.base_batch_size'
+    found = re.search(r'_(\d+)xb(\d+)', osp.basename(cfg.filename or ''))
+    if found:
+        gpus, batch = map(int, found.groups())
+        return gpus * batch, (f"the config's name, _{gpus}xb{batch}; record it as auto_scale_lr "
+                              f'= dict(enable=False, base_batch_size={gpus * batch})')
+    return None
+
+
+def recipe_gpus(cfg) -> int:
+    """How many GPUs (processes) make the recipe's total batch with the config's
+    per-GPU batch (``train_dataloader.batch_size``, after ``--cfg-options``).
+
+    Raises:
+        WSSSConfigError: when the config records no recipe batch, or the per-GPU
+            batch does not divide it; the message says what to set.
+    """
+    from mmwsss.errors import WSSSConfigError
+    found = recipe_batch(cfg)
+    if found is None:
+        raise WSSSConfigError(
+            f'{cfg.filename} records no total batch (auto_scale_lr.base_batch_size, nor '
+            '_{gpus}xb{batch} in its name): set GPUS=N, or add auto_scale_lr = '
+            'dict(enable=False, base_batch_size=N) to the config')
+    total, source = found
+    batch = cfg.train_dataloader.batch_size
+    if total % batch:
+        raise WSSSConfigError(
+            f'the per-GPU batch {batch} (train_dataloader.batch_size) does not divide the '
+            f"recipe's total batch {total} ({source}): set GPUS=N, or a batch_size that does")
+    return total // batch
+
+
+def batch_note(cfg, world_size: int) -> Optional[str]:
+    """A warning when ``world_size`` processes × the per-GPU batch is not the
+    recipe's total batch (:func:`recipe_batch`), saying what to change; None
+    when it is, or when the config records no recipe batch."""
+    found = recipe_batch(cfg)
+    batch = cfg.train_dataloader.batch_size
+    if found is None or world_size * batch == found[0]:
+        return None
+    total, source = found
+    real = world_size * batch
+    msg = (f"total batch {real} ({world_size} process{'es' if world_size > 1 else ''} x "
+           f"{batch}) is not the recipe's {total} ({source})")
+    if (cfg.get('auto_scale_lr') or {}).get('enable'):
+        return f'{msg}: mmengine scales the learning rate by {real}/{total} ' \
+            '(auto_scale_lr.enable=True)'
+    gpus = f'{total // batch} GPUs (tools/dist_train.sh CONFIG {total // batch}), or ' \
+        if total % batch == 0 else ''
+    return (f"{msg}: the results will not be the recipe's; use {gpus}"
+            f'--cfg-options auto_scale_lr.enable=True to scale the learning rate by '
+            f'{real}/{total}')

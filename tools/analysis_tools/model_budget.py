@@ -19,9 +19,9 @@ import sys  # noqa: E402
 
 ROOT = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..')
 sys.path.insert(0, ROOT)
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 
-from mmwsss.utils import load_config, sync_bn_to_bn  # noqa: E402
+from mmwsss.utils import DictAction, load_config, sync_bn_to_bn  # noqa: E402
 
 _STATE_BUFFERS = dict(SGD=1, Adam=2, AdamW=2)
 

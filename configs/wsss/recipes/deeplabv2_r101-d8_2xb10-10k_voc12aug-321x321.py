@@ -29,3 +29,6 @@ test_pipeline = [
 train_dataloader = dict(batch_size=10, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# the recipe's total batch (2 GPUs x 10): tools/slurm_train.sh starts as many GPUs as
+# keep it, and every launcher warns when a run's differs (enable=True scales the lr)
+auto_scale_lr = dict(enable=False, base_batch_size=20)

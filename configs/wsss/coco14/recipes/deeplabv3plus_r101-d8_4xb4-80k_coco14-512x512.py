@@ -16,3 +16,6 @@ model = dict(
 train_dataloader = dict(batch_size=4, num_workers=4)
 # checkpoints written under a temporary name, then renamed: a crash never loses the last one
 default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook', max_keep_ckpts=3))  # 0.47 GiB each
+# the recipe's total batch (4 GPUs x 4): tools/slurm_train.sh starts as many GPUs as
+# keep it, and every launcher warns when a run's differs (enable=True scales the lr)
+auto_scale_lr = dict(enable=False, base_batch_size=16)

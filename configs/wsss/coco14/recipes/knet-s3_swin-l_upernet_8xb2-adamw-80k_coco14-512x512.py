@@ -19,3 +19,6 @@ model = dict(
         kernel_generate_head=dict(num_classes=81)),
     auxiliary_head=dict(num_classes=81))
 train_dataloader = dict(batch_size=2, num_workers=2)
+# the recipe's total batch (8 GPUs x 2): tools/slurm_train.sh starts as many GPUs as
+# keep it, and every launcher warns when a run's differs (enable=True scales the lr)
+auto_scale_lr = dict(enable=False, base_batch_size=16)

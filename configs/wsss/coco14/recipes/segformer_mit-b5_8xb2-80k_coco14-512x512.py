@@ -12,3 +12,6 @@ crop_size = (512, 512)
 data_preprocessor = dict(size=crop_size)
 model = dict(data_preprocessor=data_preprocessor, decode_head=dict(num_classes=81))
 train_dataloader = dict(batch_size=2, num_workers=2)
+# the recipe's total batch (8 GPUs x 2): tools/slurm_train.sh starts as many GPUs as
+# keep it, and every launcher warns when a run's differs (enable=True scales the lr)
+auto_scale_lr = dict(enable=False, base_batch_size=16)
