@@ -24,6 +24,7 @@ from mmwsss.evaluation.protocol import apply_eval_protocol  # noqa: E402
 from mmwsss.utils import (check_label_overwrite, check_pseudo_label_dirs,  # noqa: E402
                           load_config, register_checkpoint_safe_globals)
 from mmwsss.utils.cli import DefaultsHelpFormatter, run_tool  # noqa: E402
+from mmwsss.utils.config_check import check_config_values  # noqa: E402
 from mmwsss.utils.dist import (collect_into_work_dir, device_note,  # noqa: E402
                                init_distributed, is_main_process)
 from mmwsss.utils.smoke import (SMOKE_BATCH, SMOKE_CROP, SMOKE_ITERS,  # noqa: E402
@@ -110,6 +111,9 @@ def main(argv=None):
     smoke = make_smoke_config(cfg, iters=args.smoke) if args.smoke else None
     # after --cfg-options and --smoke, which may change max_iters
     protocol = apply_eval_protocol(cfg)
+    # a value our transforms or datasets refuse: one line now, not a traceback
+    # after the config dump once the dataloader is built
+    check_config_values(cfg)
 
     # the process group first: start-up checks then run once, not once per rank
     init_distributed(cfg, args.launcher)

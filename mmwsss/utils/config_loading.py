@@ -208,13 +208,21 @@ def _mistyped_argument(node: dict, leaf: str, parent: str = '') -> Optional[str]
     CheckpointHook at the first save). A key far from every argument of a
     class with ``**kwargs`` is left to the class.
     """
-    import difflib
     if not isinstance(node, dict) or leaf in node:
         return None
     # a WSSS dataset's pseudo_label_cfg is the SaliencyPseudoLabel step, type left out
     type_name = node.get('type', 'SaliencyPseudoLabel' if parent == 'pseudo_label_cfg' else None)
     if not isinstance(type_name, str):
         return None
+    return unknown_argument(type_name, leaf)
+
+
+def unknown_argument(type_name: str, leaf: str) -> Optional[str]:
+    """Why ``leaf`` is not an argument of the registered class ``type_name``
+    (no such argument and no ``**kwargs``, or a near miss of one of its
+    arguments), or None (an argument, or left to a class with ``**kwargs``;
+    a class no registry has)."""
+    import difflib
     found = _init_args(type_name.split('.')[-1])
     if not found or leaf in found[0]:
         return None
