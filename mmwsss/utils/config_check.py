@@ -35,10 +35,13 @@ def _find_map_datasets(node: Any, where: str) -> List[Tuple[str, dict]]:
 def _dataset_map_dirs(ds: dict):
     """(key, folder) of the maps a WSSS dataset reads, as the dataset joins them."""
     root = ds.get('maps_root') if ds.get('maps_root') is not None else ds.get('data_root')
-    mode = (ds.get('pseudo_label_cfg') or {}).get('mode', 'saliency')
+    plc = ds.get('pseudo_label_cfg') or {}
+    # no saliency folder is read in no_saliency mode, nor from a packed store (its
+    # files hold the saliency maps)
+    no_sal = plc.get('mode', 'saliency') == 'no_saliency' or plc.get('cam_format') == 'packed'
     for key in ('cam_path', 'sal_path'):
         folder = ds['data_prefix'].get(key)
-        if folder is None or (key == 'sal_path' and mode == 'no_saliency'):
+        if folder is None or (key == 'sal_path' and no_sal):
             continue
         if root and not osp.isabs(folder):
             folder = osp.join(root, folder)
