@@ -82,6 +82,30 @@ def read_store_record(cam_dir: str) -> Optional[dict]:
     return settings
 
 
+def check_store_format(cam_dir: str, cam_format: str) -> None:
+    """Refuse a local store folder that holds no file of the format it is read
+    as (a store read as another tool's default), naming the ``--cam-format``
+    its files suggest, before a first image fails or every image is listed as
+    missing.
+
+    Raises:
+        WSSSInputError: naming the folder, the format and the option.
+    """
+    check_cam_format(cam_format)
+    suffix = dict(bed_png='.png', **_SUFFIX)
+    try:
+        names = os.listdir(cam_dir)
+    except OSError:
+        raise WSSSInputError('CAM store (--cam-dir) not found', path=cam_dir) from None
+    if any(n.endswith(suffix[cam_format]) for n in names):
+        return
+    found = [f for f, sfx in suffix.items() if any(n.endswith(sfx) for n in names)]
+    hint = f': it holds {suffix[found[0]]} files, give --cam-format {found[0]}' if found else \
+        f' (give --cam-format, one of {", ".join(CAM_FORMATS)})'
+    raise WSSSInputError(f'no {cam_format} CAM file (*{suffix[cam_format]}) in the CAM store, '
+                         f'read as --cam-format {cam_format}{hint}', path=cam_dir)
+
+
 def recorded_cam_format(cam_dir: str) -> Optional[str]:
     """The ``cam_format`` recorded in ``<cam_dir>/meta.json``, if any
     (:func:`read_store_record`)."""

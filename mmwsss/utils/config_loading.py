@@ -335,7 +335,9 @@ def read_sweep_result(best_json: str) -> dict:
     if best['mode'] not in MODES:
         bad.append(f"mode must be one of {list(MODES)}, got {best['mode']!r}")
     sal_dir = best.get('sal_dir')
-    if best['mode'] == 'saliency' and (not isinstance(sal_dir, str) or not sal_dir):
+    # a packed store's files hold the saliency maps: no folder to point at
+    if best['mode'] == 'saliency' and best.get('cam_format') != 'packed' and \
+            (not isinstance(sal_dir, str) or not sal_dir):
         bad.append(f"mode 'saliency' needs sal_dir, a folder path; got {sal_dir!r}")
     if best.get('cam_format') is not None and best['cam_format'] not in CAM_FORMATS:
         bad.append(f"cam_format must be one of {list(CAM_FORMATS)}, got {best['cam_format']!r}")
@@ -375,7 +377,10 @@ def apply_sweep_result(cfg: Config, best_json: str) -> dict:
     for key in ('cam_format', 'sal_threshold', 'ignore_unassigned'):
         if best.get(key) is not None:
             step[key] = best[key]
-    sal_dir = best.get('sal_dir') if best['mode'] != 'no_saliency' else None
+    # a packed store's files hold the saliency maps, which training reads (a
+    # best.json of an older sweep may name the folder they were packed from)
+    packed = best.get('cam_format') == 'packed'
+    sal_dir = best.get('sal_dir') if best['mode'] != 'no_saliency' and not packed else None
     plc = ds.pseudo_label_cfg
     plc.update(step)
     # a folder set on the step overrides the dataset's: replace it too
@@ -388,8 +393,9 @@ def apply_sweep_result(cfg: Config, best_json: str) -> dict:
     applied = dict(step, cam_dir=best['cam_dir'], sal_dir=sal_dir)
     if os.environ.get('RANK', '0') == '0':  # once per job, not per rank
         fmt = plc.get('cam_format', 'bed_png')
+        sal = 'the packed files' if packed and best['mode'] == 'saliency' else sal_dir
         print_log(f"--pseudo-labels {best_json}: CAM store {best['cam_dir']} ({fmt}), "
-                  f"saliency {sal_dir or 'none'}, τ={best['tau']:g}, mode {best['mode']}, "
+                  f"saliency {sal or 'none'}, τ={best['tau']:g}, mode {best['mode']}, "
                   f"crf {best.get('crf') or 'none'}", logger='current', level=logging.INFO)
     return applied
 
