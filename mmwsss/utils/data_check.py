@@ -137,12 +137,16 @@ def map_folders(ds: dict) -> Tuple[List[MapFolder], List[str]]:
 
     def add(what, step_key, step, arg, prefix_key, fmt, suffix='.png'):
         if step.get(arg) is not None:
-            folders.append(MapFolder(f'{step_key}.{arg}', step[arg], what, fmt, suffix))
+            found = MapFolder(f'{step_key}.{arg}', step[arg], what, fmt, suffix)
         elif prefix.get(prefix_key) is not None:
-            folders.append(MapFolder(prefix_key, prefix[prefix_key], what, fmt, suffix))
+            found = MapFolder(prefix_key, prefix[prefix_key], what, fmt, suffix)
         else:
             problems.append(f'{step_key}: no {what} folder: set {step_key}.{arg}, or '
                             f'{prefix_key} on a WSSS dataset')
+            return
+        # two steps reading the same files: checked (and named) once
+        if all((f.folder, f.fmt, f.suffix) != (found.folder, fmt, suffix) for f in folders):
+            folders.append(found)
 
     key, step = pseudo_label_step(ds)
     if step is not None:
