@@ -33,3 +33,21 @@ class WSSSInputError(MMWSSSError, ValueError):
         super().__init__(f'{prefix}: {msg}' if prefix else msg)
         self.img_id = img_id
         self.path = path
+
+
+def check_arg(name: str, ok: bool, allowed: str, value, choices=()) -> None:
+    """Refuse a bad argument value: ``<name> must be <allowed>, got <value>``,
+    and the closest of ``choices`` when one is close (a misspelled name).
+
+    The message starts with the argument's name, so that the start-up check
+    (:func:`mmwsss.utils.config_check.check_config_values`) can put the config
+    key in front of it.
+
+    Raises:
+        WSSSConfigError: unless ``ok``.
+    """
+    if not ok:
+        import difflib
+        close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ''
+        raise WSSSConfigError(f'{name} must be {allowed}, got {value!r}{hint}')

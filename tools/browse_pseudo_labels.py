@@ -78,6 +78,8 @@ def main(argv=None):
                            step.get('sal_threshold', 0.2), step.get('ignore_unassigned', True),
                            step.get('ignore_index', 255))
     store = CAMStore(cam_dir, step.get('cam_format', 'bed_png'), step.get('allow_pickle', False))
+    if store.holds_saliency:  # its files hold the saliency maps, as in training
+        sal_dir = None
     from mmwsss.utils.outputs import check_outside_inputs, dataset_input_dirs
     check_outside_inputs(args.out_dir, dict(dataset_input_dirs(dataset),
                                             **{'CAM store': cam_dir, 'saliency folder': sal_dir}))

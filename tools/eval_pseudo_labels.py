@@ -1,7 +1,7 @@
 """Score the pseudo labels of a CAM store (+ saliency) against GT over a τ sweep.
 
     python tools/eval_pseudo_labels.py CONFIG --cam-dir DIR --out-dir OUT
-        [--cam-format npz|bed_png|npy_dict] [--sal-dir DIR]
+        [--cam-format npz|bed_png|npy_dict|packed] [--sal-dir DIR]
         [--mode saliency|no_saliency] [--taus 0.05 0.1 ... | --tau-range START STOP STEP]
         [--sal-threshold 0.2] [--no-ignore-unassigned] [--select excl|miss]
         [--split cam_dataloader] [--nproc N] [--allow-pickle] [--cfg-options ...]
@@ -13,7 +13,10 @@ Each image is read once and its pseudo labels made for every τ by the same
 rule as training (``PseudoLabelRule``, i.e. ``make_pseudo_label``). Every image
 must have its CAMs: the missing ones are listed and nothing is scored. Without
 ``--cam-format``, the format recorded in ``CAM_DIR/meta.json`` by
-tools/make_cams.py is used (else ``npz``).
+tools/make_cams.py or tools/pack_maps.py is used (else ``npz``). A ``packed``
+store holds the saliency maps: ``--mode saliency`` then takes no ``--sal-dir``
+and reads them from the pack, as training does (``best.json`` records
+``saliency_source: packed``).
 
 Writes to OUT: ``tau_sweep.csv`` (one row per τ: mIoU with predicted-ignore
 pixels excluded (as EPS reports) and counted as misses, mean precision and
@@ -40,6 +43,7 @@ from mmwsss.evaluation.tau_grid import choose_tau
 from mmwsss.evaluation.tau_sweep import leaf_datasets
 from mmwsss.fileio import (CAM_FORMATS, CAMStore, atomic_write, cls_labels_from_label_map,
                            read_label_png)
+from mmwsss.fileio.cam_store import check_store_format, read_store_record
 from mmwsss.functional import MODES, PseudoLabelRule
 from mmwsss.utils.config_loading import DictAction, load_config
 from mmwsss.utils.outputs import OutputLock, check_outside_inputs, refuse_launcher
@@ -56,7 +60,8 @@ def parse_args(argv=None):
     p.add_argument('--out-dir', required=True, help='folder for the CSV, plot and best.json')
     p.add_argument('--cam-format', default=None, choices=CAM_FORMATS,
                    help='default: the one CAM_DIR/meta.json records, else npz')
-    p.add_argument('--sal-dir', default=None, help='saliency maps (mode saliency)')
+    p.add_argument('--sal-dir', default=None,
+                   help='saliency maps (mode saliency; not with a packed store, which holds them)')
     p.add_argument('--mode', default='saliency', choices=MODES)
     g = p.add_mutually_exclusive_group()
     g.add_argument('--taus', type=float, nargs='+', help='thresholds to score')
@@ -98,8 +103,24 @@ def parse_args(argv=None):
         p.error(f'--max-ignored must be in [0, 1], got {args.max_ignored}')
     if args.crf and args.mode != 'no_saliency':
         p.error('--crf refines CAM-only labels: use it with --mode no_saliency')
-    if args.mode == 'saliency' and args.sal_dir is None:
-        p.error('--sal-dir is required with --mode saliency')
+    recorded = read_store_record(args.cam_dir) or {}
+    if args.cam_format is not None and recorded.get('cam_format') not in (None, args.cam_format):
+        p.error(f'--cam-format {args.cam_format}, but {args.cam_dir}/meta.json records '
+                f"{recorded['cam_format']} (leave --cam-format out to use it)")
+    args.cam_format = args.cam_format or recorded.get('cam_format') or 'npz'
+    # a packed store's files hold the saliency maps, as training reads them
+    packed = args.cam_format == 'packed'
+    if packed and args.sal_dir is not None:
+        p.error(f"--sal-dir: the packed store {args.cam_dir} holds each image's saliency map "
+                '(training reads those); leave --sal-dir out')
+    if args.mode == 'saliency' and args.sal_dir is None and not packed:
+        p.error('--sal-dir is required with --mode saliency (but with a packed store, whose '
+                'files hold the saliency maps)')
+    if packed and args.mode == 'saliency' and 'sal_dir' in recorded and not recorded['sal_dir']:
+        p.error(f'--mode saliency: the packed store {args.cam_dir} holds no saliency maps '
+                '(packed without --sal-dir): repack it with tools/pack_maps.py --sal-dir, or '
+                'use --mode no_saliency')
+    args.pack_sal_dir = recorded.get('sal_dir') if packed else None
     if args.mode == 'no_saliency':  # flags that would be silently unread
         given = [f for f, v in (('--sal-dir', args.sal_dir),
                                 ('--sal-threshold', args.sal_threshold),
@@ -113,33 +134,7 @@ def parse_args(argv=None):
         p.error(f'--sal-threshold must be a number in [0, 1], got {args.sal_threshold}')
     if args.nproc < 1:
         p.error(f'--nproc must be >= 1, got {args.nproc}')
-    recorded = recorded_cam_format(args.cam_dir)
-    if args.cam_format is not None and recorded not in (None, args.cam_format):
-        p.error(f'--cam-format {args.cam_format}, but {args.cam_dir}/meta.json records '
-                f'{recorded} (leave --cam-format out to use it)')
-    args.cam_format = args.cam_format or recorded or 'npz'
     return args
-
-
-def recorded_cam_format(cam_dir):
-    """The ``cam_format`` that tools/make_cams.py recorded for the store, if any."""
-    path = osp.join(cam_dir, 'meta.json')
-    if not osp.isfile(path):
-        return None
-    try:
-        with open(path, encoding='utf-8') as f:
-            meta = json.load(f)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise WSSSInputError(f'not valid JSON ({e}); give --cam-format', path=path) from None
-    settings = meta.get('settings') if isinstance(meta, dict) else None
-    if not isinstance(meta, dict) or not isinstance(settings, (dict, type(None))):
-        raise WSSSInputError('a damaged CAM store record: not the object of settings '
-                             'tools/make_cams.py writes; give --cam-format', path=path)
-    fmt = (settings or {}).get('cam_format') or meta.get('cam_format')
-    if fmt is not None and fmt not in CAM_FORMATS:
-        raise WSSSInputError(f'a damaged CAM store record: cam_format must be one of '
-                             f'{list(CAM_FORMATS)}, got {fmt!r}', path=path)
-    return fmt
 
 
 def build_items(cfg, split):
@@ -237,6 +232,7 @@ def main(argv=None):
                                         'saliency folder (--sal-dir)': args.sal_dir})
     cfg = load_config(args.config, args.cfg_options)
     items, num_classes, class_names = build_items(cfg, args.split)
+    check_store_format(args.cam_dir, args.cam_format)
     store = CAMStore(args.cam_dir, args.cam_format, args.allow_pickle)
     rule = PseudoLabelRule(mode=args.mode, sal_threshold=args.sal_threshold,
                            ignore_unassigned=not args.no_ignore_unassigned)
@@ -257,12 +253,23 @@ def main(argv=None):
     return summary
 
 
+def _saliency_source(args):
+    """Where the saliency maps scored came from: ``'sal_dir'``, ``'packed'``
+    (the packed store's own files), or None (``no_saliency`` mode)."""
+    if args.mode != 'saliency':
+        return None
+    return 'packed' if args.cam_format == 'packed' else 'sal_dir'
+
+
 def _sweep_and_write(args, cfg, items, num_classes, class_names, store, rule):
     job = TauSweep(store, rule, tuple(args.taus), num_classes, args.sal_dir, args.crf)
     cm = job.run(items, args.nproc)
     scores = scores_from_confusion(cm)
     meta = dict(cam_dir=osp.abspath(args.cam_dir), cam_format=args.cam_format,
-                sal_dir=args.sal_dir and osp.abspath(args.sal_dir), mode=args.mode,
+                sal_dir=args.sal_dir and osp.abspath(args.sal_dir),
+                saliency_source=_saliency_source(args),
+                # the folder a pack's saliency maps were packed from, as it records it
+                packed_from_sal_dir=args.pack_sal_dir, mode=args.mode,
                 sal_threshold=args.sal_threshold, ignore_unassigned=rule.ignore_unassigned,
                 num_images=len(items), taus=list(args.taus), split=args.split,
                 split_list=split_lists(cfg[args.split]['dataset']),

@@ -12,6 +12,11 @@ those of the source store bit for bit: CAMs are packed as stored (uint8 PNG or
 npz values); float CAMs are refused unless ``--quantize`` (round(255·cam)).
 A packed store is never the default: WSSS-BED's PNGs stay the input of record.
 
+The source's format is the one its ``meta.json`` records (tools/make_cams.py
+writes it), else ``bed_png`` (WSSS-BED's released maps have none), or
+``--cam-format``; a folder without a file of that format is refused with the
+``--cam-format`` its files suggest.
+
 Images: ``--cls-label-file`` (WSSS-BED list, ``<img_id> <c> ...``) packs exactly
 the listed classes of each image; ``--ann-file`` (one id a line) packs every
 class the store holds for the image. Resumable: images already packed are
@@ -33,7 +38,8 @@ import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 from mmwsss.fileio import CAMStore, parse_cls_label_file, read_id_list  # noqa: E402
-from mmwsss.fileio.cam_store import pack_image  # noqa: E402
+from mmwsss.fileio.cam_store import (check_store_format, pack_image,  # noqa: E402
+                                     recorded_cam_format)
 from mmwsss.fileio.packed_maps import SUFFIX, VERSION, packed_path  # noqa: E402
 from mmwsss.utils.outputs import (OutputLock, check_outside_inputs, file_fingerprint,  # noqa
                                   guard_output_dir, is_done, refuse_launcher, track_parallel)
@@ -44,8 +50,9 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(formatter_class=DefaultsHelpFormatter,
                                 description='Pack CAMs + saliency maps, one file per image')
     p.add_argument('--cam-dir', required=True, help='source CAM store folder')
-    p.add_argument('--cam-format', default='bed_png', choices=('bed_png', 'npz', 'npy_dict'),
-                   help='format of the source store (default bed_png)')
+    p.add_argument('--cam-format', choices=('bed_png', 'npz', 'npy_dict'),
+                   help='format of the source store (default: the one CAM_DIR/meta.json '
+                   "records, as tools/make_cams.py writes it, else bed_png, WSSS-BED's)")
     p.add_argument('--sal-dir', help='folder of <img_id>.png saliency maps to pack beside '
                    'the CAMs (needed for mode saliency)')
     p.add_argument('--out-dir', required=True, help='folder for <img_id>.maps')
@@ -65,6 +72,14 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.nproc < 1:
         p.error(f'--nproc must be >= 1, got {args.nproc}')
+    recorded = recorded_cam_format(args.cam_dir)
+    if recorded == 'packed':
+        p.error(f'{args.cam_dir} is a packed store already (its meta.json says so): pack its '
+                'source store instead')
+    if args.cam_format is not None and recorded not in (None, args.cam_format):
+        p.error(f'--cam-format {args.cam_format}, but {args.cam_dir}/meta.json records '
+                f'{recorded} (leave --cam-format out to use it)')
+    args.cam_format = args.cam_format or recorded or 'bed_png'
     return args
 
 
@@ -95,6 +110,7 @@ def main(argv=None):
         images = list(parse_cls_label_file(args.cls_label_file).items())
     else:
         images = [(img_id, None) for img_id in read_id_list(args.ann_file)]
+    check_store_format(args.cam_dir, args.cam_format)
     store = CAMStore(args.cam_dir, args.cam_format, args.allow_pickle)
     check_outside_inputs(args.out_dir, {'CAM store (--cam-dir)': args.cam_dir,
                                         'saliency folder (--sal-dir)': args.sal_dir})

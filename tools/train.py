@@ -25,6 +25,7 @@ from mmwsss.utils import (DictAction, check_label_overwrite,  # noqa: E402
                           check_pseudo_label_dirs, check_vis_backends, load_config,
                           register_checkpoint_safe_globals)
 from mmwsss.utils.cli import DefaultsHelpFormatter, run_tool  # noqa: E402
+from mmwsss.utils.config_check import check_config_values  # noqa: E402
 from mmwsss.utils.dist import (batch_note, collect_into_work_dir,  # noqa: E402
                                device_note, init_distributed, is_main_process,
                                recipe_batch, recipe_gpus, said_once)
@@ -133,9 +134,10 @@ def main(argv=None):
         return
     # last: after --cfg-options and --smoke, which may change max_iters
     protocol = apply_eval_protocol(cfg)
-    # a logging backend that cannot start: one line, not mmengine's traceback after the
-    # config dump
+    # a logging backend that cannot start, or a value our transforms or datasets refuse:
+    # one line now, not a traceback after the config dump
     said_once(check_vis_backends, cfg)
+    said_once(check_config_values, cfg)
 
     # the process group first: start-up checks then run once, not once per rank
     init_distributed(cfg, args.launcher)

@@ -1,5 +1,6 @@
 import copy
 import hashlib
+import os
 import os.path as osp
 from typing import Dict, List, Optional
 
@@ -7,7 +8,7 @@ import mmengine
 import numpy as np
 from mmseg.datasets import BaseSegDataset
 
-from mmwsss.errors import WSSSInputError
+from mmwsss.errors import WSSSConfigError, WSSSInputError, check_arg
 from mmwsss.fileio import (cls_labels_from_label_map, parse_cls_label_file, read_id_list,
                            read_label_png)
 from mmwsss.fileio.label_cache import cache_path, cached_labels, stat_digest
@@ -71,11 +72,11 @@ class BaseWSSSDataset(BaseSegDataset):
                  pipeline: list = [],
                  gt_subset: Optional[str] = None,
                  **kwargs) -> None:
+        self.check_args(ann_file, cls_label_file, pseudo_labels, pseudo_label_cfg, maps_root,
+                        img_suffix, seg_map_suffix, data_root, data_prefix, pipeline,
+                        gt_subset)
         if gt_subset and data_root is not None and not osp.isabs(gt_subset):
             gt_subset = osp.join(data_root, gt_subset)
-        if gt_subset and not pseudo_labels:
-            raise ValueError(f'gt_subset={gt_subset!r} needs pseudo_labels=True (a training '
-                             'set whose other images get pseudo labels)')
         self.gt_subset = gt_subset
         if cls_label_file and data_root is not None and not osp.isabs(cls_label_file):
             cls_label_file = osp.join(data_root, cls_label_file)
@@ -93,11 +94,57 @@ class BaseWSSSDataset(BaseSegDataset):
             self.maps_prefix[key] = folder
         if pseudo_labels and pseudo_label_cfg is not None:
             pipeline = self._with_pseudo_label(pipeline, pseudo_label_cfg)
-        self._check_gt_subset_loader(gt_subset, pipeline)
         super().__init__(ann_file=ann_file, img_suffix=img_suffix,
                          seg_map_suffix=seg_map_suffix, data_root=data_root,
                          data_prefix=data_prefix, pipeline=pipeline, **kwargs)
         self.data_prefix.update({k: v for k, v in self.maps_prefix.items() if v is not None})
+
+    @classmethod
+    def check_args(cls,
+                   ann_file: str = '',
+                   cls_label_file: Optional[str] = None,
+                   pseudo_labels: bool = False,
+                   pseudo_label_cfg: Optional[dict] = None,
+                   maps_root: Optional[str] = None,
+                   img_suffix: str = '.jpg',
+                   seg_map_suffix: str = '.png',
+                   data_root: Optional[str] = None,
+                   data_prefix: dict = dict(img_path=''),
+                   pipeline: list = [],
+                   gt_subset: Optional[str] = None,
+                   **kwargs) -> None:
+        """Check the values of our arguments, reading no file: the dataset
+        calls it first, and the start-up check calls it on a config's values
+        (``pseudo_label_cfg``'s own values are ``SaliencyPseudoLabel``'s to
+        check; ``**kwargs`` are mmseg's).
+
+        Raises:
+            ValueError: naming the argument, what it must be and the value.
+        """
+        path = (str, os.PathLike)
+        check_arg('ann_file', isinstance(ann_file, path), "a list file path ('' for none)",
+                  ann_file)
+        for name, value in (('cls_label_file', cls_label_file), ('maps_root', maps_root),
+                            ('data_root', data_root), ('gt_subset', gt_subset)):
+            check_arg(name, value is None or isinstance(value, path), 'a path or None', value)
+        check_arg('pseudo_labels', isinstance(pseudo_labels, bool), 'True or False',
+                  pseudo_labels)
+        check_arg('pseudo_label_cfg', pseudo_label_cfg is None or
+                  isinstance(pseudo_label_cfg, dict),
+                  'a dict of SaliencyPseudoLabel arguments or None', pseudo_label_cfg)
+        for name, value in (('img_suffix', img_suffix), ('seg_map_suffix', seg_map_suffix)):
+            check_arg(name, isinstance(value, str), "a file suffix such as '.png'", value)
+        check_arg('data_prefix', isinstance(data_prefix, dict),
+                  "a dict such as dict(img_path='JPEGImages')", data_prefix)
+        for key, value in data_prefix.items():
+            check_arg(f'data_prefix.{key}', value is None or isinstance(value, path),
+                      'a folder path or None', value)
+        if gt_subset and not pseudo_labels:
+            raise WSSSConfigError(f'gt_subset={gt_subset!r} needs pseudo_labels=True (a '
+                                  'training set whose other images get pseudo labels)')
+        if pseudo_labels and pseudo_label_cfg is not None:
+            cls._with_pseudo_label(pipeline, pseudo_label_cfg)
+        cls._check_gt_subset_loader(gt_subset, pipeline)
 
     @staticmethod
     def _check_gt_subset_loader(gt_subset: Optional[str], pipeline: list) -> None:

@@ -13,8 +13,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 from mmwsss.errors import WSSSInputError
-from mmwsss.fileio import (CAMStore, cams_to_unit, cls_labels_from_label_map, read_label_png,
-                           read_saliency)
+from mmwsss.fileio import CAMStore, cams_to_unit, cls_labels_from_label_map, read_label_png
 from mmwsss.functional import PseudoLabelRule, binarize_saliency
 from mmwsss.utils.outputs import track_parallel
 from .metrics import _column_lut, label_confusion
@@ -149,7 +148,8 @@ class TauSweep:
         taus (tuple[float]): the thresholds.
         num_classes (int): C (foreground classes).
         sal_dir (str, optional): folder of ``<img_id>.png`` saliency maps
-            (``saliency`` mode).
+            (``saliency`` mode); None for a ``packed`` store, whose files hold
+            them.
         crf (str, optional): a DenseCRF preset: the CAM-only label of each τ
             (background score τ) is refined with the image, as PSA / IRN refine
             theirs (``no_saliency`` mode; items then carry the image path).
@@ -162,6 +162,10 @@ class TauSweep:
     crf: Optional[str] = None
 
     def __post_init__(self):
+        self.store.check_sal_dir(self.sal_dir)
+        if self.rule.needs_saliency and self.sal_dir is None and not self.store.holds_saliency:
+            raise ValueError("sal_dir is required in mode 'saliency' (but with a packed store, "
+                             'whose files hold the saliency maps)')
         if self.crf is not None and self.rule.needs_saliency:
             raise ValueError("crf refines CAM-only labels: use mode='no_saliency' (PSA / IRN "
                              'apply it without saliency; WSSS-BED applies no CRF to pseudo '
@@ -174,13 +178,12 @@ class TauSweep:
         gt = read_label_png(gt_path, img_id, 'GT label map', self.store.backend_args)
         if classes is None:
             classes = cls_labels_from_label_map(gt, self.num_classes, self.rule.ignore_index)
-        cams, keys = self.store.load(img_id, classes, gt.shape, self.num_classes - 1)
-        sal = None
-        if self.rule.needs_saliency:
-            if self.sal_dir is None:
-                raise ValueError("sal_dir is required in mode 'saliency'")
-            sal = read_saliency(osp.join(self.sal_dir, img_id + '.png'), img_id, gt.shape,
-                                self.store.backend_args)
+        need = self.rule.needs_saliency
+        sal_path = None if not need or self.sal_dir is None else \
+            osp.join(self.sal_dir, img_id + '.png')
+        cams, keys, sal = self.store.load_with_saliency(img_id, classes, gt.shape,
+                                                        self.num_classes - 1,
+                                                        sal_path=sal_path, required=need)
         try:
             if self.crf is not None:
                 return self._crf_confusion(item, gt, cams, keys)

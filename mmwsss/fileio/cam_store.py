@@ -9,6 +9,7 @@ uncompressed file, :mod:`mmwsss.fileio.packed_maps`).
 """
 import glob
 import io
+import os
 import os.path as osp
 import re
 from dataclasses import dataclass
@@ -17,12 +18,12 @@ from typing import List, Optional, Sequence, Tuple
 import mmengine.fileio as fileio
 import numpy as np
 
-from mmwsss.errors import WSSSInputError
+from mmwsss.errors import WSSSInputError, check_arg
 from mmwsss.functional.pseudo_label import UINT8_TO_UNIT
 from .packed_maps import SUFFIX as PACKED_SUFFIX
 from .packed_maps import read_packed
 from .png import (atomic_write, check_header_hw, is_local, read_bytes, read_gray_png,
-                  save_label_png)
+                  read_saliency, save_label_png)
 
 CAM_FORMATS = ('bed_png', 'npz', 'npy_dict', 'packed')
 MAX_CAMS_PER_IMAGE = 1000  # COCO has 80 classes; more is a damaged or foreign file
@@ -37,12 +38,78 @@ def _refuse_repeated_png(cls: int, paths: Sequence[str], img_id: str) -> None:
         'keep one', img_id, paths[0])
 
 
+def check_cam_format(cam_format) -> None:
+    """Raises ValueError naming ``cam_format`` and the formats, unless it is one."""
+    check_arg('cam_format', cam_format in CAM_FORMATS, f'one of {CAM_FORMATS}', cam_format,
+              CAM_FORMATS)
+
+
 def cam_path(cam_dir: str, img_id: str, cam_format: str, cls: Optional[int] = None) -> str:
     """The file of an image's CAMs (of one class for ``bed_png``)."""
-    if cam_format not in CAM_FORMATS:
-        raise ValueError(f'cam_format must be one of {CAM_FORMATS}, got {cam_format!r}')
+    check_cam_format(cam_format)
     stem = osp.join(cam_dir, img_id)
     return f'{stem}_{cls}.png' if cam_format == 'bed_png' else stem + _SUFFIX[cam_format]
+
+
+def read_store_record(cam_dir: str) -> Optional[dict]:
+    """The settings a tool recorded in ``<cam_dir>/meta.json`` when it wrote the
+    store (``tools/make_cams.py``, ``tools/pack_maps.py``: ``cam_format``, and
+    for a pack its ``sal_dir``); None when there is no record (WSSS-BED's
+    released maps have none).
+
+    Raises:
+        WSSSInputError: a record that is not the JSON object these tools write.
+    """
+    path = osp.join(cam_dir, 'meta.json')
+    if not osp.isfile(path):
+        return None
+    import json
+    try:
+        with open(path, encoding='utf-8') as f:
+            meta = json.load(f)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise WSSSInputError(f'not valid JSON ({e}); give --cam-format', path=path) from None
+    settings = meta.get('settings') if isinstance(meta, dict) else None
+    if not isinstance(meta, dict) or not isinstance(settings, (dict, type(None))):
+        raise WSSSInputError('a damaged CAM store record: not the object of settings '
+                             'tools/make_cams.py writes; give --cam-format', path=path)
+    settings = dict(settings or {})
+    settings.setdefault('cam_format', meta.get('cam_format'))
+    fmt = settings['cam_format']
+    if fmt is not None and fmt not in CAM_FORMATS:
+        raise WSSSInputError(f'a damaged CAM store record: cam_format must be one of '
+                             f'{list(CAM_FORMATS)}, got {fmt!r}', path=path)
+    return settings
+
+
+def check_store_format(cam_dir: str, cam_format: str) -> None:
+    """Refuse a local store folder that holds no file of the format it is read
+    as (a store read as another tool's default), naming the ``--cam-format``
+    its files suggest, before a first image fails or every image is listed as
+    missing.
+
+    Raises:
+        WSSSInputError: naming the folder, the format and the option.
+    """
+    check_cam_format(cam_format)
+    suffix = dict(bed_png='.png', **_SUFFIX)
+    try:
+        names = os.listdir(cam_dir)
+    except OSError:
+        raise WSSSInputError('CAM store (--cam-dir) not found', path=cam_dir) from None
+    if any(n.endswith(suffix[cam_format]) for n in names):
+        return
+    found = [f for f, sfx in suffix.items() if any(n.endswith(sfx) for n in names)]
+    hint = f': it holds {suffix[found[0]]} files, give --cam-format {found[0]}' if found else \
+        f' (give --cam-format, one of {", ".join(CAM_FORMATS)})'
+    raise WSSSInputError(f'no {cam_format} CAM file (*{suffix[cam_format]}) in the CAM store, '
+                         f'read as --cam-format {cam_format}{hint}', path=cam_dir)
+
+
+def recorded_cam_format(cam_dir: str) -> Optional[str]:
+    """The ``cam_format`` recorded in ``<cam_dir>/meta.json``, if any
+    (:func:`read_store_record`)."""
+    return (read_store_record(cam_dir) or {}).get('cam_format')
 
 
 def cams_to_unit(cams: np.ndarray, img_id=None, path=None) -> np.ndarray:
@@ -132,9 +199,13 @@ class CAMStore:
     backend_args: Optional[dict] = None
 
     def __post_init__(self):
-        if self.cam_format not in CAM_FORMATS:
-            raise ValueError(f'cam_format must be one of {CAM_FORMATS}, got '
-                             f'{self.cam_format!r}')
+        check_cam_format(self.cam_format)
+        check_arg('cam_dir', self.cam_dir is None or isinstance(self.cam_dir, (str, os.PathLike)),
+                  'a folder path or None', self.cam_dir)
+        check_arg('allow_pickle', isinstance(self.allow_pickle, bool), 'True or False',
+                  self.allow_pickle)
+        check_arg('backend_args', self.backend_args is None or isinstance(self.backend_args, dict),
+                  'a dict or None', self.backend_args)
 
     def stem(self, img_id: str) -> str:
         """``<cam_dir>/<img_id>``, the name every file of the image starts with."""
@@ -154,6 +225,60 @@ class CAMStore:
     def holds_saliency(self) -> bool:
         """Whether the store's files carry the saliency maps (``packed``)."""
         return self.cam_format == 'packed'
+
+    def check_sal_dir(self, sal_dir: Optional[str]) -> None:
+        """Refuse a saliency folder beside a store that holds the saliency maps
+        (``packed``): with two sources for one map, which one the labels came
+        from would be unclear.
+
+        Raises:
+            ValueError: naming ``sal_dir`` and what to do.
+        """
+        if self.holds_saliency and sal_dir is not None:
+            raise ValueError(f"sal_dir must be None with cam_format='{self.cam_format}' (each "
+                             "image's saliency map is the one in its packed file, "
+                             f'tools/pack_maps.py --sal-dir), got {sal_dir!r}')
+
+    def load_with_saliency(self,
+                           img_id: str,
+                           classes: Optional[Sequence[int]] = None,
+                           hw: Optional[Tuple[int, int]] = None,
+                           max_class: Optional[int] = None,
+                           stem: Optional[str] = None,
+                           sal_path: Optional[str] = None,
+                           required: bool = False
+                           ) -> Tuple[np.ndarray, List[int], Optional[np.ndarray]]:
+        """:meth:`load_maps` and the image's saliency map: the one its packed
+        file holds (``packed``), else the PNG at ``sal_path`` when given.
+
+        Args:
+            img_id, classes, hw, max_class, stem: as :meth:`load_maps`.
+            sal_path (str, optional): the saliency PNG; must be None for a
+                store that holds the saliency maps.
+            required (bool): a saliency map is needed (``saliency`` mode).
+
+        Returns:
+            tuple: K×H×W CAMs, their K class ids, the H×W uint8 saliency map
+            (None when there is none and none is required).
+
+        Raises:
+            WSSSInputError: as :meth:`load_maps`; a required saliency map that
+            the pack does not hold; a missing or misfit saliency PNG.
+        """
+        self.check_sal_dir(sal_path)
+        cams, keys, sal = self.load_maps(img_id, classes, hw, max_class, stem)
+        if self.holds_saliency:
+            if sal is None and required:
+                raise WSSSInputError(
+                    'the packed map file holds no saliency map: pack it with '
+                    "tools/pack_maps.py --sal-dir, or use mode='no_saliency'", img_id,
+                    self.paths(img_id, stem=stem)[0])
+        elif sal_path is not None:
+            sal = read_saliency(sal_path, img_id, hw, self.backend_args)
+        elif required:
+            raise WSSSInputError("no saliency map: give a saliency folder, or use "
+                                 "mode='no_saliency'", img_id)
+        return cams, keys, sal
 
     def load(self,
              img_id: str,

@@ -10,6 +10,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from mmwsss.errors import check_arg
+
 MODES = ('saliency', 'no_saliency')
 
 # value/255 in float32, as WSSS-BED computes it: comparisons with a threshold then
@@ -145,6 +147,17 @@ def make_pseudo_label(cams: np.ndarray,
     return label
 
 
+def check_ignore_index(value) -> None:
+    """An ignore label fits the uint8 label maps, above the background (0).
+
+    Raises:
+        ValueError: naming ``ignore_index`` and the allowed values.
+    """
+    check_arg('ignore_index', isinstance(value, (int, np.integer)) and
+              not isinstance(value, (bool, np.bool_)) and 0 < value <= 255,
+              'an integer in 1..255 (uint8 labels)', value)
+
+
 @dataclass(frozen=True)
 class PseudoLabelRule:
     """The settings of :func:`make_pseudo_label`, checked once, applied many times.
@@ -169,15 +182,13 @@ class PseudoLabelRule:
     def __post_init__(self):
         for name in ('tau', 'sal_threshold'):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) \
-                    or not math.isfinite(v) or not 0 <= v <= 1:
-                raise ValueError(f'{name} must be a finite number in [0, 1], got {v!r}')
-        if self.mode not in MODES:
-            raise ValueError(f'mode must be one of {MODES}, got {self.mode!r}')
-        if not isinstance(self.ignore_index, (int, np.integer)) or \
-                not 0 < self.ignore_index <= 255:
-            raise ValueError(f'ignore_index must be in 1..255 (uint8 labels), got '
-                             f'{self.ignore_index!r}')
+            check_arg(name, not isinstance(v, bool) and
+                      isinstance(v, (int, float, np.floating, np.integer)) and math.isfinite(v)
+                      and 0 <= v <= 1, 'a finite number in [0, 1]', v)
+        check_arg('mode', self.mode in MODES, f'one of {MODES}', self.mode, MODES)
+        check_arg('ignore_unassigned', isinstance(self.ignore_unassigned, (bool, np.bool_)),
+                  'True or False', self.ignore_unassigned)
+        check_ignore_index(self.ignore_index)
 
     @property
     def needs_saliency(self) -> bool:

@@ -1,5 +1,6 @@
 """Checks on a config before any training starts."""
 import os.path as osp
+import re
 from typing import Any, List, Optional, Tuple
 
 from mmwsss.errors import WSSSConfigError
@@ -34,10 +35,13 @@ def _find_map_datasets(node: Any, where: str) -> List[Tuple[str, dict]]:
 def _dataset_map_dirs(ds: dict):
     """(key, folder) of the maps a WSSS dataset reads, as the dataset joins them."""
     root = ds.get('maps_root') if ds.get('maps_root') is not None else ds.get('data_root')
-    mode = (ds.get('pseudo_label_cfg') or {}).get('mode', 'saliency')
+    plc = ds.get('pseudo_label_cfg') or {}
+    # no saliency folder is read in no_saliency mode, nor from a packed store (its
+    # files hold the saliency maps)
+    no_sal = plc.get('mode', 'saliency') == 'no_saliency' or plc.get('cam_format') == 'packed'
     for key in ('cam_path', 'sal_path'):
         folder = ds['data_prefix'].get(key)
-        if folder is None or (key == 'sal_path' and mode == 'no_saliency'):
+        if folder is None or (key == 'sal_path' and no_sal):
             continue
         if root and not osp.isabs(folder):
             folder = osp.join(root, folder)
@@ -271,3 +275,81 @@ def check_vis_backends(cfg) -> None:
     if bad:
         fix = f"; install it: {' && '.join(dict.fromkeys(commands))}" if commands else ''
         raise WSSSConfigError('visualizer.vis_backends: ' + '; '.join(bad) + fix)
+
+
+def _checked_class(type_name: str):
+    """The registered dataset or transform ``type_name`` names when it checks
+    its own arguments (``check_args``: our transforms and datasets), else None."""
+    from mmseg.registry import DATASETS, TRANSFORMS
+    name = type_name.split('.')[-1]
+    for registry in (TRANSFORMS, DATASETS):
+        try:
+            cls = registry.get(name)
+        except Exception:  # noqa: BLE001  (a registry that cannot import: not ours)
+            cls = None
+        if cls is not None and callable(getattr(cls, 'check_args', None)):
+            return cls
+    return None
+
+
+def _argument_problems(where: str, node: dict, type_name: str) -> List[str]:
+    """Problems with the arguments a config gives one of our transforms or
+    datasets: an argument it does not take (a misspelled name), and any value
+    its ``check_args`` refuses (the check its ``__init__`` makes), each one
+    line naming the config key."""
+    from mmwsss.utils.config_loading import _init_args, unknown_argument
+    cls = _checked_class(type_name)
+    if cls is None:
+        return []
+    args = {k: v for k, v in node.items() if k not in ('type', '_scope_')}
+    problems = [f'{where}.{k}: {why}' for k in args
+                for why in [unknown_argument(cls.__name__, k)] if why]
+    known, _ = _init_args(cls.__name__) or (set(args), True)
+    try:
+        cls.check_args(**{k: v for k, v in args.items() if k in known})
+    except (ValueError, TypeError, ImportError) as e:
+        msg = str(e)
+        # a message that starts with the argument's name gets the config key in front
+        first = re.match(r'[\w.]*', msg).group(0).split('.')[0]
+        problems.append(f'{where}.{msg}' if first in known else f'{where}: {msg}')
+    return problems
+
+
+def config_value_problems(cfg, sections=('train_dataloader', 'val_dataloader',
+                                         'test_dataloader')) -> List[str]:
+    """The values under ``sections`` that our own transforms and datasets would
+    refuse when built, one line each, naming the config key, the value and
+    what it may be: every ``SaliencyPseudoLabel`` (a pipeline step or a WSSS
+    dataset's ``pseudo_label_cfg``), ``LoadSaliencyMap``,
+    ``LoadGTSubsetMask``, ``PackClsSaliencyInputs`` and WSSS dataset. Each
+    class's ``check_args`` is the check its ``__init__`` makes, run here
+    without reading a file or building anything. Empty: all in order.
+    """
+    problems, seen = [], set()
+    for section in sections:
+        node = cfg.get(section)
+        if not node:
+            continue
+        found = [(w, d, d['type']) for w, d in _walk(node, section)
+                 if isinstance(d.get('type'), str)]
+        # a WSSS dataset's pseudo_label_cfg: the SaliencyPseudoLabel step, type left out
+        found += [(w, d, 'SaliencyPseudoLabel') for w, d in _pseudo_label_steps(node, section)
+                  if 'type' not in d]
+        for where, d, type_name in found:
+            if id(d) not in seen:
+                seen.add(id(d))
+                problems += _argument_problems(where, d, type_name)
+    return problems
+
+
+def check_config_values(cfg, sections=('train_dataloader', 'val_dataloader',
+                                       'test_dataloader')) -> None:
+    """Refuse, before anything is built, the values our transforms and datasets
+    would refuse (:func:`config_value_problems`).
+
+    Raises:
+        WSSSConfigError: one line, each problem naming its config key.
+    """
+    problems = config_value_problems(cfg, sections)
+    if problems:
+        raise WSSSConfigError('; '.join(problems))

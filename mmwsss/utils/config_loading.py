@@ -277,13 +277,21 @@ def _mistyped_argument(node: dict, leaf: str, parent: str = '') -> Optional[str]
     CheckpointHook at the first save). A key far from every argument of a
     class with ``**kwargs`` is left to the class.
     """
-    import difflib
     if not isinstance(node, dict) or leaf in node:
         return None
     # a WSSS dataset's pseudo_label_cfg is the SaliencyPseudoLabel step, type left out
     type_name = node.get('type', 'SaliencyPseudoLabel' if parent == 'pseudo_label_cfg' else None)
     if not isinstance(type_name, str):
         return None
+    return unknown_argument(type_name, leaf)
+
+
+def unknown_argument(type_name: str, leaf: str) -> Optional[str]:
+    """Why ``leaf`` is not an argument of the registered class ``type_name``
+    (no such argument and no ``**kwargs``, or a near miss of one of its
+    arguments), or None (an argument, or left to a class with ``**kwargs``;
+    a class no registry has)."""
+    import difflib
     found = _init_args(type_name.split('.')[-1])
     if not found or leaf in found[0]:
         return None
@@ -396,7 +404,9 @@ def read_sweep_result(best_json: str) -> dict:
     if best['mode'] not in MODES:
         bad.append(f"mode must be one of {list(MODES)}, got {best['mode']!r}")
     sal_dir = best.get('sal_dir')
-    if best['mode'] == 'saliency' and (not isinstance(sal_dir, str) or not sal_dir):
+    # a packed store's files hold the saliency maps: no folder to point at
+    if best['mode'] == 'saliency' and best.get('cam_format') != 'packed' and \
+            (not isinstance(sal_dir, str) or not sal_dir):
         bad.append(f"mode 'saliency' needs sal_dir, a folder path; got {sal_dir!r}")
     if best.get('cam_format') is not None and best['cam_format'] not in CAM_FORMATS:
         bad.append(f"cam_format must be one of {list(CAM_FORMATS)}, got {best['cam_format']!r}")
@@ -436,7 +446,10 @@ def apply_sweep_result(cfg: Config, best_json: str) -> dict:
     for key in ('cam_format', 'sal_threshold', 'ignore_unassigned'):
         if best.get(key) is not None:
             step[key] = best[key]
-    sal_dir = best.get('sal_dir') if best['mode'] != 'no_saliency' else None
+    # a packed store's files hold the saliency maps, which training reads (a
+    # best.json of an older sweep may name the folder they were packed from)
+    packed = best.get('cam_format') == 'packed'
+    sal_dir = best.get('sal_dir') if best['mode'] != 'no_saliency' and not packed else None
     plc = ds.pseudo_label_cfg
     plc.update(step)
     # a folder set on the step overrides the dataset's: replace it too
@@ -449,8 +462,9 @@ def apply_sweep_result(cfg: Config, best_json: str) -> dict:
     applied = dict(step, cam_dir=best['cam_dir'], sal_dir=sal_dir)
     if os.environ.get('RANK', '0') == '0':  # once per job, not per rank
         fmt = plc.get('cam_format', 'bed_png')
+        sal = 'the packed files' if packed and best['mode'] == 'saliency' else sal_dir
         print_log(f"--pseudo-labels {best_json}: CAM store {best['cam_dir']} ({fmt}), "
-                  f"saliency {sal_dir or 'none'}, τ={best['tau']:g}, mode {best['mode']}, "
+                  f"saliency {sal or 'none'}, τ={best['tau']:g}, mode {best['mode']}, "
                   f"crf {best.get('crf') or 'none'}", logger='current', level=logging.INFO)
     return applied
 

@@ -7,11 +7,11 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
-from .config_check import _dataset_map_dirs, _walk
+from .config_check import _dataset_map_dirs, _walk, config_value_problems
 
 # what upstream tools write, for the hint
 _ALIASES = {'train_aug.txt': ['trainaug.txt', 'train_aug_cls.txt']}
@@ -82,90 +82,200 @@ def list_folders(folders: Iterable[str], nproc: int = 8) -> Dict[str, frozenset]
         return dict(zip(folders, pool.map(names, folders)))
 
 
-def _cam_names(img_id: str, classes: Optional[List[int]], cam_format: str) -> List[str]:
-    """The CAM file names an image needs (``bed_png``: one per labelled class)."""
-    if cam_format == 'npz':
-        return [img_id + '.npz']
-    if cam_format == 'npy_dict':
-        return [img_id + '.npy']
-    return [f'{img_id}_{c}.png' for c in classes or ()]
+@dataclass(frozen=True)
+class MapFolder:
+    """A folder of per-image maps that training reads: its config key (below
+    the dataset's), the folder, what it holds, and how an image's files are
+    named (``cam_format``, or ``'png'`` with ``suffix`` for saliency maps)."""
+    key: str
+    folder: str
+    what: str  # 'CAM' or 'saliency map'
+    fmt: str
+    suffix: str = '.png'
+
+    def names(self, img_id: str, classes: Optional[List[int]]) -> Optional[List[str]]:
+        """The file names an image needs here; None for ``bed_png`` without its
+        labelled classes (then any ``<img_id>_<c>.png`` will do)."""
+        if self.what != 'CAM':
+            return [img_id + self.suffix]
+        if self.fmt == 'bed_png' and classes is None:
+            return None
+        from mmwsss.fileio import CAMStore
+        return CAMStore(None, self.fmt).paths(img_id, classes or (), stem=img_id)
+
+
+def _steps(ds: dict, name: str) -> List[Tuple[str, dict]]:
+    """(key, config) of each ``name`` step of a dataset's pipeline."""
+    return [(f'pipeline.{i}', t) for i, t in enumerate(ds.get('pipeline') or [])
+            if isinstance(t, dict) and str(t.get('type', '')).split('.')[-1] == name]
+
+
+def pseudo_label_step(ds: dict) -> Tuple[Optional[str], Optional[dict]]:
+    """(key, config) of the ``SaliencyPseudoLabel`` that makes a dataset's
+    training labels: a WSSS dataset's ``pseudo_label_cfg`` (with
+    ``pseudo_labels``), or a step of its pipeline (any dataset: mmseg's own
+    take one there); (None, None) without one."""
+    if ds.get('pseudo_labels') and isinstance(ds.get('pseudo_label_cfg'), dict):
+        return 'pseudo_label_cfg', ds['pseudo_label_cfg']
+    steps = _steps(ds, 'SaliencyPseudoLabel')
+    return steps[0] if steps else (None, None)
+
+
+def map_folders(ds: dict) -> Tuple[List[MapFolder], List[str]]:
+    """The map folders a training dataset's pipeline reads, as the transforms
+    resolve them, and the problems found on the way (a step with no folder to
+    read; a ``packed`` store without saliency maps in ``saliency`` mode).
+
+    ``SaliencyPseudoLabel`` reads its CAMs from ``cam_dir``, else from the
+    dataset's ``data_prefix.cam_path`` (under ``maps_root``); its saliency maps
+    (``saliency`` mode, a store other than ``packed``) from ``sal_dir``, else
+    ``data_prefix.sal_path``; ``LoadSaliencyMap`` its maps likewise. Keys are
+    relative to the dataset's config key.
+    """
+    prefix = dict(_dataset_map_dirs(ds)) if isinstance(ds.get('data_prefix'), dict) else {}
+    folders, problems = [], []
+
+    def add(what, step_key, step, arg, prefix_key, fmt, suffix='.png'):
+        if step.get(arg) is not None:
+            found = MapFolder(f'{step_key}.{arg}', step[arg], what, fmt, suffix)
+        elif prefix.get(prefix_key) is not None:
+            found = MapFolder(prefix_key, prefix[prefix_key], what, fmt, suffix)
+        else:
+            problems.append(f'{step_key}: no {what} folder: set {step_key}.{arg}, or '
+                            f'{prefix_key} on a WSSS dataset')
+            return
+        # two steps reading the same files: checked (and named) once
+        if all((f.folder, f.fmt, f.suffix) != (found.folder, fmt, suffix) for f in folders):
+            folders.append(found)
+
+    key, step = pseudo_label_step(ds)
+    if step is not None:
+        fmt = step.get('cam_format', 'bed_png')
+        add('CAM', key, step, 'cam_dir', 'data_prefix.cam_path', fmt)
+        if step.get('mode', 'saliency') == 'saliency':
+            if fmt != 'packed':
+                add('saliency map', key, step, 'sal_dir', 'data_prefix.sal_path', 'png')
+            elif folders:
+                problems += _packed_without_saliency(key, folders[0])
+    for key, step in _steps(ds, 'LoadSaliencyMap'):
+        add('saliency map', key, step, 'sal_dir', 'data_prefix.sal_path', 'png',
+            step.get('suffix', '.png'))
+    return folders, problems
+
+
+def _packed_without_saliency(key: str, cams: MapFolder) -> List[str]:
+    """A ``packed`` store whose ``meta.json`` says it was packed without
+    ``--sal-dir``, read in ``saliency`` mode: every image would fail."""
+    from mmwsss.errors import WSSSInputError
+    from mmwsss.fileio.cam_store import read_store_record
+    try:
+        settings = read_store_record(cams.folder)
+    except WSSSInputError as e:
+        return [f'{cams.key}: {e}']
+    if settings and 'sal_dir' in settings and not settings['sal_dir']:
+        return [f'{cams.key}: the packed store {cams.folder} holds no saliency maps (packed '
+                f"without --sal-dir) but {key}.mode is 'saliency': repack it with "
+                "tools/pack_maps.py --sal-dir, or set mode='no_saliency'"]
+    return []
 
 
 _BED_PNG = re.compile(r'(.+)_(\d+)\.png$')
 
 
-def _check_maps(where: str, ds: dict, ids: List[str], id_source: str,
-                labels: Optional[Dict[str, List[int]]], listings: Dict[str, frozenset],
-                counts: Counter) -> List[str]:
-    """Every listed image's CAMs and saliency map present in the folders the
-    dataset reads (``gt_subset`` images, which train on GT, left out).
+def _check_maps(where: str, folders: List[MapFolder], ids: Optional[List[str]],
+                id_source: str, labels: Optional[Dict[str, List[int]]],
+                listings: Dict[str, frozenset], counts: Counter) -> List[str]:
+    """Every listed image's maps present in the folders training reads
+    (``gt_subset`` images, which train on GT, left out by the caller); with
+    ``ids`` None (the images could not be listed), the folders only.
 
     ``bed_png`` needs ``<id>_<c>.png`` for each labelled class ``c`` (with no
-    image-level list, at least one ``<id>_*.png``); ``npz`` / ``npy_dict``
-    ``<id>.npz`` / ``<id>.npy``; saliency ``<id>.png``. Folders come listed in
-    ``listings`` (see :func:`list_folders`).
+    image-level labels, at least one ``<id>_*.png``: the transform then takes
+    the classes the store holds); ``npz`` / ``npy_dict`` / ``packed``
+    ``<id>.npz`` / ``<id>.npy`` / ``<id>.maps``; saliency ``<id>.png``.
+    Folders come listed in ``listings`` (see :func:`list_folders`).
     """
-    plc = ds.get('pseudo_label_cfg') or {}
-    cam_format = plc.get('cam_format', 'bed_png')
     problems = []
-    for key, folder in _dataset_map_dirs(ds):
-        if not osp.isdir(folder):
-            problems.append(f'{where}.{key}: folder {folder} not found (set --cfg-options '
-                            f'{where}.maps_root=... or {where}.{key}=...)')
+    for f in folders:
+        if not osp.isdir(f.folder):
+            problems.append(f'{where}.{f.key}: folder {f.folder} not found (set --cfg-options '
+                            f'{where}.maps_root=... or {where}.{f.key}=...)')
             continue
-        present = listings[folder]
-        known = key.endswith('sal_path') or cam_format in ('bed_png', 'npz', 'npy_dict')
-        if not ids or not known:  # COCO's json lists: the ids are the dataset's to find
-            if not any(f.endswith(('.png', '.npz', '.npy')) for f in present):
-                problems.append(f'{where}.{key}: no map file in {folder}')
+        if ids is None:
             continue
+        present = listings[f.folder]
+        stems = None
         missing = []
-        if key.endswith('sal_path'):
-            what, fmt = 'saliency map', 'png'
-            missing = [f'{i}.png' for i in ids if f'{i}.png' not in present]
-            counts['saliency maps'] += len(ids)
-        else:
-            what, fmt = 'CAM', cam_format
-            if cam_format == 'bed_png' and labels is None:
-                stems = {m.group(1) for m in map(_BED_PNG.match, present) if m}
-                missing = [f'{i}_<class>.png' for i in ids if i not in stems]
+        for i in ids:
+            names = f.names(i, labels.get(i) if labels else None)
+            if names is None:  # bed_png, classes unknown: any of the image's CAMs
+                if stems is None:
+                    stems = {m.group(1) for m in map(_BED_PNG.match, present) if m}
+                if i not in stems:
+                    missing.append(f'{i}_<class>.png')
             else:
-                for i in ids:
-                    missing += [n for n in _cam_names(i, labels.get(i) if labels else None,
-                                                      cam_format) if n not in present]
-            counts["images' CAMs"] += len(ids)
+                missing += [n for n in names if n not in present]
+        counts["images' CAMs" if f.what == 'CAM' else 'saliency maps'] += len(ids)
         if missing:
             more = f' and {len(missing) - 3} more' if len(missing) > 3 else ''
             problems.append(
-                f'{where}.{key}: {len(missing)} {what} file(s) ({fmt}) of the {len(ids)} images '
-                f'listed in {id_source} are not in {folder}: {", ".join(missing[:3])}{more}')
+                f'{where}.{f.key}: {len(missing)} {f.what} file(s) ({f.fmt}) of the {len(ids)} '
+                f'images listed in {id_source} are not in {f.folder}: '
+                f'{", ".join(missing[:3])}{more}')
     return problems
 
 
+def _dataset_images(ds: dict) -> List[dict]:
+    """The data infos of a dataset config (``img_id``, ``img_path``, and
+    ``seg_map_path``, ``cls_labels`` where it has them), from the dataset
+    itself, built without a pipeline: whatever the ids come from (an id list,
+    a label list, COCO's instances json, the image folder), they are the ones
+    training reads. A ``gt_subset`` is left out here (checked on its own).
+
+    Raises:
+        what the dataset raises on a list it cannot read.
+    """
+    import mmwsss.datasets  # noqa: F401  (registers the datasets)
+    from mmseg.registry import DATASETS
+    dataset = DATASETS.build(dict(ds, pipeline=[], serialize_data=False, lazy_init=False,
+                                  **({'gt_subset': None} if 'gt_subset' in ds else {})))
+    infos = []
+    for info in dataset.data_list:
+        img_id = info.get('img_id') or osp.splitext(osp.basename(info['img_path']))[0]
+        infos.append(dict(info, img_id=img_id))
+    return infos
+
+
 def _check_listed_files(where, ids, list_file, folder, suffix, what='images') -> List[str]:
+    """:func:`_check_files` of ``<folder>/<id><suffix>`` for each listed id."""
+    return _check_files(where, [osp.join(folder, i + suffix) for i in ids], list_file, what)
+
+
+def _check_files(where, paths, list_file, what='images') -> List[str]:
     """Every listed file present and not empty: a stat each (a few ms for VOC's
     10,582), while a 0-byte image fails in training with an OpenCV assertion
     that names no file, and a missing GT mask fails the first validation after
     hours of training."""
     bad, first_missing = [], None
-    for img_id in ids:
-        path = osp.join(folder, img_id + suffix)
+    for path in paths:
         try:
             if os.stat(path).st_size == 0:
                 bad.append(f'{path} (0 bytes)')
         except OSError:
             bad.append(f'{path} (missing)')
-            first_missing = first_missing or img_id + suffix
+            first_missing = first_missing or path
     if not bad:
         return []
     more = f' and {len(bad) - 3} more' if len(bad) > 3 else ''
-    official = _voc_official(folder)
     hint = ''
-    if first_missing and official and osp.isfile(osp.join(official, first_missing)):
-        hint = (f'; VOC\'s own masks are in {official} (mmseg\'s voc_aug.py converts SBD\'s '
-                f'only): cp {official}/*.png {folder}/')
-    return [f'{where}: {len(bad)} of the {len(ids)} {what} listed in {list_file} are missing '
-            f'or empty: {", ".join(bad[:3])}{more}{hint}']
+    if first_missing:
+        folder, name = osp.split(first_missing)
+        official = _voc_official(folder)
+        if official and osp.isfile(osp.join(official, name)):
+            hint = (f'; VOC\'s own masks are in {official} (mmseg\'s voc_aug.py converts '
+                    f'SBD\'s only): cp {official}/*.png {folder}/')
+    return [f'{where}: {len(bad)} of the {len(paths)} {what} listed in {list_file} are '
+            f'missing or empty: {", ".join(bad[:3])}{more}{hint}']
 
 
 def _check_voc_official_masks(where, ids, folder, suffix, sample=50) -> List[str]:
@@ -275,7 +385,9 @@ def check_data_report(cfg, sections=('train_dataloader', 'val_dataloader', 'test
                                      'cam_dataloader'), weights: bool = False) -> DataCheck:
     """Check every file the datasets of ``cfg`` will read, in seconds.
 
-    Checks the data root, the image list (``ann_file``), the image-level label
+    Checks the values of our transforms and datasets
+    (:func:`~mmwsss.utils.config_check.config_value_problems`), the data
+    root, the image list (``ann_file``), the image-level label
     list (``cls_label_file``), every listed image, the GT mask of every listed
     image where the dataset reads them all (no ``pseudo_labels``, or labels
     derived from GT), the ``gt_subset`` list (its ids in the training list, the
@@ -285,15 +397,22 @@ def check_data_report(cfg, sections=('train_dataloader', 'val_dataloader', 'test
     With ``weights``, also the model's pretrained weights
     (:func:`mmwsss.utils.weights_check.check_weights`, nothing downloaded).
     """
+    from mmwsss.errors import MMWSSSError
     t0 = time.perf_counter()
     report = DataCheck()
     problems, counts = report.problems, report.counts
+    # values our transforms and datasets would refuse; a dataset with one is
+    # not listed (its maps may not even have a format)
+    problems += config_value_problems(cfg, sections)
     datasets = list(_dataset_sections(cfg, sections))
+    bad_values = {where for where, _ in datasets
+                  if any(ln.startswith((where + '.', where + ':')) for ln in problems)}
+    maps = [([], []) if where in bad_values else map_folders(ds) for where, ds in datasets]
     # every map folder listed once, several at a time, before the checks
-    listings = list_folders(folder for _, ds in datasets
-                            if ds.get('pseudo_labels') and isinstance(ds.get('data_prefix'), dict)
-                            for _, folder in _dataset_map_dirs(ds) if osp.isdir(folder))
-    for where, ds in datasets:
+    listings = list_folders(f.folder for folders, _ in maps for f in folders
+                            if osp.isdir(f.folder))
+    for (where, ds), (folders, found) in zip(datasets, maps):
+        first = len(problems)
         root = ds.get('data_root')
         if root and not osp.isdir(root):
             problems.append(f'{where}.data_root = {root!r}: no such folder '
@@ -308,20 +427,40 @@ def check_data_report(cfg, sections=('train_dataloader', 'val_dataloader', 'test
         problems += bad_list
         prefix = ds.get('data_prefix') or _default_prefix(ds.get('type'))
         img_dir = _join(root, prefix.get('img_path', ''))
+        img_suffix = ds.get('img_suffix', '.jpg')
+        img_ok = False
         if not osp.isdir(img_dir):
             problems.append(f'{where}.data_prefix.img_path: folder {img_dir} not found')
         elif not any(f.lower().endswith(('.jpg', '.jpeg', '.png')) for f in
                      os.listdir(img_dir)[:1000]):
             problems.append(f'{where}.data_prefix.img_path: no image in {img_dir}')
         else:
-            problems += _check_listed_files(where, ids, list_file, img_dir,
-                                            ds.get('img_suffix', '.jpg'))
+            img_ok = True
+        # the images (and labels) as the dataset lists them, when no id list
+        # says which, or for the maps of each: its own code, whatever the ids
+        # come from (a label list, COCO's json, the image folder)
+        infos, id_source = None, list_file
+        if (folders or not ids) and len(problems) == first and where not in bad_values:
+            try:
+                infos = _dataset_images(ds)
+            except (MMWSSSError, ValueError, KeyError, AssertionError, OSError) as e:
+                problems.append(f'{where}: its images cannot be listed: '
+                                f'{e or type(e).__name__}')
+        img_paths = [osp.join(img_dir, i + img_suffix) for i in ids]
+        if not ids and infos is not None:
+            ids = [info['img_id'] for info in infos]
+            img_paths = [info['img_path'] for info in infos]
+            id_source = list_file or _join(root, ds.get('cls_label_file')) or img_dir
+        if img_ok:
+            problems += _check_files(where, img_paths, id_source)
             counts['images'] += len(ids)
         seg = prefix.get('seg_map_path')
-        # GT is read for every listed image without pseudo labels (validation)
-        # or with image-level labels derived from it (VOC without a
-        # cls_label_file; COCO takes them from its instances json)
-        every_gt = not ds.get('pseudo_labels') or not (
+        # GT is read for every listed image of a GT dataset (validation) or of a
+        # WSSS dataset whose image-level labels come from it (no
+        # cls_label_file; COCO takes them from its instances json); a dataset
+        # trained on pseudo labels (a SaliencyPseudoLabel step) reads none
+        pseudo = bool(ds.get('pseudo_labels')) or pseudo_label_step(ds)[1] is not None
+        every_gt = not pseudo or bool(ds.get('pseudo_labels')) and not (
             ds.get('cls_label_file') or str(ds.get('ann_file')).endswith('.json'))
         sub_ids = []
         if seg is not None and (every_gt or ds.get('gt_subset')):
@@ -331,43 +470,32 @@ def check_data_report(cfg, sections=('train_dataloader', 'val_dataloader', 'test
                                 'not found')
             elif every_gt:
                 suffix = ds.get('seg_map_suffix', '.png')
-                problems += _check_listed_files(where, ids, list_file, seg_dir, suffix,
+                problems += _check_listed_files(where, ids, id_source, seg_dir, suffix,
                                                 'GT masks')
                 problems += _check_voc_official_masks(where, ids, seg_dir, suffix)
                 counts['GT masks'] += len(ids)
             if ds.get('gt_subset') and osp.isdir(seg_dir):
-                found, sub_ids = _check_gt_subset(where, ds, ids, seg_dir, not every_gt)
-                problems += found
+                found_sub, sub_ids = _check_gt_subset(where, ds, ids, seg_dir, not every_gt)
+                problems += found_sub
                 counts['gt_subset ids'] += len(sub_ids)
-        if ds.get('pseudo_labels') and isinstance(ds.get('data_prefix'), dict):
-            labels, id_source = _read_cls_labels(where, ds, problems), list_file
-            map_ids = ids
-            if not map_ids and labels:  # no ann_file: the images of the label list
-                map_ids, id_source = list(labels), _join(root, ds.get('cls_label_file'))
-            skip = set(sub_ids)  # they train on their GT masks
-            map_ids = [i for i in map_ids if i not in skip]
-            problems += _check_maps(where, ds, map_ids, id_source, labels, listings, counts)
+        if folders or found:
+            problems += [f'{where}.{line}' for line in found]
+            labels = None
+            map_ids = None
+            if infos is not None:
+                skip = set(sub_ids)  # they train on their GT masks
+                map_ids = [info['img_id'] for info in infos if info['img_id'] not in skip]
+                if all('cls_labels' in info for info in infos):
+                    labels = {info['img_id']: [int(c) for c in info['cls_labels']]
+                              for info in infos}
+            problems += _check_maps(where, folders, map_ids, id_source, labels, listings,
+                                    counts)
     if weights:
         from .weights_check import check_weights, pretrained_weights
         problems += check_weights(cfg)
         counts['pretrained weight files'] += len(list(pretrained_weights(cfg)))
     report.seconds = time.perf_counter() - t0
     return report
-
-
-def _read_cls_labels(where, ds, problems) -> Optional[Dict[str, List[int]]]:
-    """The image-level labels of ``cls_label_file`` (None without one, or when
-    it cannot be read: a line in ``problems`` then says why)."""
-    path = _join(ds.get('data_root'), ds.get('cls_label_file'))
-    if not path or not osp.isfile(path):
-        return None
-    from mmwsss.errors import WSSSInputError
-    from mmwsss.fileio import parse_cls_label_file
-    try:
-        return parse_cls_label_file(path)
-    except WSSSInputError as e:
-        problems.append(f'{where}.cls_label_file: {e}')
-        return None
 
 
 def check_data_once(cfg, sections=('train_dataloader', 'val_dataloader'),

@@ -17,7 +17,7 @@ from PIL import Image
 
 from mmwsss.errors import WSSSInputError
 from mmwsss.fileio import (CAMStore, atomic_write, cams_to_unit, read_gray_png, read_image,
-                           read_label_png, read_saliency)
+                           read_label_png)
 from mmwsss.fileio.png import check_upright
 from mmwsss.functional import PseudoLabelRule, voc_colormap
 
@@ -114,7 +114,8 @@ def grid_row_from_store(img_path: str,
     Args:
         img_path (str): the image.
         store (CAMStore): the CAMs.
-        sal_dir (str, optional): folder of ``<img_id>.png`` saliency maps.
+        sal_dir (str, optional): folder of ``<img_id>.png`` saliency maps
+            (None for a ``packed`` store: its files hold them).
         classes (Sequence[int], optional): labelled classes (None: those of
             the store).
         gt_path (str, optional): the GT label map.
@@ -138,11 +139,13 @@ def grid_row_from_store(img_path: str,
     check_upright(img_path, img_id)  # training refuses it: never draw it in another frame
     img = _read_rgb(img_path)
     hw = img.shape[:2]
-    cams, keys = store.load(img_id, classes, hw, rule.max_class)
-    sal = None if sal_dir is None else read_saliency(osp.join(sal_dir, img_id + '.png'),
-                                                     img_id, hw, store.backend_args)
-    if rule.needs_saliency and sal is None:
+    if rule.needs_saliency and sal_dir is None and not store.holds_saliency:
         raise ValueError("sal_dir is required in mode 'saliency'")
+    # a packed store's files hold the saliency maps
+    cams, keys, sal = store.load_with_saliency(
+        img_id, classes, hw, rule.max_class,
+        sal_path=None if sal_dir is None else osp.join(sal_dir, img_id + '.png'),
+        required=rule.needs_saliency)
     cams_unit = cams_to_unit(cams)
     if crf is not None:
         from mmwsss.functional.dense_crf import crf_label

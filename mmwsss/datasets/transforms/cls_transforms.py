@@ -1,5 +1,6 @@
 """Transforms for training the EPS classifier: image + image-level labels +
 saliency map, augmented jointly by mmseg's geometric transforms."""
+import os
 import os.path as osp
 from typing import Optional
 
@@ -10,7 +11,7 @@ from mmseg.datasets.transforms import PackSegInputs
 from mmseg.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
-from mmwsss.errors import WSSSInputError
+from mmwsss.errors import WSSSInputError, check_arg
 from mmwsss.fileio import read_saliency
 from mmwsss.fileio.png import check_upright
 from .gt_subset import LoadGTSubsetMask  # noqa: F401  (its former home)
@@ -42,9 +43,22 @@ class LoadSaliencyMap(BaseTransform):
 
     def __init__(self, sal_dir: Optional[str] = None, suffix: str = '.png',
                  backend_args: Optional[dict] = None) -> None:
+        self.check_args(sal_dir, suffix, backend_args)
         self.sal_dir = sal_dir
         self.suffix = suffix
         self.backend_args = backend_args
+
+    @staticmethod
+    def check_args(sal_dir: Optional[str] = None, suffix: str = '.png',
+                   backend_args: Optional[dict] = None) -> None:
+        """Check the arguments' values, reading no file (the start-up check
+        calls it on a config's values). Raises ValueError naming the argument."""
+        check_arg('sal_dir', sal_dir is None or isinstance(sal_dir, (str, os.PathLike)),
+                  'a folder path or None', sal_dir)
+        check_arg('suffix', isinstance(suffix, str) and suffix.startswith('.'),
+                  "a file suffix such as '.png'", suffix)
+        check_arg('backend_args', backend_args is None or isinstance(backend_args, dict),
+                  'a dict or None', backend_args)
 
     def transform(self, results: dict) -> dict:
         img_id = results.get('img_id') or osp.splitext(osp.basename(results['img_path']))[0]
@@ -84,8 +98,16 @@ class PackClsSaliencyInputs(PackSegInputs):
     """
 
     def __init__(self, require_positive: bool = True, **kwargs) -> None:
+        self.check_args(require_positive)
         super().__init__(**kwargs)
         self.require_positive = require_positive
+
+    @staticmethod
+    def check_args(require_positive: bool = True, **kwargs) -> None:
+        """Check our argument's value (the start-up check calls it on a
+        config's values; ``meta_keys`` is :class:`PackSegInputs`'s)."""
+        check_arg('require_positive', isinstance(require_positive, bool), 'True or False',
+                  require_positive)
 
     def transform(self, results: dict) -> dict:
         img_id = results.get('img_id') or \

@@ -8,8 +8,9 @@ from mmcv.transforms import BaseTransform
 from mmseg.datasets.transforms import LoadAnnotations
 from mmseg.registry import TRANSFORMS
 
-from mmwsss.errors import WSSSInputError
+from mmwsss.errors import WSSSInputError, check_arg
 from mmwsss.fileio.png import check_header_hw, check_upright, is_local, png_header_hw
+from mmwsss.functional.pseudo_label import check_ignore_index
 
 
 @TRANSFORMS.register_module()
@@ -43,9 +44,18 @@ class LoadGTSubsetMask(BaseTransform):
     """
 
     def __init__(self, ignore_index: int = 255, backend_args: Optional[dict] = None) -> None:
+        self.check_args(ignore_index, backend_args)
         self.ignore_index = ignore_index
         self.backend_args = backend_args
         self.load = LoadAnnotations(backend_args=backend_args)
+
+    @staticmethod
+    def check_args(ignore_index: int = 255, backend_args: Optional[dict] = None) -> None:
+        """Check the arguments' values, reading no file (the start-up check
+        calls it on a config's values). Raises ValueError naming the argument."""
+        check_ignore_index(ignore_index)
+        check_arg('backend_args', backend_args is None or isinstance(backend_args, dict),
+                  'a dict or None', backend_args)
 
     def transform(self, results: dict) -> dict:
         if not results.get('gt_label'):

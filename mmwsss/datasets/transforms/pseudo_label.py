@@ -1,15 +1,56 @@
+import os
 import os.path as osp
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
 
-from mmwsss.errors import WSSSInputError
-from mmwsss.fileio import CAMStore, read_saliency
+from mmwsss.errors import WSSSConfigError, WSSSInputError, check_arg
+from mmwsss.fileio import CAMStore
 from mmwsss.fileio.png import check_upright
 from mmwsss.functional import PseudoLabelRule
 from .gt_subset import LoadGTSubsetMask
+
+
+def pseudo_label_parts(cam_dir: Optional[str] = None,
+                       sal_dir: Optional[str] = None,
+                       cam_format: str = 'bed_png',
+                       tau: float = 0.1,
+                       mode: str = 'saliency',
+                       sal_threshold: float = 0.2,
+                       ignore_unassigned: bool = True,
+                       ignore_index: int = 255,
+                       allow_pickle: bool = False,
+                       backend_args: Optional[dict] = None,
+                       crf: Optional[str] = None) -> Tuple[PseudoLabelRule, CAMStore]:
+    """The rule and the CAM store of a :class:`SaliencyPseudoLabel`, every
+    argument checked and no file read. The transform is built from them, and
+    the start-up check calls it on a config's values
+    (:func:`mmwsss.utils.config_check.check_config_values`): a bad value stops
+    a run before it starts, with the message training would end on.
+
+    Args: as :class:`SaliencyPseudoLabel`.
+
+    Raises:
+        ValueError: naming the argument, its allowed values and the value
+        given (the message starts with the argument's name).
+        ImportError: ``crf`` without the ``[crf]`` extra.
+    """
+    rule = PseudoLabelRule(tau, mode, sal_threshold, ignore_unassigned, ignore_index)
+    store = CAMStore(cam_dir, cam_format, allow_pickle, backend_args)
+    check_arg('sal_dir', sal_dir is None or isinstance(sal_dir, (str, os.PathLike)),
+              'a folder path or None', sal_dir)
+    store.check_sal_dir(sal_dir)
+    if crf is not None:
+        from mmwsss.functional.dense_crf import CRF_PRESETS, _densecrf
+        check_arg('crf', crf in CRF_PRESETS, f'None or one of {sorted(CRF_PRESETS)}', crf,
+                  CRF_PRESETS)
+        if rule.needs_saliency:
+            raise WSSSConfigError(f"crf refines CAM-only labels (crf={crf!r}): use "
+                                  "mode='no_saliency'")
+        _densecrf()  # a missing extra fails here, not at the first image
+    return rule, store
 
 
 @TRANSFORMS.register_module()
@@ -85,23 +126,18 @@ class SaliencyPseudoLabel(BaseTransform):
                  allow_pickle: bool = False,
                  backend_args: Optional[dict] = None,
                  crf: Optional[str] = None) -> None:
-        self.rule = PseudoLabelRule(tau, mode, sal_threshold, ignore_unassigned, ignore_index)
-        self.store = CAMStore(cam_dir, cam_format, allow_pickle, backend_args)
-        if self.store.holds_saliency and sal_dir is not None:
-            # two sources for one map: which one the labels came from would be unclear
-            raise ValueError(f"cam_format='{cam_format}' reads each image's saliency map from "
-                             'its packed file (tools/pack_maps.py --sal-dir); sal_dir must be '
-                             f'None, got {sal_dir!r}')
+        self.rule, self.store = pseudo_label_parts(cam_dir, sal_dir, cam_format, tau, mode,
+                                                   sal_threshold, ignore_unassigned,
+                                                   ignore_index, allow_pickle, backend_args, crf)
         self.sal_dir = sal_dir
         self.load_gt = LoadGTSubsetMask(ignore_index, backend_args)  # gt_subset images
-        if crf is not None:
-            from mmwsss.functional.dense_crf import CRF_PRESETS, _densecrf
-            if crf not in CRF_PRESETS:
-                raise ValueError(f'unknown CRF preset {crf!r}; one of {sorted(CRF_PRESETS)}')
-            if self.rule.needs_saliency:
-                raise ValueError("crf refines CAM-only labels: use mode='no_saliency'")
-            _densecrf()  # a missing extra fails here, not at the first image
         self.crf = crf
+
+    @staticmethod
+    def check_args(**kwargs) -> None:
+        """Check the arguments' values, reading no file (the start-up check
+        calls it on a config's values): :func:`pseudo_label_parts`."""
+        pseudo_label_parts(**kwargs)
 
     def _sal_path(self, results: dict, img_id: str) -> str:
         if self.sal_dir is not None:
@@ -146,18 +182,12 @@ class SaliencyPseudoLabel(BaseTransform):
                 f'ignore index above {num_classes}, e.g. 255, the same as the decode head\'s')
         max_class = self.rule.max_class if num_classes is None else num_classes - 1
         stem = self._cam_stem(results, img_id)
-        cams, keys, sal = self.store.load_maps(img_id, classes, hw, max_class, stem)
-        if not self.rule.needs_saliency:
-            sal = None
-        elif self.store.holds_saliency:
-            if sal is None:
-                raise WSSSInputError(
-                    "the packed map file holds no saliency map: pack it with "
-                    "tools/pack_maps.py --sal-dir, or use mode='no_saliency'", img_id,
-                    self.store.paths(img_id, stem=stem)[0])
-        else:
-            sal = read_saliency(self._sal_path(results, img_id), img_id, hw,
-                                self.store.backend_args)
+        need = self.rule.needs_saliency
+        # a packed store's files hold the saliency maps: no sal_path is read
+        sal_path = self._sal_path(results, img_id) if need and \
+            not self.store.holds_saliency else None
+        cams, keys, sal = self.store.load_with_saliency(img_id, classes, hw, max_class, stem,
+                                                        sal_path, need)
         if self.crf is None:
             results['gt_seg_map'] = self.rule(cams, keys, sal)
         else:
