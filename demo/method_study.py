@@ -27,10 +27,6 @@ Protocol (``docs/method_study.md`` holds the tables this writes):
 Every run is one thread, ``randomness=dict(seed, deterministic=True)``; the runs
 are resumable (a killed study restarts the runs it had not finished).
 """
-import warnings
-
-# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse
 import json
 import os
@@ -491,6 +487,8 @@ def read_headline(path: str) -> str:
 
 
 def main(argv=None):
+    from mmwsss.utils.upstream_noise import filter_upstream_warnings
+    filter_upstream_warnings()  # the stack's deprecation notices, named there
     args = parse_args(argv)
     out = run_study(args)
     print('\n' + out['tables'])

@@ -22,10 +22,6 @@ The runs go two at a time, one thread each; each run's mmengine log is in its
 work dir (``runs/<name>/job.log``). Finished runs are kept (resume); ``--force``
 starts again.
 """
-import warnings
-
-# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse
 import os
 import os.path as osp
@@ -65,6 +61,8 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    from mmwsss.utils.upstream_noise import filter_upstream_warnings
+    filter_upstream_warnings()  # the stack's deprecation notices, named there
     args = parse_args(argv)
     from demo.synthetic import SALIENCY_SOURCES, synthetic_metainfo
     from mmwsss.evaluation import choose_tau

@@ -22,10 +22,6 @@ recall, share of ignored pixels, per-class IoU), ``miou_vs_tau.png`` and
 grid's first or last, ``tau_at_edge`` says which and ``tau_advice`` the wider
 range to sweep, also printed).
 """
-import warnings
-
-# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse
 import csv
 import json

@@ -1,4 +1,6 @@
-"""How every mmwsss tool ends: a user's mistake as a message, a bug as a traceback.
+"""How every mmwsss tool starts and ends: without the OpenMMLab stack's deprecation
+notices (:mod:`mmwsss.utils.upstream_noise`), and with a user's mistake as a message,
+a bug as a traceback.
 
     if __name__ == '__main__':
         run_tool(main)
@@ -18,6 +20,7 @@ import sys
 from typing import Callable
 
 from mmwsss.errors import MMWSSSError
+from mmwsss.utils.upstream_noise import filter_upstream_warnings
 
 USER_ERRORS = (MMWSSSError, FileNotFoundError)
 
@@ -48,6 +51,7 @@ def run_tool(main: Callable, *args, prog: str = None, **kwargs):
     """Call ``main(*args, **kwargs)`` as a tool's entry point (see the module's
     docstring). Returns what ``main`` returns."""
     prog = prog or osp.basename(sys.argv[0] or 'mmwsss')
+    filter_upstream_warnings()  # the stack's deprecation notices, each named there
     try:
         return main(*args, **kwargs)
     except USER_ERRORS as e:

@@ -1,0 +1,116 @@
+"""Issue 30 (the first day, round 3), items 5, 6 and 9: figures and lines that say what
+they show, advice that fits the case, and the noise and small things of a normal run."""
+import glob
+import logging
+import os
+import os.path as osp
+import re
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from tests.utils import load_tool
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+# ---- 9. the stack's deprecation notices, filtered once, in one place
+
+def _trigger_upstream_warnings():
+    """Each Python warning of mmwsss.utils.upstream_noise, raised by the code that
+    raises it in a normal run."""
+    from mmcv.cnn.bricks.transformer import FFN
+    from mmengine.utils import is_installed
+    from mmseg.models.builder import build_loss
+    is_installed('mmseg')  # reloads pkg_resources, as resolving `mmseg::` does
+    build_loss(dict(type='CrossEntropyLoss'))  # a decode head's loss
+    FFN(embed_dims=8, feedforward_channels=16, dropout=0.1)  # K-Net's head
+
+
+def test_upstream_warnings_are_filtered_and_ours_are_not():
+    """Fails before the fix: every tool filtered pkg_resources' warning on its own line,
+    and nothing filtered mmseg's build_loss or mmcv's FFN notice."""
+    from mmwsss.utils.upstream_noise import UPSTREAM_WARNINGS, filter_upstream_warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        _trigger_upstream_warnings()
+    seen = ' | '.join(str(w.message) for w in caught)
+    for message, _ in UPSTREAM_WARNINGS:  # each entry still matches what upstream says
+        assert message in seen, (message, seen)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        filter_upstream_warnings()
+        _trigger_upstream_warnings()
+        import mmwsss.functional
+        mmwsss.functional.cam_path  # ours: a moved name still warns
+        from mmseg.models.losses import CrossEntropyLoss
+        CrossEntropyLoss()  # upstream, but it says something about the run: kept
+    left = ' | '.join(str(w.message) for w in caught)
+    assert not [m for m, _ in UPSTREAM_WARNINGS if m in left], left
+    assert 'mmwsss.functional.cam_path moved to mmwsss.fileio' in left
+    assert 'avg_non_ignore' in left
+
+
+def test_every_tool_filters_in_the_one_place():
+    """No tool or demo script has a filter line of its own; each that runs the stack
+    starts through run_tool (which filters) or calls filter_upstream_warnings itself."""
+    scripts = glob.glob(osp.join(ROOT, 'tools', '**', '*.py'), recursive=True) + \
+        glob.glob(osp.join(ROOT, 'demo', '*.py'))
+    for path in scripts:
+        src = open(path).read()
+        assert 'pkg_resources' not in src and 'filterwarnings(' not in src, path
+        if "__name__ == '__main__'" in src and re.search(r'mmengine|mmseg|Runner', src):
+            assert 'run_tool(main)' in src or 'filter_upstream_warnings()' in src, path
+
+
+def test_the_runner_log_drops_upstream_notices_and_can_keep_the_start_up_off_the_console(
+        tmp_path, capsys):
+    """Fails before the fix: every run logged IoUMetric's prefix and FileClient's
+    deprecation, and make_cams printed its whole config on the console."""
+    from mmengine.fileio import FileClient
+    from mmengine.logging import print_log
+    from mmengine.model import BaseModel
+    from mmseg.evaluation import IoUMetric
+
+    from mmwsss.engine import QuietRunner
+
+    class Model(BaseModel):
+        def forward(self, *args, **kwargs):
+            return {}
+
+    class FileOnly(QuietRunner):
+        start_up_on_console = False
+
+    runner = FileOnly(model=Model(), work_dir=str(tmp_path), experiment_name='quiet_runner',
+                      default_scope='mmseg', cfg=dict(marker_of_the_config=1))
+    IoUMetric()  # "The prefix is not set in metric class IoUMetric."
+    FileClient.infer_client(None, str(tmp_path))  # CheckpointHook's, in before_train
+    print_log('our own warning', logger='current', level=logging.WARNING)
+    console = capsys.readouterr().out
+    log = open(runner.logger.log_file).read()
+    for text in (console, log):
+        assert 'our own warning' in text
+        assert 'prefix is not set' not in text and 'FileClient' not in text
+        assert 'HardDiskBackend' not in text
+    assert 'marker_of_the_config' in log and 'Hooks will be executed' in log
+    assert 'marker_of_the_config' not in console and 'Hooks will be' not in console
+    assert f'environment, config and hooks: {runner.logger.log_file}' in console
+
+
+def test_make_cams_prints_its_progress_and_result_not_its_config(tmp_path, capsys):
+    from mmengine.config import Config
+    from mmseg.registry import MODELS
+    cfg = osp.join(ROOT, 'tests', 'configs', 'eps_tiny_voc.py')
+    ckpt = str(tmp_path / 'eps.pth')
+    torch.save({'state_dict': MODELS.build(Config.fromfile(cfg).model).state_dict()}, ckpt)
+    load_tool('make_cams').main([cfg, ckpt, '--out-dir', str(tmp_path / 'cams'), '--scales',
+                                 '0.5', '--no-flip', '--work-dir', str(tmp_path / 'w')])
+    out = capsys.readouterr().out
+    assert 'Config:' not in out and 'System environment' not in out, out[:2000]
+    assert 'Hooks will be executed' not in out and len(out.splitlines()) < 15, out
+    assert 'images written' in out
+    log = open(glob.glob(str(tmp_path / 'w' / '*' / '*.log'))[0]).read()
+    assert 'Config:' in log and 'Hooks will be executed' in log
