@@ -114,3 +114,27 @@ def test_make_cams_prints_its_progress_and_result_not_its_config(tmp_path, capsy
     assert 'images written' in out
     log = open(glob.glob(str(tmp_path / 'w' / '*' / '*.log'))[0]).read()
     assert 'Config:' in log and 'Hooks will be executed' in log
+
+
+# ---- 9. a missing file named once
+
+def test_a_file_two_loaders_read_is_named_once(tmp_path, coco_root):
+    """Fails before the fix: a COCO classifier's train and CAM loaders both read the
+    instances json, and check_data printed its absence twice."""
+    from mmwsss.utils import load_config
+    from mmwsss.utils.data_check import check_data_report, merge_same_problems
+    assert merge_same_problems(['a.ann_file: X not found', 'b: other',
+                                'c.ann_file: X not found', 'a.ann_file: X not found',
+                                'no key here']) == \
+        ['a.ann_file, c.ann_file: X not found', 'b: other', 'no key here']
+    root = str(tmp_path / 'coco')
+    shutil.copytree(coco_root, root)
+    os.remove(osp.join(root, 'annotations', 'instances_train2014.json'))
+    cfg = load_config(osp.join(ROOT, 'configs', 'eps', 'ird_resnet38_1xb16-100k_coco14-321x321.py'),
+                      {'train_dataloader.dataset.data_root': root,
+                       'train_dataloader.dataset.maps_root': root,
+                       'cam_dataloader.dataset.data_root': root,
+                       'cam_dataloader.dataset.maps_root': root})
+    lines = [ln for ln in check_data_report(cfg).problems if 'instances_train2014' in ln]
+    assert lines == ['train_dataloader.dataset.ann_file, cam_dataloader.dataset.ann_file: '
+                     f'{root}/annotations/instances_train2014.json not found'], lines
