@@ -138,3 +138,42 @@ def test_a_file_two_loaders_read_is_named_once(tmp_path, coco_root):
     lines = [ln for ln in check_data_report(cfg).problems if 'instances_train2014' in ln]
     assert lines == ['train_dataloader.dataset.ann_file, cam_dataloader.dataset.ann_file: '
                      f'{root}/annotations/instances_train2014.json not found'], lines
+
+
+# ---- 9. --help, the figure's columns, .gitignore, the version
+
+HELP_SCRIPTS = ['tools/train', 'tools/test', 'tools/check_data', 'tools/make_cams',
+                'tools/eval_pseudo_labels', 'tools/export_pseudo_labels',
+                'tools/browse_pseudo_labels', 'tools/pack_maps',
+                'tools/analysis_tools/summarize_seeds', 'tools/analysis_tools/model_budget',
+                'tools/dataset_converters/coco2014', 'tools/dataset_converters/draw_gt_subset',
+                'tools/model_converters/resnet38_mxnet2pth',
+                'tools/model_converters/deeplabv2_coco2mmseg', 'demo/wsss_demo']
+
+
+def test_help_gives_each_default_once(monkeypatch, capsys):
+    """Fails before the fix: pack_maps' --cam-format read "(default bed_png) (default:
+    bed_png)", test's --crf-workers "(default: min(4, CPUs)) ... (default: 2)" and the
+    demo's --preset "default: about 10 minutes ... (default: default)"."""
+    import argparse
+
+    from mmwsss.utils.cli import DefaultsHelpFormatter
+    p = argparse.ArgumentParser(prog='t', formatter_class=DefaultsHelpFormatter)
+    p.add_argument('--a', default=3, help='workers (default: min(4, CPUs))')
+    p.add_argument('--b', default=3, help='workers')
+    text = ' '.join(p.format_help().split())
+    assert 'workers (default: min(4, CPUs)) --b' in text and 'B workers (default: 3)' in text
+    for script in HELP_SCRIPTS:
+        if script.startswith('demo/'):
+            from demo import wsss_demo as module
+        else:
+            module = load_tool(script[len('tools/'):])
+        monkeypatch.setattr('sys.argv', [script + '.py', '--help'])
+        with pytest.raises(SystemExit):
+            getattr(module, 'parse_args', module.main)()
+        out = capsys.readouterr().out
+        assert out.startswith('usage:'), (script, out[:300])
+        for block in re.split(r'\n(?=  -)', out.split('\noptions:', 1)[-1]):
+            flat = ' '.join(block.split())
+            assert len(re.findall(r'default', flat, re.IGNORECASE)) <= 1 or \
+                flat.startswith('--preset'), (script, flat)  # a preset named default

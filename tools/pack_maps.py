@@ -41,7 +41,7 @@ def parse_args(argv=None):
                                 description='Pack CAMs + saliency maps, one file per image')
     p.add_argument('--cam-dir', required=True, help='source CAM store folder')
     p.add_argument('--cam-format', default='bed_png', choices=('bed_png', 'npz', 'npy_dict'),
-                   help='format of the source store (default bed_png)')
+                   help='format of the source store')
     p.add_argument('--sal-dir', help='folder of <img_id>.png saliency maps to pack beside '
                    'the CAMs (needed for mode saliency)')
     p.add_argument('--out-dir', required=True, help='folder for <img_id>.maps')

@@ -16,6 +16,7 @@ line. Anything else is our bug: its traceback is kept, to be reported.
 import argparse
 import os
 import os.path as osp
+import re
 import sys
 from typing import Callable
 
@@ -65,11 +66,13 @@ def run_tool(main: Callable, *args, prog: str = None, **kwargs):
 
 
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """``--help`` with each option's default, as argparse's
+    """``--help`` with each option's default once, as argparse's
     ``ArgumentDefaultsHelpFormatter``, but none for options whose default is
-    None or False (required, or a switch): ``(default: None)`` says nothing."""
+    None or False (required, or a switch): ``(default: None)`` says nothing; and
+    none where the help already says it (``'... (default: min(4, CPUs))'``)."""
 
     def _get_help_string(self, action):
-        if action.default in (None, False) or action.required:
+        if action.default in (None, False) or action.required or \
+                re.search(r'\bdefault\b', action.help or '', re.IGNORECASE):
             return action.help
         return super()._get_help_string(action)
