@@ -177,3 +177,21 @@ def test_help_gives_each_default_once(monkeypatch, capsys):
             flat = ' '.join(block.split())
             assert len(re.findall(r'default', flat, re.IGNORECASE)) <= 1 or \
                 flat.startswith('--preset'), (script, flat)  # a preset named default
+
+
+def test_column_titles_stay_in_line_over_an_empty_panel():
+    """Fails before the fix: an 'n/a' panel (no saliency in no_saliency mode, no GT)
+    filled its whole cell, so its title sat above the others."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from mmwsss.visualization import grid_figure
+    img = np.zeros((40, 64, 3), np.uint8)  # landscape: the image boxes are short
+    row = dict(img=img, cam=np.zeros((40, 64)), saliency=None, pseudo=np.zeros((40, 64),
+               np.uint8), gt=None, title='a')
+    fig = grid_figure([row, dict(row, title='b')])
+    FigureCanvasAgg(fig).draw()
+    renderer = fig.canvas.get_renderer()
+    tops = [ax.title.get_window_extent(renderer).y0 for ax in fig.axes[:5]]
+    assert max(tops) - min(tops) < 0.5, tops
+    heights = [ax.get_window_extent(renderer).height for ax in fig.axes[:5]]
+    assert max(heights) - min(heights) < 0.5, heights

@@ -185,6 +185,17 @@ def save_grid_figure(path: str,
         palette (Sequence, optional): label colours (default the VOC colour map).
         title (str, optional): figure title (e.g. the method, source and τ).
     """
+    fig = grid_figure(rows, class_names, palette, title, cell_inches)
+    _save_figure(fig, path, dpi)
+
+
+def grid_figure(rows: Sequence[dict],
+                class_names: Optional[Sequence[str]] = None,
+                palette: Optional[Sequence] = None,
+                title: Optional[str] = None,
+                cell_inches: float = 1.6):
+    """The matplotlib ``Figure`` that :func:`save_grid_figure` writes (same arguments,
+    less the path and dpi)."""
     from matplotlib import colormaps
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
@@ -206,7 +217,10 @@ def save_grid_figure(path: str,
                 ax.set_title(COLUMNS[c], fontsize=9)
             if c == 0 and row.get('title'):
                 ax.set_ylabel(row['title'], fontsize=7)
-            if p is None:
+            if p is None:  # a blank of the image's shape: the row's boxes (and the
+                # column titles above them) stay in line
+                ax.imshow(np.full(img.shape[:2], 255, np.uint8), cmap='gray', vmin=0,
+                          vmax=255)
                 ax.text(0.5, 0.5, 'n/a', ha='center', va='center', transform=ax.transAxes)
                 continue
             if c == 2:
@@ -225,7 +239,7 @@ def save_grid_figure(path: str,
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.06 if class_names is not None else 0, 1, 1))
-    _save_figure(fig, path, dpi)
+    return fig
 
 
 def save_tau_curves(path: str,
