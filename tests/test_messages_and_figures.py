@@ -195,3 +195,14 @@ def test_column_titles_stay_in_line_over_an_empty_panel():
     assert max(tops) - min(tops) < 0.5, tops
     heights = [ax.get_window_extent(renderer).height for ax in fig.axes[:5]]
     assert max(heights) - min(heights) < 0.5, heights
+
+
+def test_gitignore_matches_a_venv_symlink():
+    """Fails before the fix: '.venv/' matches a folder only, and `ln -s ../env .venv`
+    (a shared environment) showed up in git status."""
+    lines = open(osp.join(ROOT, '.gitignore')).read().split()
+    assert '.venv' in lines and '.venv/' not in lines
+    if shutil.which('git') and osp.exists(osp.join(ROOT, '.git')):
+        import subprocess
+        r = subprocess.run(['git', 'check-ignore', '--no-index', '-q', '.venv'], cwd=ROOT)
+        assert r.returncode == 0  # a path that is no folder: a symlink
