@@ -206,3 +206,21 @@ def test_gitignore_matches_a_venv_symlink():
         import subprocess
         r = subprocess.run(['git', 'check-ignore', '--no-index', '-q', '.venv'], cwd=ROOT)
         assert r.returncode == 0  # a path that is no folder: a symlink
+
+
+def test_the_version_is_the_changelogs():
+    """Fails before the fix: mmwsss.__version__ said 0.1.0 under a CHANGELOG whose top
+    section is 0.2.0 (unreleased), and pyproject.toml held a copy of its own."""
+    import tomllib
+
+    from packaging.version import Version
+
+    import mmwsss
+    top = re.search(r'^## (\S+)(.*)$', open(osp.join(ROOT, 'CHANGELOG.md')).read(), re.M)
+    v = Version(mmwsss.__version__)
+    assert v.base_version == top.group(1), (mmwsss.__version__, top.group(0))
+    assert v.is_devrelease == ('unreleased' in top.group(2)), (mmwsss.__version__, top.group(0))
+    meta = tomllib.load(open(osp.join(ROOT, 'pyproject.toml'), 'rb'))
+    assert 'version' not in meta['project'] and meta['project']['dynamic'] == ['version']
+    assert meta['tool']['setuptools']['dynamic']['version'] == {
+        'attr': 'mmwsss.version.__version__'}
