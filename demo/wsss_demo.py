@@ -32,7 +32,7 @@ import time
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)  # the demo package, also when run as a script
 
-from demo.method_study import Plan, best, held_out, read_headline  # noqa: E402
+from demo.method_study import Plan, best, held_out, read_headline, run_line  # noqa: E402
 from demo.runs import TAUS, run_jobs  # noqa: E402
 
 # demo preset -> the method study's preset (data, iterations)
@@ -94,11 +94,11 @@ def main(argv=None):
         job = plan.cls_job(f'demo_{name}', name, {}, 1, evals=evals)
         job['loss'] = loss
         jobs.append(job)
-    res = run_jobs(jobs, args.nproc, 'classifiers', lambda j, r: '  '.join(
-        f"{e} {held_out(r, e)[0]:.1f}" for e in ('no_saliency', CLS_SAL)))
+    res = run_jobs(jobs, args.nproc, 'classifiers',
+                   lambda j, r: run_line(j, r, ('no_saliency', CLS_SAL)))
     cls = {name: res[j['name']] for (name, _), j in zip(METHODS, jobs)}
 
-    rows, curves, advice = [], {}, set()
+    rows, curves, chosen, advice = [], {}, {}, set()
     for name, _ in METHODS:
         for e in evals:
             miou, tau = held_out(cls[name], e)
@@ -112,6 +112,7 @@ def main(argv=None):
                         f"{s['miou_excl'][i]:.1f} | {s['ignored_share'][i]:.1f} |")
             if e in ('no_saliency', CLS_SAL):
                 curves[f'{name} / {e}'] = (list(TAUS), s['miou_miss'])
+                chosen[f'{name} / {e}'] = tau
 
     banner(f'3/4 segmentors: IRD pseudo labels with {CLS_SAL} (0 % GT), with 10 % GT, '
            'and GT alone')
@@ -137,8 +138,9 @@ def main(argv=None):
     save_grid_figure(grid_png, grid_rows, meta['classes'], meta['palette'],
                      title=f'IRD / {CLS_SAL} (saliency mode), τ={tau:g}, report part')
     curves_png = osp.join(work, 'tau_curves.png')
-    save_tau_curves(curves_png, curves, title='report-part pseudo-label mIoU against τ '
-                    '(ignored pixels count as misses)')
+    save_tau_curves(curves_png, curves, title='report-part pseudo-label mIoU against τ\n'
+                    '(ignored pixels count as misses)', chosen=chosen,
+                    chosen_label='τ of the table (chosen on the tuning part)')
 
     lines = ['Pseudo labels of the report part (τ chosen on the tuning part; "edge": the best '
              'τ is at the end of the grid):', *sorted(advice), '',

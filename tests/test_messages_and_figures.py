@@ -224,3 +224,42 @@ def test_the_version_is_the_changelogs():
     assert 'version' not in meta['project'] and meta['project']['dynamic'] == ['version']
     assert meta['tool']['setuptools']['dynamic']['version'] == {
         'attr': 'mmwsss.version.__version__'}
+
+
+# ---- 5. figures that say what they show
+
+def test_tau_curves_star_the_tau_used_and_ring_each_curves_own_best():
+    """Fails before the fix: the demo's figure starred the report part's best τ of each
+    curve, not the τ its table used (chosen on the tuning part), and said neither."""
+    from mmwsss.visualization import tau_curves_figure
+    taus = [0.1, 0.2, 0.3, 0.4]
+    fig = tau_curves_figure({'a': (taus, [50, 60, 55, 40]), 'b': (taus, [45, 52, 58, 50])},
+                            chosen={'a': 0.3, 'b': 0.3}, chosen_label='τ of the table')
+    ax = fig.axes[0]
+    marks = [(ln.get_marker(), ln.get_xdata()[0], ln.get_ydata()[0]) for ln in ax.lines
+             if len(ln.get_xdata()) == 1]
+    assert ('*', 0.3, 55) in marks and ('*', 0.3, 58) in marks  # the τ used, on each
+    assert ('o', 0.2, 60) in marks  # a's own best is another τ: ringed
+    assert len(marks) == 3  # b's best is the τ used: no ring
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == \
+        ['a', 'b', 'τ of the table', 'best on this curve']
+    plain = tau_curves_figure({'a': (taus, [50, 60, 55, 40])})  # no τ used: the best
+    assert [t.get_text() for t in plain.axes[0].get_legend().get_texts()] == \
+        ['a', 'best on this curve']
+    with pytest.raises(ValueError, match='not one of its τ'):
+        tau_curves_figure({'a': (taus, [1, 2, 3, 4])}, chosen={'a': 0.25})
+
+
+def test_the_per_run_lines_name_their_metric():
+    """Fails before the fix: 'demo_cam_s1: 10 s  no_saliency 6.6  SYN_ERRONEOUS 28.3'."""
+    from demo.method_study import run_line
+    from demo.runs import TAUS
+    curve = [float(i) for i in range(len(TAUS))]
+    both = dict(tune=dict(miou_miss=curve), report=dict(miou_miss=curve[::-1]))
+    r = dict(scores=dict(no_saliency=both, saliency=both))
+    assert run_line(dict(kind='cls'), r) == (
+        "report-part pseudo-label mIoU at the tuning part's τ: no_saliency 0.0, saliency 0.0")
+    tune = dict(tune=dict(miou_miss=curve))
+    assert run_line(dict(kind='cls'), dict(scores=dict(no_saliency=tune, saliency=tune))) == (
+        'tuning-part pseudo-label mIoU at its best τ: no_saliency 19.0, saliency 19.0')
+    assert run_line(dict(kind='seg'), dict(miou=41.23)) == 'val mIoU 41.2'

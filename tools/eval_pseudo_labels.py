@@ -218,12 +218,15 @@ def write_outputs(out_dir, taus, scores, class_names, select, meta, max_ignored=
     data = json.dumps(summary, indent=2).encode()
     atomic_write(osp.join(out_dir, 'best.json'), lambda f: f.write(data))
 
-    # the project's one plotting style (mmwsss.visualization): curves with their best τ
-    save_tau_curves(osp.join(out_dir, 'miou_vs_tau.png'),
-                    {'ignore excluded': (taus, 100 * scores['miou_excl']),
-                     'ignore as miss': (taus, 100 * scores['miou_miss'])},
+    # the project's one plotting style (mmwsss.visualization): the chosen τ starred on
+    # both curves, each curve's own best ringed where it is another τ
+    curves = {'ignore excluded': (taus, 100 * scores['miou_excl']),
+              'ignore as miss': (taus, 100 * scores['miou_miss'])}
+    save_tau_curves(osp.join(out_dir, 'miou_vs_tau.png'), curves,
                     title=f'chosen τ={taus[best]:g}: {100 * scores[key][best]:.1f} mIoU '
-                    f'({select})')
+                    f'({select})', chosen={name: taus[best] for name in curves},
+                    chosen_label=f'chosen τ (best.json: {select}, at most '
+                    f'{max_ignored:.0%} ignored)')
     return summary
 
 
