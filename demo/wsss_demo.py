@@ -98,17 +98,18 @@ def main(argv=None):
                    lambda j, r: run_line(j, r, ('no_saliency', CLS_SAL)))
     cls = {name: res[j['name']] for (name, _), j in zip(METHODS, jobs)}
 
-    rows, curves, chosen, advice = [], {}, {}, set()
+    rows, curves, chosen, advice = [], {}, {}, {}
     for name, _ in METHODS:
         for e in evals:
             miou, tau = held_out(cls[name], e)
             s = cls[name]['scores'][e]['report']
             i = TAUS.index(tau)
             choice = choose_tau(TAUS, cls[name]['scores'][e]['tune']['miou_miss'])
-            edge = ' (edge)' if choice.wider else ''  # τ = 0 or 1 is the range's own end
-            if choice.wider:
-                advice.add(f'{name} / {e}: ' + choice.advice())
-            rows.append(f"| {name} | {e} | {tau:g}{edge} | {miou:.1f} | "
+            # τ = 0 or 1 is the range's own end; on a flat curve no range helps
+            note = ' (flat)' if choice.flat else ' (edge)' if choice.wider else ''
+            if note:  # one line per advice, naming its curves
+                advice.setdefault(choice.advice(), []).append(f'{name} / {e}')
+            rows.append(f"| {name} | {e} | {tau:g}{note} | {miou:.1f} | "
                         f"{s['miou_excl'][i]:.1f} | {s['ignored_share'][i]:.1f} |")
             if e in ('no_saliency', CLS_SAL):
                 curves[f'{name} / {e}'] = (list(TAUS), s['miou_miss'])
@@ -143,7 +144,9 @@ def main(argv=None):
                     chosen_label='τ of the table (chosen on the tuning part)')
 
     lines = ['Pseudo labels of the report part (τ chosen on the tuning part; "edge": the best '
-             'τ is at the end of the grid):', *sorted(advice), '',
+             'τ is at the end of the grid; "flat": τ changes almost no label):',
+             *(f"{'every curve' if len(names) == len(rows) else ', '.join(names)}: "
+               f'{text}' for text, names in advice.items()), '',
              '| classifier | saliency at label time | τ | mIoU (ignore = miss) | '
              'mIoU (ignore excluded) | ignored % |', '|---|---|---|---|---|---|', *rows, '',
              '| segmentor FCN-R18 (narrow), val mIoU | mIoU |', '|---|---|',

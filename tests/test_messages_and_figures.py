@@ -263,3 +263,65 @@ def test_the_per_run_lines_name_their_metric():
     assert run_line(dict(kind='cls'), dict(scores=dict(no_saliency=tune, saliency=tune))) == (
         'tuning-part pseudo-label mIoU at its best τ: no_saliency 19.0, saliency 19.0')
     assert run_line(dict(kind='seg'), dict(miou=41.23)) == 'val mIoU 41.2'
+
+
+# ---- 6. advice that fits the case
+
+def _saturated_scores(taus, num_labels=3):
+    """Scores of pseudo labels from saturated CAMs without saliency: every pixel of an
+    image is its labelled class at every τ below 1 (confusion matrices as the sweep
+    makes them)."""
+    from mmwsss.evaluation import scores_from_confusion
+    from mmwsss.evaluation.metrics import label_confusion
+    gt = np.zeros((8, 8), np.uint8)
+    gt[2:6, 2:6] = 1
+    preds = [np.ones_like(gt) for _ in taus]
+    return scores_from_confusion(label_confusion(gt, preds, num_labels))
+
+
+def test_a_flat_curve_points_at_the_classifier_not_at_a_wider_range():
+    """Fails before the fix: saturated CAMs score the same at every τ, the first τ wins
+    the tie, and the advice was to widen the τ range below it."""
+    from mmwsss.evaluation import choose_tau
+    taus = [round(0.05 * i, 2) for i in range(1, 20)]
+    s = _saturated_scores(taus)
+    assert (s['iou_excl'][:, 0] == 0).all()  # the background IoU: every pixel a class
+    choice = choose_tau(taus, s['miou_excl'], background_iou=s['iou_excl'][:, 0])
+    assert choice.flat == (0.05, 0.95) and choice.background_zero
+    assert (choice.tau, choice.edge, choice.wider) == (0.05, 'low', None)
+    advice = choice.advice()
+    assert '--tau-range' not in advice and 'No τ range fixes that' in advice
+    assert 'saturated' in advice and 'classifier' in advice and 'make_cams' in advice
+    # a curve flat over most of the grid with one step at its end is flat too (the
+    # smoke demo's: CAMs near 1 except at a few pixels)
+    step = choose_tau(taus, [3.6] * 18 + [6.6])
+    assert step.flat == (0.05, 0.9) and not step.background_zero and step.tau == 0.95
+    assert 'hardly vary' in step.advice() and '--tau-range' not in step.advice()
+    # healthy curves keep the edge advice, or none
+    assert choose_tau(taus, taus).flat is None
+    assert '--tau-range' in choose_tau(taus, taus).advice()
+    inside = choose_tau(taus, [-(t - 0.4) ** 2 for t in taus])
+    assert inside.flat is None and inside.advice() == ''
+    assert choose_tau([0.1, 0.2], [0.5, 0.5]).flat is None  # too few τ to call it flat
+
+
+def test_eval_pseudo_labels_on_saturated_cams_says_so(tmp_path, voc_root, capsys):
+    import json
+
+    from mmwsss.fileio import parse_cls_label_file, save_cams_npz
+    from mmwsss.fileio.png import image_hw
+    cams = tmp_path / 'cams'
+    cams.mkdir()
+    for img_id, cls in parse_cls_label_file(
+            osp.join(voc_root, 'cls_labels', 'train_aug.txt')).items():
+        hw = image_hw(osp.join(voc_root, 'JPEGImages', img_id + '.jpg'))
+        save_cams_npz(str(cams / f'{img_id}.npz'), cls, np.ones((len(cls), *hw)))
+    out = tmp_path / 'eval'
+    load_tool('eval_pseudo_labels').main([
+        osp.join(ROOT, 'tests', 'configs', 'eps_tiny_voc.py'), '--cam-dir', str(cams),
+        '--out-dir', str(out), '--mode', 'no_saliency'])
+    printed = capsys.readouterr().out
+    assert 'warning: the score is the same for every τ from 0.05 to 0.95' in printed
+    assert 'the background IoU is 0' in printed and '--tau-range' not in printed
+    best = json.load(open(out / 'best.json'))
+    assert best['tau_curve_flat'] == [0.05, 0.95] and 'classifier' in best['tau_advice']
