@@ -27,10 +27,6 @@ Protocol (``docs/method_study.md`` holds the tables this writes):
 Every run is one thread, ``randomness=dict(seed, deterministic=True)``; the runs
 are resumable (a killed study restarts the runs it had not finished).
 """
-import warnings
-
-# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse
 import json
 import os
@@ -167,6 +163,22 @@ def held_out(result: dict, mode: str, key: str = 'miou_miss'):
     return s['report'][key][TAUS.index(tau)], tau
 
 
+def run_line(job: dict, r: dict, evals=MODES) -> str:
+    """What a finished run's console line says, its metric named: a segmentor's val
+    mIoU; a classifier's pseudo-label mIoU (ignored pixels as misses) per evaluation,
+    on the report part at the τ chosen on the tuning part, or, for a run scored on
+    the tuning part only, there at its best τ."""
+    if job['kind'] == 'seg':
+        return f"val mIoU {r['miou']:.1f}"
+    if all('report' in r['scores'][e] for e in evals):
+        what = "report-part pseudo-label mIoU at the tuning part's τ"
+        vals = [held_out(r, e)[0] for e in evals]
+    else:
+        what = 'tuning-part pseudo-label mIoU at its best τ'
+        vals = [best(r['scores'][e]['tune']['miou_miss'])[0] for e in evals]
+    return f"{what}: {', '.join(f'{e} {v:.1f}' for e, v in zip(evals, vals))}"
+
+
 def tune_score(result: dict) -> float:
     return sum(best(result['scores'][m]['tune']['miou_miss'])[0] for m in MODES) / len(MODES)
 
@@ -200,14 +212,6 @@ def run_study(args) -> dict:
     p = plan.p
     n = p['grid']
 
-    def line(job, r):
-        if job['kind'] == 'seg':
-            return f"val mIoU {r['miou']:.1f}"
-        parts = [f"{m} {held_out(r, m)[0]:.1f}" if 'report' in r['scores'][m] else
-                 f"{m} {best(r['scores'][m]['tune']['miou_miss'])[0]:.1f} (tuning part)"
-                 for m in MODES]
-        return '  '.join(parts)
-
     # 1. tuning: the same number of settings for each loss, one seed, the tuning part
     grids = dict(eps=EPS_GRID[:n], ird=IRD_GRID[:n])
     tune_jobs = [plan.cls_job('tune_cam', 'cam', {}, TUNE_SEED, parts=('tune', ))]
@@ -216,7 +220,7 @@ def run_study(args) -> dict:
     print(f'== 1/3 tuning: {len(tune_jobs)} runs (seed {TUNE_SEED}, tuning part: '
           f"{len(plan.parts['tune'])} images; report part: {len(plan.parts['report'])})",
           flush=True)
-    res = run_jobs(tune_jobs, args.nproc, 'tuning', line)
+    res = run_jobs(tune_jobs, args.nproc, 'tuning', run_line)
     tuning = {m: [(s, tune_score(res[f"tune_{setting_name(m, s)}_s{TUNE_SEED}"]))
                   for s in grids[m]] for m in ('eps', 'ird')}
     chosen = {m: max(tuning[m], key=lambda x: x[1])[0] for m in tuning}
@@ -266,7 +270,7 @@ def run_study(args) -> dict:
     gtw = [add(plan.cls_job(setting_name('ird', chosen['ird']) + '_gtw', 'ird', chosen['ird'],
                             s, gt_weight=GT_WEIGHT)) for s in p['semi_seeds']]
     print(f'== 2/3 report runs: {len(jobs)} classifiers', flush=True)
-    res.update(run_jobs(list(jobs.values()), args.nproc, 'classifiers', line))
+    res.update(run_jobs(list(jobs.values()), args.nproc, 'classifiers', run_line))
 
     def tune_vals(names, mo):
         return [best(res[j]['scores'][mo]['tune']['miou_miss'])[0] for j in names]
@@ -287,7 +291,7 @@ def run_study(args) -> dict:
                 for s in p['semi_seeds']]
     print(f'== 3/3 segmentors: {len(seg_jobs)} runs (pseudo labels of {main["ird"][0]}, '
           f'{SAL}, saliency mode, τ {tau:g} from the tuning part)', flush=True)
-    res.update(run_jobs(seg_jobs, args.nproc, 'segmentors', line))
+    res.update(run_jobs(seg_jobs, args.nproc, 'segmentors', run_line))
 
     # ---- tables
     out = dict(preset=args.preset, params=p, parts={k: len(v) for k, v in plan.parts.items()},
@@ -491,6 +495,8 @@ def read_headline(path: str) -> str:
 
 
 def main(argv=None):
+    from mmwsss.utils.upstream_noise import filter_upstream_warnings
+    filter_upstream_warnings()  # the stack's deprecation notices, named there
     args = parse_args(argv)
     out = run_study(args)
     print('\n' + out['tables'])

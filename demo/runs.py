@@ -127,7 +127,7 @@ def segmentor_cfg(job: dict):
 
 def _train(cfg):
     """Train, or load the finished checkpoint of an interrupted job; the Runner."""
-    from mmengine.runner import Runner
+    from mmwsss.engine import QuietRunner as Runner
     ckpt = osp.join(cfg.work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
     if osp.isfile(ckpt):
         cfg.load_from = ckpt
@@ -199,8 +199,8 @@ def run_job(job: dict) -> dict:
     sys.stdout = sys.stderr = log_f
     t0 = time.time()
     try:
-        import warnings
-        warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
+        from mmwsss.utils.upstream_noise import filter_upstream_warnings
+        filter_upstream_warnings()
         import demo.datasets  # noqa: F401  (registers mmwsss and the synthetic dataset)
         result = (_cls_job if job['kind'] == 'cls' else _seg_job)(job)
     finally:

@@ -22,10 +22,6 @@ The runs go two at a time, one thread each; each run's mmengine log is in its
 work dir (``runs/<name>/job.log``). Finished runs are kept (resume); ``--force``
 starts again.
 """
-import warnings
-
-# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse
 import os
 import os.path as osp
@@ -36,7 +32,7 @@ import time
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)  # the demo package, also when run as a script
 
-from demo.method_study import Plan, best, held_out, read_headline  # noqa: E402
+from demo.method_study import Plan, best, held_out, read_headline, run_line  # noqa: E402
 from demo.runs import TAUS, run_jobs  # noqa: E402
 
 # demo preset -> the method study's preset (data, iterations)
@@ -54,10 +50,12 @@ def banner(msg):
 
 
 def parse_args(argv=None):
+    from mmwsss.utils.cli import DefaultsHelpFormatter
     p = argparse.ArgumentParser(description='End-to-end WSSS demo on the embedded dataset',
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=DefaultsHelpFormatter)
     p.add_argument('--preset', default='default', choices=sorted(PRESETS),
-                   help='smoke: about a minute; default: about 10 minutes on 2 cores')
+                   help='how much to run: smoke (about a minute) or the full demo (about '
+                   '10 minutes on 2 cores)')
     p.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs', 'demo'))
     p.add_argument('--nproc', type=int, default=2, help='runs at a time (one thread each)')
     p.add_argument('--force', action='store_true', help='start again from nothing')
@@ -65,6 +63,8 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    from mmwsss.utils.upstream_noise import filter_upstream_warnings
+    filter_upstream_warnings()  # the stack's deprecation notices, named there
     args = parse_args(argv)
     from demo.synthetic import SALIENCY_SOURCES, synthetic_metainfo
     from mmwsss.evaluation import choose_tau
@@ -94,24 +94,26 @@ def main(argv=None):
         job = plan.cls_job(f'demo_{name}', name, {}, 1, evals=evals)
         job['loss'] = loss
         jobs.append(job)
-    res = run_jobs(jobs, args.nproc, 'classifiers', lambda j, r: '  '.join(
-        f"{e} {held_out(r, e)[0]:.1f}" for e in ('no_saliency', CLS_SAL)))
+    res = run_jobs(jobs, args.nproc, 'classifiers',
+                   lambda j, r: run_line(j, r, ('no_saliency', CLS_SAL)))
     cls = {name: res[j['name']] for (name, _), j in zip(METHODS, jobs)}
 
-    rows, curves, advice = [], {}, set()
+    rows, curves, chosen, advice = [], {}, {}, {}
     for name, _ in METHODS:
         for e in evals:
             miou, tau = held_out(cls[name], e)
             s = cls[name]['scores'][e]['report']
             i = TAUS.index(tau)
             choice = choose_tau(TAUS, cls[name]['scores'][e]['tune']['miou_miss'])
-            edge = ' (edge)' if choice.wider else ''  # τ = 0 or 1 is the range's own end
-            if choice.wider:
-                advice.add(f'{name} / {e}: ' + choice.advice())
-            rows.append(f"| {name} | {e} | {tau:g}{edge} | {miou:.1f} | "
+            # τ = 0 or 1 is the range's own end; on a flat curve no range helps
+            note = ' (flat)' if choice.flat else ' (edge)' if choice.wider else ''
+            if note:  # one line per advice, naming its curves
+                advice.setdefault(choice.advice(), []).append(f'{name} / {e}')
+            rows.append(f"| {name} | {e} | {tau:g}{note} | {miou:.1f} | "
                         f"{s['miou_excl'][i]:.1f} | {s['ignored_share'][i]:.1f} |")
             if e in ('no_saliency', CLS_SAL):
                 curves[f'{name} / {e}'] = (list(TAUS), s['miou_miss'])
+                chosen[f'{name} / {e}'] = tau
 
     banner(f'3/4 segmentors: IRD pseudo labels with {CLS_SAL} (0 % GT), with 10 % GT, '
            'and GT alone')
@@ -137,11 +139,14 @@ def main(argv=None):
     save_grid_figure(grid_png, grid_rows, meta['classes'], meta['palette'],
                      title=f'IRD / {CLS_SAL} (saliency mode), τ={tau:g}, report part')
     curves_png = osp.join(work, 'tau_curves.png')
-    save_tau_curves(curves_png, curves, title='report-part pseudo-label mIoU against τ '
-                    '(ignored pixels count as misses)')
+    save_tau_curves(curves_png, curves, title='report-part pseudo-label mIoU against τ\n'
+                    '(ignored pixels count as misses)', chosen=chosen,
+                    chosen_label='τ of the table (chosen on the tuning part)')
 
     lines = ['Pseudo labels of the report part (τ chosen on the tuning part; "edge": the best '
-             'τ is at the end of the grid):', *sorted(advice), '',
+             'τ is at the end of the grid; "flat": τ changes almost no label):',
+             *(f"{'every curve' if len(names) == len(rows) else ', '.join(names)}: "
+               f'{text}' for text, names in advice.items()), '',
              '| classifier | saliency at label time | τ | mIoU (ignore = miss) | '
              'mIoU (ignore excluded) | ignored % |', '|---|---|---|---|---|---|', *rows, '',
              '| segmentor FCN-R18 (narrow), val mIoU | mIoU |', '|---|---|',

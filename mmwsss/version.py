@@ -1,1 +1,2 @@
-__version__ = '0.1.0'
+# PEP 440: a .devN suffix while the CHANGELOG's top section is "(unreleased)"
+__version__ = '0.2.0.dev0'

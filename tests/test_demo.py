@@ -26,6 +26,9 @@ def test_demo_smoke_runs_every_stage_and_prints_a_short_log(tmp_path, capfd):
     assert '| ird | SYN_ERRONEOUS |' in table and 'GT (upper bound)' in table
     assert '10 % of the images on GT' in table
     assert 'Method study (read from docs/method_study.md): (seeds' in table
+    # each run's line names its metric
+    assert "demo_ird_s1" in printed.out and \
+        "report-part pseudo-label mIoU at the tuning part's τ: no_saliency" in printed.out
     # mmengine's config dumps and hook tables go to each run's log, not the console
     lines = (printed.out + printed.err).replace('\r', '\n').splitlines()
     assert len([ln for ln in lines if ln.strip()]) <= 150

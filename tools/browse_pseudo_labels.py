@@ -14,10 +14,6 @@ others, and their titles say "trains on GT". ``--show-ignore`` paints ignored pi
 (255) magenta. Writes ``DIR/pseudo_labels_<k>.png`` (``--per-image`` rows each),
 atomically.
 """
-import warnings
-
-# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse
 import os.path as osp
 import sys

@@ -8,10 +8,6 @@ downloaded). Prints one line per problem, with the config key and the fix, and
 one summary line per config with the counts; exits 1 if any problem.
 Several configs (the leaves one will run) share one start-up.
 """
-import warnings
-
-# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse
 import os.path as osp
 import sys

@@ -23,12 +23,10 @@ pixels excluded (as EPS reports) and counted as misses, mean precision and
 recall, share of ignored pixels, per-class IoU), ``miou_vs_tau.png`` and
 ``best.json`` (the best τ by ``--select`` and its scores; when that τ is the
 grid's first or last, ``tau_at_edge`` says which and ``tau_advice`` the wider
-range to sweep, also printed).
+range to sweep, also printed; when the score is the same over most of the grid,
+``tau_curve_flat`` gives that τ span and ``tau_advice`` points at the classifier
+that made the CAMs instead: no τ range fixes saturated CAMs).
 """
-import warnings
-
-# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse
 import csv
 import json
@@ -200,11 +198,13 @@ def write_outputs(out_dir, taus, scores, class_names, select, meta, max_ignored=
     if np.isnan(eligible).all():
         raise SystemExit(f'every τ leaves more than {max_ignored:.0%} of the pixels ignored '
                          '(see tau_sweep.csv): raise --max-ignored or check the inputs')
-    # the first best on ties, flagged when it is the grid's first or last τ
-    choice = choose_tau(taus, eligible)
+    # the first best on ties, flagged when it is the grid's first or last τ, or when
+    # the curve is flat (then the CAMs, not the range, are the cause)
+    choice = choose_tau(taus, eligible, background_iou=scores[f'iou_{select}'][:, 0])
     best = choice.index
     summary = dict(meta, tau=float(taus[best]), select=select, miou=float(scores[key][best]),
                    tau_at_edge=choice.edge, tau_advice=choice.advice() or None,
+                   tau_curve_flat=list(choice.flat) if choice.flat else None,
                    miou_excl=float(scores['miou_excl'][best]),
                    miou_miss=float(scores['miou_miss'][best]),
                    precision=float(scores['mprecision'][best]),
@@ -216,12 +216,15 @@ def write_outputs(out_dir, taus, scores, class_names, select, meta, max_ignored=
     data = json.dumps(summary, indent=2).encode()
     atomic_write(osp.join(out_dir, 'best.json'), lambda f: f.write(data))
 
-    # the project's one plotting style (mmwsss.visualization): curves with their best τ
-    save_tau_curves(osp.join(out_dir, 'miou_vs_tau.png'),
-                    {'ignore excluded': (taus, 100 * scores['miou_excl']),
-                     'ignore as miss': (taus, 100 * scores['miou_miss'])},
+    # the project's one plotting style (mmwsss.visualization): the chosen τ starred on
+    # both curves, each curve's own best ringed where it is another τ
+    curves = {'ignore excluded': (taus, 100 * scores['miou_excl']),
+              'ignore as miss': (taus, 100 * scores['miou_miss'])}
+    save_tau_curves(osp.join(out_dir, 'miou_vs_tau.png'), curves,
                     title=f'chosen τ={taus[best]:g}: {100 * scores[key][best]:.1f} mIoU '
-                    f'({select})')
+                    f'({select})', chosen={name: taus[best] for name in curves},
+                    chosen_label=f'chosen τ (best.json: {select}, at most '
+                    f'{max_ignored:.0%} ignored)')
     return summary
 
 

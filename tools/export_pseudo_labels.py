@@ -16,10 +16,6 @@ settings or other images into the same folder stops unless ``--force`` is
 given, which rewrites every label and removes the labels of images that are
 no longer listed.
 """
-import warnings
-
-# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse
 import glob
 import hashlib

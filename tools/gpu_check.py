@@ -29,10 +29,6 @@ OUT/install.json (the install step of tools/gpu_check.sh) is merged in when pres
 SyncBN, one process, 2 iterations, 64×64 crops; the CUDA tests skip): it checks this
 script and the report, not the GPU. Exit status: 0 when no part failed or timed out.
 """
-import warnings
-
-# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse
 import datetime
 import glob
@@ -929,7 +925,7 @@ def worker_b(args) -> None:
     import gc
 
     import torch
-    from mmengine.runner import Runner
+    from mmwsss.engine import QuietRunner as Runner
 
     import mmwsss  # noqa: F401
     from mmwsss.utils import check_label_overwrite, check_pseudo_label_dirs, setup_cpu_distributed
@@ -1049,6 +1045,9 @@ def main(argv=None) -> int:
         args.out = osp.abspath(args.out)
         args.scratch = osp.abspath(args.scratch or args.out)
         os.makedirs(osp.join(args.scratch, 'parts'), exist_ok=True)
+        if args.worker != 'prepare':  # which reports a broken stack: no mmwsss import
+            from mmwsss.utils.upstream_noise import filter_upstream_warnings
+            filter_upstream_warnings()  # the stack's deprecation notices, named there
         dict(prepare=worker_prepare, b=worker_b, c=worker_c)[args.worker](args)
         return 0
     return run_checks(args, argv)

@@ -28,10 +28,6 @@ writes ``meta.json`` and until its last CAM is written; a second run stops at
 once, naming the first. With ``--launcher pytorch`` the images are shared out
 by mmengine's sampler, rank 0 holds the lock, and every rank stops if it cannot.
 """
-import warnings
-
-# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse
 import os
 import os.path as osp

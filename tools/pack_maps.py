@@ -25,10 +25,6 @@ other settings or images stops unless ``--force``, which repacks every image
 and removes the packs of images no longer listed. One run at a time writes
 into ``OUT`` (a lock).
 """
-import warnings
-
-# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse
 import glob
 import hashlib

@@ -1,10 +1,6 @@
 # Test (and evaluate) a segmentor with mmengine's Runner.
 # mmseg 1.2.2's tools/test.py, plus ``import mmwsss``, checkpoints that load
 # under torch >= 2.6 and DDP on CPU with gloo when there is no CUDA.
-import warnings
-
-# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse
 import contextlib
 import os
@@ -12,10 +8,10 @@ import os.path as osp
 import sys
 
 from mmengine.logging import print_log
-from mmengine.runner import Runner
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import mmwsss  # noqa: E402,F401  (registers datasets, transforms and models)
+from mmwsss.engine import QuietRunner  # noqa: E402
 from mmwsss.utils import (DictAction, check_vis_backends, load_config,  # noqa: E402
                           register_checkpoint_safe_globals, setup_cpu_distributed)
 from mmwsss.utils.dist import collect_into_work_dir, said_once  # noqa: E402
@@ -185,7 +181,7 @@ def main(argv=None):
     # another num_classes (or any weight that does not fit) is an error, not a
     # log warning followed by a wrong mIoU
     cfg.load_from = None
-    runner = Runner.from_cfg(cfg)
+    runner = QuietRunner.from_cfg(cfg)
     if args.smoke:  # now that the work dir's log file is open
         print_log(f'--smoke: the first {SMOKE_VAL_IMAGES} test images, at the smoke run\'s '
                   'sizes', logger='current')

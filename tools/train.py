@@ -2,10 +2,6 @@
 # mmseg 1.2.2's tools/train.py, plus: ``import mmwsss``; checkpoints that load
 # under torch >= 2.6 (``--resume``); DDP on CPU with gloo when there is no
 # CUDA; and a check that the pseudo-label folders exist before any training.
-import warnings
-
-# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse
 import logging
 import os
@@ -14,12 +10,12 @@ import sys
 
 from mmengine.dist import get_world_size
 from mmengine.logging import print_log
-from mmengine.runner import Runner
 
 from mmseg.registry import RUNNERS
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import mmwsss  # noqa: E402,F401  (registers datasets, transforms and models)
+from mmwsss.engine import QuietRunner  # noqa: E402
 from mmwsss.evaluation.protocol import apply_eval_protocol  # noqa: E402
 from mmwsss.utils import (DictAction, check_label_overwrite,  # noqa: E402
                           check_pseudo_label_dirs, check_vis_backends, load_config,
@@ -193,7 +189,7 @@ def main(argv=None):
 
     # build the runner from config
     if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
+        runner = QuietRunner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
 

@@ -8,13 +8,17 @@ from typing import Optional, Sequence, Tuple
 import torch
 from mmengine.config import Config
 from mmengine.dist import get_dist_info
-from mmengine.runner import Runner
 
+from mmwsss.engine import QuietRunner
 from mmwsss.fileio import cam_path
 from mmwsss.fileio.png import check_upright
 from mmwsss.utils import init_distributed, register_checkpoint_safe_globals
 from mmwsss.utils.outputs import (check_outside_inputs, dataset_input_dirs, file_fingerprint,
                                   guard_output_dir, is_done, rank_zero_lock)
+
+
+class _CAMRunner(QuietRunner):
+    start_up_on_console = False  # make_cams' console: its progress and its result
 
 
 def done(out_dir, img_id, classes, cam_format):
@@ -138,7 +142,7 @@ def write_cam_store(cfg: Config, checkpoint: str, out_dir: str, cam_format: str 
             # mmengine keeps one visualizer per name per process: a Runner built later in
             # the same process (the demo, tests) must not log into this run's folder
             cfg.visualizer.name = f'make_cams_{uuid.uuid4().hex[:8]}'
-        runner = Runner.from_cfg(cfg)
+        runner = _CAMRunner.from_cfg(cfg)
         load_weights(runner, checkpoint, trust_checkpoint)
         metrics = runner.test()  # ends with the ranks' gather: rank 0 unlocks last
     return (int(metrics['cams/num_written']) if rank == 0 else None), skipped

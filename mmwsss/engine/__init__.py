@@ -1,6 +1,7 @@
 from .hooks import CollectDirHook, SafeCheckpointHook, SegTestVisualizationHook
 from .loops import DenseCRFTestLoop
 from .optimizers import SummaryOptimWrapperConstructor
+from .runner import QuietRunner
 
-__all__ = ['CollectDirHook', 'DenseCRFTestLoop', 'SafeCheckpointHook', 'SegTestVisualizationHook',
-           'SummaryOptimWrapperConstructor']
+__all__ = ['CollectDirHook', 'DenseCRFTestLoop', 'QuietRunner', 'SafeCheckpointHook',
+           'SegTestVisualizationHook', 'SummaryOptimWrapperConstructor']

@@ -1,4 +1,6 @@
-"""How every mmwsss tool ends: a user's mistake as a message, a bug as a traceback.
+"""How every mmwsss tool starts and ends: without the OpenMMLab stack's deprecation
+notices (:mod:`mmwsss.utils.upstream_noise`), and with a user's mistake as a message,
+a bug as a traceback.
 
     if __name__ == '__main__':
         run_tool(main)
@@ -14,10 +16,12 @@ line. Anything else is our bug: its traceback is kept, to be reported.
 import argparse
 import os
 import os.path as osp
+import re
 import sys
 from typing import Callable
 
 from mmwsss.errors import MMWSSSError
+from mmwsss.utils.upstream_noise import filter_upstream_warnings
 
 USER_ERRORS = (MMWSSSError, FileNotFoundError)
 
@@ -48,6 +52,7 @@ def run_tool(main: Callable, *args, prog: str = None, **kwargs):
     """Call ``main(*args, **kwargs)`` as a tool's entry point (see the module's
     docstring). Returns what ``main`` returns."""
     prog = prog or osp.basename(sys.argv[0] or 'mmwsss')
+    filter_upstream_warnings()  # the stack's deprecation notices, each named there
     try:
         return main(*args, **kwargs)
     except USER_ERRORS as e:
@@ -61,11 +66,13 @@ def run_tool(main: Callable, *args, prog: str = None, **kwargs):
 
 
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """``--help`` with each option's default, as argparse's
+    """``--help`` with each option's default once, as argparse's
     ``ArgumentDefaultsHelpFormatter``, but none for options whose default is
-    None or False (required, or a switch): ``(default: None)`` says nothing."""
+    None or False (required, or a switch): ``(default: None)`` says nothing; and
+    none where the help already says it (``'... (default: min(4, CPUs))'``)."""
 
     def _get_help_string(self, action):
-        if action.default in (None, False) or action.required:
+        if action.default in (None, False) or action.required or \
+                re.search(r'\bdefault\b', action.help or '', re.IGNORECASE):
             return action.help
         return super()._get_help_string(action)

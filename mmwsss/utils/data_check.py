@@ -490,12 +490,27 @@ def check_data_report(cfg, sections=('train_dataloader', 'val_dataloader', 'test
                               for info in infos}
             problems += _check_maps(where, folders, map_ids, id_source, labels, listings,
                                     counts)
+    # loaders that read the same file (a classifier's train and CAM loaders, COCO's
+    # instances json) name it once
+    problems[:] = merge_same_problems(problems)
     if weights:
         from .weights_check import check_weights, pretrained_weights
         problems += check_weights(cfg)
         counts['pretrained weight files'] += len(list(pretrained_weights(cfg)))
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def merge_same_problems(problems: List[str]) -> List[str]:
+    """One line for the problem lines that differ only in their config key (the text
+    before the first ``': '``), with the keys joined: ``'a.ann_file, b.ann_file: X
+    not found'``. The order is that of the first of each."""
+    keys: Dict[str, List[str]] = {}
+    for line in problems:
+        key, sep, rest = line.partition(': ')
+        keys.setdefault(rest if sep else line, []).append(key if sep else '')
+    return [f'{", ".join(dict.fromkeys(k))}: {rest}' if k[0] else rest
+            for rest, k in keys.items()]
 
 
 def check_data_once(cfg, sections=('train_dataloader', 'val_dataloader'),

@@ -188,6 +188,17 @@ def save_grid_figure(path: str,
         palette (Sequence, optional): label colours (default the VOC colour map).
         title (str, optional): figure title (e.g. the method, source and τ).
     """
+    fig = grid_figure(rows, class_names, palette, title, cell_inches)
+    _save_figure(fig, path, dpi)
+
+
+def grid_figure(rows: Sequence[dict],
+                class_names: Optional[Sequence[str]] = None,
+                palette: Optional[Sequence] = None,
+                title: Optional[str] = None,
+                cell_inches: float = 1.6):
+    """The matplotlib ``Figure`` that :func:`save_grid_figure` writes (same arguments,
+    less the path and dpi)."""
     from matplotlib import colormaps
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
@@ -209,7 +220,10 @@ def save_grid_figure(path: str,
                 ax.set_title(COLUMNS[c], fontsize=9)
             if c == 0 and row.get('title'):
                 ax.set_ylabel(row['title'], fontsize=7)
-            if p is None:
+            if p is None:  # a blank of the image's shape: the row's boxes (and the
+                # column titles above them) stay in line
+                ax.imshow(np.full(img.shape[:2], 255, np.uint8), cmap='gray', vmin=0,
+                          vmax=255)
                 ax.text(0.5, 0.5, 'n/a', ha='center', va='center', transform=ax.transAxes)
                 continue
             if c == 2:
@@ -228,38 +242,96 @@ def save_grid_figure(path: str,
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.06 if class_names is not None else 0, 1, 1))
-    _save_figure(fig, path, dpi)
+    return fig
 
 
 def save_tau_curves(path: str,
                     curves: Dict[str, Tuple[Sequence[float], Sequence[float]]],
                     title: str = 'pseudo-label mIoU against τ',
                     ylabel: str = 'mIoU (%)',
+                    chosen: Optional[Dict[str, float]] = None,
+                    chosen_label: str = 'chosen τ',
                     dpi: int = 100) -> None:
-    """Write mIoU-against-τ curves as a PNG, atomically; the best τ of each
-    curve is marked.
+    """Write mIoU-against-τ curves to ``path`` as a PNG, atomically, with a legend
+    that says what each marker is; the other arguments are
+    :func:`tau_curves_figure`'s."""
+    fig = tau_curves_figure(curves, title, ylabel, chosen, chosen_label)
+    _save_figure(fig, path, dpi)
+
+
+def tau_curves_figure(curves: Dict[str, Tuple[Sequence[float], Sequence[float]]],
+                      title: str = 'pseudo-label mIoU against τ',
+                      ylabel: str = 'mIoU (%)',
+                      chosen: Optional[Dict[str, float]] = None,
+                      chosen_label: str = 'chosen τ'):
+    """The matplotlib ``Figure`` of mIoU-against-τ curves.
 
     Args:
-        path (str): output ``.png``.
         curves (dict): label (e.g. ``'ird / SYN_CLEAN'``) → (taus, mIoUs).
+        title (str): the figure's title (its lines wrapped to the figure's width).
+        ylabel (str): the y axis' label.
+        chosen (dict, optional): label → the τ used for that curve, e.g. chosen
+            on another part of the data than the curve's: a filled star, named
+            ``chosen_label`` in the legend. Each curve's own best τ, where it is
+            another, gets a hollow circle, "best on this curve". Without
+            ``chosen``, each curve's best τ gets the star, as "best on this curve".
+        chosen_label (str): the legend's name for the star of ``chosen``.
+
+    Returns:
+        matplotlib.figure.Figure
     """
+    import textwrap
+
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
     if not curves:
-        raise ValueError('save_tau_curves needs at least one curve')
+        raise ValueError('tau_curves_figure needs at least one curve')
+    chosen = dict(chosen or {})
+    unknown = set(chosen) - set(curves)
+    if unknown:
+        raise ValueError(f'chosen τ for curves that are not drawn: {sorted(unknown)}')
     fig = Figure(figsize=(5.5, 3.8))
     ax = fig.subplots()
+    star = dict(marker='*', markersize=12, linestyle='none', markeredgecolor='black',
+                markeredgewidth=0.6, zorder=3)
+    ring = dict(marker='o', markersize=9, linestyle='none', markerfacecolor='none',
+                markeredgewidth=1.4, zorder=3)
+    drawn_star = drawn_ring = False
     for name, (taus, vals) in curves.items():
         taus, vals = np.asarray(taus, float), np.asarray(vals, float)
         if taus.shape != vals.shape or taus.ndim != 1 or not len(taus):
             raise ValueError(f'curve {name!r}: need equal-length 1-D taus and values, got '
                              f'{taus.shape} and {vals.shape}')
         line, = ax.plot(taus, vals, marker='o', markersize=3, label=name)
+        colour = line.get_color()
         b = int(np.nanargmax(vals))
-        ax.plot([taus[b]], [vals[b]], marker='*', markersize=11, color=line.get_color())
+        if name in chosen:
+            near = np.flatnonzero(np.isclose(taus, chosen[name], atol=1e-9))
+            if not len(near):
+                raise ValueError(f'curve {name!r}: chosen τ={chosen[name]:g} is not one of '
+                                 'its τ')
+            c = int(near[0])
+            ax.plot([taus[c]], [vals[c]], color=colour, **star)
+            drawn_star = True
+            if not np.isclose(vals[b], vals[c]):  # its own best is another τ
+                ax.plot([taus[b]], [vals[b]], color=colour, **ring)
+                drawn_ring = True
+        elif chosen:
+            ax.plot([taus[b]], [vals[b]], color=colour, **ring)
+            drawn_ring = True
+        else:
+            ax.plot([taus[b]], [vals[b]], color=colour, **star)
+    handles, _ = ax.get_legend_handles_labels()
+    if drawn_star:
+        handles.append(Line2D([], [], color='grey', label=chosen_label, **star))
+    if drawn_ring:
+        handles.append(Line2D([], [], color='grey', label='best on this curve', **ring))
+    elif not chosen:
+        handles.append(Line2D([], [], color='grey', label='best on this curve', **star))
     ax.set_xlabel('τ')
     ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
+    ax.set_title('\n'.join(textwrap.fill(ln, 70) for ln in title.split('\n')), fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(handles=handles, fontsize=7)
     fig.tight_layout()
-    _save_figure(fig, path, dpi)
+    return fig

@@ -7,21 +7,20 @@ classifier. The checkpoint size is the fp32 weights plus the optimizer's state
 (SGD with momentum: one buffer per trainable weight; Adam/AdamW: two), what
 mmengine's CheckpointHook writes; the figures in configs/wsss/README.md come from here.
 """
+import argparse
+import contextlib
+import glob
+import os.path as osp
+import sys
 import warnings
-
-# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
-import argparse  # noqa: E402
-import contextlib  # noqa: E402
-import glob  # noqa: E402
-import os.path as osp  # noqa: E402
-import sys  # noqa: E402
 
 ROOT = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..')
 sys.path.insert(0, ROOT)
 from mmengine.config import Config  # noqa: E402
 
 from mmwsss.utils import DictAction, load_config, sync_bn_to_bn  # noqa: E402
+from mmwsss.utils.upstream_noise import (UpstreamLogFilter,  # noqa: E402
+                                         filter_upstream_warnings)
 
 _STATE_BUFFERS = dict(SGD=1, Adam=2, AdamW=2)
 
@@ -65,9 +64,10 @@ def main(argv=None):
         osp.join(ROOT, 'configs', 'eps', 'ird_resnet38_1xb8-20k_voc12aug-448x448.py')]
     rows, notes = {}, []
     # what building the models warns (mmseg's, mmengine's) goes after the table,
-    # once each, on stderr: not between its rows
+    # once each, on stderr: not between its rows; less the stack's deprecation notices
     with warnings.catch_warnings(record=True) as caught, _log_records() as records:
         warnings.simplefilter('always')
+        filter_upstream_warnings()
         for path in configs:
             rows[path] = model_budget(load_config(path, args.cfg_options))
     for msg in [str(w.message) for w in caught] + [r.getMessage() for r in records]:
@@ -91,6 +91,7 @@ def _log_records():
     logger, records = MMLogger.get_current_instance(), []
     keep = logging.Handler(logging.WARNING)
     keep.emit = records.append
+    keep.addFilter(UpstreamLogFilter())
     old = logger.handlers[:]
     logger.handlers = [keep]
     try:

@@ -15,10 +15,6 @@ every file is written atomically, so an interrupted run leaves no partial file.
 the annotations changed, a rerun refuses to mix old maps with new lists (``--force``
 rewrites every map).
 """
-import warnings
-
-# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse
 import contextlib
 import hashlib

@@ -13,13 +13,9 @@ before it is written, atomically (every weight present with its shape, floating 
 and finite); the COCO classifier is left out. An existing file is kept without
 ``--force``. The ``_coco-init`` DeepLab-V2 configs read it from ``pretrain/``.
 """
-import warnings
-
-# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
-import argparse  # noqa: E402
-import os.path as osp  # noqa: E402
-import sys  # noqa: E402
+import argparse
+import os.path as osp
+import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 import torch  # noqa: E402

@@ -12,13 +12,9 @@ source name per weight, floating point and finite) before it is written,
 atomically; an existing file is kept without ``--force``.
 The classifier configs read it from ``pretrain/`` (``model.backbone.init_cfg``).
 """
-import warnings
-
-# the OpenMMLab stack imports pkg_resources (setuptools < 81); not ours to fix
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
-import argparse  # noqa: E402
-import os.path as osp  # noqa: E402
-import sys  # noqa: E402
+import argparse
+import os.path as osp
+import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 
