@@ -315,3 +315,123 @@ def test_check_data_stats_every_gt_subset_mask(voc_copy, tmp_path, monkeypatch):
     assert lines[1].startswith('train_dataloader.dataset.gt_subset: 2 of the 4 GT masks') and \
         f'{aug}/2007_000032.png (missing)' in lines[1] and \
         f'{aug}/2008_000002.png (0 bytes)' in lines[1]
+
+
+def _ann(data, ann_id):
+    return next(a for a in data['annotations'] if a['id'] == ann_id)
+
+
+def _set(table, index, key, value):
+    def edit(data):
+        data[table][index][key] = value
+    return edit
+
+
+def _rle_counts(counts):  # annotation 4 is the crowd RLE of image 25 (48×64)
+    def edit(data):
+        _ann(data, 4)['segmentation']['counts'] = counts
+    return edit
+
+
+_HOSTILE_COCO = [
+    # an uncompressed RLE short of H×W: today labels from uninitialised memory
+    ('rle-short', _rle_counts([1000, 100]), r'annotation 4: the RLE counts sum to 1100, '
+     r'not 48×64 = 3072'),
+    ('rle-long', _rle_counts([3000, 100]), r'annotation 4: the RLE counts sum to 3100'),
+    ('rle-negative', _rle_counts([-5, 3077]), r'annotation 4: RLE counts must be integers '
+     r'>= 0 and at most 3072 \(H×W\), got -5'),
+    ('rle-float', _rle_counts([1000.5, 2071.5]), r'annotation 4: RLE counts must be '
+     r'integers >= 0 and at most 3072 \(H×W\), got 1000\.5'),
+    ('rle-huge', _rle_counts([2 ** 32 + 1000, 2072]), r'annotation 4: RLE counts must be '
+     r'integers >= 0 and at most 3072 \(H×W\), got 4294968296'),
+    ('rle-string-long-number', _rle_counts('n0ooooooo0'), r'annotation 4: a number in the '
+     r'compressed RLE string at 2 is longer than 6 characters'),
+    ('rle-string-negative', _rle_counts('n0b0B'), r'annotation 4: the compressed RLE string '
+     r'decodes to a count of -14 \(count 2\), below 0'),
+    ('rle-string-garbage', _rle_counts('n0b0 ~!'), r"annotation 4: a compressed RLE string "
+     r"holds ' ' at 4: only the characters 0 to o"),
+    ('rle-string-cut', _rle_counts('n0b0n'), r'annotation 4: the compressed RLE string '
+     r'ends inside a number'),
+    ('rle-string-short', _rle_counts('n0b0'), r'annotation 4: the RLE counts sum to'),
+    ('rle-size-float', lambda d: _ann(d, 4)['segmentation'].update(size=[48.0, 64]),
+     r'annotation 4: an RLE of size \[48\.0, 64\]'),
+    ('dup-image-id', _set('images', 1, 'id', 9), r'image 9: listed twice'),
+    ('dup-ann-id', _set('annotations', 4, 'id', 1), r'annotation 1: listed twice'),
+    ('dup-category-id', _set('categories', 1, 'id', 1), r'category 1: listed twice'),
+    ('dup-file-name', _set('images', 1, 'file_name', 'COCO_train2014_000000000009.jpg'),
+     r"image 25: file_name 'COCO_train2014_000000000009\.jpg' names the same label map as "
+     r'image 9'),
+    ('dup-stem', _set('images', 1, 'file_name', 'COCO_train2014_000000000009.png'),
+     r"image 25: file_name 'COCO_train2014_000000000009\.png' names the same label map"),
+    ('space-in-name', _set('images', 1, 'file_name', 'a b.jpg'),
+     r"image 25: file_name 'a b\.jpg' holds whitespace"),
+    ('newline-in-name', _set('images', 1, 'file_name', 'ab.jpg\nc'),
+     r"image 25: file_name 'ab\.jpg\\nc' holds whitespace"),
+    ('name-not-text', _set('images', 1, 'file_name', 25), r'image 25: file_name must be '
+     r'a string'),
+    ('absurd-size', _set('images', 1, 'height', 10 ** 7), r'image 25: 10000000×64 = '
+     r"640000000 pixels, more than Pillow's limit of 89478485"),
+    ('absurd-size-2', lambda d: d['images'][1].update(height=20000, width=20000),
+     r"image 25: 20000×20000 = 400000000 pixels, more than Pillow's limit"),
+    ('empty-segmentation', _set('annotations', 0, 'segmentation', []),
+     r'annotation 1: segmentation is an empty list'),
+    ('far-polygon', _set('annotations', 0, 'segmentation', [[4, 6, 1e6, 6, 24, 36]]),
+     r'annotation 1: a polygon coordinate 1000000\.0 lies far outside'),
+    ('no-ann-id', lambda d: d['annotations'][0].pop('id'), r'annotations\[0\]: id must be '
+     r'an integer, got None'),
+    ('image-id-text', _set('images', 0, 'id', '9'), r"images\[0\]: id must be an integer, "
+     r"got '9'"),
+    ('images-not-list', lambda d: d.update(images={'id': 9}), r'"images": must be a list, '
+     r'got dict'),
+    ('image-not-dict', lambda d: d['images'].append([9]), r'images\[4\] must be an object'),
+    ('missing-image', _set('annotations', 0, 'image_id', 10), r'annotation 1: image_id 10 '
+     r'is not a listed image'),
+]
+
+
+@pytest.mark.parametrize('name, edit, msg', _HOSTILE_COCO, ids=[c[0] for c in _HOSTILE_COCO])
+def test_coco_converter_refuses_hostile_geometry_and_ids(name, edit, msg, tmp_path,
+                                                          coco_root):
+    """Fails before the fix: an RLE short of H×W painted labels from uninitialised memory,
+    counts past 2**32 or below 0 a bare OverflowError, a bad compressed string a crash or
+    silent garbage, a duplicate image id dropped an image and a duplicate annotation id
+    turned one object into another, two images with one file stem overwrote one label map,
+    a name with whitespace broke the id lists, a 10^6-row image a bare MemoryError, an
+    empty segmentation list a bare IndexError, a polygon 10^6 px off the image silent."""
+    import json
+    import shutil
+    root = tmp_path / 'coco'
+    shutil.copytree(coco_root, root, ignore=shutil.ignore_patterns('*.jpg'))
+    ann = root / 'annotations' / 'instances_train2014.json'
+    data = json.load(open(ann))
+    edit(data)
+    json.dump(data, open(ann, 'w'))
+    with pytest.raises(WSSSInputError, match=r'instances_train2014\.json.*' + msg):
+        coco2014.main([str(root), '-o', str(tmp_path / 'out'), '--splits', 'train2014'])
+
+
+def test_coco_json_that_is_not_json_is_refused_with_its_name(tmp_path, coco_root):
+    """Fails before the fix: a bare JSONDecodeError naming no file."""
+    import shutil
+    root = tmp_path / 'coco'
+    shutil.copytree(coco_root, root, ignore=shutil.ignore_patterns('*.jpg'))
+    (root / 'annotations' / 'instances_train2014.json').write_text('{"images": [')
+    with pytest.raises(WSSSInputError, match=r'instances_train2014\.json.*not valid JSON'):
+        coco2014.main([str(root), '-o', str(tmp_path / 'out'), '--splits', 'train2014'])
+
+
+def test_coco_dataset_json_gets_the_same_checks(tmp_path, coco_root):
+    """Fails before the fix: with a duplicate annotation id the dataset took one object's
+    class for another's in silence."""
+    import json
+    import shutil
+    root = tmp_path / 'coco'
+    shutil.copytree(coco_root, root, ignore=shutil.ignore_patterns('*.jpg'))
+    ann = root / 'annotations' / 'instances_train2014.json'
+    data = json.load(open(ann))
+    data['annotations'][4]['id'] = 1
+    json.dump(data, open(ann, 'w'))
+    with pytest.raises(WSSSInputError, match=r'instances_train2014\.json.*annotation 1: '
+                                             r'listed twice'):
+        DATASETS.build(dict(type='COCOWSSSDataset', data_root=str(root), pipeline=[],
+                            ann_file='annotations/instances_train2014.json'))

@@ -7,8 +7,8 @@ from mmseg.registry import DATASETS
 from mmwsss.fileio.label_cache import cache_path, cached_labels, file_digest
 from mmwsss.functional.palette import voc_colormap
 from .base import BaseWSSSDataset
-from .coco_labels import (COCO_CLASSES, check_coco_annotations, coco_category_map,
-                          coco_cls_labels, coco_image_stem)
+from .coco_labels import (COCO_CLASSES, coco_category_map, coco_cls_labels, coco_image_stem,
+                          load_coco)
 
 
 @DATASETS.register_module()
@@ -40,18 +40,17 @@ class COCOWSSSDataset(BaseWSSSDataset):
         cache instead of parsing the json again)."""
         if not osp.isfile(self.ann_file):
             raise FileNotFoundError(f'COCOWSSSDataset: ann_file not found: {self.ann_file}')
-        key = file_digest(self.ann_file, hashlib.sha256(b'coco-cls-labels v1\n')).hexdigest()
+        # v2: a v1 cache was parsed before check_coco_instances refused bad ids/geometry
+        key = file_digest(self.ann_file, hashlib.sha256(b'coco-cls-labels v2\n')).hexdigest()
         return cached_labels(cache_path(self.ann_file, 'cls-labels', key), self._parse_coco,
                              len(COCO_CLASSES))
 
     def _parse_coco(self) -> Dict[str, List[int]]:
-        from pycocotools.coco import COCO
-        coco = COCO(self.ann_file)
+        coco = load_coco(self.ann_file)  # checked before pycocotools sees it
         cat_map = coco_category_map(coco)
         if len(cat_map) != len(COCO_CLASSES):
             raise ValueError(f'{self.ann_file}: {len(cat_map)} categories, expected '
                              f'{len(COCO_CLASSES)} (COCO-14 instances)')
-        check_coco_annotations(coco, self.ann_file)
         labels = {}
         for image_id in sorted(coco.getImgIds()):
             stem = coco_image_stem(coco, image_id, self.ann_file)

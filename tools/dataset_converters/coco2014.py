@@ -16,15 +16,11 @@ the annotations changed, a rerun refuses to mix old maps with new lists (``--for
 rewrites every map).
 """
 import argparse
-import contextlib
 import hashlib
-import io
 import os.path as osp
 
-from pycocotools.coco import COCO
-
-from mmwsss.datasets.coco_labels import (check_coco_annotations, coco_category_map,
-                                         coco_cls_labels, coco_image_stem, coco_label_map)
+from mmwsss.datasets.coco_labels import (coco_category_map, coco_cls_labels, coco_image_stem,
+                                         coco_label_map, load_coco)
 from mmwsss.fileio import atomic_write, format_cls_label_line, save_label_png
 from mmwsss.functional.palette import voc_colormap
 from mmwsss.utils.outputs import OutputLock, guard_output_dir, is_done, run_parallel
@@ -34,8 +30,7 @@ _COCO, _CAT_MAP = None, None
 
 def _init(ann_file):
     global _COCO, _CAT_MAP
-    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its timings
-        _COCO = COCO(ann_file)
+    _COCO = load_coco(ann_file)  # every field checked before pycocotools sees it
     _CAT_MAP = coco_category_map(_COCO)
 
 
@@ -70,7 +65,6 @@ def _convert_split(ann_file, split, out, seg_dir, nproc, force):
     coco, cat_map = _COCO, _CAT_MAP
     if len(cat_map) != 80:
         raise ValueError(f'{ann_file}: {len(cat_map)} categories, expected 80 (COCO-14)')
-    check_coco_annotations(coco, ann_file)  # every field, before any map is made
     ids, wsss_ids, lines, jobs = [], [], [], []
     for image_id in sorted(coco.getImgIds()):
         stem = coco_image_stem(coco, image_id, ann_file)
