@@ -358,6 +358,11 @@ _HOSTILE_COCO = [
     ('dup-image-id', _set('images', 1, 'id', 9), r'image 9: listed twice'),
     ('dup-ann-id', _set('annotations', 4, 'id', 1), r'annotation 1: listed twice'),
     ('dup-category-id', _set('categories', 1, 'id', 1), r'category 1: listed twice'),
+    ('79-categories', lambda d: d['categories'].pop(), r'categories: 79 categories, '
+     r'expected 80 \(COCO-14\)'),
+    ('renamed-category', _set('categories', 4, 'name', 'person'), r"category 5: name "
+     r"'person', but COCO-14's category of this rank is 'airplane'"),
+    ('repeated-key', None, r"the key 'category_id' appears twice in one object"),
     ('dup-file-name', _set('images', 1, 'file_name', 'COCO_train2014_000000000009.jpg'),
      r"image 25: file_name 'COCO_train2014_000000000009\.jpg' names the same label map as "
      r'image 9'),
@@ -404,8 +409,12 @@ def test_coco_converter_refuses_hostile_geometry_and_ids(name, edit, msg, tmp_pa
     shutil.copytree(coco_root, root, ignore=shutil.ignore_patterns('*.jpg'))
     ann = root / 'annotations' / 'instances_train2014.json'
     data = json.load(open(ann))
-    edit(data)
-    json.dump(data, open(ann, 'w'))
+    if edit:
+        edit(data)
+        json.dump(data, open(ann, 'w'))
+    else:  # a second "category_id" in annotation 1, which json.load drops in silence
+        ann.write_text(ann.read_text().replace('"category_id": 1,', '"category_id": 1, '
+                                               '"category_id": 5,', 1))
     with pytest.raises(WSSSInputError, match=r'instances_train2014\.json.*' + msg):
         coco2014.main([str(root), '-o', str(tmp_path / 'out'), '--splits', 'train2014'])
 

@@ -203,7 +203,8 @@ def check_coco_instances(data, ann_file: str) -> None:
     image-level labels are made from and everything pycocotools will be handed,
     for type as well as range, before pycocotools sees any of it.
 
-    Categories: unique integer ids. Images: unique integer ``id``; ``height``
+    Categories: the 80 of COCO-14, unique integer ids whose names, in id
+    order, are ``COCO_CLASSES``. Images: unique integer ``id``; ``height``
     and ``width`` positive integers, at most ``MAX_IMAGE_PIXELS`` pixels; a
     ``file_name`` that is a plain file name without whitespace, whose stem (the
     image id in the lists and the label map's name) no other image has.
@@ -227,6 +228,14 @@ def check_coco_instances(data, ann_file: str) -> None:
         bad('the file', 'the top level must be an object with "images", "annotations" '
             f'and "categories", got {type(data).__name__}')
     cats = _unique_ids(_rows(data, 'categories', bad), 'categories', 'category', bad)
+    # class c is the c-th smallest category id: a json of other categories would
+    # silently give one class another's name
+    if len(cats) != len(COCO_CLASSES):
+        bad('categories', f'{len(cats)} categories, expected {len(COCO_CLASSES)} (COCO-14)')
+    for cat_id, name in zip(sorted(cats), COCO_CLASSES):
+        if cats[cat_id].get('name') != name:
+            bad(f'category {cat_id}', f"name {cats[cat_id].get('name')!r}, but COCO-14's "
+                f'category of this rank is {name!r}')
     imgs = _unique_ids(_rows(data, 'images', bad), 'images', 'image', bad)
     anns = _rows(data, 'annotations', bad)
     stems = {}
@@ -280,10 +289,21 @@ def load_coco(ann_file: str):
     from pycocotools.coco import COCO
 
     from mmwsss.errors import WSSSInputError
+    def no_repeated_key(pairs):  # json keeps the last of two "id"s in silence
+        obj = dict(pairs)
+        if len(obj) != len(pairs):
+            seen = set()
+            key = next(k for k, _ in pairs if k in seen or seen.add(k))
+            raise WSSSInputError(f'the key {key!r} appears twice in one object '
+                                 f'({str(obj)[:80]})', path=ann_file)
+        return obj
+
     try:
         with open(ann_file, 'rb') as f:
-            data = json.load(f)
+            data = json.load(f, object_pairs_hook=no_repeated_key)
     except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError
+        if isinstance(e, WSSSInputError):
+            raise
         raise WSSSInputError(f'not valid JSON: {e}', path=ann_file) from None
     check_coco_instances(data, ann_file)
     coco = COCO()
