@@ -374,8 +374,9 @@ _HOSTILE_COCO = [
      r"image 25: file_name 'ab\.jpg\\nc' holds whitespace"),
     ('name-not-text', _set('images', 1, 'file_name', 25), r'image 25: file_name must be '
      r'a string'),
-    ('absurd-size', _set('images', 1, 'height', 10 ** 7), r'image 25: 10000000×64 = '
-     r"640000000 pixels, more than Pillow's limit of 89478485"),
+    ('absurd-size', lambda d: d['images'][2].update(height=10 ** 6, width=10 ** 6),
+     r"image 30: 1000000×1000000 = 1000000000000 pixels, more than Pillow's limit of "
+     r'89478485'),
     ('absurd-size-2', lambda d: d['images'][1].update(height=20000, width=20000),
      r"image 25: 20000×20000 = 400000000 pixels, more than Pillow's limit"),
     ('empty-segmentation', _set('annotations', 0, 'segmentation', []),
@@ -397,12 +398,16 @@ _HOSTILE_COCO = [
 @pytest.mark.parametrize('name, edit, msg', _HOSTILE_COCO, ids=[c[0] for c in _HOSTILE_COCO])
 def test_coco_converter_refuses_hostile_geometry_and_ids(name, edit, msg, tmp_path,
                                                           coco_root):
-    """Fails before the fix: an RLE short of H×W painted labels from uninitialised memory,
-    counts past 2**32 or below 0 a bare OverflowError, a bad compressed string a crash or
-    silent garbage, a duplicate image id dropped an image and a duplicate annotation id
-    turned one object into another, two images with one file stem overwrote one label map,
-    a name with whitespace broke the id lists, a 10^6-row image a bare MemoryError, an
-    empty segmentation list a bare IndexError, a polygon 10^6 px off the image silent."""
+    """Fails before the fix. Passed in silence: an RLE (list or string) short of H×W
+    (labels from uninitialised memory), float counts, a duplicate annotation id (one
+    object took another's class), one file stem for two images (one label map
+    overwritten), whitespace in a file name (broken id lists), a renamed category, a key
+    twice in one object, a polygon 10^6 px off the image. Crashed bare: counts below 0 or
+    past 2**32 (OverflowError), bad compressed strings ('Invalid RLE mask
+    representation'), a 10^6×10^6 image (MemoryError), an empty segmentation
+    (IndexError), no annotation id (KeyError), "images" not a list (TypeError), 79
+    categories (a ValueError traceback). A duplicate image id dropped an image and blamed
+    an annotation."""
     import json
     import shutil
     root = tmp_path / 'coco'
