@@ -424,6 +424,27 @@ def test_coco_converter_refuses_hostile_geometry_and_ids(name, edit, msg, tmp_pa
         coco2014.main([str(root), '-o', str(tmp_path / 'out'), '--splits', 'train2014'])
 
 
+def test_coco_refused_annotations_leave_nothing_behind(tmp_path, coco_root):
+    """Fails before the fix: the refused run had written meta.json with the bad file's
+    SHA-256, so the rerun on the fixed file was refused as "other settings"."""
+    import json
+    import shutil
+    root = tmp_path / 'coco'
+    shutil.copytree(coco_root, root, ignore=shutil.ignore_patterns('*.jpg'))
+    ann = root / 'annotations' / 'instances_train2014.json'
+    good = ann.read_text()
+    data = json.loads(good)
+    data['images'][0]['width'] = 0
+    ann.write_text(json.dumps(data))
+    out = tmp_path / 'out'
+    with pytest.raises(WSSSInputError, match='image 9: width must be a positive integer'):
+        coco2014.main([str(root), '-o', str(out), '--splits', 'train2014'])
+    assert not out.exists()
+    ann.write_text(good)
+    coco2014.main([str(root), '-o', str(out), '--splits', 'train2014'])
+    assert (out / 'SegmentationClass' / 'train2014' / 'COCO_train2014_000000000009.png').is_file()
+
+
 def test_coco_json_that_is_not_json_is_refused_with_its_name(tmp_path, coco_root):
     """Fails before the fix: a bare JSONDecodeError naming no file."""
     import shutil

@@ -52,6 +52,9 @@ def convert_split(root, split, out, nproc=1, force=False):
     ann_file = osp.join(root, 'annotations', f'instances_{split}.json')
     if not osp.isfile(ann_file):
         raise FileNotFoundError(f'COCO annotation file not found: {ann_file}')
+    # checked before anything is written: a refused file leaves no meta.json that
+    # would hold its fixed version off as "other settings"
+    _init(ann_file)
     seg_dir = osp.join(out, 'SegmentationClass', split)
     with OutputLock(seg_dir):  # the check and the writes under one lock, as export's
         # the maps are kept across runs: they must come from these very annotations
@@ -61,7 +64,6 @@ def convert_split(root, split, out, nproc=1, force=False):
 
 
 def _convert_split(ann_file, split, out, seg_dir, nproc, force):
-    _init(ann_file)
     coco, cat_map = _COCO, _CAT_MAP
     ids, wsss_ids, lines, jobs = [], [], [], []
     for image_id in sorted(coco.getImgIds()):
