@@ -368,6 +368,11 @@ _HOSTILE_COCO = [
      r'image 9'),
     ('dup-stem', _set('images', 1, 'file_name', 'COCO_train2014_000000000009.png'),
      r"image 25: file_name 'COCO_train2014_000000000009\.png' names the same label map"),
+    ('dup-stem-case', _set('images', 1, 'file_name', 'coco_TRAIN2014_000000000009.jpg'),
+     r"image 25: file_name 'coco_TRAIN2014_000000000009\.jpg' names the same label map as "
+     r"image 9 \('COCO_train2014_000000000009\.jpg'\)"),
+    ('stem-like-a-path', _set('images', 1, 'file_name', 'x.jpg.jpg'), r"image 25: "
+     r"file_name 'x\.jpg\.jpg': its id 'x\.jpg' ends like an image file"),
     ('space-in-name', _set('images', 1, 'file_name', 'a b.jpg'),
      r"image 25: file_name 'a b\.jpg' holds whitespace"),
     ('newline-in-name', _set('images', 1, 'file_name', 'ab.jpg\nc'),

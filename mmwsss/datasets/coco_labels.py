@@ -195,7 +195,12 @@ def _check_file_name(name, img_id, bad) -> str:
             'rename the image')
     if not name.isprintable():
         bad(what, f'file_name {name!r} holds a control character; rename the image')
-    return osp.splitext(name)[0]
+    stem = osp.splitext(name)[0]
+    from mmwsss.fileio.labels import _IMG_EXTS  # the id lists' reader takes it for a path
+    if stem.lower().endswith(_IMG_EXTS):
+        bad(what, f'file_name {name!r}: its id {stem!r} ends like an image file, which '
+            'the id lists refuse as a path; rename the image')
+    return stem
 
 
 def check_coco_instances(data, ann_file: str) -> None:
@@ -249,11 +254,13 @@ def check_coco_instances(data, ann_file: str) -> None:
             bad(f'image {img_id}', f"{h}×{w} = {h * w} pixels, more than Pillow's limit of "
                 f'{MAX_IMAGE_PIXELS}: not a COCO image size')
         stem = _check_file_name(img.get('file_name'), img_id, bad)
-        if stem in stems:
+        # case-folded: on a case-insensitive disk 'A.png' and 'a.png' are one file
+        if stem.casefold() in stems:
+            other = stems[stem.casefold()]
             bad(f'image {img_id}', f'file_name {img["file_name"]!r} names the same label map '
-                f'as image {stems[stem]} ({imgs[stems[stem]]["file_name"]!r}): two images '
-                f'with one id {stem!r}')
-        stems[stem] = img_id
+                f'as image {other} ({imgs[other]["file_name"]!r}): two images with one id '
+                f'{stem!r}')
+        stems[stem.casefold()] = img_id
     _unique_ids(anns, 'annotations', 'annotation', bad)
     for ann in anns:
         what = f'annotation {ann["id"]}'
