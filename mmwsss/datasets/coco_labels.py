@@ -63,8 +63,9 @@ def coco_image_stem(coco, image_id: int, ann_file: str) -> str:
     return osp.splitext(name)[0]
 
 
-# Pillow's default ``Image.MAX_IMAGE_PIXELS``: an image larger than this could not be
-# read for training anyway, and its label map alone would take that many bytes
+# Pillow's default ``Image.MAX_IMAGE_PIXELS``: Pillow warns of a decompression bomb
+# above it (and refuses above twice it); COCO's images are about 640×480, and the label
+# map of a larger one alone would take this many bytes
 MAX_IMAGE_PIXELS = 89_478_485
 _RLE_DIGITS = 6  # 6 characters of 5 bits hold any count up to MAX_IMAGE_PIXELS
 
