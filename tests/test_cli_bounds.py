@@ -114,3 +114,15 @@ def test_a_tool_says_which_flag_and_what_it_wants(capsys):
         train.parse_args(['config.py', '--smoke', '0'])
     assert e.value.code == 2
     assert "argument --smoke: want an integer >= 1, got '0'" in capsys.readouterr().err
+
+
+def test_the_benchmarks_take_bounded_numbers_too():
+    """Read, not run (importing a benchmark pins the threads of this process). Fails
+    before the fix: 28 bare type=int flags."""
+    import re
+    bare = []
+    for path in sorted(glob.glob(osp.join(ROOT, 'benchmarks', '*.py'))):
+        for n, line in enumerate(open(path), 1):
+            if re.search(r'\btype=(int|float)\b', line):
+                bare.append(f'{osp.basename(path)}:{n}')
+    assert not bare, f'unbounded numeric flags: {bare}'
