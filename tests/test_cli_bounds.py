@@ -126,3 +126,28 @@ def test_the_benchmarks_take_bounded_numbers_too():
             if re.search(r'\btype=(int|float)\b', line):
                 bare.append(f'{osp.basename(path)}:{n}')
     assert not bare, f'unbounded numeric flags: {bare}'
+
+
+@pytest.mark.parametrize('script, argv, env, said', [
+    ('dist_train.sh', ['c.py', '0'], {}, "GPUS wants a whole number >= 1, got '0'"),
+    ('dist_train.sh', ['c.py', 'nan'], {}, "GPUS wants a whole number >= 1, got 'nan'"),
+    ('dist_train.sh', ['c.py', '2'], dict(NNODES='2', NODE_RANK='2'),
+     "NODE_RANK wants a whole number >= 0 and <= 1, got '2'"),
+    ('dist_test.sh', ['c.py', 'w.pth', '-1'], {}, "GPUS wants a whole number >= 1, got '-1'"),
+    ('dist_test.sh', ['c.py', 'w.pth', '1'], dict(PORT='99999'),
+     "PORT wants a whole number >= 1 and <= 65535, got '99999'"),
+    ('slurm_train.sh', ['part', 'job', 'c.py'], dict(GPUS='2', CPUS_PER_TASK='0'),
+     "CPUS_PER_TASK wants a whole number >= 1, got '0'"),
+])
+def test_the_launch_scripts_refuse_counts_that_are_not_whole_numbers(script, argv, env, said,
+                                                                     tmp_path):
+    """Fails before the fix: each went on to train.py or torchrun (GPUS 0 or nan,
+    a node rank past the nodes, a port past 65535)."""
+    import os
+    import subprocess
+    env = dict(os.environ, PYTHON='/bin/false', PATH=f'{tmp_path}:{os.environ["PATH"]}', **env)
+    (tmp_path / 'srun').write_text('#!/bin/sh\nexit 0\n')  # nothing to start, if reached
+    (tmp_path / 'srun').chmod(0o755)
+    p = subprocess.run(['bash', osp.join(ROOT, 'tools', script)] + argv, env=env,
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and f'{script}: {said}' in p.stderr, (p.returncode, p.stderr)
