@@ -56,11 +56,11 @@ def best_of(runs, fn):
 
 
 def main():
-    from mmwsss.utils.cli import DefaultsHelpFormatter
+    from mmwsss.utils.cli import DefaultsHelpFormatter, positive_int
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                 formatter_class=DefaultsHelpFormatter)
     p.add_argument('--work-dir', default='/tmp/bench_check_data')
-    p.add_argument('--runs', type=int, default=5)
+    p.add_argument('--runs', type=positive_int, default=5)
     args = p.parse_args()
     from mmwsss.testing import make_voc_file_layout
     from mmwsss.utils import load_config

@@ -205,15 +205,17 @@ def report(title, runs, meters, per):
 
 
 def main():
+    from mmwsss.utils.cli import positive_int  # counts: every numeric flag here
     p = argparse.ArgumentParser()
     p.add_argument('--part', nargs='+', default=['pool', 'test'], choices=('pool', 'test'))
-    p.add_argument('--nproc', type=int, default=2)
-    p.add_argument('--labels', type=int, nargs='+', default=[3, 21], help='(a) labels')
-    p.add_argument('--groups', type=int, default=2, help='(a) items: groups of 2·N images')
-    p.add_argument('--images', type=int, default=4, help='(b) images per pass')
-    p.add_argument('--passes', type=int, default=1, help='(b) items: passes per run')
-    p.add_argument('--k', type=int, default=2, help='repeats per item (best kept)')
-    p.add_argument('--runs', type=int, default=3, help='whole runs (spread)')
+    p.add_argument('--nproc', type=positive_int, default=2)
+    p.add_argument('--labels', type=positive_int, nargs='+', default=[3, 21], help='(a) labels')
+    p.add_argument('--groups', type=positive_int, default=2,
+                   help='(a) items: groups of 2·N images')
+    p.add_argument('--images', type=positive_int, default=4, help='(b) images per pass')
+    p.add_argument('--passes', type=positive_int, default=1, help='(b) items: passes per run')
+    p.add_argument('--k', type=positive_int, default=2, help='repeats per item (best kept)')
+    p.add_argument('--runs', type=positive_int, default=3, help='whole runs (spread)')
     args = p.parse_args()
     if 'pool' in args.part:
         for labels in args.labels:

@@ -156,19 +156,21 @@ def classifier_share(size, batch, k, runs, steps):
 
 
 def main():
+    from mmwsss.utils.cli import positive_int  # counts: every numeric flag here
     p = argparse.ArgumentParser()
-    p.add_argument('--sizes', type=int, nargs='+', default=[56, 112])
-    p.add_argument('--batch', type=int, default=8)
-    p.add_argument('--classes', type=int, default=21)
-    p.add_argument('--repeat', type=int, default=5)
+    p.add_argument('--sizes', type=positive_int, nargs='+', default=[56, 112])
+    p.add_argument('--batch', type=positive_int, default=8)
+    p.add_argument('--classes', type=positive_int, default=21)
+    p.add_argument('--repeat', type=positive_int, default=5)
     p.add_argument('--impls', nargs='+', default=['reference', 'mmwsss'],
                    choices=('reference', 'mmwsss', 'grouped_conv'))
     p.add_argument('--child', nargs=2, help=argparse.SUPPRESS)
-    p.add_argument('--classifier-step', type=int, metavar='SIZE',
+    p.add_argument('--classifier-step', type=positive_int, metavar='SIZE',
                    help='time the losses in a ResNet-38 classifier step at SIZE×SIZE instead')
-    p.add_argument('--k', type=int, default=1, help='--classifier-step: best of k per step')
-    p.add_argument('--runs', type=int, default=3, help='--classifier-step: whole runs')
-    p.add_argument('--steps', type=int, default=3, help='--classifier-step: steps per run')
+    p.add_argument('--k', type=positive_int, default=1,
+                   help='--classifier-step: best of k per step')
+    p.add_argument('--runs', type=positive_int, default=3, help='--classifier-step: whole runs')
+    p.add_argument('--steps', type=positive_int, default=3, help='--classifier-step: steps per run')
     a = p.parse_args()
     if a.classifier_step:
         classifier_share(a.classifier_step, a.batch, a.k, a.runs, a.steps)

@@ -133,11 +133,12 @@ def build(d, dirs, fmt, steps):
 
 
 def main():
+    from mmwsss.utils.cli import positive_int  # counts: every numeric flag here
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument('--num-images', type=int, default=40)
-    p.add_argument('--repeats', type=int, default=5, help='k: best of k per image')
-    p.add_argument('--runs', type=int, default=3, help='whole runs (spread over them)')
-    p.add_argument('--threads', type=int, default=1,
+    p.add_argument('--num-images', type=positive_int, default=40)
+    p.add_argument('--repeats', type=positive_int, default=5, help='k: best of k per image')
+    p.add_argument('--runs', type=positive_int, default=3, help='whole runs (spread over them)')
+    p.add_argument('--threads', type=positive_int, default=1,
                    help='threads of OpenCV, torch and BLAS, the same for every variant')
     p.add_argument('--clock', default='cpu', choices=('cpu', 'wall'),
                    help="'cpu': the thread's CPU time (default; robust to other load), "

@@ -25,11 +25,12 @@ def step_seconds(loss, logits, sal, labels, image, repeat):
 
 
 def main():
+    from mmwsss.utils.cli import positive_int  # counts: every numeric flag here
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--batch', type=int, default=8)
-    p.add_argument('--crop', type=int, default=448)
-    p.add_argument('--classes', type=int, default=20)
-    p.add_argument('--repeat', type=int, default=3)
+    p.add_argument('--batch', type=positive_int, default=8)
+    p.add_argument('--crop', type=positive_int, default=448)
+    p.add_argument('--classes', type=positive_int, default=20)
+    p.add_argument('--repeat', type=positive_int, default=3)
     args = p.parse_args()
     g = torch.Generator().manual_seed(0)
     b, h = args.batch, args.crop // 8

@@ -67,12 +67,13 @@ def make_data(root, n, fmt, h=375, w=500, seed=0):
 
 
 def main():
+    from mmwsss.utils.cli import positive_int  # counts: every numeric flag here
     p = argparse.ArgumentParser()
-    p.add_argument('--images', type=int, default=40)
-    p.add_argument('--taus', type=int, default=20)
+    p.add_argument('--images', type=positive_int, default=40)
+    p.add_argument('--taus', type=positive_int, default=20)
     p.add_argument('--cam-format', default='bed_png', choices=('bed_png', 'npz'))
-    p.add_argument('--k', type=int, default=3, help='repeats per image (best kept)')
-    p.add_argument('--runs', type=int, default=3, help='whole runs (spread)')
+    p.add_argument('--k', type=positive_int, default=3, help='repeats per image (best kept)')
+    p.add_argument('--runs', type=positive_int, default=3, help='whole runs (spread)')
     a = p.parse_args()
     taus = [round(float(t), 4) for t in np.linspace(0.05, 0.95, a.taus)]
     with tempfile.TemporaryDirectory() as root:

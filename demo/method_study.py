@@ -70,12 +70,13 @@ GT_WEIGHT = 1.0
 
 
 def parse_args(argv=None):
+    from mmwsss.utils.cli import positive_int
     p = argparse.ArgumentParser(
         description='EPS++ (IRD) against EPS: a seeded study with held-out tuning',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('--preset', default='study', choices=sorted(PRESETS))
     p.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs', 'method_study'))
-    p.add_argument('--nproc', type=int, default=2, help='runs at a time (one thread each)')
+    p.add_argument('--nproc', type=positive_int, default=2, help='runs at a time (one thread each)')
     p.add_argument('--update-doc', metavar='MD', help='replace the tables between the '
                    'study markers of this Markdown file (docs/method_study.md)')
     return p.parse_args(argv)

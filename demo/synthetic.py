@@ -592,16 +592,17 @@ def format_quality_table(meta: dict) -> str:
 
 
 def parse_args(argv=None):
+    from mmwsss.utils.cli import nonneg_int, positive_int
     parser = argparse.ArgumentParser(
         description='Generate the embedded synthetic WSSS dataset (VOC layout + WSSS-BED '
         'saliency maps). Deterministic given the seed; resumable.')
     parser.add_argument('out_dir', help='dataset root to write')
     parser.add_argument('--preset', choices=sorted(PRESETS), default='default',
                         help='sizes: smoke (a handful of images), default, large')
-    parser.add_argument('--num-train', type=int, help='training images (overrides --preset)')
-    parser.add_argument('--num-val', type=int, help='validation images (overrides --preset)')
-    parser.add_argument('--size', type=int, help='image side in pixels (overrides --preset)')
-    parser.add_argument('--seed', type=int, default=0, help='random seed')
+    parser.add_argument('--num-train', type=positive_int, help='training images (overrides --preset)')
+    parser.add_argument('--num-val', type=positive_int, help='validation images (overrides --preset)')
+    parser.add_argument('--size', type=positive_int, help='image side in pixels (overrides --preset)')
+    parser.add_argument('--seed', type=nonneg_int, default=0, help='random seed')
     parser.add_argument('--force', action='store_true',
                         help='replace a dataset made with other parameters')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')

@@ -50,14 +50,14 @@ def banner(msg):
 
 
 def parse_args(argv=None):
-    from mmwsss.utils.cli import DefaultsHelpFormatter
+    from mmwsss.utils.cli import DefaultsHelpFormatter, positive_int
     p = argparse.ArgumentParser(description='End-to-end WSSS demo on the embedded dataset',
                                 formatter_class=DefaultsHelpFormatter)
     p.add_argument('--preset', default='default', choices=sorted(PRESETS),
                    help='how much to run: smoke (about a minute) or the full demo (about '
                    '10 minutes on 2 cores)')
     p.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs', 'demo'))
-    p.add_argument('--nproc', type=int, default=2, help='runs at a time (one thread each)')
+    p.add_argument('--nproc', type=positive_int, default=2, help='runs at a time (one thread each)')
     p.add_argument('--force', action='store_true', help='start again from nothing')
     return p.parse_args(argv)
 

@@ -488,11 +488,11 @@ def test_a_tau_that_ignores_nearly_everything_cannot_win(tmp_path):
     (['--mode', 'no_saliency', '--sal-dir', 'x'], '--sal-dir apply to --mode saliency'),
     (['--mode', 'no_saliency', '--sal-threshold', '0.3'], '--sal-threshold apply to'),
     (['--mode', 'no_saliency', '--no-ignore-unassigned'], '--no-ignore-unassigned apply'),
-    (['--sal-dir', 'x', '--sal-threshold', 'nan'], r'--sal-threshold must be a number'),
-    (['--sal-dir', 'x', '--sal-threshold', '1.5'], r'--sal-threshold must be a number'),
+    (['--sal-dir', 'x', '--sal-threshold', 'nan'], r'--sal-threshold: want a number in \[0, 1\]'),
+    (['--sal-dir', 'x', '--sal-threshold', '1.5'], r'--sal-threshold: want a number in \[0, 1\]'),
     (['--mode', 'no_saliency', '--tau-range', '0.9', '0.1', '0.1'], 'START <= STOP'),
     (['--mode', 'no_saliency', '--tau-range', '0.1', '0.9', '0'], 'STEP > 0'),
-    (['--mode', 'no_saliency', '--nproc', '0'], '--nproc must be >= 1'),
+    (['--mode', 'no_saliency', '--nproc', '0'], '--nproc: want an integer >= 1'),
     (['--mode', 'no_saliency', '--cam-format', 'npz'], 'records bed_png'),
 ])
 def test_contradicting_arguments_are_refused(flags, msg, tmp_path, capsys):

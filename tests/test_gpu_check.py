@@ -151,3 +151,20 @@ def test_timeouts_are_shares_of_the_time_limit():
     assert args.timeouts == dict(prepare=89, a=148, b=200, c=76, d=89)
     args = gc.parse_args(['--out', 'o', '--dry-run'])
     assert args.time_limit == 300 and args.timeouts['b'] == 150
+
+
+def test_the_shell_script_resolves_paths_from_the_callers_folder(tmp_path):
+    """Fails before the fix: a relative --out or --wheels was taken inside the checkout
+    (the script cds there first), not in the folder the user typed it in."""
+    env = dict(os.environ, PYTHON='/bin/echo')  # shows what the check would be given
+    p = subprocess.run(['bash', SH, '--dry-run', '--out', 'rel'], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ['tools/gpu_check.py', '--dry-run', '--out',
+                                str(tmp_path / 'rel')]
+    p = subprocess.run(['bash', SH, '--wheels', 'wh', '--out', 'o'], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1 and f'--wheels {tmp_path}/wh: no such folder' in p.stderr
+    p = subprocess.run(['bash', SH, '--prepare', 'p', '--max-mib', '0'], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1 and '--max-mib wants a whole number of MiB > 0' in p.stderr

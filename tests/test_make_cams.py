@@ -142,8 +142,8 @@ def test_zero_byte_outputs_are_redone(tmp_path, checkpoint, capsys):
 
 @pytest.mark.parametrize('flags, msg', [
     (['--cam-format', 'bed_png', '--dtype', 'float16'], 'bed_png maps are 8-bit'),
-    (['--scales', '1.0', '0'], '--scales must be positive'),
-    (['--scales', 'nan'], '--scales must be positive'),
+    (['--scales', '1.0', '0'], '--scales: want a number > 0'),
+    (['--scales', 'nan'], '--scales: want a number > 0'),
 ])
 def test_contradicting_arguments_are_refused(flags, msg, capsys):
     """Fails before the fix: --dtype float16 was silently unread for bed_png stores, and a

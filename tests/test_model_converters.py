@@ -390,3 +390,66 @@ def test_a_missing_coco_init_file_names_its_converter():
     problems = check_weights(cfg)
     assert len(problems) == 1 and 'model.pretrained' in problems[0]
     assert 'deeplabv2_coco2mmseg.py init.caffemodel /nonexistent/' in problems[0]
+
+
+def _peak_mib_reading(path):
+    """The peak of Python's and numpy's allocations while reading a caffemodel."""
+    import tracemalloc
+    from mmwsss.fileio.caffemodel import read_caffemodel
+    tracemalloc.start()
+    try:
+        layers = read_caffemodel(str(path))
+        return tracemalloc.get_traced_memory()[1] / 2**20, layers
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_caffemodel_of_single_float_fields_is_read_within_its_size(tmp_path):
+    """Fails before the fix: 256 KiB of single-float fields (5 bytes a value) took
+    about 40 times its size, an array per value."""
+    n = 2**18 // 5
+    values = np.arange(n, dtype=np.float32)
+    fields = np.empty((n, 5), np.uint8)
+    fields[:, 0] = 0x2d  # field 5 (data), wire type 5: one float32
+    fields[:, 1:] = values.astype('<f4').view(np.uint8).reshape(n, 4)
+    singles = fields.tobytes()
+    blob = _field(7, _field(1, _varint(n))) + singles
+    path = tmp_path / 'singles.caffemodel'
+    path.write_bytes(_field(100, _field(1, b'fc') + _field(7, blob)))
+    peak, layers = _peak_mib_reading(path)
+    size = path.stat().st_size / 2**20
+    assert peak < 3 * size, f'{peak:.1f} MiB to read {size:.1f} MiB'
+    np.testing.assert_array_equal(layers[0].blobs[0], values)  # and read right
+
+
+@pytest.mark.parametrize('what', ['empty layers', 'one-value blobs'])
+def test_a_caffemodel_of_more_layers_than_its_bytes_hold_is_refused(what, tmp_path):
+    """Fails before the fix: each 3-byte layer or 7-byte blob became objects of a few
+    hundred bytes (a 2 MiB file took hundreds of MiB)."""
+    from mmwsss.fileio.caffemodel import read_caffemodel
+    one = _field(7, b'\x2d' + struct.pack('<f', 1.0))  # a blob of shape [1, 1, 1, 1]
+    layer = _field(100, b'') if what == 'empty layers' else _field(100, one * 1000)
+    path = tmp_path / 'many.caffemodel'
+    path.write_bytes(layer * (2**21 // len(layer)))
+    with pytest.raises(ValueError, match=r'many\.caffemodel: damaged caffemodel \(more than '
+                                         r'\d+ layers and blobs in \d+ bytes'):
+        read_caffemodel(str(path))
+
+
+@pytest.mark.parametrize('first, second', [
+    ('base.layer2.block1.reduce.conv.weight', 'module.base.layer2.block1.reduce.conv.weight'),
+    ('layer2.block1.reduce.conv.weight', 'layer2.block01.reduce.conv.weight'),
+])
+def test_a_deeplab_pytorch_weight_given_twice_is_refused(first, second, tmp_path,
+                                                         deeplab_reference):
+    """Fails before the fix: the two keys became one weight, the last one winning."""
+    named = {deeplab_pytorch_name(k): v for k, v in deeplab_reference.items()}
+    named[first] = named.pop('layer2.block1.reduce.conv.weight')
+    named[second] = torch.zeros_like(named[first])
+    torch.save(named, tmp_path / 'twice.pth')
+    with pytest.raises(SystemExit, match=rf"twice\.pth: '{re.escape(first)}' and "
+                                         rf"'{re.escape(second)}' are both the weight "
+                                         r'layer1\.0\.conv1\.weight'):
+        deeplab_convert.main([str(tmp_path / 'twice.pth'), str(tmp_path / 'o.pth'),
+                              '--depth', '50'])
+    assert not (tmp_path / 'o.pth').exists()

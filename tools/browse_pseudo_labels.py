@@ -24,25 +24,22 @@ from mmwsss.utils.config_check import without_gt_subset  # noqa: E402
 
 
 def parse_args(argv=None):
-    from mmwsss.utils.cli import DefaultsHelpFormatter
+    from mmwsss.utils.cli import DefaultsHelpFormatter, positive_int, unit_interval
     p = argparse.ArgumentParser(
         formatter_class=DefaultsHelpFormatter,
         description='Draw the pseudo labels of a training set')
     p.add_argument('config')
     p.add_argument('--out-dir', required=True)
     p.add_argument('--ids', nargs='+', help='image ids (default: the first --num)')
-    p.add_argument('--num', type=int, default=8)
-    p.add_argument('--tau', type=float, help='override the config\'s τ')
+    p.add_argument('--num', type=positive_int, default=8)
+    p.add_argument('--tau', type=unit_interval, help='override the config\'s τ')
     p.add_argument('--pseudo-labels', metavar='BEST_JSON',
                    help="a τ sweep's best.json (or its folder), applied as tools/train.py "
                    'applies it')
     p.add_argument('--show-ignore', action='store_true', help='ignored pixels in magenta')
-    p.add_argument('--per-image', type=int, default=4, help='rows per PNG')
+    p.add_argument('--per-image', type=positive_int, default=4, help='rows per PNG')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = p.parse_args(argv)
-    for flag in ('num', 'per_image'):
-        if getattr(args, flag) < 1:
-            p.error(f'--{flag.replace("_", "-")} must be >= 1, got {getattr(args, flag)}')
     return args
 
 

@@ -10,6 +10,11 @@ NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 ROOT="$(dirname "$0")/.."
+. "$ROOT/tools/whole_number.sh"
+need_whole_number GPUS "$GPUS" 1
+need_whole_number NNODES "$NNODES" 1
+need_whole_number NODE_RANK "$NODE_RANK" 0 $((NNODES - 1))
+need_whole_number PORT "$PORT" 1 65535
 if [ -z "$PYTHON" ]; then
   if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python; fi
 fi

@@ -49,7 +49,7 @@ from mmwsss.visualization import save_tau_curves
 
 
 def parse_args(argv=None):
-    from mmwsss.utils.cli import DefaultsHelpFormatter
+    from mmwsss.utils.cli import DefaultsHelpFormatter, positive_int, unit_interval
     p = argparse.ArgumentParser(
         formatter_class=DefaultsHelpFormatter,
         description='Score pseudo labels against GT for many τ')
@@ -62,17 +62,17 @@ def parse_args(argv=None):
                    help='saliency maps (mode saliency; not with a packed store, which holds them)')
     p.add_argument('--mode', default='saliency', choices=MODES)
     g = p.add_mutually_exclusive_group()
-    g.add_argument('--taus', type=float, nargs='+', help='thresholds to score')
-    g.add_argument('--tau-range', type=float, nargs=3, metavar=('START', 'STOP', 'STEP'),
+    g.add_argument('--taus', type=unit_interval, nargs='+', help='thresholds to score')
+    g.add_argument('--tau-range', type=unit_interval, nargs=3, metavar=('START', 'STOP', 'STEP'),
                    help='thresholds START, START+STEP, ... <= STOP')
-    p.add_argument('--sal-threshold', type=float, default=None,
+    p.add_argument('--sal-threshold', type=unit_interval, default=None,
                    help='saliency above this is salient (default 0.2; mode saliency)')
     p.add_argument('--no-ignore-unassigned', action='store_true',
                    help='salient background pixels stay background (not 255)')
     p.add_argument('--select', default='excl', choices=('excl', 'miss'),
                    help='convention for the best τ: predicted-ignore pixels excluded (EPS) '
                    'or counted as misses')
-    p.add_argument('--max-ignored', type=float, default=0.5,
+    p.add_argument('--max-ignored', type=unit_interval, default=0.5,
                    help='a τ whose labels leave more than this share of the pixels ignored '
                    'cannot be the best (the excl convention would reward ignoring)')
     p.add_argument('--split', default='cam_dataloader',
@@ -81,7 +81,7 @@ def parse_args(argv=None):
                    help='refine the CAM-only label of each τ with DenseCRF (default preset '
                    'psa, as PSA/IRN refine theirs; --mode no_saliency; slow: one CRF per '
                    'image and τ, so give few --taus)')
-    p.add_argument('--nproc', type=int, default=1, help='worker processes')
+    p.add_argument('--nproc', type=positive_int, default=1, help='worker processes')
     p.add_argument('--allow-pickle', action='store_true', help='needed for npy_dict stores')
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='override config settings (key=value)')
@@ -130,8 +130,6 @@ def parse_args(argv=None):
         args.sal_threshold = 0.2
     if not (np.isfinite(args.sal_threshold) and 0 <= args.sal_threshold <= 1):
         p.error(f'--sal-threshold must be a number in [0, 1], got {args.sal_threshold}')
-    if args.nproc < 1:
-        p.error(f'--nproc must be >= 1, got {args.nproc}')
     return args
 
 

@@ -31,13 +31,13 @@ from mmwsss.utils.outputs import (OutputLock, check_outside_inputs, dataset_inpu
                                   run_parallel)
 
 def parse_args(argv=None):
-    from mmwsss.utils.cli import DefaultsHelpFormatter
+    from mmwsss.utils.cli import DefaultsHelpFormatter, positive_int
     p = argparse.ArgumentParser(
         formatter_class=DefaultsHelpFormatter,
         description='Export on-the-fly pseudo labels as PNGs')
     p.add_argument('config', help='training config (uses train_dataloader.dataset)')
     p.add_argument('--out-dir', required=True, help='folder for <img_id>.png')
-    p.add_argument('--nproc', type=int, default=1, help='worker processes')
+    p.add_argument('--nproc', type=positive_int, default=1, help='worker processes')
     p.add_argument('--crf', nargs='?', const='psa', choices=('psa', 'deeplab'),
                    help='refine each CAM-only label with DenseCRF, as PSA/IRN do (default '
                    'preset psa; the config must use mode no_saliency)')
@@ -50,8 +50,6 @@ def parse_args(argv=None):
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='override config settings, as in mmseg tools (key=value)')
     args = p.parse_args(argv)
-    if args.nproc < 1:
-        p.error(f'--nproc must be >= 1, got {args.nproc}')
     return args
 
 

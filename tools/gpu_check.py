@@ -51,6 +51,22 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)  # mmwsss from this checkout, as tools/train.py
 SCHEMA = 1
 
+
+def _load_argtypes():
+    """mmwsss's bounded argparse types, read from their file: ``import mmwsss`` loads
+    the whole stack, which part env is there to check, so the options cannot wait on it."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'mmwsss_argtypes', osp.join(ROOT, 'mmwsss', 'utils', 'argtypes.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_argtypes = _load_argtypes()
+int_at_least, nonneg_int = _argtypes.int_at_least, _argtypes.nonneg_int
+positive_float, positive_int = _argtypes.positive_float, _argtypes.positive_int
+
 PARTS = {
     'a': 'pytest -m cuda (tests/test_cuda.py)',
     'b': 'segmentor recipes under torchrun: on-the-fly vs precomputed pseudo labels',
@@ -183,14 +199,14 @@ def parse_args(argv=None):
                    help='the same parts on the CPU at toy sizes (checks the script)')
     p.add_argument('--parts', default='a,b,c,d',
                    help='comma-separated parts to run, in this order (default a,b,c,d)')
-    p.add_argument('--iters', type=int, default=None,
+    p.add_argument('--iters', type=int_at_least(2), default=None,
                    help='training iterations per recipe and variant in b (default 20; '
                    'dry run 2)')
     p.add_argument('--recipes', default=','.join(RECIPES),
                    help=f'recipes of part b (default {",".join(RECIPES)})')
-    p.add_argument('--nproc', type=int, default=None,
+    p.add_argument('--nproc', type=positive_int, default=None,
                    help='processes per recipe in b (default: every GPU; dry run 1)')
-    p.add_argument('--time-limit', type=float, default=None,
+    p.add_argument('--time-limit', type=positive_float, default=None,
                    help='seconds for the whole run; a part gets what is left at most '
                    f"(default {GPU['time_limit']}; dry run {DRY['time_limit']})")
     p.add_argument('--timeout', nargs='+', default=[], metavar='PART=S',
@@ -200,12 +216,11 @@ def parse_args(argv=None):
     # internal: the parts' own processes
     p.add_argument('--worker', choices=('prepare', 'b', 'c'), help=argparse.SUPPRESS)
     p.add_argument('--need-data', action='store_true', help=argparse.SUPPRESS)
-    p.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument('--local_rank', '--local-rank', type=nonneg_int, default=0,
+                   help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.sizes = dict(DRY if args.dry_run else GPU)
-    if args.iters is not None:
-        if args.iters < 2:
-            p.error(f'--iters must be >= 2 (one warm-up iteration), got {args.iters}')
+    if args.iters is not None:  # >= 2: one warm-up iteration
         args.sizes['iters'] = args.iters
     args.parts = [x.strip() for x in args.parts.split(',') if x.strip()]
     bad = [x for x in args.parts if x not in PARTS]
@@ -217,17 +232,15 @@ def parse_args(argv=None):
         p.error(f'--recipes: unknown recipe(s) {bad}; choose from {",".join(RECIPES)}')
     if args.time_limit is None:
         args.time_limit = args.sizes['time_limit']
-    if args.time_limit <= 0:
-        p.error(f'--time-limit must be > 0, got {args.time_limit}')
     timeouts = dict(args.sizes['timeouts'] or {
         k: round(share * args.time_limit) for k, share in TIMEOUT_SHARES.items()})
     for item in args.timeout:
         key, _, value = item.partition('=')
         try:
-            timeouts[key] = float(value)
-        except ValueError:
+            timeouts[key] = positive_float(value)
+        except argparse.ArgumentTypeError:
             key = None
-        if key not in TIMEOUT_SHARES or timeouts[key] <= 0:
+        if key not in TIMEOUT_SHARES:
             p.error(f'--timeout {item!r}: want PART=SECONDS with PART in '
                     f'{",".join(TIMEOUT_SHARES)} and SECONDS > 0')
     args.timeouts = timeouts

@@ -39,6 +39,7 @@ set -euo pipefail
 # - Where only a few small files may travel to and from the node, put DIR inside the
 #   checkout, ignored (`echo /.gpu_wheels/ >> .git/info/exclude`), prepare one Python with
 #   --max-mib, and let only OUT come back (the logs are packed into OUT/logs.tar.gz).
+caller=$PWD  # --prepare, --wheels and --out resolve from here, as the user typed them
 cd "$(dirname "$0")/.."
 
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
@@ -78,7 +79,10 @@ done
 [ -n "$mode" ] || { usage >&2; exit 2; }
 [ "$mode" = prepare ] || [ ${#pys[@]} -eq 0 ] || die "--python goes with --prepare"
 [ "$mode" = prepare ] || [ -z "$max_mib" ] || die "--max-mib goes with --prepare"
-[ -z "$max_mib" ] || [[ $max_mib =~ ^[0-9]+$ ]] || die "--max-mib wants a whole number of MiB"
+[ -z "$max_mib" ] || [[ $max_mib =~ ^[1-9][0-9]*$ ]] || die "--max-mib wants a whole number of MiB > 0"
+from_caller() { case $1 in /*) printf '%s' "$1" ;; *) printf '%s' "$caller/$1" ;; esac; }
+[ -z "$dir" ] || dir=$(from_caller "$dir")
+[ -z "$out" ] || out=$(from_caller "$out")
 [ "$mode" = wheels ] || [ "$cuda_ops" = 0 ] || die "--cuda-ops goes with --wheels"
 
 prepare() {
@@ -191,7 +195,7 @@ wheels() {
   # OUT stays small (a node may return only a few small files): the report goes
   # there; logs, generated data and work dirs go to SCRATCH, and the logs
   # come back packed as OUT/logs.tar.gz once the checks end.
-  scratch=${GPU_CHECK_SCRATCH:-${TMPDIR:-/tmp}/mmwsss_gpu_check}
+  scratch=$(from_caller "${GPU_CHECK_SCRATCH:-${TMPDIR:-/tmp}/mmwsss_gpu_check}")
   mkdir -p "$scratch/logs"
   local ilog=$scratch/logs/install.log
   echo "gpu_check.sh: installing offline from $dir into $PY (torch ${torch_before:-absent}), log: $ilog"

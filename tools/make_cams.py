@@ -39,7 +39,7 @@ from mmwsss.utils import DictAction, load_config  # noqa: E402
 
 
 def parse_args(argv=None):
-    from mmwsss.utils.cli import DefaultsHelpFormatter
+    from mmwsss.utils.cli import DefaultsHelpFormatter, nonneg_int, positive_float
     p = argparse.ArgumentParser(
         formatter_class=DefaultsHelpFormatter,
         description='Write the CAMs of an EPS classifier')
@@ -49,7 +49,7 @@ def parse_args(argv=None):
     p.add_argument('--cam-format', default='npz', choices=('npz', 'bed_png'))
     p.add_argument('--dtype', default='uint8', choices=('uint8', 'float16'),
                    help='npz CAM dtype')
-    p.add_argument('--scales', type=float, nargs='+', default=None,
+    p.add_argument('--scales', type=positive_float, nargs='+', default=None,
                    help='inference scales (default: the model\'s cam_scales)')
     p.add_argument('--no-flip', action='store_true', help='no flipped inputs')
     p.add_argument('--force', action='store_true',
@@ -59,14 +59,12 @@ def parse_args(argv=None):
                    'it under torch >= 2.6); it can run code: only for files you trust')
     p.add_argument('--work-dir', help='logs (default: ./work_dirs/<config name>/make_cams)')
     p.add_argument('--launcher', default='none', choices=('none', 'pytorch'))
-    p.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    p.add_argument('--local_rank', '--local-rank', type=nonneg_int, default=0)
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='override config settings (key=value)')
     args = p.parse_args(argv)
     if args.cam_format == 'bed_png' and args.dtype != 'uint8':
         p.error(f'--dtype {args.dtype} applies to npz stores; bed_png maps are 8-bit PNGs')
-    if args.scales is not None and not all(0 < s < float('inf') for s in args.scales):
-        p.error(f'--scales must be positive numbers, got {args.scales}')
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 

@@ -42,7 +42,7 @@ from mmwsss.utils.outputs import (OutputLock, check_outside_inputs, file_fingerp
 
 
 def parse_args(argv=None):
-    from mmwsss.utils.cli import DefaultsHelpFormatter
+    from mmwsss.utils.cli import DefaultsHelpFormatter, positive_int
     p = argparse.ArgumentParser(formatter_class=DefaultsHelpFormatter,
                                 description='Pack CAMs + saliency maps, one file per image')
     p.add_argument('--cam-dir', required=True, help='source CAM store folder')
@@ -61,13 +61,11 @@ def parse_args(argv=None):
                    "the float store's)")
     p.add_argument('--allow-pickle', action='store_true',
                    help='read an npy_dict store (pickles run code: trusted files only)')
-    p.add_argument('--nproc', type=int, default=1, help='worker processes')
+    p.add_argument('--nproc', type=positive_int, default=1, help='worker processes')
     p.add_argument('--force', action='store_true',
                    help='repack every image, also when the settings or images changed, and '
                    'remove the packs of images no longer listed')
     args = p.parse_args(argv)
-    if args.nproc < 1:
-        p.error(f'--nproc must be >= 1, got {args.nproc}')
     recorded = recorded_cam_format(args.cam_dir)
     if recorded == 'packed':
         p.error(f'{args.cam_dir} is a packed store already (its meta.json says so): pack its '

@@ -23,8 +23,12 @@ if [ -z "$GPUS" ]; then
     ${PY_ARGS} --recipe-gpus | tail -n 1)
   [[ "$GPUS" =~ ^[0-9]+$ ]] || exit 1  # train.py said why
 fi
+. "$ROOT/tools/whole_number.sh"
+need_whole_number GPUS "$GPUS" 1
 GPUS_PER_NODE=${GPUS_PER_NODE:-$(( GPUS < 8 ? GPUS : 8 ))}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
+need_whole_number GPUS_PER_NODE "$GPUS_PER_NODE" 1
+need_whole_number CPUS_PER_TASK "$CPUS_PER_TASK" 1
 SRUN_ARGS=${SRUN_ARGS:-""}
 
 PYTHONPATH="$ROOT":$PYTHONPATH \

@@ -21,7 +21,7 @@ from mmwsss.utils.smoke import SMOKE_VAL_IMAGES, make_smoke_config  # noqa: E402
 
 
 def parse_args(argv=None):
-    from mmwsss.utils.cli import DefaultsHelpFormatter
+    from mmwsss.utils.cli import DefaultsHelpFormatter, nonneg_float, nonneg_int
     parser = argparse.ArgumentParser(
         formatter_class=DefaultsHelpFormatter,
         description='MMSeg test (and eval) a model')
@@ -45,7 +45,7 @@ def parse_args(argv=None):
         help='directory where painted images will be saved (<img stem>.png); a '
         'relative path is under work_dir/<timestamp>/')
     parser.add_argument(
-        '--wait-time', type=float, default=2, help='the interval of show (s)')
+        '--wait-time', type=nonneg_float, default=2, help='the interval of show (s)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -75,7 +75,7 @@ def parse_args(argv=None):
         "needs the [crf] extra (pip install -e '.[crf]')")
     parser.add_argument(
         '--crf-workers',
-        type=int,
+        type=nonneg_int,
         default=min(4, os.cpu_count() or 1),
         help='CRF worker processes per rank (default: min(4, CPUs)); the network '
         'goes on with the next images meanwhile; 0 refines in the main process')
@@ -87,7 +87,7 @@ def parse_args(argv=None):
         'its checkpoint (a checkpoint in that folder puts the results there too)'
         % SMOKE_VAL_IMAGES)
     # torch >= 2.0 launchers pass `--local-rank`
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument('--local_rank', '--local-rank', type=nonneg_int, default=0)
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
@@ -155,8 +155,6 @@ def main(argv=None):
         _densecrf()  # the missing extra fails here, before any model is built
         inner = cfg.model.module if args.tta else cfg.model
         cfg.model = dict(type='DenseCRFSegTTAModel', crf=args.crf, module=inner)
-        if args.crf_workers < 0:
-            raise SystemExit(f'--crf-workers must be >= 0, got {args.crf_workers}')
         cfg.test_cfg = dict(cfg.get('test_cfg') or {}, type='DenseCRFTestLoop',
                             num_workers=args.crf_workers)
 

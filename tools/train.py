@@ -20,7 +20,8 @@ from mmwsss.evaluation.protocol import apply_eval_protocol  # noqa: E402
 from mmwsss.utils import (DictAction, check_label_overwrite,  # noqa: E402
                           check_pseudo_label_dirs, check_vis_backends, load_config,
                           register_checkpoint_safe_globals)
-from mmwsss.utils.cli import DefaultsHelpFormatter, run_tool  # noqa: E402
+from mmwsss.utils.cli import (DefaultsHelpFormatter, nonneg_int, positive_int,  # noqa: E402
+                              run_tool)
 from mmwsss.utils.config_check import check_config_values  # noqa: E402
 from mmwsss.utils.dist import (batch_note, collect_into_work_dir,  # noqa: E402
                                device_note, init_distributed, is_main_process,
@@ -80,7 +81,7 @@ def parse_args(argv=None):
     parser.add_argument(
         '--smoke',
         nargs='?',
-        type=int,
+        type=positive_int,
         const=SMOKE_ITERS,
         metavar='ITERS',
         help='a few minutes on a small machine: this config for ITERS iterations (%d when '
@@ -102,7 +103,7 @@ def parse_args(argv=None):
         '(train_dataloader.batch_size), then exit (what tools/slurm_train.sh runs when '
         'GPUS is not set)')
     # torch >= 2.0 launchers pass `--local-rank`
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument('--local_rank', '--local-rank', type=nonneg_int, default=0)
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)

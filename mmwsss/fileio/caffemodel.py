@@ -14,8 +14,13 @@ bytes (5). The fields read here (``caffe.proto``):
   (5, packed float32) and ``double_data`` (8, packed float64).
 
 Every length is checked against what is left of the file before it is read,
-and each blob's element count against its shape before it is decoded.
+and each blob's element count against its shape before it is decoded. Memory stays
+within a small multiple of the file's size: a blob's values are decoded into one array
+of its declared size, and a file of more layers and blobs than its bytes could hold in
+a real net (``_BYTES_PER_OBJECT``) is refused.
 """
+import math
+import struct
 from dataclasses import dataclass
 from typing import Iterator, List, Tuple
 
@@ -25,6 +30,12 @@ _NET_LAYER, _NET_V1_LAYERS = 100, 2
 _LAYER_NAME, _LAYER_TYPE, _LAYER_BLOBS = 1, 2, 7
 _BLOB_LEGACY = {1: 0, 2: 1, 3: 2, 4: 3}  # num, channels, height, width
 _BLOB_DATA, _BLOB_SHAPE, _BLOB_DOUBLE_DATA = 5, 7, 8
+_MAX_AXES = 32  # Caffe's kMaxBlobAxes
+# a net's layers and blobs: this many, plus one per this many bytes of the file. A real
+# caffemodel holds a few thousand at most (ResNet-101: about 1,500 in 170 MB); each costs
+# a Python object, so that a file of empty layers or one-value blobs cannot take far more
+# memory than its size.
+_OBJECTS_FREE, _BYTES_PER_OBJECT = 10_000, 256
 
 
 @dataclass
@@ -87,20 +98,24 @@ class _Message:
             yield number, wire, value
 
 
-def _floats(value, wire: int, dtype, path: str) -> np.ndarray:
-    """A packed (type 2) or single (type 5/1) run of floats."""
-    if wire == 2:
-        if len(value) % np.dtype(dtype).itemsize:
-            raise ValueError(f'{path}: damaged caffemodel (a packed {np.dtype(dtype).name} '
-                             f'run of {len(value)} bytes)')
-        return np.frombuffer(value, dtype)
-    raw = value.to_bytes(np.dtype(dtype).itemsize, 'little')
-    return np.frombuffer(raw, dtype)
+def _run_length(value, wire: int, itemsize: int, path: str) -> int:
+    """How many floats a packed (type 2) or single (type 5/1) run holds."""
+    if wire != 2:
+        return 1
+    if len(value) % itemsize:
+        raise ValueError(f'{path}: damaged caffemodel (a packed float{8 * itemsize} run of '
+                         f'{len(value)} bytes)')
+    return len(value) // itemsize
 
 
 def _blob(data: memoryview, path: str, where: str) -> np.ndarray:
-    legacy, shape, runs = [1, 1, 1, 1], None, []
-    for number, wire, value in _Message(data, path, f'blob of {where}').fields():
+    """One ``BlobProto`` as a float32 array. Two passes, so that memory stays within
+    the blob's own size: the first reads the shape and counts the values, checked
+    against each other; the second decodes the values into the array of that size
+    (a blob of many single-float fields costs no object per value)."""
+    message = _Message(data, path, f'blob of {where}')
+    legacy, shape, count = [1, 1, 1, 1], None, 0
+    for number, wire, value in message.fields():
         if number in _BLOB_LEGACY and wire == 0:
             legacy[_BLOB_LEGACY[number]] = value
         elif number == _BLOB_SHAPE and wire == 2:
@@ -111,22 +126,36 @@ def _blob(data: memoryview, path: str, where: str) -> np.ndarray:
                 if w == 2:  # packed
                     m = _Message(v, path, f'blob shape of {where}')
                     pos = 0
-                    while pos < len(v):
+                    while pos < len(v) and len(shape) <= _MAX_AXES:
                         dim, pos = m._varint(pos)
                         shape.append(dim)
                 elif w == 0:
                     shape.append(v)
+                if len(shape) > _MAX_AXES:
+                    raise ValueError(f'{path}: damaged caffemodel (a blob of layer {where!r} '
+                                     f'has more than {_MAX_AXES} axes, Caffe\'s limit)')
         elif number == _BLOB_DATA and wire in (2, 5):
-            runs.append(_floats(value, wire, '<f4', path))
+            count += _run_length(value, wire, 4, path)
         elif number == _BLOB_DOUBLE_DATA and wire in (1, 2):
-            runs.append(_floats(value, wire, '<f8', path))
+            count += _run_length(value, wire, 8, path)
     shape = tuple(shape) if shape is not None else tuple(legacy)
-    count = sum(len(r) for r in runs)
-    if count != int(np.prod(shape, dtype=np.int64)):
+    if count != math.prod(shape):
         raise ValueError(f'{path}: a blob of layer {where!r} holds {count} values for shape '
                          f'{list(shape)}')
-    flat = runs[0] if len(runs) == 1 else np.concatenate(runs) if runs else np.zeros(0)
-    return flat.astype(np.float32).reshape(shape)
+    out, pos = np.empty(count, np.float32), 0
+    for number, wire, value in message.fields():
+        if number == _BLOB_DATA and wire in (2, 5) or \
+                number == _BLOB_DOUBLE_DATA and wire in (1, 2):
+            single = number == _BLOB_DATA
+            if wire == 2:
+                run = np.frombuffer(value, '<f4' if single else '<f8')
+                out[pos:pos + len(run)] = run
+                pos += len(run)
+            else:  # one value, its raw bits
+                out[pos] = struct.unpack('<f' if single else '<d',
+                                         value.to_bytes(4 if single else 8, 'little'))[0]
+                pos += 1
+    return out.reshape(shape)
 
 
 def read_caffemodel(path: str) -> List[CaffeLayer]:
@@ -147,20 +176,28 @@ def read_caffemodel(path: str) -> List[CaffeLayer]:
     if not len(data):
         raise ValueError(f'{path}: empty file')
     layers, v1 = [], 0
+    objects, most = 0, _OBJECTS_FREE + len(data) // _BYTES_PER_OBJECT
     for number, wire, value in _Message(data, path, 'net').fields():
         if number == _NET_V1_LAYERS and wire == 2:
             v1 += 1
         if number != _NET_LAYER or wire != 2:
             continue
-        name, kind, blobs = '', '', []
-        for n, w, v in _Message(value, path, 'layer').fields():
+        message, name, kind, blobs = _Message(value, path, 'layer'), '', '', []
+        for n, w, v in message.fields():  # the name first: it may follow the blobs
             if n == _LAYER_NAME and w == 2:
                 name = bytes(v).decode('utf-8', 'replace')
             elif n == _LAYER_TYPE and w == 2:
                 kind = bytes(v).decode('utf-8', 'replace')
             elif n == _LAYER_BLOBS and w == 2:
-                blobs.append(v)
-        layers.append(CaffeLayer(name, kind, [_blob(b, path, name) for b in blobs]))
+                objects += 1
+        objects += 1
+        if objects > most:
+            raise ValueError(f'{path}: damaged caffemodel (more than {most} layers and blobs '
+                             f'in {len(data)} bytes, far more than a net of that size holds)')
+        for n, w, v in message.fields():
+            if n == _LAYER_BLOBS and w == 2:
+                blobs.append(_blob(v, path, name))
+        layers.append(CaffeLayer(name, kind, blobs))
     if not layers:
         hint = (' (an old V1 net: convert it with Caffe\'s upgrade_net_proto_binary first)'
                 if v1 else '')

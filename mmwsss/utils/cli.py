@@ -21,6 +21,9 @@ import sys
 from typing import Callable
 
 from mmwsss.errors import MMWSSSError
+from mmwsss.utils.argtypes import (  # noqa: F401  (the tools take them from here)
+    bounded, fraction, int_at_least, nonneg_float, nonneg_int, positive_float, positive_int,
+    unit_interval)
 from mmwsss.utils.upstream_noise import filter_upstream_warnings
 
 USER_ERRORS = (MMWSSSError, FileNotFoundError)

@@ -93,19 +93,17 @@ def _convert_split(ann_file, split, out, seg_dir, nproc, force):
 
 
 def parse_args(argv=None):
-    from mmwsss.utils.cli import DefaultsHelpFormatter
+    from mmwsss.utils.cli import DefaultsHelpFormatter, positive_int
     p = argparse.ArgumentParser(
         formatter_class=DefaultsHelpFormatter,
         description='Convert COCO-14 instances to WSSS label maps')
     p.add_argument('coco_root', help='folder with train2014/, val2014/, annotations/')
     p.add_argument('--splits', nargs='+', default=['train2014', 'val2014'])
     p.add_argument('-o', '--out-dir', help='output root (default: coco_root)')
-    p.add_argument('--nproc', type=int, default=1, help='worker processes')
+    p.add_argument('--nproc', type=positive_int, default=1, help='worker processes')
     p.add_argument('--force', action='store_true',
                    help='rewrite existing label maps (also when the annotations changed)')
     args = p.parse_args(argv)
-    if args.nproc < 1:
-        p.error(f'--nproc must be >= 1, got {args.nproc}')
     return args
 
 

@@ -19,16 +19,16 @@ from mmwsss.utils.cli import refuse_overwrite  # noqa: E402
 
 
 def parse_args(argv=None):
-    from mmwsss.utils.cli import DefaultsHelpFormatter
+    from mmwsss.utils.cli import DefaultsHelpFormatter, fraction, nonneg_int, positive_int
     p = argparse.ArgumentParser(
         formatter_class=DefaultsHelpFormatter,
         description='Draw a seeded GT subset of a split')
     p.add_argument('split_list', help='image id list (or WSSS-BED class list) of the split')
     p.add_argument('out_list', help='the gt_subset list file to write')
     g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument('--size', type=int, help='number of images with GT')
-    g.add_argument('--fraction', type=float, help='fraction of the split with GT')
-    p.add_argument('--seed', type=int, default=0)
+    g.add_argument('--size', type=positive_int, help='number of images with GT')
+    g.add_argument('--fraction', type=fraction, help='fraction of the split with GT')
+    p.add_argument('--seed', type=nonneg_int, default=0)
     p.add_argument('--force', action='store_true', help='overwrite OUT_LIST')
     return p.parse_args(argv)
 

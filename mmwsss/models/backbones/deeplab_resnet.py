@@ -124,9 +124,11 @@ def resnet_weights_from_deeplab_pytorch(
         ``num_batches_tracked``).
 
     Raises:
-        ValueError: a key of no known layer (not a deeplab-pytorch ResNet).
+        ValueError: a key of no known layer (not a deeplab-pytorch ResNet), two keys
+            of one weight (``base.x`` beside ``module.base.x``, ``block1`` beside
+            ``block01``), naming both.
     """
-    state, dropped = {}, []
+    state, dropped, source = {}, [], {}
     for key, value in named.items():
         short = re.sub(r'^(module\.)?(base\.)?', '', key)
         if short.startswith(('fc.', 'aspp.')) or short.endswith('num_batches_tracked'):
@@ -147,5 +149,8 @@ def resnet_weights_from_deeplab_pytorch(
         if not (isinstance(value, torch.Tensor) and value.is_floating_point()):
             raise ValueError(f'{key!r} is not a floating-point tensor '
                              f'({getattr(value, "dtype", type(value).__name__)})')
+        if target in source:  # else the last one would win in silence
+            raise ValueError(f'{source[target]!r} and {key!r} are both the weight {target}')
+        source[target] = key
         state[target] = value.detach().to(torch.float32).clone()
     return state, dropped
