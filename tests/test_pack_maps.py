@@ -9,7 +9,7 @@ import pytest
 from mmcv.transforms import LoadImageFromFile
 
 from mmwsss.datasets.transforms.pseudo_label import SaliencyPseudoLabel
-from mmwsss.errors import WSSSInputError
+from mmwsss.errors import WSSSConfigError, WSSSInputError
 from mmwsss.fileio import CAMStore, parse_cls_label_file, save_cams_npz
 from mmwsss.fileio.packed_maps import read_packed
 from mmwsss.testing import make_voc_like_data
@@ -125,5 +125,5 @@ def test_pack_without_saliency_refused_in_saliency_mode(data, tmp_path):
     # no_saliency mode needs none
     SaliencyPseudoLabel(out, cam_format='packed', mode='no_saliency')(dict(res))
     # a sal_dir beside a packed store is ambiguous: refused when built
-    with pytest.raises(ValueError, match='sal_dir must be None'):
+    with pytest.raises(WSSSConfigError, match='sal_dir must be None'):
         SaliencyPseudoLabel(out, osp.join(d.root, d.sal_path), cam_format='packed')

@@ -18,7 +18,7 @@ from typing import List, Optional, Sequence, Tuple
 import mmengine.fileio as fileio
 import numpy as np
 
-from mmwsss.errors import WSSSInputError, check_arg
+from mmwsss.errors import WSSSConfigError, WSSSInputError, check_arg
 from mmwsss.functional.pseudo_label import UINT8_TO_UNIT
 from .packed_maps import SUFFIX as PACKED_SUFFIX
 from .packed_maps import read_packed
@@ -232,12 +232,13 @@ class CAMStore:
         from would be unclear.
 
         Raises:
-            ValueError: naming ``sal_dir`` and what to do.
+            WSSSConfigError: naming ``sal_dir`` and what to do.
         """
         if self.holds_saliency and sal_dir is not None:
-            raise ValueError(f"sal_dir must be None with cam_format='{self.cam_format}' (each "
-                             "image's saliency map is the one in its packed file, "
-                             f'tools/pack_maps.py --sal-dir), got {sal_dir!r}')
+            raise WSSSConfigError(
+                f"sal_dir must be None with cam_format='{self.cam_format}' (each image's "
+                'saliency map is the one in its packed file, tools/pack_maps.py --sal-dir), '
+                f"got {sal_dir!r}: remove sal_dir (and data_prefix['sal_path'] is not read)")
 
     def load_with_saliency(self,
                            img_id: str,

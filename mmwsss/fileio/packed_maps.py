@@ -42,6 +42,10 @@ FLAG_SALIENCY = 1
 ALIGN = 64
 MAX_MAPS = 1000  # COCO has 80 classes; more is a damaged or foreign file
 MAX_SIDE = 1 << 15  # 32768 pixels: a larger side is a damaged header
+# a payload above this is allocated only when the file holds that many bytes on
+# disk: a sparse file (a hole where the payload should be) is damaged, and its
+# header alone would make the reader allocate up to MAX_MAPS·MAX_SIDE² bytes
+SPARSE_CHECK_BYTES = 64 << 20
 _FIXED = struct.Struct('<8sHHIIHHIQ')  # 36 bytes
 
 
@@ -140,6 +144,21 @@ def parse_header(head: bytes, file_size: Optional[int] = None, img_id=None, path
     return PackedHeader((h, w), classes, has_sal, offset, size)
 
 
+def _check_not_sparse(header: PackedHeader, st: os.stat_result, img_id, path) -> None:
+    """Refuse a large payload the file does not hold on disk (a sparse file):
+    bound the allocation by the file's real size before allocating."""
+    blocks = getattr(st, 'st_blocks', None)
+    if header.size <= SPARSE_CHECK_BYTES or blocks is None:
+        return
+    on_disk = blocks * 512
+    if on_disk < header.size // 2:
+        raise WSSSInputError(
+            f'packed map file is damaged: its header says {header.size} bytes of maps '
+            f'({header.num_maps} of {header.hw[1]}×{header.hw[0]}, W×H), but the file holds '
+            f'only {on_disk} bytes on disk (a sparse file); repack it with '
+            'tools/pack_maps.py --force', img_id, path)
+
+
 def read_packed(path: str, img_id=None, hw: Optional[Tuple[int, int]] = None,
                 max_class: Optional[int] = None,
                 backend_args: Optional[dict] = None) -> Tuple[PackedHeader, np.ndarray]:
@@ -176,8 +195,9 @@ def read_packed(path: str, img_id=None, hw: Optional[Tuple[int, int]] = None,
                 k = _FIXED.unpack_from(head)[5]
                 if _header_size(k) > len(head) and k <= MAX_MAPS:
                     head += f.read(_header_size(k) - len(head))
-            header = parse_header(head, os.fstat(f.fileno()).st_size, img_id, path, hw,
-                                  max_class)
+            st = os.fstat(f.fileno())
+            header = parse_header(head, st.st_size, img_id, path, hw, max_class)
+            _check_not_sparse(header, st, img_id, path)
             maps = np.empty((header.num_maps, ) + header.hw, np.uint8)
             f.seek(header.offset)
             if f.readinto(memoryview(maps).cast('B')) != header.size:  # changed meanwhile
