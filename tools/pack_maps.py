@@ -33,9 +33,10 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
+from mmwsss.errors import WSSSInputError  # noqa: E402
 from mmwsss.fileio import CAMStore, parse_cls_label_file, read_id_list  # noqa: E402
 from mmwsss.fileio.cam_store import (check_store_format, pack_image,  # noqa: E402
-                                     recorded_cam_format)
+                                     read_store_record, recorded_cam_format)
 from mmwsss.fileio.packed_maps import SUFFIX, VERSION, packed_path  # noqa: E402
 from mmwsss.utils.outputs import (OutputLock, check_outside_inputs, file_fingerprint,  # noqa
                                   guard_output_dir, is_done, refuse_launcher, track_parallel)
@@ -78,6 +79,30 @@ def parse_args(argv=None):
 
 
 _JOB = {}
+_STORE_SUFFIXES = ('.png', '.npz', '.npy')  # files of the stores a pack is made from
+
+
+def refuse_other_store(out_dir: str) -> None:
+    """Refuse an output folder that holds another store (a ``make_cams`` store,
+    whose ``meta.json`` records its checkpoint, or WSSS-BED PNGs), with or
+    without ``--force``: the packs and their ``meta.json`` would be written
+    among its files, and ``--force`` would replace its record."""
+    try:
+        record = read_store_record(out_dir) if osp.isdir(out_dir) else None
+    except WSSSInputError:  # a damaged meta.json: guard_output_dir names it
+        record = None
+    if record is not None and record.get('cam_format') != 'packed':
+        what = f"a {record['cam_format']} CAM store" if record.get('cam_format') else \
+            "another tool's outputs"
+        raise SystemExit(f'--out-dir {out_dir} holds {what} (its meta.json records them), not '
+                         'a packed store: pack into another folder (--force does not change '
+                         'this)')
+    found = sorted(n for n in (os.listdir(out_dir) if osp.isdir(out_dir) else ())
+                   if n.endswith(_STORE_SUFFIXES))
+    if found:
+        raise SystemExit(f'--out-dir {out_dir} holds {len(found)} map file(s) of another store '
+                         f'({found[0]}...): pack into another folder (--force does not change '
+                         'this)')
 
 
 def _init(store, sal_dir, quantize):
@@ -108,6 +133,7 @@ def main(argv=None):
     store = CAMStore(args.cam_dir, args.cam_format, args.allow_pickle)
     check_outside_inputs(args.out_dir, {'CAM store (--cam-dir)': args.cam_dir,
                                         'saliency folder (--sal-dir)': args.sal_dir})
+    refuse_other_store(args.out_dir)
     with OutputLock(args.out_dir):  # two runs into one folder would mix
         meta = osp.join(args.cam_dir, 'meta.json')  # a regenerated CAM store rewrites it
         # cam_format is this store's (the tools read it from meta.json); the source's apart
