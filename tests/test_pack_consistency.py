@@ -5,16 +5,24 @@ another store's folder; a pack records what it was made from, so that a rerun
 repacks what changed and the readers say a pack is stale."""
 import os
 import os.path as osp
+import shutil
 
+import numpy as np
 import pytest
 
 from mmwsss.datasets.transforms.pseudo_label import SaliencyPseudoLabel
 from mmwsss.errors import WSSSConfigError, WSSSInputError
+from mmwsss.fileio import read_label_png, save_label_png
+from mmwsss.fileio.cam_store import stale_packs
 from mmwsss.fileio.packed_maps import pack_header, read_packed
 from mmwsss.testing import make_voc_like_data
+from mmwsss.utils import load_config
+from mmwsss.utils.data_check import check_data_report
 from mmwsss.utils.outputs import guard_output_dir
 from tests.utils import load_tool
 
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+LEAF = osp.join(ROOT, 'configs', 'wsss', 'deeplabv2_r101-d8_2xb10-10k_voc12aug-321x321_cam-vst.py')
 pack_maps = load_tool('pack_maps')
 
 
@@ -66,3 +74,38 @@ def test_pack_maps_never_packs_into_another_store(data, tmp_path, force):
     with pytest.raises(SystemExit, match=r'1 map file\(s\) of another store'):
         _pack(data, str(bed), *(['--force'] if force else []))
     assert sorted(os.listdir(bed)) == ['2007_000032_0.png']
+
+
+def test_a_pack_made_from_changed_maps_is_stale_and_repacked(tmp_path, capsys):
+    """Fails before the fix: after a saliency map changed, the readers used the
+    old pack in silence and a rerun said '0 images packed, 4 kept'."""
+    voc = osp.join(ROOT, 'tests', 'data', 'voc')
+    cams, sal = str(tmp_path / 'cams'), str(tmp_path / 'sal')
+    shutil.copytree(osp.join(voc, 'activation_maps', 'VOC2012_TEST'), cams)
+    shutil.copytree(osp.join(voc, 'saliency_maps', 'VOC2012_TEST'), sal)
+    out = str(tmp_path / 'packed')
+    args = ['--cam-dir', cams, '--sal-dir', sal, '--cls-label-file',
+            osp.join(voc, 'cls_labels', 'train_aug.txt'), '--out-dir', out]
+    pack_maps.main(args)
+    img_id = '2007_000032'
+    png = osp.join(sal, img_id + '.png')
+    new = 255 - read_label_png(png, img_id, 'saliency map')
+    save_label_png(png, new)
+    os.utime(png, ns=(1, 1))  # a new mtime even on a coarse clock
+    evaluate = load_tool('eval_pseudo_labels')
+    cfg = osp.join(ROOT, 'tests', 'configs', 'eps_tiny_voc.py')
+    with pytest.raises(WSSSInputError, match=rf'(?s)1 pack\(s\) are stale.*{img_id} \('):
+        evaluate.main([cfg, '--cam-dir', out, '--out-dir', str(tmp_path / 'sweep'),
+                       '--taus', '0.5'])
+    opts = {'train_dataloader.dataset.data_root': voc,
+            'train_dataloader.dataset.maps_root': voc,
+            'train_dataloader.dataset.data_prefix.cam_path': out,
+            'train_dataloader.dataset.pseudo_label_cfg.cam_format': 'packed'}
+    lines = check_data_report(load_config(LEAF, opts), ('train_dataloader', )).problems
+    assert len(lines) == 1 and 'are stale' in lines[0] and png in lines[0], lines
+    capsys.readouterr()
+    pack_maps.main(args)
+    assert '1 images packed' in capsys.readouterr().out
+    header, maps = read_packed(osp.join(out, img_id + '.maps'))
+    np.testing.assert_array_equal(maps[0], new)
+    assert stale_packs(out) == []

@@ -41,7 +41,7 @@ from mmwsss.evaluation.tau_grid import choose_tau
 from mmwsss.evaluation.tau_sweep import leaf_datasets
 from mmwsss.fileio import (CAM_FORMATS, CAMStore, atomic_write, cls_labels_from_label_map,
                            read_label_png)
-from mmwsss.fileio.cam_store import check_store_format, read_store_record
+from mmwsss.fileio.cam_store import check_store_format, read_store_record, stale_packs
 from mmwsss.functional import MODES, PseudoLabelRule
 from mmwsss.utils.config_loading import DictAction, load_config
 from mmwsss.utils.outputs import OutputLock, check_outside_inputs, refuse_launcher
@@ -243,6 +243,13 @@ def main(argv=None):
         more = f'\n  ... and {len(missing) - 20} more' if len(missing) > 20 else ''
         raise WSSSInputError(f'{len(missing)} CAM file(s) missing for the {len(items)} '
                              f'images of {args.split}:\n  {shown}{more}', path=args.cam_dir)
+    stale = stale_packs(args.cam_dir, [i[0] for i in items]) if args.cam_format == 'packed' \
+        else []
+    if stale:
+        more = f'\n  ... and {len(stale) - 20} more' if len(stale) > 20 else ''
+        raise WSSSInputError(f'{len(stale)} pack(s) are stale (their source maps changed since '
+                             'packing): rerun tools/pack_maps.py with the options that made '
+                             'it:\n  ' + '\n  '.join(stale[:20]) + more, path=args.cam_dir)
     # one sweep per folder, from start to the last file: two would leave one's CSV
     # beside the other's best.json
     with OutputLock(args.out_dir):

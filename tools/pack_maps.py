@@ -20,14 +20,17 @@ writes it), else ``bed_png`` (WSSS-BED's released maps have none), or
 Images: ``--cls-label-file`` (WSSS-BED list, ``<img_id> <c> ...``) packs exactly
 the listed classes of each image; ``--ann-file`` (one id a line) packs every
 class the store holds for the image. Resumable: images already packed are
-skipped. ``OUT/meta.json`` records the settings and the images; a rerun with
-other settings or images stops unless ``--force``, which repacks every image
-and removes the packs of images no longer listed. One run at a time writes
+skipped, unless their source CAMs or saliency map changed since (``meta.json``
+records each pack's source files with their size and mtime, ``sources``, and
+the readers name a stale pack). ``OUT/meta.json`` records the settings and the
+images; a rerun with other settings or images stops unless ``--force``, which
+repacks every image and removes the packs of images no longer listed. One run at a time writes
 into ``OUT`` (a lock).
 """
 import argparse
 import glob
 import hashlib
+import json
 import os
 import os.path as osp
 import sys
@@ -36,7 +39,8 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 from mmwsss.errors import WSSSInputError  # noqa: E402
 from mmwsss.fileio import CAMStore, parse_cls_label_file, read_id_list  # noqa: E402
 from mmwsss.fileio.cam_store import (check_store_format, pack_image,  # noqa: E402
-                                     read_store_record, recorded_cam_format)
+                                     files_signature, read_store_record,
+                                     recorded_cam_format, source_files)
 from mmwsss.fileio.packed_maps import SUFFIX, VERSION, packed_path  # noqa: E402
 from mmwsss.utils.outputs import (OutputLock, check_outside_inputs, file_fingerprint,  # noqa
                                   guard_output_dir, is_done, refuse_launcher, track_parallel)
@@ -109,10 +113,25 @@ def _init(store, sal_dir, quantize):
     _JOB.update(store=store, sal_dir=sal_dir, quantize=quantize)
 
 
+def _sal_path(sal_dir, img_id):
+    return None if sal_dir is None else osp.join(sal_dir, img_id + '.png')
+
+
 def _pack(job):
-    img_id, classes, path = job
-    sal = None if _JOB['sal_dir'] is None else osp.join(_JOB['sal_dir'], img_id + '.png')
+    img_id, classes, path, _ = job
+    sal = _sal_path(_JOB['sal_dir'], img_id)
     return pack_image(_JOB['store'], img_id, path, classes, sal, _JOB['quantize'])
+
+
+def _recorded_sources(out_dir):
+    """The source files each pack in ``out_dir`` was made from, as
+    ``meta.json`` records them ({} when it records none)."""
+    try:
+        with open(osp.join(out_dir, 'meta.json'), encoding='utf-8') as f:
+            sources = json.load(f).get('sources')
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return sources if isinstance(sources, dict) else {}
 
 
 def _images_digest(images):
@@ -144,9 +163,11 @@ def main(argv=None):
                         quantize=args.quantize, images=_images_digest(images),
                         cam_store=file_fingerprint(meta) if osp.isfile(meta) else None)
         ours = osp.isfile(osp.join(args.out_dir, 'meta.json'))
-        guard_output_dir(args.out_dir, settings, args.force,
-                         extra=dict(num_images=len(images),
-                                    list=osp.abspath(args.cls_label_file or args.ann_file)))
+        extra = dict(num_images=len(images), list=osp.abspath(args.cls_label_file or args.ann_file))
+        # what each pack was made from: a rerun repacks the images whose source
+        # CAMs or saliency map changed since, and the readers name a stale pack
+        sources = {} if args.force else _recorded_sources(args.out_dir)
+        guard_output_dir(args.out_dir, settings, args.force, extra=dict(extra, sources=sources))
         if args.force and ours:
             listed = {img_id for img_id, _ in images}
             removed = [p for p in glob.glob(osp.join(glob.escape(args.out_dir), '*' + SUFFIX))
@@ -155,15 +176,25 @@ def main(argv=None):
                 os.remove(p)
             if removed:
                 print(f'{len(removed)} pack(s) of images not listed now removed')
-        jobs = [(img_id, cls, packed_path(args.out_dir, img_id)) for img_id, cls in images]
-        jobs = [j for j in jobs if args.force or not is_done(j[2])]
+        jobs = [(img_id, cls, packed_path(args.out_dir, img_id),
+                 files_signature(source_files(store, img_id, cls,
+                                              _sal_path(args.sal_dir, img_id))))
+                for img_id, cls in images]
+        done = [j for j in jobs if not args.force and is_done(j[2])]
+        changed = [j for j in done if sources.get(j[0]) != j[3]]
+        jobs = [j for j in jobs if args.force or not is_done(j[2]) or j in changed]
         skipped = len(images) - len(jobs)
         desc = 'packing maps' + (f' ({skipped} already packed)' if skipped else '')
         written = sum(track_parallel(_pack, jobs, nproc=args.nproc, desc=desc,
                                      initializer=_init,
                                      initargs=(store, args.sal_dir, args.quantize)))
+        listed = {img_id for img_id, _ in images}
+        sources = {k: v for k, v in sources.items() if k in listed}
+        sources.update((j[0], j[3]) for j in jobs)
+        guard_output_dir(args.out_dir, settings, True, extra=dict(extra, sources=sources))
         mean = f' ({written / len(jobs) / 1024:.0f} KiB an image)' if jobs else ''
-        print(f'{len(jobs)} images packed{mean}, {skipped} kept, in {args.out_dir}')
+        why = f' ({len(changed)} of them: source maps changed since packing)' if changed else ''
+        print(f'{len(jobs)} images packed{mean}{why}, {skipped} kept, in {args.out_dir}')
 
 
 if __name__ == '__main__':

@@ -106,6 +106,69 @@ def check_store_format(cam_dir: str, cam_format: str) -> None:
                          f'read as --cam-format {cam_format}{hint}', path=cam_dir)
 
 
+def source_files(store: 'CAMStore', img_id: str, classes: Optional[Sequence[int]] = None,
+                 sal_path: Optional[str] = None) -> List[str]:
+    """The files a pack of the image is made from: its CAM file(s) in ``store``
+    (a ``bed_png`` image's every ``<img_id>_<c>.png`` when ``classes`` is None)
+    and its saliency PNG."""
+    if store.cam_format == 'bed_png' and classes is None:
+        folder, name = osp.split(store.stem(img_id))
+        pattern = re.compile(re.escape(name) + r'_\d+\.png$')
+        files = sorted(p for p in glob.glob(osp.join(glob.escape(folder),
+                                                     glob.escape(name) + '_*.png'))
+                       if pattern.match(osp.basename(p)))
+    else:
+        files = store.paths(img_id, classes or ())
+    return files + ([sal_path] if sal_path is not None else [])
+
+
+def files_signature(paths: Sequence[str]) -> List[list]:
+    """``[path, size, mtime_ns]`` of each file (None, None when it is missing):
+    a source rewritten since it was recorded no longer matches."""
+    sig = []
+    for p in paths:
+        try:
+            st = os.stat(p)
+            sig.append([osp.abspath(p), st.st_size, st.st_mtime_ns])
+        except OSError:
+            sig.append([osp.abspath(p), None, None])
+    return sig
+
+
+def stale_packs(cam_dir: str, ids: Optional[Sequence[str]] = None) -> List[str]:
+    """The listed images (all the recorded ones when ``ids`` is None) whose
+    pack is stale: a source file recorded in ``<cam_dir>/meta.json``
+    (``sources``, :func:`files_signature`, written by ``tools/pack_maps.py``)
+    has changed or gone since it was packed, or none is recorded for it. A
+    pack without that record (an older pack_maps) is not judged: [].
+
+    Returns:
+        list[str]: ``'<img_id> (<file> changed)'``, one per stale image.
+    """
+    path = osp.join(cam_dir, 'meta.json')
+    if not osp.isfile(path):
+        return []
+    import json
+    try:
+        with open(path, encoding='utf-8') as f:
+            sources = json.load(f).get('sources')
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return []  # read_store_record names a damaged record
+    if not isinstance(sources, dict):
+        return []
+    stale = []
+    for img_id in (sources if ids is None else ids):
+        recorded = sources.get(img_id)
+        if not isinstance(recorded, list):
+            stale.append(f'{img_id} (not recorded in meta.json)')
+            continue
+        now = files_signature([r[0] for r in recorded])
+        changed = [r[0] for r, n in zip(recorded, now) if list(r) != n]
+        if changed:
+            stale.append(f'{img_id} ({changed[0]} changed since it was packed)')
+    return stale
+
+
 def recorded_cam_format(cam_dir: str) -> Optional[str]:
     """The ``cam_format`` recorded in ``<cam_dir>/meta.json``, if any
     (:func:`read_store_record`)."""

@@ -222,7 +222,22 @@ def _check_maps(where: str, folders: List[MapFolder], ids: Optional[List[str]],
                 f'{where}.{f.key}: {len(missing)} {f.what} file(s) ({f.fmt}) of the {len(ids)} '
                 f'images listed in {id_source} are not in {f.folder}: '
                 f'{", ".join(missing[:3])}{more}')
+        if f.fmt == 'packed' and f.what == 'CAM':
+            problems += _stale_packs(f'{where}.{f.key}', f.folder,
+                                     [i for i in ids if i + '.maps' in present])
     return problems
+
+
+def _stale_packs(key: str, folder: str, ids: List[str]) -> List[str]:
+    """The packs whose source CAMs or saliency maps changed since they were
+    packed (:func:`mmwsss.fileio.cam_store.stale_packs`), as one problem."""
+    from mmwsss.fileio.cam_store import stale_packs
+    stale = stale_packs(folder, ids)
+    if not stale:
+        return []
+    more = f' and {len(stale) - 3} more' if len(stale) > 3 else ''
+    return [f'{key}: {len(stale)} pack(s) in {folder} are stale: {"; ".join(stale[:3])}{more}; '
+            'rerun tools/pack_maps.py with the options that made it (it repacks those)']
 
 
 def _dataset_images(ds: dict) -> List[dict]:
