@@ -13,7 +13,7 @@ import pytest
 from mmwsss.datasets.transforms.pseudo_label import SaliencyPseudoLabel
 from mmwsss.errors import WSSSConfigError, WSSSInputError
 from mmwsss.fileio import read_label_png, save_label_png
-from mmwsss.fileio.cam_store import stale_packs
+from mmwsss.fileio.cam_store import pack_saliency_problem, stale_packs
 from mmwsss.fileio.packed_maps import pack_header, read_packed
 from mmwsss.testing import make_voc_like_data
 from mmwsss.utils import load_config
@@ -109,3 +109,32 @@ def test_a_pack_made_from_changed_maps_is_stale_and_repacked(tmp_path, capsys):
     header, maps = read_packed(osp.join(out, img_id + '.maps'))
     np.testing.assert_array_equal(maps[0], new)
     assert stale_packs(out) == []
+
+
+def test_one_rule_decides_a_packs_saliency_in_every_tool(tmp_path, capsys):
+    """Fails before the fix: browse_pseudo_labels failed at its first image with
+    another message, and each tool worded its own rule."""
+    voc = osp.join(ROOT, 'tests', 'data', 'voc')
+    out = str(tmp_path / 'nosal')
+    pack_maps.main(['--cam-dir', osp.join(voc, 'activation_maps', 'VOC2012_TEST'),
+                    '--cls-label-file', osp.join(voc, 'cls_labels', 'train_aug.txt'),
+                    '--out-dir', out])
+    want = pack_saliency_problem(out)
+    assert want and 'holds no saliency maps' in want and '--sal-dir' in want
+    opts = {'train_dataloader.dataset.data_root': voc,
+            'train_dataloader.dataset.maps_root': voc,
+            'train_dataloader.dataset.data_prefix.cam_path': out,
+            'train_dataloader.dataset.pseudo_label_cfg.cam_format': 'packed'}
+    lines = check_data_report(load_config(LEAF, opts), ('train_dataloader', )).problems
+    assert len(lines) == 1 and want in lines[0], lines
+    with pytest.raises(SystemExit) as e:
+        load_tool('browse_pseudo_labels').main(
+            [LEAF, '--out-dir', str(tmp_path / 'fig'), '--cfg-options',
+             *(f'{k}={v}' for k, v in opts.items())])
+    assert str(e.value) == want
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        load_tool('eval_pseudo_labels').parse_args(
+            [osp.join(ROOT, 'tests', 'configs', 'eps_tiny_voc.py'), '--cam-dir', out,
+             '--out-dir', str(tmp_path / 'sweep')])
+    assert want in capsys.readouterr().err.replace('\n', ' ').replace('  ', ' ')

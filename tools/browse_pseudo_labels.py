@@ -72,6 +72,10 @@ def main(argv=None):
                            step.get('ignore_index', 255))
     store = CAMStore(cam_dir, step.get('cam_format', 'bed_png'), step.get('allow_pickle', False))
     if store.holds_saliency:  # its files hold the saliency maps, as in training
+        from mmwsss.fileio.cam_store import pack_saliency_problem
+        problem = pack_saliency_problem(cam_dir, rule.mode)
+        if problem:
+            raise SystemExit(problem)
         sal_dir = None
     from mmwsss.utils.outputs import check_outside_inputs, dataset_input_dirs
     check_outside_inputs(args.out_dir, dict(dataset_input_dirs(dataset),
@@ -82,6 +86,12 @@ def main(argv=None):
     unknown = [i for i in ids if i not in infos]
     if unknown:
         raise SystemExit(f'not in the training set of {args.config}: {unknown}')
+    if store.holds_saliency:
+        from mmwsss.fileio.cam_store import stale_packs
+        stale = stale_packs(cam_dir, ids)
+        if stale:
+            raise SystemExit(f'{len(stale)} pack(s) in {cam_dir} are stale: {"; ".join(stale[:3])}'
+                             '; rerun tools/pack_maps.py with the options that made it')
     palette = [list(c) for c in dataset.metainfo.get('palette') or voc_colormap(256)]
     if args.show_ignore:
         palette = (palette + [[0, 0, 0]] * 256)[:255] + [[255, 0, 255]]

@@ -41,7 +41,8 @@ from mmwsss.evaluation.tau_grid import choose_tau
 from mmwsss.evaluation.tau_sweep import leaf_datasets
 from mmwsss.fileio import (CAM_FORMATS, CAMStore, atomic_write, cls_labels_from_label_map,
                            read_label_png)
-from mmwsss.fileio.cam_store import check_store_format, read_store_record, stale_packs
+from mmwsss.fileio.cam_store import (check_store_format, pack_saliency_problem,
+                                     read_store_record, stale_packs)
 from mmwsss.functional import MODES, PseudoLabelRule
 from mmwsss.utils.config_loading import DictAction, load_config
 from mmwsss.utils.outputs import OutputLock, check_outside_inputs, refuse_launcher
@@ -114,10 +115,9 @@ def parse_args(argv=None):
     if args.mode == 'saliency' and args.sal_dir is None and not packed:
         p.error('--sal-dir is required with --mode saliency (but with a packed store, whose '
                 'files hold the saliency maps)')
-    if packed and args.mode == 'saliency' and 'sal_dir' in recorded and not recorded['sal_dir']:
-        p.error(f'--mode saliency: the packed store {args.cam_dir} holds no saliency maps '
-                '(packed without --sal-dir): repack it with tools/pack_maps.py --sal-dir, or '
-                'use --mode no_saliency')
+    problem = pack_saliency_problem(args.cam_dir, args.mode) if packed else None
+    if problem:
+        p.error(f'--mode: {problem}')
     args.pack_sal_dir = recorded.get('sal_dir') if packed else None
     if args.mode == 'no_saliency':  # flags that would be silently unread
         given = [f for f, v in (('--sal-dir', args.sal_dir),

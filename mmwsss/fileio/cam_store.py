@@ -106,6 +106,30 @@ def check_store_format(cam_dir: str, cam_format: str) -> None:
                          f'read as --cam-format {cam_format}{hint}', path=cam_dir)
 
 
+def pack_saliency_problem(cam_dir: str, mode: str = 'saliency') -> Optional[str]:
+    """Whether a ``packed`` store can give the saliency maps ``mode`` needs,
+    decided here for training's start-up check and every tool: a pack's
+    saliency maps are the ones its files hold (never a saliency folder's), and
+    one whose ``meta.json`` records that it was packed without ``--sal-dir``
+    holds none.
+
+    Returns:
+        str | None: what is wrong and how to fix it; None when nothing is
+        (``no_saliency`` mode, or a pack with saliency maps or no record).
+
+    Raises:
+        WSSSInputError: a damaged ``meta.json`` (:func:`read_store_record`).
+    """
+    if mode == 'no_saliency':
+        return None
+    settings = read_store_record(cam_dir) or {}
+    if 'sal_dir' in settings and not settings['sal_dir']:
+        return (f'the packed store {cam_dir} holds no saliency maps (packed without '
+                f"--sal-dir) but mode is '{mode}': repack it with tools/pack_maps.py "
+                "--sal-dir, or use mode 'no_saliency'")
+    return None
+
+
 def source_files(store: 'CAMStore', img_id: str, classes: Optional[Sequence[int]] = None,
                  sal_path: Optional[str] = None) -> List[str]:
     """The files a pack of the image is made from: its CAM file(s) in ``store``

@@ -164,19 +164,15 @@ def map_folders(ds: dict) -> Tuple[List[MapFolder], List[str]]:
 
 
 def _packed_without_saliency(key: str, cams: MapFolder) -> List[str]:
-    """A ``packed`` store whose ``meta.json`` says it was packed without
-    ``--sal-dir``, read in ``saliency`` mode: every image would fail."""
+    """A ``packed`` store without saliency maps read in ``saliency`` mode: every
+    image would fail (:func:`mmwsss.fileio.cam_store.pack_saliency_problem`)."""
     from mmwsss.errors import WSSSInputError
-    from mmwsss.fileio.cam_store import read_store_record
+    from mmwsss.fileio.cam_store import pack_saliency_problem
     try:
-        settings = read_store_record(cams.folder)
+        problem = pack_saliency_problem(cams.folder)
     except WSSSInputError as e:
         return [f'{cams.key}: {e}']
-    if settings and 'sal_dir' in settings and not settings['sal_dir']:
-        return [f'{cams.key}: the packed store {cams.folder} holds no saliency maps (packed '
-                f"without --sal-dir) but {key}.mode is 'saliency': repack it with "
-                "tools/pack_maps.py --sal-dir, or set mode='no_saliency'"]
-    return []
+    return [f'{cams.key} ({key}.mode): {problem}'] if problem else []
 
 
 _BED_PNG = re.compile(r'(.+)_(\d+)\.png$')
