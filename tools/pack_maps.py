@@ -192,9 +192,10 @@ def main(argv=None):
         sources = {k: v for k, v in sources.items() if k in listed}
         sources.update((j[0], j[3]) for j in jobs)
         guard_output_dir(args.out_dir, settings, True, extra=dict(extra, sources=sources))
-        mean = f' ({written / len(jobs) / 1024:.0f} KiB an image)' if jobs else ''
-        why = f' ({len(changed)} of them: source maps changed since packing)' if changed else ''
-        print(f'{len(jobs)} images packed{mean}{why}, {skipped} kept, in {args.out_dir}')
+        notes = [f'{written / len(jobs) / 1024:.0f} KiB an image'] if jobs else []
+        notes += [f'{len(changed)} repacked: their source maps changed since'] if changed else []
+        notes = f' ({"; ".join(notes)})' if notes else ''
+        print(f'{len(jobs)} images packed{notes}, {skipped} kept, in {args.out_dir}')
 
 
 if __name__ == '__main__':
