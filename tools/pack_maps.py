@@ -181,8 +181,10 @@ def main(argv=None):
                                               _sal_path(args.sal_dir, img_id))))
                 for img_id, cls in images]
         done = [j for j in jobs if not args.force and is_done(j[2])]
-        changed = [j for j in done if sources.get(j[0]) != j[3]]
-        jobs = [j for j in jobs if args.force or not is_done(j[2]) or j in changed]
+        changed = [j for j in done if j[0] in sources and sources[j[0]] != j[3]]
+        unrecorded = [j for j in done if j[0] not in sources]  # packed by an older pack_maps
+        redo = {j[0] for j in changed + unrecorded}
+        jobs = [j for j in jobs if args.force or not is_done(j[2]) or j[0] in redo]
         skipped = len(images) - len(jobs)
         desc = 'packing maps' + (f' ({skipped} already packed)' if skipped else '')
         written = sum(track_parallel(_pack, jobs, nproc=args.nproc, desc=desc,
@@ -194,6 +196,8 @@ def main(argv=None):
         guard_output_dir(args.out_dir, settings, True, extra=dict(extra, sources=sources))
         notes = [f'{written / len(jobs) / 1024:.0f} KiB an image'] if jobs else []
         notes += [f'{len(changed)} repacked: their source maps changed since'] if changed else []
+        notes += [f'{len(unrecorded)} repacked: no record of their sources'] if unrecorded \
+            else []
         notes = f' ({"; ".join(notes)})' if notes else ''
         print(f'{len(jobs)} images packed{notes}, {skipped} kept, in {args.out_dir}')
 
