@@ -1,0 +1,155 @@
+"""A tool whose main process is killed leaves nothing behind (issue 31).
+
+Each tool runs with ``--nproc 2`` in a session of its own; a hook makes its pool
+workers wait in their initializer, so that the main process is killed while
+they run. Then no process of the session may live on, and the output folder's
+lock is free at once: a rerun is not refused "in use by process <dead pid>".
+"""
+import os
+import os.path as osp
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mmwsss.utils.outputs import OutputLock
+from mmwsss.utils.worker_pool import WorkerPool
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIGS = osp.join(REPO, 'tests', 'configs')
+
+# python -c HOOK MARK_DIR TOOL ARGS...: the tool, whose pool workers each leave
+# their pid in MARK_DIR and then sleep instead of working
+HOOK = '''
+import concurrent.futures, os, runpy, sys, time
+import mmwsss.utils.outputs as outputs
+mark, tool = sys.argv[1], sys.argv[2]
+
+def slow(init, args):
+    if init is not None:
+        init(*args)
+    open(os.path.join(mark, str(os.getpid())), 'w').close()
+    time.sleep(60)
+
+class SlowPool(concurrent.futures.ProcessPoolExecutor):
+    def __init__(self, n, initializer=None, initargs=()):
+        super().__init__(n, initializer=slow, initargs=(initializer, initargs))
+
+outputs.ProcessPoolExecutor = SlowPool
+sys.argv = [tool] + sys.argv[3:]
+runpy.run_path(tool, run_name='__main__')
+'''
+
+
+def _stat(pid) -> list:
+    """``/proc/<pid>/stat`` after the command: state, ppid, pgrp, session, ...;
+    [] for a process that is gone or a zombie (dead, not yet reaped)."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            stat = f.read()
+    except OSError:
+        return []
+    fields = stat[stat.rindex(')') + 2:].split()
+    return [] if fields[0] in 'ZX' else fields
+
+
+def _session_alive(sid: int) -> list:
+    """The pids of the live processes of session ``sid``."""
+    return [int(pid) for pid in filter(str.isdigit, os.listdir('/proc'))
+            if _stat(pid)[3:4] == [str(sid)]]
+
+
+def _wait_for(cond, timeout: float, what: str):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f'not within {timeout} s: {what}')
+
+
+def _tool_argv(tool, out, voc):
+    cams = osp.join(voc, 'activation_maps', 'VOC2012_TEST')
+    sal = osp.join(voc, 'saliency_maps', 'VOC2012_TEST')
+    if tool == 'export_pseudo_labels':
+        return [osp.join(CONFIGS, 'tiny_fcn_voc_pseudo.py'), '--out-dir', out]
+    if tool == 'eval_pseudo_labels':
+        return [osp.join(CONFIGS, 'eps_tiny_voc.py'), '--cam-dir', cams, '--cam-format',
+                'bed_png', '--sal-dir', sal, '--out-dir', out, '--taus', '0.2']
+    return ['--cam-dir', cams, '--sal-dir', sal, '--cls-label-file',
+            osp.join(voc, 'cls_labels', 'train_aug.txt'), '--out-dir', out]
+
+
+@pytest.mark.skipif(not sys.platform.startswith('linux'), reason='reads /proc')
+@pytest.mark.parametrize('tool,sig', [
+    ('export_pseudo_labels', signal.SIGKILL), ('export_pseudo_labels', signal.SIGTERM),
+    ('eval_pseudo_labels', signal.SIGKILL), ('pack_maps', signal.SIGTERM)])
+def test_a_killed_tool_leaves_no_worker_and_no_lock(tool, sig, tmp_path, voc_root):
+    out, mark = str(tmp_path / 'out'), tmp_path / 'mark'
+    mark.mkdir()
+    argv = [sys.executable, '-c', HOOK, str(mark), osp.join(REPO, 'tools', tool + '.py')]
+    env = dict(os.environ, PYTHONPATH=REPO)
+    proc = subprocess.Popen(argv + _tool_argv(tool, out, voc_root) + ['--nproc', '2'],
+                            env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        _wait_for(lambda: len(os.listdir(mark)) == 2 or proc.poll() is not None, 60,
+                  'two workers started')
+        assert proc.poll() is None, proc.stderr.read().decode()
+        workers = [int(p) for p in os.listdir(mark)]
+        assert set(workers) <= set(_session_alive(proc.pid))
+        proc.send_signal(sig)
+        proc.wait(10)
+        proc.stderr.close()
+        _wait_for(lambda: not _session_alive(proc.pid), 5,
+                  f'no process of the killed {tool} left (workers {workers})')
+        with OutputLock(out):  # a rerun may take the folder at once
+            pass
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # what a failure left behind
+        except ProcessLookupError:
+            pass
+        if proc.poll() is None:
+            proc.wait()
+
+
+def _hold_forever(job):
+    time.sleep(60)
+
+
+def test_crf_pool_workers_hold_no_lock_and_die_with_their_parent(tmp_path):
+    """The DenseCRF workers (a WorkerPool, started under the output lock of
+    tools/test.py) leave the lock to their parent and end when it ends."""
+    out, workers = str(tmp_path / 'out'), []
+    r, w = os.pipe()
+    child = os.fork()
+    if child == 0:  # a main process that starts two workers, then is killed
+        try:
+            os.close(r)
+            with OutputLock(out):
+                pool = WorkerPool(_hold_forever, 2)
+                pool.submit(0), pool.submit(1)
+                os.write(w, ' '.join(map(str, pool.pids)).encode())
+                time.sleep(60)
+        finally:
+            os._exit(1)
+    try:
+        os.close(w)
+        workers += [int(p) for p in os.read(r, 100).split()]
+        os.close(r)
+        assert len(workers) == 2
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+        _wait_for(lambda: not any(map(_stat, workers)), 5,
+                  f'the workers {workers} of a killed parent ended')
+        with OutputLock(out):
+            pass
+    finally:
+        for pid in workers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
