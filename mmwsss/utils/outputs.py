@@ -329,18 +329,35 @@ def track_parallel(func: Callable, jobs: Sequence, nproc: int = 1, desc: str = '
     """
     bar = dict(total=len(jobs), desc=desc, disable=quiet)
     if nproc > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(nproc, initializer=start_worker,
-                                 initargs=(os.getpid(), initializer, initargs)) as pool:
-            try:
-                yield from tqdm(pool.map(func, jobs, chunksize=chunksize), **bar)
-            except BrokenProcessPool as e:
-                raise RuntimeError(f'{desc or "a parallel job"}: a worker process died '
-                                   '(killed, or out of memory?)') from e
+        pool = ProcessPoolExecutor(nproc, initializer=start_worker,
+                                   initargs=(os.getpid(), initializer, initargs))
+        try:
+            yield from tqdm(pool.map(func, jobs, chunksize=chunksize), **bar)
+        except BrokenProcessPool as e:
+            raise RuntimeError(f'{desc or "a parallel job"}: a worker process died '
+                               '(killed, or out of memory?)') from e
+        except BaseException:  # Ctrl-C, SIGTERM, an error, a caller that stopped reading
+            _end_workers(pool)
+            raise
+        finally:
+            pool.shutdown()
     else:
         if initializer is not None:
             initializer(*initargs)
         for job in tqdm(jobs, **bar):
             yield func(job)
+
+
+def _end_workers(pool: ProcessPoolExecutor) -> None:
+    """End a pool's workers now: ``shutdown`` alone would wait for the jobs they
+    run and the chunks they hold (``concurrent.futures`` has no public way to
+    reach its processes)."""
+    procs = list((getattr(pool, '_processes', None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.join(5)
 
 
 def run_parallel(func: Callable, jobs: Iterable, **kwargs) -> None:

@@ -73,14 +73,18 @@ def die_with_parent(parent: int, poll: float = 0.5) -> None:
 
 def start_worker(parent: int, initializer: Optional[Callable] = None,
                  initargs: tuple = ()) -> None:
-    """A pool's worker initializer: :func:`die_with_parent`, then ``initializer``."""
+    """A pool's worker initializer: :func:`die_with_parent`, SIGTERM's default
+    action (the pool ends a worker with it; a tool's handler, inherited through
+    the fork, would turn it into an exception that the worker reports as a job's
+    result and lives on), then ``initializer``."""
     die_with_parent(parent)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if initializer is not None:
         initializer(*initargs)
 
 
 def _serve(conn, func: Callable, threads: Optional[int], parent: int) -> None:
-    die_with_parent(parent)
+    start_worker(parent)
     # Ctrl-C reaches the whole process group: the main process handles it and
     # ends the workers, which must not print a traceback each
     signal.signal(signal.SIGINT, signal.SIG_IGN)
