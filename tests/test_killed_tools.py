@@ -94,9 +94,10 @@ def test_a_killed_tool_leaves_no_worker_and_no_lock(tool, sig, tmp_path, voc_roo
     mark.mkdir()
     argv = [sys.executable, '-c', HOOK, str(mark), osp.join(REPO, 'tools', tool + '.py')]
     env = dict(os.environ, PYTHONPATH=REPO)
-    proc = subprocess.Popen(argv + _tool_argv(tool, out, voc_root) + ['--nproc', '2'],
-                            env=env, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=open(err, 'w'))
+    with open(err, 'w') as stderr:
+        proc = subprocess.Popen(argv + _tool_argv(tool, out, voc_root) + ['--nproc', '2'],
+                                env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                                stderr=stderr)
     try:
         _wait_for(lambda: len(os.listdir(mark)) == 2 or proc.poll() is not None, 60,
                   'two workers started')
@@ -105,12 +106,12 @@ def test_a_killed_tool_leaves_no_worker_and_no_lock(tool, sig, tmp_path, voc_roo
         assert set(workers) <= set(_session_alive(proc.pid))
         proc.send_signal(sig)
         proc.wait(10)
+        _wait_for(lambda: not _session_alive(proc.pid), 5,
+                  f'no process of the killed {tool} left (workers {workers})')
         if sig == signal.SIGTERM:  # the run unwinds, as for Ctrl-C, and says so
             assert proc.returncode == 143, err.read_text()
             assert err.read_text().rstrip().endswith(f'{tool}.py: terminated')
             assert not osp.exists(osp.join(out, '.lock'))
-        _wait_for(lambda: not _session_alive(proc.pid), 5,
-                  f'no process of the killed {tool} left (workers {workers})')
         with OutputLock(out):  # a rerun may take the folder at once
             pass
     finally:
