@@ -160,3 +160,21 @@ def test_crf_pool_workers_hold_no_lock_and_die_with_their_parent(tmp_path):
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def test_run_tool_turns_sigterm_into_exit_143_outside_a_launcher(monkeypatch, capsys):
+    from mmwsss.utils.cli import run_tool
+
+    def main():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises before this ends
+        return 'not terminated'
+
+    monkeypatch.delenv('LOCAL_RANK', raising=False)
+    with pytest.raises(SystemExit) as e:
+        run_tool(main, prog='tool.py')
+    assert e.value.code == 143 and capsys.readouterr().err == 'tool.py: terminated\n'
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # restored
+    # in a torchrun rank the launcher's SIGTERM keeps its default action
+    monkeypatch.setenv('LOCAL_RANK', '0')
+    assert run_tool(lambda: signal.getsignal(signal.SIGTERM)) == signal.SIG_DFL

@@ -66,7 +66,10 @@ def run_tool(main: Callable, *args, prog: str = None, **kwargs):
     prog = prog or osp.basename(sys.argv[0] or 'mmwsss')
     filter_upstream_warnings()  # the stack's deprecation notices, each named there
     on_term = None
+    # not in a launcher's rank (torchrun): a rank blocked in a collective runs no
+    # Python handler, and its launcher's SIGTERM must end it as before
     if threading.current_thread() is threading.main_thread() and \
+            'LOCAL_RANK' not in os.environ and \
             signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         on_term = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
