@@ -11,7 +11,8 @@ tool prints ``<tool>: error: <message>`` on stderr and exits with code 1, no
 traceback, since the message already says what to fix. ``SystemExit`` (what
 the tools raise with a message) passes as it is; Ctrl-C exits with 130 and one
 line, SIGTERM (``kill``, ``timeout``) with 143 and one line, after every ``with``
-block has unwound as for Ctrl-C (the output lock let go, pool workers ended). Anything else is our bug: its traceback is kept, to be reported.
+block has unwound as for Ctrl-C (the output lock let go, pool workers ended).
+Anything else is our bug: its traceback is kept, to be reported.
 ``MMWSSS_TRACEBACK=1`` keeps the traceback of a user's mistake too.
 """
 import argparse
