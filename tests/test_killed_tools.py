@@ -178,3 +178,19 @@ def test_run_tool_turns_sigterm_into_exit_143_outside_a_launcher(monkeypatch, ca
     # in a torchrun rank the launcher's SIGTERM keeps its default action
     monkeypatch.setenv('LOCAL_RANK', '0')
     assert run_tool(lambda: signal.getsignal(signal.SIGTERM)) == signal.SIG_DFL
+
+
+def test_a_forked_child_neither_holds_nor_removes_its_parents_lock(tmp_path):
+    out = str(tmp_path / 'out')
+    with OutputLock(out) as lock:
+        child = os.fork()
+        if child == 0:
+            try:  # the child's copy of the lock is closed; its unwinding is a no-op
+                lock.__exit__(None, None, None)
+                os._exit(0 if osp.exists(osp.join(out, '.lock')) else 3)
+            finally:
+                os._exit(1)
+        assert os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) == 0
+        with pytest.raises(SystemExit, match='in use by process'):
+            OutputLock(out).__enter__()  # the parent still holds it
+    assert not osp.exists(osp.join(out, '.lock'))

@@ -208,7 +208,7 @@ class OutputLock:
             if same:
                 break
             os.close(fd)
-        self._fd = fd
+        self._fd, self._owner = fd, os.getpid()
         _HELD_LOCKS.add(fd)
         me = json.dumps(dict(host=socket.gethostname(), pid=os.getpid(),
                              command=' '.join(sys.argv),
@@ -218,7 +218,7 @@ class OutputLock:
         return self
 
     def __exit__(self, *exc):
-        if self._fd is None:
+        if self._fd is None or os.getpid() != self._owner:  # a forked child's copy
             return
         try:  # removed while still locked: whoever opened it before re-opens the path
             os.remove(self.path)
