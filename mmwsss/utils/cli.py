@@ -10,14 +10,18 @@ bad config or option) or a ``FileNotFoundError`` (a path the user gave): the
 tool prints ``<tool>: error: <message>`` on stderr and exits with code 1, no
 traceback, since the message already says what to fix. ``SystemExit`` (what
 the tools raise with a message) passes as it is; Ctrl-C exits with 130 and one
-line. Anything else is our bug: its traceback is kept, to be reported.
+line, SIGTERM (``kill``, ``timeout``) with 143 and one line, after every ``with``
+block has unwound as for Ctrl-C (the output lock let go, pool workers ended).
+Anything else is our bug: its traceback is kept, to be reported.
 ``MMWSSS_TRACEBACK=1`` keeps the traceback of a user's mistake too.
 """
 import argparse
 import os
 import os.path as osp
 import re
+import signal
 import sys
+import threading
 from typing import Callable
 
 from mmwsss.errors import MMWSSSError
@@ -51,11 +55,27 @@ def refuse_overwrite(dst: str, force: bool, src: str = None, is_src: str = None)
         raise SystemExit(f'{dst} exists; use --force to overwrite it')
 
 
+class Terminated(BaseException):
+    """SIGTERM reached a tool: raised where the main thread is, as Ctrl-C's
+    ``KeyboardInterrupt`` is, so that the run unwinds instead of vanishing."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
 def run_tool(main: Callable, *args, prog: str = None, **kwargs):
     """Call ``main(*args, **kwargs)`` as a tool's entry point (see the module's
     docstring). Returns what ``main`` returns."""
     prog = prog or osp.basename(sys.argv[0] or 'mmwsss')
     filter_upstream_warnings()  # the stack's deprecation notices, each named there
+    on_term = None
+    # not in a launcher's rank (torchrun): a rank blocked in a collective runs no
+    # Python handler, and its launcher's SIGTERM must end it as before
+    if threading.current_thread() is threading.main_thread() and \
+            'LOCAL_RANK' not in os.environ and \
+            signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        on_term = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return main(*args, **kwargs)
     except USER_ERRORS as e:
@@ -66,6 +86,12 @@ def run_tool(main: Callable, *args, prog: str = None, **kwargs):
     except KeyboardInterrupt:
         print(f'{prog}: interrupted', file=sys.stderr)
         raise SystemExit(130) from None
+    except Terminated:
+        print(f'{prog}: terminated', file=sys.stderr)
+        raise SystemExit(128 + signal.SIGTERM) from None
+    finally:
+        if on_term is not None:
+            signal.signal(signal.SIGTERM, on_term)
 
 
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

@@ -18,6 +18,7 @@ from typing import Callable, Dict, Iterable, Iterator, Optional, Sequence
 from tqdm import tqdm
 
 from mmwsss.fileio.png import atomic_write
+from mmwsss.utils.worker_pool import start_worker
 
 
 def _jsonable(obj):
@@ -166,6 +167,11 @@ class OutputLock:
     time) for the message the next run gets; its content is never trusted: an
     empty or unreadable ``.lock`` left behind is just a file to lock.
 
+    Only the process that took the lock holds it: ``flock`` belongs to the
+    open file, which a forked child (a pool worker) would share and keep after
+    its parent was killed, so every fork closes the child's copy
+    (:func:`_close_locks_in_child`); ``exec`` closes it too (``O_CLOEXEC``).
+
     Example:
         >>> with OutputLock(out_dir):
         ...     write_everything()
@@ -182,7 +188,7 @@ class OutputLock:
         import fcntl
         os.makedirs(osp.dirname(self.path), exist_ok=True)
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -202,7 +208,8 @@ class OutputLock:
             if same:
                 break
             os.close(fd)
-        self._fd = fd
+        self._fd, self._owner = fd, os.getpid()
+        _HELD_LOCKS.add(fd)
         me = json.dumps(dict(host=socket.gethostname(), pid=os.getpid(),
                              command=' '.join(sys.argv),
                              started=time.strftime('%Y-%m-%d %H:%M:%S %z'))).encode()
@@ -211,14 +218,39 @@ class OutputLock:
         return self
 
     def __exit__(self, *exc):
-        if self._fd is None:
+        if self._fd is None or os.getpid() != self._owner:  # a forked child's copy
             return
         try:  # removed while still locked: whoever opened it before re-opens the path
             os.remove(self.path)
         except FileNotFoundError:
             pass
+        _HELD_LOCKS.discard(self._fd)
         os.close(self._fd)  # releases the lock
         self._fd = None
+
+
+_HELD_LOCKS = set()  # the descriptors of the OutputLocks this process holds
+
+
+def _close_locks_in_child() -> None:
+    """Close, in a forked child, its copies of its parent's lock descriptors.
+
+    A child's copy would hold the lock as long as the child lives (``flock`` is
+    released when the last descriptor of the open file closes), and a worker
+    orphaned by a killed main process would keep the folder locked, every rerun
+    refused "in use by process <dead pid>". Closing a copy never unlocks the
+    parent's (``LOCK_UN`` would).
+    """
+    for fd in _HELD_LOCKS:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD_LOCKS.clear()
+
+
+if hasattr(os, 'register_at_fork'):
+    os.register_at_fork(after_in_child=_close_locks_in_child)
 
 
 def _read_holder(fd: int) -> str:
@@ -292,21 +324,40 @@ def track_parallel(func: Callable, jobs: Sequence, nproc: int = 1, desc: str = '
     ``initializer(*initargs)``; otherwise they run here, after the same call.
     A worker that dies (killed, out of memory) ends the run with an error:
     ``concurrent.futures`` notices a lost worker, where ``multiprocessing.Pool``
-    would wait for its task forever.
+    would wait for its task forever. Workers end with the main process, however
+    it ends (:func:`~mmwsss.utils.worker_pool.die_with_parent`).
     """
     bar = dict(total=len(jobs), desc=desc, disable=quiet)
     if nproc > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(nproc, initializer=initializer, initargs=initargs) as pool:
-            try:
-                yield from tqdm(pool.map(func, jobs, chunksize=chunksize), **bar)
-            except BrokenProcessPool as e:
-                raise RuntimeError(f'{desc or "a parallel job"}: a worker process died '
-                                   '(killed, or out of memory?)') from e
+        pool = ProcessPoolExecutor(nproc, initializer=start_worker,
+                                   initargs=(os.getpid(), initializer, initargs))
+        try:
+            yield from tqdm(pool.map(func, jobs, chunksize=chunksize), **bar)
+        except BrokenProcessPool as e:
+            raise RuntimeError(f'{desc or "a parallel job"}: a worker process died '
+                               '(killed, or out of memory?)') from e
+        except BaseException:  # Ctrl-C, SIGTERM, an error, a caller that stopped reading
+            _end_workers(pool)
+            raise
+        finally:
+            pool.shutdown()
     else:
         if initializer is not None:
             initializer(*initargs)
         for job in tqdm(jobs, **bar):
             yield func(job)
+
+
+def _end_workers(pool: ProcessPoolExecutor) -> None:
+    """End a pool's workers now: ``shutdown`` alone would wait for the jobs they
+    run and the chunks they hold (``concurrent.futures`` has no public way to
+    reach its processes)."""
+    procs = list((getattr(pool, '_processes', None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.join(5)
 
 
 def run_parallel(func: Callable, jobs: Iterable, **kwargs) -> None:

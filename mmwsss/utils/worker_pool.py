@@ -5,11 +5,18 @@ killer, a ``kill -9``, a crash in a C extension) and loses the job it held:
 whoever waits for that result waits for ever. Here every worker has its own
 pipe and the pool knows which job each one holds, so a worker that dies is an
 error naming its job and how the process ended.
+
+Every worker here, and every worker of :func:`mmwsss.utils.outputs.track_parallel`,
+calls :func:`die_with_parent` first: a main process that is killed (``kill``,
+``timeout``, SIGKILL) leaves no worker behind.
 """
+import ctypes
 import multiprocessing as mp
 import os
 import signal
 import sys
+import threading
+import time
 from collections import deque
 from multiprocessing.connection import wait
 from typing import Any, Callable, Optional
@@ -34,7 +41,50 @@ def limit_threads(n: int) -> None:
         sys.modules['cv2'].setNumThreads(n)
 
 
-def _serve(conn, func: Callable, threads: Optional[int]) -> None:
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_parent(parent: int, poll: float = 0.5) -> None:
+    """End this process (a worker) as soon as the process ``parent`` ends.
+
+    A worker whose main process was killed would otherwise live on as an
+    orphan, busy with work nobody reads. On Linux the kernel sends this process
+    SIGKILL when its parent ends (``prctl(PR_SET_PDEATHSIG)``); everywhere, and
+    for a parent thread that ends before its process, a daemon thread checks
+    every ``poll`` seconds that ``parent`` is still this process's parent.
+    Call it first thing in the worker, with the parent's pid taken before the
+    fork (a parent that is already gone ends the worker at once).
+    """
+    if sys.platform.startswith('linux'):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # no libc to ask: the thread below does it
+            pass
+    if os.getppid() != parent:  # gone between the fork and the prctl
+        os._exit(1)
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(poll)
+        os._exit(1)
+
+    threading.Thread(target=watch, name='die_with_parent', daemon=True).start()
+
+
+def start_worker(parent: int, initializer: Optional[Callable] = None,
+                 initargs: tuple = ()) -> None:
+    """A pool's worker initializer: :func:`die_with_parent`, SIGTERM's default
+    action (the pool ends a worker with it; a tool's handler, inherited through
+    the fork, would turn it into an exception that the worker reports as a job's
+    result and lives on), then ``initializer``."""
+    die_with_parent(parent)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def _serve(conn, func: Callable, threads: Optional[int], parent: int) -> None:
+    start_worker(parent)
     # Ctrl-C reaches the whole process group: the main process handles it and
     # ends the workers, which must not print a traceback each
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -126,7 +176,8 @@ class WorkerPool:
         self._workers = []  # [process, pipe end, Result it runs or None]
         for _ in range(num_workers):
             here, there = ctx.Pipe()
-            proc = ctx.Process(target=_serve, args=(there, func, threads), daemon=True)
+            proc = ctx.Process(target=_serve, args=(there, func, threads, os.getpid()),
+                               daemon=True)
             proc.start()
             there.close()
             self._workers.append([proc, here, None])
