@@ -73,8 +73,10 @@ def main(argv=None):
     store = CAMStore(cam_dir, step.get('cam_format', 'bed_png'), step.get('allow_pickle', False))
     if store.holds_saliency:  # its files hold the saliency maps, as in training
         sal_dir = None
-    from mmwsss.utils.outputs import check_outside_inputs, dataset_input_dirs
+    from mmwsss.utils.outputs import (all_config_input_dirs, check_outside_inputs,
+                                      dataset_input_dirs)
     check_outside_inputs(args.out_dir, dict(dataset_input_dirs(dataset),
+                                            **all_config_input_dirs(cfg),
                                             **{'CAM store': cam_dir, 'saliency folder': sal_dir}))
     infos = {dataset.get_data_info(i)['img_id']: dataset.get_data_info(i)
              for i in range(len(dataset))}

@@ -15,7 +15,7 @@ from mmwsss.engine import QuietRunner  # noqa: E402
 from mmwsss.utils import (DictAction, check_vis_backends, load_config,  # noqa: E402
                           register_checkpoint_safe_globals, setup_cpu_distributed)
 from mmwsss.utils.dist import collect_into_work_dir, said_once  # noqa: E402
-from mmwsss.utils.outputs import (check_outside_inputs, config_input_dirs,  # noqa: E402
+from mmwsss.utils.outputs import (all_config_input_dirs, check_outside_inputs,  # noqa: E402
                                   rank_zero_lock)
 from mmwsss.utils.smoke import SMOKE_VAL_IMAGES, make_smoke_config  # noqa: E402
 
@@ -159,7 +159,8 @@ def main(argv=None):
                             num_workers=args.crf_workers)
 
     # predictions are <img stem>.png, as the GT masks are: never among the inputs
-    inputs = config_input_dirs(cfg.test_dataloader.dataset)
+    # (every split's: the training images' or the val GT folder too, not only the test set's)
+    inputs = all_config_input_dirs(cfg)
     for flag, out in (('--out', args.out), ('--show-dir', args.show_dir)):
         if out and (flag == '--out' or osp.isabs(out)):  # a relative --show-dir is in work_dir
             check_outside_inputs(out, inputs, flag)
