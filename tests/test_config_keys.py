@@ -86,3 +86,23 @@ def test_train_stops_on_a_misspelled_key_in_one_line(tmp_path, capsys):
     assert e.value.code == 1 and out.out == '' and out.err.count('\n') == 3, out.err
     assert "randomness.sed: Runner.set_randomness reads no key 'sed'; did you mean " \
         "'seed'?" in out.err
+
+
+def test_test_tool_stops_on_a_misspelled_key_in_a_config_file(tmp_path, capsys):
+    """Fails before the fix: tools/test.py ran no key check; ``env_cfg.cudnn_benchmrk``
+    in a config file was ignored."""
+    import os.path as osp
+
+    from mmwsss.utils.cli import run_tool
+    from tests.utils import load_tool
+    base = osp.join(osp.dirname(__file__), 'configs', 'tiny_fcn_voc_pseudo.py')
+    leaf = tmp_path / 'typo.py'
+    leaf.write_text(f"_base_ = '{base}'\nenv_cfg = dict(cudnn_benchmrk=True)\n")
+    ckpt = tmp_path / 'x.pth'
+    ckpt.write_bytes(b'')  # never read: the check comes first
+    with pytest.raises(SystemExit) as e:
+        run_tool(load_tool('test').main, [str(leaf), str(ckpt), '--work-dir',
+                                          str(tmp_path / 'w')], prog='test.py')
+    err = capsys.readouterr().err
+    assert e.value.code == 1 and "env_cfg.cudnn_benchmrk: the Runner's env_cfg reads no " \
+        "key 'cudnn_benchmrk'; did you mean 'cudnn_benchmark'?" in err, err

@@ -85,3 +85,18 @@ def test_pseudo_label_tools_refuse_the_val_splits_gt_folder(voc_copy, tool):
         load_tool(tool).main([FCN, '--out-dir', gt, '--cfg-options',
                               f'val_dataloader.dataset.data_root={voc_copy}'])
     assert sorted(os.listdir(gt)) == before
+
+
+def test_browse_refuses_to_overwrite_an_earlier_page_without_force(tmp_path, monkeypatch):
+    """Fails before the fix: a rerun (another τ) replaced pseudo_labels_0.png in silence."""
+    import mmwsss.visualization
+    monkeypatch.setattr(mmwsss.visualization, 'save_grid_figure',
+                        lambda path, *a, **k: open(path, 'w').write('new'))
+    page = tmp_path / 'pseudo_labels_0.png'
+    page.write_text('kept')
+    browse = load_tool('browse_pseudo_labels')
+    with pytest.raises(SystemExit, match='pseudo_labels_0.png exists; use --force'):
+        browse.main([FCN, '--out-dir', str(tmp_path), '--num', '1'])
+    assert page.read_text() == 'kept'
+    browse.main([FCN, '--out-dir', str(tmp_path), '--num', '1', '--force'])
+    assert page.read_text() == 'new'

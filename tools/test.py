@@ -14,6 +14,7 @@ import mmwsss  # noqa: E402,F401  (registers datasets, transforms and models)
 from mmwsss.engine import QuietRunner  # noqa: E402
 from mmwsss.utils import (DictAction, check_vis_backends, load_config,  # noqa: E402
                           register_checkpoint_safe_globals, setup_cpu_distributed)
+from mmwsss.utils.config_check import check_config_values  # noqa: E402
 from mmwsss.utils.dist import collect_into_work_dir, said_once  # noqa: E402
 from mmwsss.utils.outputs import (all_config_input_dirs, check_outside_inputs,  # noqa: E402
                                   rank_zero_lock)
@@ -126,8 +127,10 @@ def main(argv=None):
     cfg = load_config(args.config, args.cfg_options,
                       shrink=make_smoke_config if args.smoke else None)
     cfg.launcher = args.launcher
-    # a logging backend that cannot start: one line, not mmengine's traceback
+    # a logging backend that cannot start, a value our test split's transforms refuse or
+    # a key nobody reads (env_cfg.cudnn_benchmrk): one line, not mmengine's traceback
     said_once(check_vis_backends, cfg)
+    said_once(check_config_values, cfg, ('test_dataloader', ))
 
     # work_dir is determined in this priority: CLI > segment in file > filename
     if args.work_dir is not None:
