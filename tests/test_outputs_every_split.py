@@ -100,3 +100,17 @@ def test_browse_refuses_to_overwrite_an_earlier_page_without_force(tmp_path, mon
     assert page.read_text() == 'kept'
     browse.main([FCN, '--out-dir', str(tmp_path), '--num', '1', '--force'])
     assert page.read_text() == 'new'
+
+
+def test_make_cams_refuses_the_training_splits_gt_folder(tmp_path, voc_copy):
+    """Fails before the fix: make_cams checked the CAM split's folders only."""
+    gt, before = _gt_of(voc_copy)
+    ckpt = tmp_path / 'x.pth'
+    ckpt.write_bytes(b'')  # never loaded: the check comes first
+    with pytest.raises(SystemExit, match=r'--out-dir .* is the GT label map folder '
+                       r'\(seg_map_path\) of train_dataloader'):
+        load_tool('make_cams').main([EPS, str(ckpt), '--out-dir', gt, '--cam-format',
+                                     'bed_png', '--work-dir', str(tmp_path / 'w'),
+                                     '--cfg-options',
+                                     f'train_dataloader.dataset.data_root={voc_copy}'])
+    assert sorted(os.listdir(gt)) == before
