@@ -60,6 +60,9 @@ def _set(cfg, key, value):
     ('randomness.sed', "did you mean 'seed'?"),
     ('env_cfg.cudnn_benchmrk', "did you mean 'cudnn_benchmark'?"),
     ('log_processor.window_siz', "did you mean 'window_size'?"),
+    # checked before this issue too: kept so
+    (f'{DS}.pseudo_label_cfg.taw', "SaliencyPseudoLabel takes no argument 'taw'; did you "
+     "mean 'tau'?"),
 ])
 def test_a_misspelled_key_in_a_config_file_is_named(leaf, key, says):
     """Fails before the fix: the start-up check passed them."""
