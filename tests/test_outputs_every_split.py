@@ -114,3 +114,18 @@ def test_make_cams_refuses_the_training_splits_gt_folder(tmp_path, voc_copy):
                                      '--cfg-options',
                                      f'train_dataloader.dataset.data_root={voc_copy}'])
     assert sorted(os.listdir(gt)) == before
+
+
+def test_test_out_refuses_an_earlier_runs_predictions_without_force(tmp_path, monkeypatch):
+    """Fails before the fix: a second run wrote over (or beside) the first's predictions."""
+    out = tmp_path / 'pred'
+    out.mkdir()
+    (out / '2007_000033.png').write_bytes(b'kept')
+    ckpt = tmp_path / 'x.pth'
+    ckpt.write_bytes(b'')
+    monkeypatch.setattr(sys, 'argv', ['test.py', FCN, str(ckpt), '--work-dir',
+                                      str(tmp_path / 'w'), '--out', str(out)])
+    with pytest.raises(SystemExit, match=r'--out .* holds the predictions of an earlier run: '
+                       'choose another folder, or use --force'):
+        load_tool('test').main()
+    assert (out / '2007_000033.png').read_bytes() == b'kept'

@@ -38,7 +38,11 @@ def parse_args(argv=None):
     parser.add_argument(
         '--out',
         type=str,
-        help='The directory to save output prediction for offline evaluation')
+        help='The directory to save output prediction for offline evaluation (one '
+        'without predictions, unless --force)')
+    parser.add_argument(
+        '--force', action='store_true',
+        help='write --out and --show-dir over the predictions of an earlier run')
     parser.add_argument(
         '--show', action='store_true', help='show prediction results')
     parser.add_argument(
@@ -167,6 +171,11 @@ def main(argv=None):
     for flag, out in (('--out', args.out), ('--show-dir', args.show_dir)):
         if out and (flag == '--out' or osp.isabs(out)):  # a relative --show-dir is in work_dir
             check_outside_inputs(out, inputs, flag)
+        # an earlier run's predictions would be replaced, or left among these (another split)
+        if out and osp.isdir(out) and not args.force and \
+                any(f.endswith('.png') for f in os.listdir(out)):
+            raise SystemExit(f'{flag} {out} holds the predictions of an earlier run: choose '
+                             'another folder, or use --force to write over them')
 
     # add output_dir in metric
     if args.out is not None:
