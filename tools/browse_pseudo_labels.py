@@ -2,7 +2,7 @@
 
     python tools/browse_pseudo_labels.py CONFIG --out-dir DIR [--ids ID ...] [--num 8]
         [--tau T] [--pseudo-labels BEST_JSON] [--show-ignore] [--per-image 4]
-        [--cfg-options KEY=VALUE ...]
+        [--force] [--cfg-options KEY=VALUE ...]
 
 The pseudo labels are made exactly as in training: the CAM store, saliency folder,
 rule and DenseCRF preset of the training set's ``pseudo_label_cfg`` (or its
@@ -12,7 +12,7 @@ rule and DenseCRF preset of the training set's ``pseudo_label_cfg`` (or its
 images, which train on their GT masks, are drawn with their pseudo labels like the
 others, and their titles say "trains on GT". ``--show-ignore`` paints ignored pixels
 (255) magenta. Writes ``DIR/pseudo_labels_<k>.png`` (``--per-image`` rows each),
-atomically.
+atomically; pages of an earlier run are replaced only with ``--force``.
 """
 import argparse
 import os.path as osp
@@ -38,6 +38,8 @@ def parse_args(argv=None):
                    'applies it')
     p.add_argument('--show-ignore', action='store_true', help='ignored pixels in magenta')
     p.add_argument('--per-image', type=positive_int, default=4, help='rows per PNG')
+    p.add_argument('--force', action='store_true',
+                   help='overwrite the pages of an earlier run in --out-dir')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = p.parse_args(argv)
     return args
@@ -77,8 +79,10 @@ def main(argv=None):
         if problem:
             raise SystemExit(problem)
         sal_dir = None
-    from mmwsss.utils.outputs import check_outside_inputs, dataset_input_dirs
+    from mmwsss.utils.outputs import (all_config_input_dirs, check_outside_inputs,
+                                      dataset_input_dirs)
     check_outside_inputs(args.out_dir, dict(dataset_input_dirs(dataset),
+                                            **all_config_input_dirs(cfg),
                                             **{'CAM store': cam_dir, 'saliency folder': sal_dir}))
     infos = {dataset.get_data_info(i)['img_id']: dataset.get_data_info(i)
              for i in range(len(dataset))}
@@ -95,6 +99,10 @@ def main(argv=None):
     palette = [list(c) for c in dataset.metainfo.get('palette') or voc_colormap(256)]
     if args.show_ignore:
         palette = (palette + [[0, 0, 0]] * 256)[:255] + [[255, 0, 255]]
+    # an earlier run's pages (another τ, other ids) are replaced only on request
+    from mmwsss.utils.cli import refuse_overwrite
+    for k in range(0, len(ids), args.per_image):
+        refuse_overwrite(_page(args.out_dir, k // args.per_image), args.force)
     paths = []
     for k in range(0, len(ids), args.per_image):
         rows = []
@@ -108,13 +116,17 @@ def main(argv=None):
                 gt if gt and osp.isfile(gt) else None, rule,
                 title=f'{img_id} (trains on GT)' if img_id in gt_subset else img_id,
                 crf=step.get('crf')))
-        path = osp.join(args.out_dir, f'pseudo_labels_{k // args.per_image}.png')
+        path = _page(args.out_dir, k // args.per_image)
         crf = f", crf {step['crf']}" if step.get('crf') else ''
         save_grid_figure(path, rows, dataset.metainfo.get('classes'), palette,
                          title=f'τ={rule.tau:g}, {rule.mode}{crf}')
         paths.append(path)
     print('\n'.join(paths))
     return paths
+
+
+def _page(out_dir: str, i: int) -> str:
+    return osp.join(out_dir, f'pseudo_labels_{i}.png')
 
 
 if __name__ == '__main__':

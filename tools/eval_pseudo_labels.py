@@ -25,7 +25,8 @@ recall, share of ignored pixels, per-class IoU), ``miou_vs_tau.png`` and
 grid's first or last, ``tau_at_edge`` says which and ``tau_advice`` the wider
 range to sweep, also printed; when the score is the same over most of the grid,
 ``tau_curve_flat`` gives that τ span and ``tau_advice`` points at the classifier
-that made the CAMs instead: no τ range fixes saturated CAMs).
+that made the CAMs instead: no τ range fixes saturated CAMs). The results of
+an earlier sweep in OUT are replaced only with ``--force``.
 """
 import argparse
 import csv
@@ -44,8 +45,10 @@ from mmwsss.fileio import (CAM_FORMATS, CAMStore, atomic_write, cls_labels_from_
 from mmwsss.fileio.cam_store import (check_store_format, pack_saliency_problem,
                                      read_store_record, stale_packs)
 from mmwsss.functional import MODES, PseudoLabelRule
+from mmwsss.utils.cli import refuse_overwrite
 from mmwsss.utils.config_loading import DictAction, load_config
-from mmwsss.utils.outputs import OutputLock, check_outside_inputs, refuse_launcher
+from mmwsss.utils.outputs import (OutputLock, all_config_input_dirs, check_outside_inputs,
+                                  refuse_launcher)
 from mmwsss.visualization import save_tau_curves
 
 
@@ -83,6 +86,8 @@ def parse_args(argv=None):
                    'psa, as PSA/IRN refine theirs; --mode no_saliency; slow: one CRF per '
                    'image and τ, so give few --taus)')
     p.add_argument('--nproc', type=positive_int, default=1, help='worker processes')
+    p.add_argument('--force', action='store_true',
+                   help='overwrite the results of an earlier sweep in --out-dir')
     p.add_argument('--allow-pickle', action='store_true', help='needed for npy_dict stores')
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='override config settings (key=value)')
@@ -163,6 +168,10 @@ def _per_class(names, values):
     return {c: (None if np.isnan(v) else float(v)) for c, v in zip(names, values)}
 
 
+# what a sweep writes into --out-dir
+RESULT_FILES = ('tau_sweep.csv', 'best.json', 'miou_vs_tau.png')
+
+
 def write_outputs(out_dir, taus, scores, class_names, select, meta, max_ignored=1.0):
     os.makedirs(out_dir, exist_ok=True)
     key = f'miou_{select}'
@@ -232,6 +241,11 @@ def main(argv=None):
     check_outside_inputs(args.out_dir, {'CAM store (--cam-dir)': args.cam_dir,
                                         'saliency folder (--sal-dir)': args.sal_dir})
     cfg = load_config(args.config, args.cfg_options)
+    # nor among any split's images, GT or maps (the val GT folder holds <id>.png too)
+    check_outside_inputs(args.out_dir, all_config_input_dirs(cfg))
+    # an earlier sweep's results are replaced only on request, before any work
+    for name in RESULT_FILES:
+        refuse_overwrite(osp.join(args.out_dir, name), args.force)
     items, num_classes, class_names = build_items(cfg, args.split)
     check_store_format(args.cam_dir, args.cam_format)
     store = CAMStore(args.cam_dir, args.cam_format, args.allow_pickle)

@@ -26,9 +26,9 @@ from mmwsss.fileio import save_label_png
 from mmwsss.fileio.png import image_hw, read_image
 from mmwsss.utils.config_check import find_pseudo_label_step, without_gt_subset
 from mmwsss.utils.config_loading import DictAction, load_config
-from mmwsss.utils.outputs import (OutputLock, check_outside_inputs, dataset_input_dirs,
-                                  file_fingerprint, guard_output_dir, is_done, refuse_launcher,
-                                  run_parallel)
+from mmwsss.utils.outputs import (OutputLock, all_config_input_dirs, check_outside_inputs,
+                                  dataset_input_dirs, file_fingerprint, guard_output_dir,
+                                  is_done, refuse_launcher, run_parallel)
 
 def parse_args(argv=None):
     from mmwsss.utils.cli import DefaultsHelpFormatter, positive_int
@@ -118,6 +118,7 @@ def main(argv=None):
     maps = {k: v for k, v in getattr(dataset, 'maps_prefix', {}).items() if v is not None}
     # labels are <img_id>.png, as saliency maps and GT masks are: never among them
     check_outside_inputs(args.out_dir, dict(dataset_input_dirs(dataset),
+                                            **all_config_input_dirs(cfg),
                                             **{'CAM store (cam_dir)': step.get('cam_dir'),
                                                'saliency folder (sal_dir)': step.get('sal_dir')}))
     with OutputLock(args.out_dir):  # two exports into one folder would mix

@@ -14,8 +14,9 @@ import mmwsss  # noqa: E402,F401  (registers datasets, transforms and models)
 from mmwsss.engine import QuietRunner  # noqa: E402
 from mmwsss.utils import (DictAction, check_vis_backends, load_config,  # noqa: E402
                           register_checkpoint_safe_globals, setup_cpu_distributed)
+from mmwsss.utils.config_check import check_config_values  # noqa: E402
 from mmwsss.utils.dist import collect_into_work_dir, said_once  # noqa: E402
-from mmwsss.utils.outputs import (check_outside_inputs, config_input_dirs,  # noqa: E402
+from mmwsss.utils.outputs import (all_config_input_dirs, check_outside_inputs,  # noqa: E402
                                   rank_zero_lock)
 from mmwsss.utils.smoke import SMOKE_VAL_IMAGES, make_smoke_config  # noqa: E402
 
@@ -37,7 +38,11 @@ def parse_args(argv=None):
     parser.add_argument(
         '--out',
         type=str,
-        help='The directory to save output prediction for offline evaluation')
+        help='The directory to save output prediction for offline evaluation (one '
+        'without predictions, unless --force)')
+    parser.add_argument(
+        '--force', action='store_true',
+        help='write --out and --show-dir over the predictions of an earlier run')
     parser.add_argument(
         '--show', action='store_true', help='show prediction results')
     parser.add_argument(
@@ -126,8 +131,10 @@ def main(argv=None):
     cfg = load_config(args.config, args.cfg_options,
                       shrink=make_smoke_config if args.smoke else None)
     cfg.launcher = args.launcher
-    # a logging backend that cannot start: one line, not mmengine's traceback
+    # a logging backend that cannot start, a value our test split's transforms refuse or
+    # a key nobody reads (env_cfg.cudnn_benchmrk): one line, not mmengine's traceback
     said_once(check_vis_backends, cfg)
+    said_once(check_config_values, cfg, ('test_dataloader', ))
 
     # work_dir is determined in this priority: CLI > segment in file > filename
     if args.work_dir is not None:
@@ -159,10 +166,16 @@ def main(argv=None):
                             num_workers=args.crf_workers)
 
     # predictions are <img stem>.png, as the GT masks are: never among the inputs
-    inputs = config_input_dirs(cfg.test_dataloader.dataset)
+    # (every split's: the training images' or the val GT folder too, not only the test set's)
+    inputs = all_config_input_dirs(cfg)
     for flag, out in (('--out', args.out), ('--show-dir', args.show_dir)):
         if out and (flag == '--out' or osp.isabs(out)):  # a relative --show-dir is in work_dir
             check_outside_inputs(out, inputs, flag)
+        # an earlier run's predictions would be replaced, or left among these (another split)
+        if out and osp.isdir(out) and not args.force and \
+                any(f.endswith('.png') for f in os.listdir(out)):
+            raise SystemExit(f'{flag} {out} holds the predictions of an earlier run: choose '
+                             'another folder, or use --force to write over them')
 
     # add output_dir in metric
     if args.out is not None:

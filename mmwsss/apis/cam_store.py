@@ -13,8 +13,9 @@ from mmwsss.engine import QuietRunner
 from mmwsss.fileio import cam_path
 from mmwsss.fileio.png import check_upright
 from mmwsss.utils import init_distributed, register_checkpoint_safe_globals
-from mmwsss.utils.outputs import (check_outside_inputs, dataset_input_dirs, file_fingerprint,
-                                  guard_output_dir, is_done, rank_zero_lock)
+from mmwsss.utils.outputs import (all_config_input_dirs, check_outside_inputs,
+                                  dataset_input_dirs, file_fingerprint, guard_output_dir,
+                                  is_done, rank_zero_lock)
 
 
 class _CAMRunner(QuietRunner):
@@ -102,7 +103,9 @@ def write_cam_store(cfg: Config, checkpoint: str, out_dir: str, cam_format: str 
     # a bed_png CAM is <img_id>_<c>.png and meta.json is every tool's: never among the
     # images, GT or saliency maps the store is made from
     # (the store the config's pseudo labels read is this one: not an input here)
-    check_outside_inputs(out_dir, dataset_input_dirs(dataset, skip=('cam_path', )))
+    # (nor among any other split's: val GT, training images)
+    check_outside_inputs(out_dir, dict(dataset_input_dirs(dataset, skip=('cam_path', )),
+                                       **all_config_input_dirs(cfg, skip=('cam_path', ))))
 
     def check_settings():
         # a meta.json without a CAM (a first run that failed early) protects nothing

@@ -14,6 +14,8 @@ from mmwsss.fileio import (cls_labels_from_label_map, parse_cls_label_file, read
 from mmwsss.fileio.label_cache import cache_path, cached_labels, stat_digest
 
 MAP_KEYS = ('cam_path', 'sal_path')
+# what a WSSS dataset reads from its data_prefix: mmseg's two and the maps
+DATA_PREFIX_KEYS = ('img_path', 'seg_map_path') + MAP_KEYS
 
 
 class BaseWSSSDataset(BaseSegDataset):

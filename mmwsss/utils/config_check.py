@@ -323,7 +323,9 @@ def config_value_problems(cfg, sections=('train_dataloader', 'val_dataloader',
     dataset's ``pseudo_label_cfg``), ``LoadSaliencyMap``,
     ``LoadGTSubsetMask``, ``PackClsSaliencyInputs`` and WSSS dataset. Each
     class's ``check_args`` is the check its ``__init__`` makes, run here
-    without reading a file or building anything. Empty: all in order.
+    without reading a file or building anything. Then the keys nobody would
+    read, in the whole config (:func:`unknown_key_problems`). Empty: all in
+    order.
     """
     problems, seen = [], set()
     for section in sections:
@@ -339,7 +341,7 @@ def config_value_problems(cfg, sections=('train_dataloader', 'val_dataloader',
             if id(d) not in seen:
                 seen.add(id(d))
                 problems += _argument_problems(where, d, type_name)
-    return problems
+    return problems + unknown_key_problems(cfg)
 
 
 def check_config_values(cfg, sections=('train_dataloader', 'val_dataloader',
@@ -353,3 +355,108 @@ def check_config_values(cfg, sections=('train_dataloader', 'val_dataloader',
     problems = config_value_problems(cfg, sections)
     if problems:
         raise WSSSConfigError('; '.join(problems))
+
+
+# mmengine's dicts that a config often writes without ``type=``, the class the
+# Runner then builds, and the arguments the Runner itself fills in
+_DEFAULT_TYPES = dict(val_cfg='ValLoop', test_cfg='TestLoop', log_processor='LogProcessor',
+                      optim_wrapper='OptimWrapper')
+_RUNNER_FILLS = frozenset({'runner', 'dataloader', 'evaluator'})
+
+
+def _runner_reads(method: str, var: str) -> frozenset:
+    """The keys ``Runner.<method>`` reads from its dict ``var`` (``var.get('k')``,
+    ``var.pop('k')``), from the installed mmengine's source."""
+    import inspect
+    from mmengine.runner import Runner
+    src = inspect.getsource(getattr(Runner, method))
+    return frozenset(re.findall(rf"\b{var}\.(?:get|pop)\(\s*'(\w+)'", src))
+
+
+def _dataloader_keys() -> frozenset:
+    """What a ``*_dataloader`` dict may hold: what ``Runner.build_dataloader``
+    reads and torch's ``DataLoader`` arguments, to which it passes the rest."""
+    import inspect
+    from torch.utils.data import DataLoader
+    args = set(inspect.signature(DataLoader.__init__).parameters) - {'self'}
+    return frozenset(args | _runner_reads('build_dataloader', 'dataloader_cfg'))
+
+
+def _class_keys(type_name: str, extra=()) -> Optional[frozenset]:
+    from mmwsss.utils.config_loading import _init_args
+    found = _init_args(type_name)
+    if not found or found[1]:  # unknown, or a class with **kwargs: left to it
+        return None
+    return frozenset((found[0] - _RUNNER_FILLS) | set(extra) | {'type', '_scope_'})
+
+
+def known_keys(where: str, node: dict, parent: Any = None) -> Optional[Tuple[frozenset, str]]:
+    """The keys the dict at config key ``where`` may hold, when it is one whose
+    keys nobody else checks: mmengine's ``randomness``, ``env_cfg``,
+    ``*_dataloader``, ``train_cfg`` / ``val_cfg`` / ``test_cfg`` (by their loop
+    type), ``log_processor`` and ``optim_wrapper`` (by their type or the one the
+    Runner uses without it), and the ``data_prefix`` of our datasets
+    (``parent`` is the dataset's dict). Read from mmengine's signatures and
+    source, so they follow the installed version. Returns (keys, what the dict
+    is), or None: a dict left to the class that takes it.
+    """
+    if not isinstance(node, dict):
+        return None
+    if where == 'randomness':
+        import inspect
+        from mmengine.runner import Runner
+        args = set(inspect.signature(Runner.set_randomness).parameters) - {'self'}
+        return frozenset(args), 'Runner.set_randomness'
+    if where == 'env_cfg':
+        return _runner_reads('setup_env', 'env_cfg'), "the Runner's env_cfg"
+    if re.fullmatch(r'(train|val|test)_dataloader', where) and 'type' not in node:
+        return _dataloader_keys(), "the Runner's build_dataloader (torch's DataLoader)"
+    if where.endswith('.data_prefix') and isinstance(parent, dict) and \
+            isinstance(parent.get('type'), str) and _checked_class(parent['type']):
+        from mmwsss.datasets.base import DATA_PREFIX_KEYS
+        return frozenset(DATA_PREFIX_KEYS), f"{parent['type']}'s data_prefix"
+    if where == 'train_cfg':
+        kind = node.get('type') or ('EpochBasedTrainLoop' if node.get('by_epoch')
+                                    else 'IterBasedTrainLoop')
+        keys = _class_keys(str(kind).split('.')[-1], () if 'type' in node else ('by_epoch', ))
+    elif where in _DEFAULT_TYPES:
+        if where == 'optim_wrapper' and node.get('constructor') not in (
+                None, 'DefaultOptimWrapperConstructor'):
+            return None  # a constructor of its own reads what it likes
+        kind = str(node.get('type') or _DEFAULT_TYPES[where]).split('.')[-1]
+        extra = ('constructor', 'paramwise_cfg') if where == 'optim_wrapper' else ()
+        keys = _class_keys(kind, extra)
+    else:
+        return None
+    return (keys, str(node.get('type') or kind)) if keys else None
+
+
+def unknown_key(where: str, key: str, node: dict, parent: Any = None) -> Optional[str]:
+    """Why ``key`` cannot be a key of the dict at ``where`` (:func:`known_keys`),
+    with the nearest known key, or None."""
+    import difflib
+    found = known_keys(where, node, parent)
+    if found is None or key in found[0]:
+        return None
+    keys, what = found
+    close = difflib.get_close_matches(key, sorted(keys), n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'?" if close else f"it reads {', '.join(sorted(keys))}"
+    return f"{what} reads no key '{key}'; {hint}"
+
+
+def unknown_key_problems(cfg) -> List[str]:
+    """Every key of a config that no one reads under a dict of :func:`known_keys`
+    (``randomness.sed``, ``train_dataloader.batch_sze``,
+    ``....data_prefix.cam_pth``), one line each naming the config key."""
+    problems = []
+    for top in cfg.keys():
+        for where, node in _walk(cfg[top], top):
+            for key, child in node.items():
+                if isinstance(child, dict) and key == 'data_prefix':
+                    problems += [f'{where}.data_prefix.{k}: {why}' for k in child
+                                 for why in [unknown_key(f'{where}.data_prefix', k, child, node)]
+                                 if why]
+            if where == top:
+                problems += [f'{where}.{k}: {why}' for k in node
+                             for why in [unknown_key(where, k, node)] if why]
+    return problems

@@ -318,6 +318,25 @@ def _where_read(cfg: Config, name: str) -> List[str]:
     return found
 
 
+def _unknown_untyped_key(cfg: Config, parts: List[str]) -> Optional[str]:
+    """Why the last of ``parts`` is no key of its dict when that dict is one of
+    :func:`~mmwsss.utils.config_check.known_keys` (``randomness.sed``), or None.
+    A dict the config lacks is an empty one (the option creates it)."""
+    from mmwsss.utils.config_check import unknown_key
+    if len(parts) < 2:
+        return None
+    node, parent = cfg, None
+    for part in parts[:-1]:
+        try:
+            parent, node = node, (node[int(part)] if isinstance(node, (list, tuple))
+                                  else node[part])
+        except (KeyError, IndexError, ValueError, TypeError):
+            parent, node = node, {}
+    if not isinstance(parent, dict) or parts[-2] != 'data_prefix' and len(parts) > 2:
+        parent = None
+    return unknown_key('.'.join(parts[:-1]), parts[-1], node, parent)
+
+
 def check_cfg_options(cfg: Config, options: dict) -> None:
     """Refuse ``--cfg-options`` keys that the config never reads.
 
@@ -341,6 +360,10 @@ def check_cfg_options(cfg: Config, options: dict) -> None:
             else:
                 hint = 'the config has no such key'
             bad.append(f'{key}: {hint}')
+            continue
+        why = _unknown_untyped_key(cfg, parts)
+        if why:
+            bad.append(f'{key}: {why}')
             continue
         if parts[0] not in STRUCTURED_KEYS:
             continue

@@ -64,6 +64,7 @@ def guard_output_dir(out_dir: str, settings: dict, force: bool = False,
         atomic_write(meta_path, lambda f: f.write(data))
 
 
+_MAP_KEYS = ('cam_path', 'sal_path')
 _INPUT_NAMES = dict(img_path='image', seg_map_path='GT label map', sal_path='saliency map',
                     cam_path='CAM store')
 
@@ -83,21 +84,41 @@ def dataset_input_dirs(dataset, skip: Sequence[str] = ()) -> Dict[str, str]:
     return found
 
 
-def config_input_dirs(dataset_cfg) -> Dict[str, str]:
-    """The folders a dataset config reads (``data_root`` joined with each
-    ``data_prefix`` entry), before it is built; wrappers are unwrapped."""
+def config_input_dirs(dataset_cfg, skip: Sequence[str] = ()) -> Dict[str, str]:
+    """The folders a dataset config reads (``data_root``, or ``maps_root`` for
+    the maps, joined with each ``data_prefix`` entry but the keys in
+    ``skip``), before it is built; wrappers are unwrapped."""
     found = {}
     inner = dataset_cfg.get('datasets') or [dataset_cfg.get('dataset')]
     for d in inner if isinstance(inner, (list, tuple)) else [inner]:
         if isinstance(d, dict):
-            found.update(config_input_dirs(d))
+            found.update(config_input_dirs(d, skip))
     root = dataset_cfg.get('data_root') or ''
+    # a WSSS dataset joins its maps to maps_root when it has one
+    maps_root = dataset_cfg.get('maps_root')
     prefix = dataset_cfg.get('data_prefix')
     if prefix is None:  # the class's default (VOCWSSSDataset: JPEGImages, ...)
         prefix = _default_data_prefix(dataset_cfg.get('type'))
     for key, folder in (prefix or {}).items():
-        if isinstance(folder, str) and folder:
-            found[f'{_INPUT_NAMES.get(key, key)} folder ({key})'] = osp.join(root, folder)
+        if isinstance(folder, str) and folder and key not in skip:
+            base = maps_root if maps_root is not None and key in _MAP_KEYS else root
+            found[f'{_INPUT_NAMES.get(key, key)} folder ({key})'] = osp.join(base, folder)
+    return found
+
+
+def all_config_input_dirs(cfg, skip: Sequence[str] = ()) -> Dict[str, str]:
+    """The folders every split of a config reads (each ``*_dataloader``'s
+    dataset: train, val, test and the CAM split alike, see
+    :func:`config_input_dirs`; not the ``data_prefix`` keys in ``skip``), each
+    named with its split, so that an output is kept away from all of them, not
+    only from the split a tool reads."""
+    found = {}
+    for key in cfg.keys():
+        loader = cfg.get(key)
+        if str(key).endswith('_dataloader') and isinstance(loader, dict) and \
+                isinstance(loader.get('dataset'), dict):
+            for what, folder in config_input_dirs(loader['dataset'], skip).items():
+                found[f'{what} of {key}'] = folder
     return found
 
 

@@ -23,7 +23,8 @@ are skipped) gives its last validation metrics (mmengine's
 
 Prints a table with mean ± std (sample std, n - 1) and mean ± s.e. (standard
 error of the mean, std / sqrt(n): what WSSS-BED's tables report); ``--out``
-writes the summary, with the run folder of each seed, as JSON (atomically).
+writes the summary, with the run folder of each seed, as JSON (atomically; an
+existing file only with ``--force``).
 """
 import argparse
 import json
@@ -42,10 +43,14 @@ def main(argv=None):
         formatter_class=DefaultsHelpFormatter,
         description='mean ± std and ± s.e. over seeds of one config')
     p.add_argument('work_dirs', nargs='+')
-    p.add_argument('--out', help='write the summary as JSON')
+    p.add_argument('--out', help='write the summary as JSON (a new file, unless --force)')
+    p.add_argument('--force', action='store_true', help='overwrite an existing --out')
     p.add_argument('--mix-configs', action='store_true',
                    help='summarise work dirs that ran different configs')
     args = p.parse_args(argv)
+    if args.out:  # before anything is read: a summary never replaces one in silence
+        from mmwsss.utils.cli import refuse_overwrite
+        refuse_overwrite(args.out, args.force)
     try:
         runs = [newest_run(d) for d in args.work_dirs]
         check_same_protocol(runs)
