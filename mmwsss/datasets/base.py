@@ -223,7 +223,7 @@ class BaseWSSSDataset(BaseSegDataset):
 
         beside = self.ann_file or osp.dirname(paths[0])
         return cached_labels(cache_path(beside, 'gt-cls-labels', h.hexdigest()), build,
-                             self.num_fg_classes)
+                             self.num_fg_classes, [info['img_id'] for info in data_list])
 
     def _data_info(self, img_id: str) -> dict:
         img_dir = self.data_prefix.get('img_path', '')

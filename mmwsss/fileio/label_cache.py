@@ -75,9 +75,10 @@ def cache_path(beside: str, kind: str, key: str) -> str:
     return osp.join(FALLBACK_DIR, name)  # may not be writable either: see _write
 
 
-def _valid_labels(labels, num_classes: Optional[int]) -> bool:
-    """``{img_id: [class ids]}`` with integer ids in ``[0, num_classes)``."""
-    if not isinstance(labels, dict):
+def _valid_labels(labels, num_classes: Optional[int], ids=None) -> bool:
+    """``{img_id: [class ids]}`` with integer ids in ``[0, num_classes)``, and exactly
+    the image ids ``ids`` when given."""
+    if not isinstance(labels, dict) or (ids is not None and labels.keys() != ids):
         return False
     for img_id, ids in labels.items():
         if not isinstance(ids, list) or not all(
@@ -92,7 +93,8 @@ def _log(msg: str, level: int = logging.INFO) -> None:
     print_log(msg, logger='current', level=level)
 
 
-def _read(path: str, num_classes: Optional[int] = None) -> Optional[Dict[str, List[int]]]:
+def _read(path: str, num_classes: Optional[int] = None,
+          ids=None) -> Optional[Dict[str, List[int]]]:
     if not osp.lexists(path):
         return None
     try:
@@ -106,7 +108,7 @@ def _read(path: str, num_classes: Optional[int] = None) -> Optional[Dict[str, Li
         return None  # damaged: build again
     # a cache is only ever a copy: one of another shape, or with an id outside the
     # classes (written by hand, or by another version), is built again, never used
-    if not _valid_labels(labels, num_classes):
+    if not _valid_labels(labels, num_classes, ids):
         _log(f'label cache {path} ignored (not {{image id: [class ids]}} of this '
              'dataset); building the labels again')
         return None
@@ -131,11 +133,13 @@ def _write(path: str, labels: Dict[str, List[int]]) -> bool:
 
 
 def cached_labels(path: str, build: Callable[[], Dict[str, List[int]]],
-                  num_classes: Optional[int] = None) -> Dict[str, List[int]]:
+                  num_classes: Optional[int] = None,
+                  ids: Optional[Iterable[str]] = None) -> Dict[str, List[int]]:
     """``build()``'s ``{img_id: [class ids]}``, through the cache file ``path``.
 
     A cache file whose content is not such a dict of integer ids in
-    ``[0, num_classes)`` (when given) counts as absent and is built again.
+    ``[0, num_classes)`` (when given), for exactly the image ids ``ids`` (when
+    given), counts as absent and is built again.
 
     Under ``torch.distributed`` the rank with ``LOCAL_RANK`` 0 of each node
     builds and writes (atomically), the others wait at a barrier and read, so
@@ -143,7 +147,8 @@ def cached_labels(path: str, build: Callable[[], Dict[str, List[int]]],
     raised by that rank. Where no cache could be written (nor read), each rank
     builds the labels itself: a cache is never needed for a build to go on.
     """
-    labels = _read(path, num_classes)
+    ids = None if ids is None else set(ids)
+    labels = _read(path, num_classes, ids)
     if labels is not None:
         return labels
     from mmengine.dist import barrier, get_world_size
@@ -161,7 +166,7 @@ def cached_labels(path: str, build: Callable[[], Dict[str, List[int]]],
     if error is not None:
         raise error
     if labels is None:
-        labels = _read(path, num_classes)
+        labels = _read(path, num_classes, ids)
         if labels is None:  # not written (read-only folder) or the builder failed
             labels = build()
     return labels
