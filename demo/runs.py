@@ -252,8 +252,10 @@ def result_problem(job: dict, r) -> Optional[str]:
         if not _number(r.get('miou')) or not 0 <= r['miou'] <= 100:
             return "no 'miou' in [0, 100]"
         return None
-    if not isinstance(r.get('cam_dir'), str):
-        return "no 'cam_dir'"
+    if r.get('cam_dir') != osp.join(job['work_dir'], 'cams'):
+        return "'cam_dir' is not this job's CAM store"
+    if not osp.isdir(r['cam_dir']):  # the seg jobs and figures read it
+        return f"its CAM store {r['cam_dir']} is gone"
     scores = r.get('scores')
     if not isinstance(scores, dict) or set(scores) != set(job['evals']):
         return f"'scores' not of the evaluations {sorted(job['evals'])}"

@@ -147,15 +147,20 @@ def test_a_result_is_reused_only_with_its_job_and_every_field(planted, problem, 
 
 def test_a_cls_result_needs_every_score_the_tables_read(tmp_path):
     """Fails before the fix: a result of the right job with a score list cut short
-    was used (the tables read the best τ of a shorter grid)."""
+    was used (the tables read the best τ of a shorter grid), and one whose CAM store
+    was gone (the segmentor runs read it)."""
     from demo.runs import SCORE_KEYS, TAUS, read_result
     job = dict(kind='cls', name='cam_s1', parts=dict(tune=['a']), evals=dict(saliency='s'),
-               result=str(tmp_path / 'cam_s1.json'))
+               result=str(tmp_path / 'cam_s1.json'), work_dir=str(tmp_path / 'cam_s1'))
     full = {k: [50.0] * len(TAUS) for k in SCORE_KEYS}
-    r = dict(name='cam_s1', seconds=2.0, job=job, cam_dir='c',
+    cams = osp.join(job['work_dir'], 'cams')
+    r = dict(name='cam_s1', seconds=2.0, job=job, cam_dir=cams,
              scores=dict(saliency=dict(tune=full)))
     with open(job['result'], 'w') as f:
         json.dump(r, f)
+    why = []
+    assert read_result(job, why) is None and 'is gone' in why[0]  # the seg runs read it
+    os.makedirs(cams)
     assert read_result(job) is not None
     r['scores']['saliency']['tune'] = dict(full, miou_miss=[99.9])
     with open(job['result'], 'w') as f:
