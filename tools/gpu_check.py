@@ -23,7 +23,8 @@ segmentors should train on visible. Parts, each in its own process with its own 
 OUT/gpu_check.json and OUT/gpu_check.md are rewritten (atomically) whenever a result
 is known, so a run cut short still reports what it measured. Each part's timeout is
 its share of ``--time-limit`` (``TIMEOUT_SHARES``) unless ``--timeout`` sets it.
-OUT/install.json (the install step of tools/gpu_check.sh) is merged in when present.
+OUT/install.json (the install step of tools/gpu_check.sh) is merged in when that
+script names it (``GPU_CHECK_INSTALL_JSON``): one an earlier run left in OUT is not.
 
 ``--dry-run`` runs the same parts on the CPU at toy sizes (gloo for NCCL, BN for
 SyncBN, one process, 2 iterations, 64×64 crops; the CUDA tests skip): it checks this
@@ -390,9 +391,12 @@ class Report:
                            **criteria(args.sizes)[p]) for p in args.parts})
 
     def _install(self):
-        path = osp.join(self.out, 'install.json')
-        if not osp.exists(path):
+        # only the install that gpu_check.sh has just made, never one left in OUT before
+        path = os.environ.get('GPU_CHECK_INSTALL_JSON')
+        if not path or osp.realpath(path) != osp.realpath(osp.join(self.out, 'install.json')):
             return None
+        if not osp.exists(path):
+            return dict(error=f'{path} was not written')
         got = read_json(path)
         return got if got is not None else dict(error=f'{path} is not valid JSON')
 

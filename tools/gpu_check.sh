@@ -217,7 +217,8 @@ wheels() {
     die "the install failed (rc $rc) after ${secs%.*} s: see $out/install.json"
   fi
   rc=0
-  "$PY" tools/gpu_check.py --out "$out" --scratch "$scratch" ${extra[@]+"${extra[@]}"} || rc=$?
+  GPU_CHECK_INSTALL_JSON=$out/install.json \
+    "$PY" tools/gpu_check.py --out "$out" --scratch "$scratch" ${extra[@]+"${extra[@]}"} || rc=$?
   tar czf "$out/logs.tar.gz" -C "$scratch" logs || true
   return $rc
 }
