@@ -158,8 +158,9 @@ def test_a_cls_result_needs_every_score_the_tables_read(tmp_path):
              scores=dict(saliency=dict(tune=full)))
     with open(job['result'], 'w') as f:
         json.dump(r, f)
+    assert read_result(job) is None  # the seg runs read the store
     why = []
-    assert read_result(job, why) is None and 'is gone' in why[0]  # the seg runs read it
+    assert read_result(job, why) is None and 'is gone' in why[0]
     os.makedirs(cams)
     assert read_result(job) is not None
     r['scores']['saliency']['tune'] = dict(full, miou_miss=[99.9])
