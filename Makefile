@@ -14,9 +14,9 @@ $(VENV)/bin/python:
 	python3 -m venv $(VENV)
 
 # --if-needed: nothing is installed when the environment already matches the pins (its
-# stamp, <env>/.stack-stamp, holds the pins' hash, or every pin is found satisfied: a fresh
-# clone beside a ready environment, or PYTHON=python with the stack there); the install is
-# redone when a pin changes.
+# stamp, <env>/.stack-stamp, holds the pins' hash and the installed versions, or every pin
+# is found satisfied: a fresh clone beside a ready environment, or PYTHON=python with the
+# stack there); the install is redone when a pin or an installed version changes.
 ifeq ($(PYTHON),$(VENV)/bin/python)
 stack: | $(VENV)/bin/python
 else

@@ -40,7 +40,7 @@ from typing import Optional
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)  # the demo package, also when run as a script
 
-from demo.runs import TAUS, run_jobs  # noqa: E402
+from demo.runs import TAUS, remove_outputs, run_jobs  # noqa: E402
 
 TUNE_SEED = 0
 SAL = 'SYN_ERRONEOUS'  # the classifiers learn from the erroneous source
@@ -66,6 +66,8 @@ IRD_GRID = (dict(max_drop=0.3, normalize=True, refine_scale=0.5),
             dict(max_drop=0.5, normalize=True, refine_scale=0.5),
             dict(max_drop=0.1, normalize=True, refine_scale=0.5))
 GT_FRACTION = 0.1
+# what the study writes in its work dir: all that --force removes
+OUTPUTS = ('runs', 'results', 'lists', 'sources', 'data', 'method_study.md', 'study.json')
 GT_WEIGHT = 1.0
 
 
@@ -77,6 +79,9 @@ def parse_args(argv=None):
     p.add_argument('--preset', default='study', choices=sorted(PRESETS))
     p.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs', 'method_study'))
     p.add_argument('--nproc', type=positive_int, default=2, help='runs at a time (one thread each)')
+    p.add_argument('--force', action='store_true',
+                   help='start again from nothing: remove what the study wrote in the work '
+                   f"dir ({', '.join(OUTPUTS)}), nothing else")
     p.add_argument('--update-doc', metavar='MD', help='replace the tables between the '
                    'study markers of this Markdown file (docs/method_study.md)')
     return p.parse_args(argv)
@@ -208,6 +213,9 @@ def run_study(args) -> dict:
     from mmwsss.evaluation.seeds import paired_difference
     t0 = time.time()
     work = osp.abspath(args.work_dir)
+    if args.force:
+        for path in remove_outputs(work, OUTPUTS):
+            print(f'--force: removed {path}', flush=True)
     os.makedirs(work, exist_ok=True)
     plan = Plan(args.preset, work)
     p = plan.p

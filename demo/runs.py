@@ -16,6 +16,7 @@ to ``<results>/<name>.json``, so a killed run resumes with the jobs not done.
 import copy
 import functools
 import json
+import math
 import multiprocessing as mp
 import os
 import os.path as osp
@@ -231,25 +232,91 @@ def _one_thread() -> None:
         pass
 
 
-def read_result(job: dict) -> Optional[dict]:
-    """A finished job's result, or None: also when it was made for another job
-    under the same name (other iterations, data, settings)."""
-    if not osp.isfile(job['result']):
-        return None
-    try:
-        with open(job['result'], encoding='utf-8') as f:
-            r = json.load(f)
-    except (OSError, ValueError):
-        return None  # damaged: the job runs again
+def _number(v) -> bool:
+    return type(v) in (int, float) and math.isfinite(v)
+
+
+def result_problem(job: dict, r) -> Optional[str]:
+    """Why ``r`` is not the result of ``job`` with every field the tables read
+    (None: it is). A result proves what made it by the exact job it carries."""
+    if not isinstance(r, dict):
+        return 'not a JSON object'
+    if 'job' not in r:
+        return 'no job recorded: not known to be this run\'s'
     # compared as JSON holds it (tuples come back as lists)
-    if not isinstance(r, dict) or ('job' in r and r['job'] != json.loads(json.dumps(job))):
+    if r['job'] != json.loads(json.dumps(job)):
+        return 'made for another job under the same name (iterations, data, settings)'
+    if r.get('name') != job['name'] or not _number(r.get('seconds')):
+        return "no 'name' or 'seconds'"
+    if job['kind'] == 'seg':
+        if not _number(r.get('miou')) or not 0 <= r['miou'] <= 100:
+            return "no 'miou' in [0, 100]"
+        return None
+    if r.get('cam_dir') != osp.join(job['work_dir'], 'cams'):
+        return "'cam_dir' is not this job's CAM store"
+    if not osp.isdir(r['cam_dir']):  # the seg jobs and figures read it
+        return f"its CAM store {r['cam_dir']} is gone"
+    scores = r.get('scores')
+    if not isinstance(scores, dict) or set(scores) != set(job['evals']):
+        return f"'scores' not of the evaluations {sorted(job['evals'])}"
+    for e, parts in scores.items():
+        if not isinstance(parts, dict) or set(parts) != set(job['parts']):
+            return f"'scores.{e}' not of the parts {sorted(job['parts'])}"
+        for part, keys in parts.items():
+            for k in SCORE_KEYS:
+                v = keys.get(k) if isinstance(keys, dict) else None
+                if not (isinstance(v, list) and len(v) == len(TAUS) and
+                        all(_number(x) and 0 <= x <= 100 for x in v)):
+                    return f"'scores.{e}.{part}.{k}' not {len(TAUS)} values in [0, 100]"
+    return None
+
+
+def read_result(job: dict, why: Optional[List[str]] = None) -> Optional[dict]:
+    """A finished job's result, or None (the job runs again, and ``why`` gets the
+    reason): when the file is missing or damaged, records no job or another job
+    (other iterations, data, settings under the same name), or lacks a field the
+    tables read (see :func:`result_problem`)."""
+    path = job['result']
+    if not osp.lexists(path):
+        return None
+    problem = None
+    if not osp.isfile(path):
+        problem = 'not a regular file'
+    else:
+        try:
+            with open(path, encoding='utf-8') as f:
+                r = json.load(f)
+        except (OSError, ValueError, RecursionError) as e:
+            problem = f'unreadable ({type(e).__name__})'
+        else:
+            problem = result_problem(job, r)
+    if problem is not None:
+        if why is not None:
+            why.append(f'{path}: {problem}')
         return None
     return r
 
 
+def remove_outputs(work: str, names) -> List[str]:
+    """Remove the entries ``names`` of ``work`` (what a demo or study wrote there),
+    nothing else; the paths removed."""
+    gone = []
+    for name in names:
+        path = osp.join(work, name)
+        if osp.isdir(path) and not osp.islink(path):
+            shutil.rmtree(path)
+        elif osp.lexists(path):
+            os.remove(path)
+        else:
+            continue
+        gone.append(path)
+    return gone
+
+
 def run_jobs(jobs: List[dict], nproc: int = 2, desc: str = 'runs',
              on_done: Optional[Callable[[dict, dict], str]] = None) -> Dict[str, dict]:
-    """Run the jobs not finished before (their result file is missing), ``nproc``
+    """Run the jobs not finished before (no result file that proves it is theirs:
+    :func:`read_result`; the reason is printed), ``nproc``
     at a time in worker processes of one thread each, with a progress bar and a
     line per job (``on_done(job, result)`` adds to it). A job that fails ends the
     run (the jobs not started are cancelled) with an error naming its log; its
@@ -259,13 +326,15 @@ def run_jobs(jobs: List[dict], nproc: int = 2, desc: str = 'runs',
         dict: name → result, for every job.
     """
     from tqdm import tqdm
-    results, todo = {}, []
+    results, todo, why = {}, [], []
     for job in jobs:
-        r = read_result(job)
+        r = read_result(job, why)
         if r is None:
             todo.append(job)
         else:
             results[job['name']] = r
+    for line in why:
+        print(f'{desc}: result not used, the run is done again: {line}', flush=True)
     if results:
         print(f'{desc}: {len(results)} of {len(jobs)} finished before (kept)', flush=True)
     if not todo:

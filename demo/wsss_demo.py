@@ -20,12 +20,11 @@ Stages (each drives mmwsss's API with the demo's configs, ``demo/configs``):
      ``docs/method_study.md`` gives it (one seed here cannot rank the methods).
 The runs go two at a time, one thread each; each run's mmengine log is in its
 work dir (``runs/<name>/job.log``). Finished runs are kept (resume); ``--force``
-starts again.
+starts again, removing what the demo wrote in the work dir (``OUTPUTS``), nothing else.
 """
 import argparse
 import os
 import os.path as osp
-import shutil
 import sys
 import time
 
@@ -33,7 +32,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)  # the demo package, also when run as a script
 
 from demo.method_study import Plan, best, held_out, read_headline, run_line  # noqa: E402
-from demo.runs import TAUS, run_jobs  # noqa: E402
+from demo.runs import TAUS, remove_outputs, run_jobs  # noqa: E402
 
 # demo preset -> the method study's preset (data, iterations)
 PRESETS = dict(default='study', smoke='smoke')
@@ -43,6 +42,8 @@ METHODS = (('cam', None), ('eps', dict(type='EPSSaliencyLoss', tau=0.4, lam=0.9)
            ('ird', dict(type='IRDSaliencyLoss')))
 CLS_SAL = 'SYN_ERRONEOUS'  # the classifiers learn from the erroneous saliency source
 STUDY_DOC = osp.join(ROOT, 'docs', 'method_study.md')
+# what the demo writes in its work dir: all that --force removes
+OUTPUTS = ('runs', 'results', 'lists', 'data', 'grid.png', 'tau_curves.png', 'summary.md')
 
 
 def banner(msg):
@@ -58,7 +59,9 @@ def parse_args(argv=None):
                    '10 minutes on 2 cores)')
     p.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs', 'demo'))
     p.add_argument('--nproc', type=positive_int, default=2, help='runs at a time (one thread each)')
-    p.add_argument('--force', action='store_true', help='start again from nothing')
+    p.add_argument('--force', action='store_true',
+                   help='start again from nothing: remove what the demo wrote in the work '
+                   f"dir ({', '.join(OUTPUTS)}), nothing else")
     return p.parse_args(argv)
 
 
@@ -74,8 +77,9 @@ def main(argv=None):
 
     t0 = time.time()
     work = osp.abspath(args.work_dir)
-    if args.force and osp.isdir(work):
-        shutil.rmtree(work)
+    if args.force:
+        for path in remove_outputs(work, OUTPUTS):
+            print(f'--force: removed {path}', flush=True)
     os.makedirs(work, exist_ok=True)
 
     banner('1/4 embedded dataset')

@@ -4,6 +4,7 @@ and the logs and tables a person reads."""
 import logging
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 
@@ -389,8 +390,8 @@ def test_eval_pseudo_labels_flags_a_best_tau_at_the_edge(tmp_path, capsys):
 def test_make_skips_the_install_when_the_environment_matches_the_pins(tmp_path):
     """Fails before the fix: `make` judged the stamp by file times, so a fresh clone (new
     times) beside a ready environment, or `make test PYTHON=python`, ran the whole install
-    again; now the stamp holds the pins' hash (and the checkout's path) and a matching
-    environment is recognised."""
+    again; now the stamp holds the pins' hash (and the checkout's path, and a hash of
+    what is installed) and a matching environment is recognised."""
     import hashlib
     pins = b''.join(open(osp.join(ROOT, 'requirements', f), 'rb').read()
                     for f in ('stack.txt', 'tests.txt'))
@@ -403,7 +404,9 @@ def test_make_skips_the_install_when_the_environment_matches_the_pins(tmp_path):
     assert 'already matches the pins; nothing to install' in r.stdout
     assert '+ ' not in r.stdout  # no pip command ran
     checkout = os.path.realpath(os.getcwd())
-    assert stamp.read_text().strip() == f'{hashlib.sha256(pins).hexdigest()} {checkout}'
+    pins_hash, stamped_checkout, installed = stamp.read_text().split()
+    assert [pins_hash, stamped_checkout] == [hashlib.sha256(pins).hexdigest(), checkout]
+    assert re.fullmatch('[0-9a-f]{64}', installed)
     r = subprocess.run(['bash', script, '--if-needed'], env=env, capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 0 and 'nothing to do' in r.stdout, r.stdout + r.stderr
@@ -413,7 +416,7 @@ def test_make_skips_the_install_when_the_environment_matches_the_pins(tmp_path):
     r = subprocess.run(['bash', script, '--if-needed'], env=env, capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0 and 'already matches the pins' in r.stdout, r.stdout + r.stderr
-    assert stamp.read_text().strip().endswith(' ' + checkout)
+    assert stamp.read_text().split()[1] == checkout
     # an environment without the stack: --check says what differs, changes nothing
     subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(tmp_path / 'bare')],
                    check=True)

@@ -168,3 +168,35 @@ def test_the_shell_script_resolves_paths_from_the_callers_folder(tmp_path):
     p = subprocess.run(['bash', SH, '--prepare', 'p', '--max-mib', '0'], cwd=tmp_path,
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 1 and '--max-mib wants a whole number of MiB > 0' in p.stderr
+
+
+def test_a_rerun_whose_workers_die_before_writing_reports_no_earlier_result(tmp_path,
+                                                                           monkeypatch):
+    """Fails before the fix: rerun into the same folders, parts a and b reported the
+    previous run's junit and per-part results as passed, with exit status 0, and the
+    report took in an install.json that an earlier gpu_check.sh run left in OUT."""
+    gc = load_tool('gpu_check')
+    out, scratch = tmp_path / 'out', tmp_path / 'scratch'
+    (scratch / 'parts').mkdir(parents=True)
+    (scratch / 'logs').mkdir()
+    ok = dict(s_per_iter=0.1, data_s_per_iter=0.01, loss_first=1.0, loss_finite=True)
+    for name, obj in (('env', dict(torch='old', gpu_count=0)),
+                      ('b.deeplabv2', {v: dict(ok) for v in gc.VARIANTS}),
+                      ('c', dict(variants={v: dict(step_s=0.1, loss=1.0)
+                                           for v in gc.LOSSES}))):
+        (scratch / 'parts' / f'{name}.json').write_text(json.dumps(dict(obj, run_id='old')))
+    out.mkdir()
+    (out / 'install.json').write_text(json.dumps(dict(ok=True, torch='old')))  # not this run's
+    monkeypatch.delenv('GPU_CHECK_INSTALL_JSON', raising=False)
+    (scratch / 'logs' / 'a_junit.xml').write_text(
+        '<testsuite><testcase classname="tests.test_cuda" name="test_x"/></testsuite>')
+    died = []
+    monkeypatch.setattr(gc, 'run_logged', lambda cmd, log, timeout, env: died.append(cmd)
+                        or dict(rc=1, timed_out=False))  # every worker dies, writing nothing
+    rc = gc.main(['--dry-run', '--out', str(out), '--scratch', str(scratch),
+                  '--parts', 'a,b,c', '--recipes', 'deeplabv2'])
+    report = json.load(open(out / 'gpu_check.json'))
+    assert len(died) == 4 and rc == 1
+    assert {p: r['status'] for p, r in report['parts'].items()} == dict(
+        a='failed', b='failed', c='failed')
+    assert report['env'].get('torch') != 'old' and report['install'] is None

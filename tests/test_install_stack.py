@@ -146,3 +146,29 @@ def test_help_and_unknown_flags(script):
     r = subprocess.run(['bash', str(script), '--no-such-flag'], capture_output=True,
                        text=True)
     assert r.returncode == 2 and '--no-such-flag' in r.stderr
+
+
+def _check_with_stamp(tmp_path, make_stamp):
+    """``--check`` (installs nothing) of this checkout against the interpreter that runs
+    the tests, with the stamp at STACK_STAMP made by ``make_stamp(path)``."""
+    stamp = tmp_path / 'stack-stamp'
+    make_stamp(stamp)
+    return subprocess.run(['bash', str(INSTALL), '--check'], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120,
+                          env=_env(sys.executable, STACK_STAMP=str(stamp)))
+
+
+def test_a_stamp_of_pins_and_checkout_alone_is_not_trusted(tmp_path):
+    """Fails before the fix: the stamp held the pins' hash and the checkout only, and
+    --if-needed trusted it while --check found the environment different."""
+    import hashlib
+    pins = hashlib.sha256((ROOT / 'requirements' / 'stack.txt').read_bytes() +
+                          (ROOT / 'requirements' / 'tests.txt').read_bytes()).hexdigest()
+    r = _check_with_stamp(tmp_path, lambda p: p.write_text(f'{pins} {ROOT}\n'))
+    assert 'stamp' in r.stdout and 'other installed versions' in r.stdout, r.stdout
+
+
+def test_a_stamp_that_is_not_a_regular_file_is_ignored_unread(tmp_path):
+    """Fails before the fix: --if-needed read a FIFO in the stamp's place and hung."""
+    r = _check_with_stamp(tmp_path, lambda p: os.mkfifo(p))
+    assert 'not a regular file: ignored' in r.stdout, r.stdout

@@ -111,3 +111,86 @@ def test_study_resumes_and_a_run_repeats_bit_for_bit(smoke_study, capfd):
         json.load(open(osp.join(work, 'results', name + '.json')))['scores']['saliency'][
             'report']['miou_miss'], result['scores']['saliency']['report']['miou_miss'])
     assert again['tables'].split('Runs:')[0] == out['tables'].split('Runs:')[0]
+
+
+def _seg_job(tmp_path):
+    return dict(kind='seg', name='seg_gt_s1', labels='gt', seed=1,
+                work_dir=str(tmp_path / 'runs' / 'seg_gt_s1'),
+                result=str(tmp_path / 'results' / 'seg_gt_s1.json'))
+
+
+@pytest.mark.parametrize('planted, problem', [
+    (dict(miou=99.9, seconds=1.0), 'no job recorded'),
+    (dict(seconds=1.0), "no 'miou'"),
+    (dict(miou='99.9', seconds=1.0), "no 'miou'"),
+    (dict(miou=float('nan'), seconds=1.0), "no 'miou'"),
+    (dict(miou=50.0), "no 'name' or 'seconds'"),
+    ([], 'not a JSON object')])
+def test_a_result_is_reused_only_with_its_job_and_every_field(planted, problem, tmp_path):
+    """Fails before the fix: a result without a job was reused (a planted 99.9 mIoU
+    went into the tables), one without 'miou' gave a KeyError in the tables."""
+    from demo.runs import read_result
+    job = _seg_job(tmp_path)
+    if isinstance(planted, dict) and problem != 'no job recorded':
+        planted = dict(planted, name=job['name'], job=job)
+    os.makedirs(osp.dirname(job['result']))
+    with open(job['result'], 'w') as f:
+        json.dump(planted, f)
+    assert read_result(job) is None
+    why = []
+    assert read_result(job, why) is None
+    assert len(why) == 1 and problem in why[0] and job['result'] in why[0]
+    with open(job['result'], 'w') as f:  # the run's own result is kept
+        json.dump(dict(miou=50.0, seconds=1.0, name=job['name'], job=job), f)
+    assert read_result(job)['miou'] == 50.0
+
+
+def test_a_cls_result_needs_every_score_the_tables_read(tmp_path):
+    """Fails before the fix: a result of the right job with a score list cut short
+    was used (the tables read the best τ of a shorter grid), and one whose CAM store
+    was gone (the segmentor runs read it)."""
+    from demo.runs import SCORE_KEYS, TAUS, read_result
+    job = dict(kind='cls', name='cam_s1', parts=dict(tune=['a']), evals=dict(saliency='s'),
+               result=str(tmp_path / 'cam_s1.json'), work_dir=str(tmp_path / 'cam_s1'))
+    full = {k: [50.0] * len(TAUS) for k in SCORE_KEYS}
+    cams = osp.join(job['work_dir'], 'cams')
+    r = dict(name='cam_s1', seconds=2.0, job=job, cam_dir=cams,
+             scores=dict(saliency=dict(tune=full)))
+    with open(job['result'], 'w') as f:
+        json.dump(r, f)
+    assert read_result(job) is None  # the seg runs read the store
+    why = []
+    assert read_result(job, why) is None and 'is gone' in why[0]
+    os.makedirs(cams)
+    assert read_result(job) is not None
+    r['scores']['saliency']['tune'] = dict(full, miou_miss=[99.9])
+    with open(job['result'], 'w') as f:
+        json.dump(r, f)
+    assert read_result(job) is None
+    why = []
+    assert read_result(job, why) is None and 'miou_miss' in why[0]
+
+
+@pytest.mark.parametrize('tool', ['demo.method_study', 'demo.wsss_demo'])
+def test_force_removes_only_what_the_tool_wrote(tool, tmp_path, monkeypatch):
+    """Fails before the fix: the study had no --force (its own message named it), and
+    wsss_demo --force deleted the whole work dir, unrelated files included."""
+    import importlib
+    mod = importlib.import_module(tool)
+    work = tmp_path / 'work'
+    for name in ('runs', 'results'):
+        (work / name).mkdir(parents=True)
+        (work / name / 'x.json').write_text('{}')
+    (work / 'my_notes.txt').write_text('keep me')
+    (work / 'mine').mkdir()
+
+    class Stop(Exception):
+        pass
+
+    def stop(*a, **k):
+        raise Stop
+
+    monkeypatch.setattr(mod, 'Plan', stop)
+    with pytest.raises(Stop):
+        mod.main(['--preset', 'smoke', '--work-dir', str(work), '--force'])
+    assert sorted(os.listdir(work)) == ['mine', 'my_notes.txt']

@@ -103,7 +103,7 @@ def test_labels_derived_from_gt_are_built_once_and_cached(voc_copy, monkeypatch)
 
 
 @pytest.mark.parametrize('labels', [{'X': [25]}, {'X': ['14']}, {'X': [1.5]}, {'X': 14},
-                                    [[0, 14]], {'X': [True]}, {'X': [-1]}])
+                                    [[0, 14]], {'X': [True]}, {'X': [-1]}, 'one id less'])
 def test_a_cache_of_another_shape_or_with_unknown_class_ids_is_built_again(labels, voc_copy):
     """Fails before the fix: the cache was used as read: class ids 25 (of 20) and -1
     reached training, 1.5 and true became class 1, a list or a bare number in place of
@@ -115,7 +115,9 @@ def test_a_cache_of_another_shape_or_with_unknown_class_ids_is_built_again(label
     want = {i['img_id']: [int(c) for c in i['cls_labels']] for i in first}
     cache, = _count_cache(osp.join(voc_copy, 'ImageSets', 'Segmentation'))
     damaged = {img_id: ids for img_id, ids in want.items()}
-    if isinstance(labels, dict):
+    if labels == 'one id less':  # fails before the fix: that image 'has no labels'
+        del damaged[next(iter(want))]
+    elif isinstance(labels, dict):
         damaged.update({next(iter(want)): labels['X']})
     else:
         damaged = labels
@@ -124,6 +126,78 @@ def test_a_cache_of_another_shape_or_with_unknown_class_ids_is_built_again(label
     again = VOCWSSSDataset(**kw)
     assert {i['img_id']: [int(c) for c in i['cls_labels']] for i in again} == want
     assert json.load(open(cache))['labels'] == want  # rewritten
+
+
+VOC_KW = dict(ann_file='ImageSets/Segmentation/train_aug.txt',
+              data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug'),
+              pseudo_labels=True)
+
+
+def test_a_mask_rewritten_with_the_same_size_and_mtime_is_not_read_from_the_cache(voc_copy):
+    """Fails before the fix: the key was each mask's size and mtime, so the labels of
+    the mask as it was came back from the cache."""
+    from PIL import Image
+    first = VOCWSSSDataset(data_root=voc_copy, **VOC_KW)
+    img_id = first.get_data_info(0)['img_id']
+    mask = osp.join(voc_copy, 'SegmentationClassAug', img_id + '.png')
+    size = Image.open(mask).size
+    Image.new('L', size, 1).save(mask)  # all aeroplane
+    assert list(VOCWSSSDataset(data_root=voc_copy, **VOC_KW)
+                .get_data_info(0)['cls_labels']) == [0]
+    st = os.stat(mask)
+    Image.new('L', size, 2).save(mask)  # all bicycle: same bytes count, mtime put back
+    os.utime(mask, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert os.stat(mask).st_size == st.st_size
+    assert list(VOCWSSSDataset(data_root=voc_copy, **VOC_KW)
+                .get_data_info(0)['cls_labels']) == [1]
+
+
+@pytest.fixture
+def cache_log(monkeypatch):
+    """The label cache's log lines (mmengine's logger writes past capsys)."""
+    import mmwsss.fileio.label_cache as lc
+    lines = []
+    monkeypatch.setattr(lc, '_log', lambda msg, level=None: lines.append(msg), raising=False)
+    return lines
+
+
+@pytest.mark.parametrize('damage', ['deep', 'folder', 'fifo'])
+def test_a_cache_of_the_wrong_type_is_ignored_and_built_again(damage, voc_copy, cache_log):
+    """Fails before the fix: a deeply nested json gave a RecursionError, a folder in
+    the cache's place an IsADirectoryError, a FIFO a hang."""
+    first = VOCWSSSDataset(data_root=voc_copy, **VOC_KW)
+    want = [list(i['cls_labels']) for i in first]
+    cache, = _count_cache(osp.join(voc_copy, 'ImageSets', 'Segmentation'))
+    os.remove(cache)
+    if damage == 'deep':
+        with open(cache, 'w') as f:
+            f.write('{"labels": ' + '[' * 100000 + ']' * 100000 + '}')
+    elif damage == 'folder':
+        os.mkdir(cache)
+    else:
+        os.mkfifo(cache)
+    again = VOCWSSSDataset(data_root=voc_copy, **VOC_KW)
+    assert [list(i['cls_labels']) for i in again] == want
+    assert any('ignored' in m or 'not written' in m for m in cache_log), cache_log
+    if damage != 'folder':
+        assert json.load(open(cache))['labels']  # rebuilt in its place
+
+
+def test_no_writable_cache_folder_leaves_the_labels_uncached(voc_copy, tmp_path,
+                                                             monkeypatch, cache_log):
+    """Fails before the fix: read-only data and $HOME failed the build (the cache
+    is optional)."""
+    import mmwsss.fileio.label_cache as lc
+    blocker = tmp_path / 'home_file'
+    blocker.write_text('')  # $HOME's cache folder cannot be made under a file
+    monkeypatch.setattr(lc, 'FALLBACK_DIR', str(blocker / 'labels'))
+    real_access = os.access
+    monkeypatch.setattr(lc.os, 'access', lambda p, m: False if '.mmwsss_cache' in p
+                        else real_access(p, m))  # a read-only data mount (we are root)
+    ds = VOCWSSSDataset(data_root=voc_copy, **VOC_KW)
+    assert len(ds) and all('cls_labels' in i for i in ds)
+    assert any('not written' in m for m in cache_log), cache_log
+    assert _count_cache(osp.join(voc_copy, 'ImageSets', 'Segmentation')) == []
 
 
 def test_coco_instances_are_parsed_once_and_cached(tmp_path, coco_root, monkeypatch):

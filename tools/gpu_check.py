@@ -23,7 +23,8 @@ segmentors should train on visible. Parts, each in its own process with its own 
 OUT/gpu_check.json and OUT/gpu_check.md are rewritten (atomically) whenever a result
 is known, so a run cut short still reports what it measured. Each part's timeout is
 its share of ``--time-limit`` (``TIMEOUT_SHARES``) unless ``--timeout`` sets it.
-OUT/install.json (the install step of tools/gpu_check.sh) is merged in when present.
+OUT/install.json (the install step of tools/gpu_check.sh) is merged in when that
+script names it (``GPU_CHECK_INSTALL_JSON``): one an earlier run left in OUT is not.
 
 ``--dry-run`` runs the same parts on the CPU at toy sizes (gloo for NCCL, BN for
 SyncBN, one process, 2 iterations, 64×64 crops; the CUDA tests skip): it checks this
@@ -37,6 +38,7 @@ import math
 import os
 import os.path as osp
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -45,6 +47,7 @@ import sys
 import textwrap
 import time
 import traceback
+import uuid
 import xml.etree.ElementTree as ET
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -216,6 +219,7 @@ def parse_args(argv=None):
     # internal: the parts' own processes
     p.add_argument('--worker', choices=('prepare', 'b', 'c'), help=argparse.SUPPRESS)
     p.add_argument('--need-data', action='store_true', help=argparse.SUPPRESS)
+    p.add_argument('--run-id', default=None, help=argparse.SUPPRESS)
     p.add_argument('--local_rank', '--local-rank', type=nonneg_int, default=0,
                    help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -387,9 +391,12 @@ class Report:
                            **criteria(args.sizes)[p]) for p in args.parts})
 
     def _install(self):
-        path = osp.join(self.out, 'install.json')
-        if not osp.exists(path):
+        # only the install that gpu_check.sh has just made, never one left in OUT before
+        path = os.environ.get('GPU_CHECK_INSTALL_JSON')
+        if not path or osp.realpath(path) != osp.realpath(osp.join(self.out, 'install.json')):
             return None
+        if not osp.exists(path):
+            return dict(error=f'{path} was not written')
         got = read_json(path)
         return got if got is not None else dict(error=f'{path} is not valid JSON')
 
@@ -530,9 +537,18 @@ class Checks:
         self.work = osp.join(args.scratch, 'work')
         for d in (self.logs, self.parts_dir, self.work):
             os.makedirs(d, exist_ok=True)
+        # a rerun into the same folders: nothing of an earlier run's may pass for this
+        # one's (a worker that dies before writing leaves no result, not the last one)
+        stale = glob.glob(osp.join(self.parts_dir, '*.json')) + [
+            osp.join(self.logs, 'a_junit.xml'), osp.join(self.work, 'd', 'config.py')]
+        for path in stale:
+            if osp.lexists(path):
+                os.remove(path)
+        if osp.isdir(osp.join(self.work, 'd', 'run')):
+            shutil.rmtree(osp.join(self.work, 'd', 'run'))
         self.py = sys.executable
         self.worker = [self.py, osp.abspath(__file__), '--out', args.out,
-                       '--scratch', args.scratch] + \
+                       '--scratch', args.scratch, '--run-id', args.run_id] + \
             (['--dry-run'] if args.dry_run else [])
         self.hw = {}
 
@@ -550,7 +566,7 @@ class Checks:
         log = osp.join(self.logs, 'prepare.log')
         run = run_logged(self.worker + ['--worker', 'prepare'] + (['--need-data'] if need else []),
                          log, self.budget('prepare'), self.env)
-        env = read_json(osp.join(self.parts_dir, 'env.json')) or dict(
+        env = read_part(self.args, 'env') or dict(
             error=f'the environment step failed ({run}); see logs/prepare.log',
             log_tail=tail(log))
         self.report.data['env'] = env
@@ -651,7 +667,7 @@ class Checks:
                 interrupted, run = e, dict(rc=None, timed_out=False)
             timed_out |= run['timed_out']
             for r in group:
-                got = read_json(osp.join(self.parts_dir, f'b.{r}.json')) or {}
+                got = read_part(a, f'b.{r}') or {}
                 for v in VARIANTS:
                     if not (got.get(v) or {}).get('s_per_iter'):
                         got.setdefault(v, {}).setdefault(
@@ -687,7 +703,7 @@ class Checks:
     def part_c(self, part):
         log = osp.join(self.logs, 'c.log')
         run = run_logged(self.worker + ['--worker', 'c'], log, self.budget('c'), self.env)
-        got = read_json(osp.join(self.parts_dir, 'c.json'))
+        got = read_part(self.args, 'c')
         part['result'] = got
         done = got and all('step_s' in (got.get('variants') or {}).get(v, {}) for v in LOSSES)
         finite = done and all(math.isfinite(got['variants'][v]['loss']) for v in LOSSES)
@@ -777,6 +793,8 @@ def parse_pytest_log(path: str) -> list:
 def run_checks(args, argv) -> int:
     args.out = osp.abspath(args.out)
     args.scratch = osp.abspath(args.scratch or args.out)
+    # each part's result carries it: an earlier run's file never passes for this one's
+    args.run_id = f'{time.strftime("%Y%m%dT%H%M%S")}-{os.getpid()}-{uuid.uuid4().hex[:8]}'
     os.makedirs(args.out, exist_ok=True)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _on_signal)
@@ -804,9 +822,19 @@ def run_checks(args, argv) -> int:
 
 
 # --- workers: the parts' own processes ------------------------------------------------------
-def _write_part(args, name: str, obj) -> None:
+def _write_part(args, name: str, obj: dict) -> None:
+    """SCRATCH/parts/<name>.json, stamped with this run's id (see :func:`read_part`)."""
     write_atomic(osp.join(args.scratch, 'parts', name + '.json'),
-                 json.dumps(obj, indent=1, default=str) + '\n')
+                 json.dumps(dict(obj, run_id=args.run_id), indent=1, default=str) + '\n')
+
+
+def read_part(args, name: str):
+    """A part's result written by a worker of this run, or None (absent, damaged, or
+    left by an earlier run into the same folder: its run id differs)."""
+    got = read_json(osp.join(args.scratch, 'parts', name + '.json'))
+    if not isinstance(got, dict) or got.get('run_id') != args.run_id:
+        return None
+    return {k: v for k, v in got.items() if k != 'run_id'}
 
 
 def worker_prepare(args) -> None:
@@ -943,7 +971,7 @@ def worker_b(args) -> None:
     import mmwsss  # noqa: F401
     from mmwsss.utils import check_label_overwrite, check_pseudo_label_dirs, setup_cpu_distributed
     from mmwsss.utils.data_check import check_data
-    data = read_json(osp.join(args.scratch, 'parts', 'data.json'))
+    data = read_part(args, 'data')
     if data is None:
         raise SystemExit('no generated data (parts/data.json): the prepare step failed')
     rank = int(os.environ.get('RANK', 0))

@@ -18,7 +18,7 @@
 #       `$PYTHON tools/gpu_check.py --out OUT --scratch SCRATCH ARGS`. OUT ends with
 #       gpu_check.json, gpu_check.md (each part's result beside its pass criterion),
 #       install.json and logs.tar.gz; the logs, generated data and work dirs are in SCRATCH
-#       (GPU_CHECK_SCRATCH, default $TMPDIR/mmwsss_gpu_check).
+#       (GPU_CHECK_SCRATCH, default a new $TMPDIR/mmwsss_gpu_check.XXXXXX for each run).
 #   tools/gpu_check.sh --dry-run --out OUT [-- ARGS]
 #       No install, no GPU: `$PYTHON tools/gpu_check.py --dry-run --out OUT ARGS` runs the
 #       same parts on the CPU at toy sizes (it checks the script and the report, not a GPU).
@@ -195,8 +195,11 @@ wheels() {
   # OUT stays small (a node may return only a few small files): the report goes
   # there; logs, generated data and work dirs go to SCRATCH, and the logs
   # come back packed as OUT/logs.tar.gz once the checks end.
-  scratch=$(from_caller "${GPU_CHECK_SCRATCH:-${TMPDIR:-/tmp}/mmwsss_gpu_check}")
+  # a folder of this run's own: nothing an earlier run left can pass for this one's
+  if [ -n "${GPU_CHECK_SCRATCH:-}" ]; then scratch=$(from_caller "$GPU_CHECK_SCRATCH")
+  else scratch=$(mktemp -d "${TMPDIR:-/tmp}/mmwsss_gpu_check.XXXXXX"); fi
   mkdir -p "$scratch/logs"
+  echo "gpu_check.sh: scratch (logs, data, work dirs): $scratch"
   local ilog=$scratch/logs/install.log
   echo "gpu_check.sh: installing offline from $dir into $PY (torch ${torch_before:-absent}), log: $ilog"
   local t0 rc=0
@@ -214,7 +217,8 @@ wheels() {
     die "the install failed (rc $rc) after ${secs%.*} s: see $out/install.json"
   fi
   rc=0
-  "$PY" tools/gpu_check.py --out "$out" --scratch "$scratch" ${extra[@]+"${extra[@]}"} || rc=$?
+  GPU_CHECK_INSTALL_JSON=$out/install.json \
+    "$PY" tools/gpu_check.py --out "$out" --scratch "$scratch" ${extra[@]+"${extra[@]}"} || rc=$?
   tar czf "$out/logs.tar.gz" -C "$scratch" logs || true
   return $rc
 }

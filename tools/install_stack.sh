@@ -6,12 +6,14 @@
 #
 # --if-needed (what `make` runs): do nothing when the environment already matches the pins:
 # its stamp (<sys.prefix>/.stack-stamp, STACK_STAMP overrides) holds the hash of
-# requirements/stack.txt + tests.txt and this checkout's path, or, without a matching
-# stamp, every pin is satisfied (torch, torchvision installed; mmcv with its ops in
+# requirements/stack.txt + tests.txt, this checkout's path and what the environment holds
+# (each listed distribution's installed version, where mmwsss imports from), so a stamp
+# matches only while what --check verifies is unchanged (a stamp that is not a regular
+# file is ignored, never read), or, without a matching stamp, every pin is satisfied (torch, torchvision installed; mmcv with its ops in
 # mmsegmentation's range; the rest at their pins; mmwsss importable from this checkout),
 # and then the stamp is written. Else the install below runs and writes the stamp.
-# --check: only say whether it matches (exit 0) or what differs (exit 1); nothing installed
-# or written.
+# --check: only say whether it matches (exit 0) or what differs (exit 1), and whether the
+# stamp would be trusted; nothing installed or written.
 #
 # An installed torch, torchvision and mmcv are kept exactly as they are: after they are
 # settled, a constraints file is written from their installed versions (torch==<installed>,
@@ -92,9 +94,50 @@ PYV
 pins_hash=$(cat "$REQ" "$TESTS_REQ" | sha256sum | cut -d' ' -f1)
 # and this checkout: an environment shared by two checkouts (PYTHON=...) holds one
 # editable mmwsss, which must be the one of the checkout that runs it
-stamp_text="$pins_hash $(pwd -P)"
 stamp=${STACK_STAMP:-$("$PY" -c 'import sys; print(sys.prefix)')/.stack-stamp}
-write_stamp() { [ "$DRY_RUN" = 1 ] || echo "$stamp_text" 2>/dev/null >"$stamp" || true; }
+installed_state() {  # what --check verifies, cheaply: versions and mmwsss's location
+  "$PY" -I - "$REQ" "$TESTS_REQ" <<'PYSTATE'
+import importlib.util
+import os
+import re
+import sys
+from importlib.metadata import PackageNotFoundError, version
+names = sorted({re.split(r'[\s\[<>=!~;]', line.split('#')[0].strip(), 1)[0].lower()
+                for path in sys.argv[1:3] for line in open(path)
+                if line.split('#')[0].strip()} | {'torch', 'torchvision', 'mmcv'})
+for n in names:
+    try:
+        print(n, version(n))
+    except PackageNotFoundError:
+        print(n, '-')
+for pkg in ('mmwsss', 'mmcv', 'torch'):
+    spec = importlib.util.find_spec(pkg)  # found, not imported
+    print(pkg, 'at', os.path.realpath(spec.origin) if spec and spec.origin else '-')
+    if pkg == 'mmcv' and spec and spec.origin:  # its compiled ops, as built
+        folder = os.path.dirname(spec.origin)
+        for f in sorted(os.listdir(folder)):
+            if f.startswith('_ext'):
+                st = os.stat(os.path.join(folder, f))
+                print(f, st.st_size, st.st_mtime_ns)
+print(sys.version)
+PYSTATE
+}
+stamp_text() { echo "$pins_hash $(pwd -P) $(installed_state 2>&1 | sha256sum | cut -d' ' -f1)"; }
+stamp_problem() {  # why the stamp is not trusted (nothing printed: trusted)
+  if [ ! -e "$stamp" ] && [ ! -L "$stamp" ]; then echo "absent"
+  elif [ ! -f "$stamp" ]; then echo "not a regular file: ignored"  # a FIFO would hang cat
+  elif [ "$(head -c 4096 "$stamp" 2>/dev/null)" != "$(stamp_text)" ]; then
+    echo "made for other pins, another checkout or other installed versions"
+  fi
+}
+write_stamp() {
+  [ "$DRY_RUN" = 1 ] && return 0
+  if [ -e "$stamp" ] && [ ! -f "$stamp" ]; then
+    say "$stamp is not a regular file: no stamp written"; return 0
+  fi
+  local text; text=$(stamp_text)
+  echo "$text" 2>/dev/null >"$stamp" || true
+}
 env_matches() {  # prints what differs; exit status 0 when nothing does
   # -I: this checkout (the current folder) is not on sys.path; the installed mmwsss is asked
   "$PY" -I - "$REQ" "$TESTS_REQ" "$PWD" <<'PYMATCH'
@@ -140,17 +183,22 @@ sys.exit(1 if bad else 0)
 PYMATCH
 }
 if [ "$IF_NEEDED" = 1 ] || [ "$CHECK_ONLY" = 1 ]; then
-  if [ "$CHECK_ONLY" = 0 ] && [ "$(cat "$stamp" 2>/dev/null)" = "$stamp_text" ]; then
-    say "$stamp: $PY was installed from these pins for this checkout; nothing to do"
+  why_not=$(stamp_problem)
+  if [ "$CHECK_ONLY" = 0 ] && [ -z "$why_not" ]; then
+    say "$stamp: $PY was installed from these pins for this checkout and holds what it" \
+        "held then; nothing to do"
     exit 0
   fi
   if differs=$(env_matches 2>&1); then
     say "the environment of $PY already matches the pins; nothing to install"
     [ "$CHECK_ONLY" = 1 ] || write_stamp
+    [ "$CHECK_ONLY" = 0 ] || say "stamp $stamp: ${why_not:-matches (--if-needed trusts it)}"
     exit 0
   fi
   if [ "$CHECK_ONLY" = 1 ]; then
     say "the environment of $PY does not match the pins:"; echo "$differs" | sed 's/^/    /'
+    say "stamp $stamp: ${why_not:-records these versions, yet the check above fails:" \
+        "remove it}"
     exit 1
   fi
   say "installing: $(echo "$differs" | head -n 3 | paste -sd ';' -)"

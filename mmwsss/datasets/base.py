@@ -11,7 +11,7 @@ from mmseg.datasets import BaseSegDataset
 from mmwsss.errors import WSSSConfigError, WSSSInputError, check_arg
 from mmwsss.fileio import (cls_labels_from_label_map, parse_cls_label_file, read_id_list,
                            read_label_png)
-from mmwsss.fileio.label_cache import cache_path, cached_labels, stat_digest
+from mmwsss.fileio.label_cache import cache_path, cached_labels, files_digest
 
 MAP_KEYS = ('cam_path', 'sal_path')
 # what a WSSS dataset reads from its data_prefix: mmseg's two and the maps
@@ -201,7 +201,7 @@ class BaseWSSSDataset(BaseSegDataset):
 
     def _cls_labels_from_gt(self, data_list: List[dict]) -> Dict[str, List[int]]:
         """Image-level labels from the GT masks, decoded once and cached beside the
-        list (keyed by the list and each mask's size and mtime; every rank and
+        list (keyed by the list and each mask's bytes; every rank and
         every later run reads the cache)."""
         paths = [info.get('seg_map_path') for info in data_list]
         if not paths:
@@ -209,9 +209,10 @@ class BaseWSSSDataset(BaseSegDataset):
         if None in paths:
             raise ValueError(f'{type(self).__name__}: image-level labels need either '
                              'cls_label_file or GT label maps (data_prefix.seg_map_path)')
-        h = hashlib.sha256(f'gt-cls-labels v1 {self.num_fg_classes} {self.ignore_index}\n'
+        # v2: keyed by the masks' bytes (v1 by size and mtime, blind to a rewrite)
+        h = hashlib.sha256(f'gt-cls-labels v2 {self.num_fg_classes} {self.ignore_index}\n'
                            .encode())
-        stat_digest(paths, h)
+        files_digest(paths, h)
 
         def build():
             out = {}
@@ -224,7 +225,7 @@ class BaseWSSSDataset(BaseSegDataset):
 
         beside = self.ann_file or osp.dirname(paths[0])
         return cached_labels(cache_path(beside, 'gt-cls-labels', h.hexdigest()), build,
-                             self.num_fg_classes)
+                             self.num_fg_classes, [info['img_id'] for info in data_list])
 
     def _data_info(self, img_id: str) -> dict:
         img_dir = self.data_prefix.get('img_path', '')
