@@ -93,7 +93,10 @@ def test_a_killed_tool_leaves_no_worker_and_no_lock(tool, sig, tmp_path, voc_roo
     out, mark, err = str(tmp_path / 'out'), tmp_path / 'mark', tmp_path / 'stderr'
     mark.mkdir()
     argv = [sys.executable, '-c', HOOK, str(mark), osp.join(REPO, 'tools', tool + '.py')]
-    env = dict(os.environ, PYTHONPATH=REPO)
+    # not a launcher's rank: an in-process tool run of another test may have set LOCAL_RANK
+    # in this process (as mmseg's tools do), and run_tool leaves SIGTERM alone in a rank
+    env = {k: v for k, v in os.environ.items() if k != 'LOCAL_RANK'}
+    env['PYTHONPATH'] = REPO
     with open(err, 'w') as stderr:
         proc = subprocess.Popen(argv + _tool_argv(tool, out, voc_root) + ['--nproc', '2'],
                                 env=env, start_new_session=True, stdout=subprocess.DEVNULL,
@@ -173,6 +176,8 @@ def test_run_tool_turns_sigterm_into_exit_143_outside_a_launcher(monkeypatch, ca
         return 'not terminated'
 
     monkeypatch.delenv('LOCAL_RANK', raising=False)
+    # the default action, whatever an earlier test of this process installed (put back below)
+    earlier = signal.signal(signal.SIGTERM, signal.SIG_DFL)
     with pytest.raises(SystemExit) as e:
         run_tool(main, prog='tool.py')
     assert e.value.code == 143 and capsys.readouterr().err == 'tool.py: terminated\n'
@@ -180,6 +185,7 @@ def test_run_tool_turns_sigterm_into_exit_143_outside_a_launcher(monkeypatch, ca
     # in a torchrun rank the launcher's SIGTERM keeps its default action
     monkeypatch.setenv('LOCAL_RANK', '0')
     assert run_tool(lambda: signal.getsignal(signal.SIGTERM)) == signal.SIG_DFL
+    signal.signal(signal.SIGTERM, earlier)
 
 
 def test_a_forked_child_neither_holds_nor_removes_its_parents_lock(tmp_path):

@@ -796,8 +796,8 @@ def run_checks(args, argv) -> int:
     # each part's result carries it: an earlier run's file never passes for this one's
     args.run_id = f'{time.strftime("%Y%m%dT%H%M%S")}-{os.getpid()}-{uuid.uuid4().hex[:8]}'
     os.makedirs(args.out, exist_ok=True)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _on_signal)
+    # restored at the end: run in-process (tests), the caller's handlers come back
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     report = Report(args, argv)
     report.write()
     checks = Checks(args, report)
@@ -813,6 +813,8 @@ def run_checks(args, argv) -> int:
         checks.say(f'interrupted ({e}); the report keeps what was measured')
     finally:
         report.write()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     bad = [n for n, p in report.data['parts'].items()
            if p['status'] not in ('passed', 'skipped')]
     checks.say(f"done in {report.data['wall_s']:.0f} s: " +
