@@ -4,7 +4,7 @@
 
     python benchmarks/check_data.py [--work-dir /tmp/bench_check_data] [--runs 5]
 
-Times :func:`mmwsss.utils.data_check.check_data_report` on the DeepLab-V2 CAM +
+Times :func:`mmwsss.preflight.data.check_data_report` on the DeepLab-V2 CAM +
 VST leaf (semi-supervised: its ``gt_subset`` leaf) against a baseline that
 stats each map file in turn (what checking every file one ``stat`` at a time
 costs), best of ``--runs``, page cache warm (a first run fills it).
@@ -56,15 +56,15 @@ def best_of(runs, fn):
 
 
 def main():
-    from mmwsss.utils.cli import DefaultsHelpFormatter, positive_int
+    from mmwsss.cli import DefaultsHelpFormatter, positive_int
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                 formatter_class=DefaultsHelpFormatter)
     p.add_argument('--work-dir', default='/tmp/bench_check_data')
     p.add_argument('--runs', type=positive_int, default=5)
     args = p.parse_args()
+    from mmwsss.config import load_config
+    from mmwsss.preflight.data import check_data_report
     from mmwsss.testing import make_voc_file_layout
-    from mmwsss.utils import load_config
-    from mmwsss.utils.data_check import check_data_report
     root = osp.abspath(args.work_dir)
     t0 = time.perf_counter()
     data = make_voc_file_layout(root, num_gt_subset=1464)

@@ -5,7 +5,7 @@
 
 (a) ``pool``: :func:`mmwsss.dense_crf` ('deeplab' preset, 10 iterations) on
     synthetic 500×375 images with smooth class probabilities, through
-    :class:`mmwsss.utils.worker_pool.WorkerPool` (the pool of ``--crf``) with 1
+    :class:`mmwsss.parallel.worker_pool.WorkerPool` (the pool of ``--crf``) with 1
     and with N workers; each item is a group of 2·N images, submitted at once.
 (b) ``test``: the whole ``tools/test.py --crf --crf-workers W`` loop
     (``DenseCRFTestLoop`` through mmengine's Runner: network, pool, metric) over
@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 
 from _protocol import across_runs, format_report, run_protocol  # noqa: E402
 from mmwsss import dense_crf  # noqa: E402
-from mmwsss.utils.worker_pool import WorkerPool  # noqa: E402
+from mmwsss.parallel.worker_pool import WorkerPool  # noqa: E402
 
 
 def make(n, labels, h=375, w=500, seed=0):
@@ -205,7 +205,7 @@ def report(title, runs, meters, per):
 
 
 def main():
-    from mmwsss.utils.cli import positive_int  # counts: every numeric flag here
+    from mmwsss.cli import positive_int  # counts: every numeric flag here
     p = argparse.ArgumentParser()
     p.add_argument('--part', nargs='+', default=['pool', 'test'], choices=('pool', 'test'))
     p.add_argument('--nproc', type=positive_int, default=2)

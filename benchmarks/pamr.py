@@ -120,9 +120,9 @@ def classifier_share(size, batch, k, runs, steps):
 
     import mmwsss  # noqa: F401
     from _protocol import across_runs, format_report, run_protocol
+    from mmwsss.config import load_config
     from mmwsss.models.losses import EPSSaliencyLoss, IRDSaliencyLoss
     from mmwsss.testing import make_classifier_batch
-    from mmwsss.utils import load_config
     register_all_modules(init_default_scope=True)
     root = osp.dirname(osp.dirname(osp.abspath(__file__)))
     cfg = load_config(osp.join(root, 'configs/eps/ird_resnet38_1xb8-20k_voc12aug-448x448.py'))
@@ -156,7 +156,7 @@ def classifier_share(size, batch, k, runs, steps):
 
 
 def main():
-    from mmwsss.utils.cli import positive_int  # counts: every numeric flag here
+    from mmwsss.cli import positive_int  # counts: every numeric flag here
     p = argparse.ArgumentParser()
     p.add_argument('--sizes', type=positive_int, nargs='+', default=[56, 112])
     p.add_argument('--batch', type=positive_int, default=8)

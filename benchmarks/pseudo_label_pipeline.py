@@ -133,7 +133,7 @@ def build(d, dirs, fmt, steps):
 
 
 def main():
-    from mmwsss.utils.cli import positive_int  # counts: every numeric flag here
+    from mmwsss.cli import positive_int  # counts: every numeric flag here
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument('--num-images', type=positive_int, default=40)
     p.add_argument('--repeats', type=positive_int, default=5, help='k: best of k per image')

@@ -25,7 +25,7 @@ def step_seconds(loss, logits, sal, labels, image, repeat):
 
 
 def main():
-    from mmwsss.utils.cli import positive_int  # counts: every numeric flag here
+    from mmwsss.cli import positive_int  # counts: every numeric flag here
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--batch', type=positive_int, default=8)
     p.add_argument('--crop', type=positive_int, default=448)

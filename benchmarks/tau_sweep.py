@@ -67,7 +67,7 @@ def make_data(root, n, fmt, h=375, w=500, seed=0):
 
 
 def main():
-    from mmwsss.utils.cli import positive_int  # counts: every numeric flag here
+    from mmwsss.cli import positive_int  # counts: every numeric flag here
     p = argparse.ArgumentParser()
     p.add_argument('--images', type=positive_int, default=40)
     p.add_argument('--taus', type=positive_int, default=20)

@@ -10,8 +10,8 @@ from . import engine  # noqa: F401,E402
 from . import evaluation  # noqa: F401,E402
 from . import models  # noqa: F401,E402
 from .functional.dense_crf import dense_crf  # noqa: F401,E402
-from .utils import register_checkpoint_safe_globals  # noqa: E402
-from .utils.config_scope import register_config_scope  # noqa: E402
+from .engine.checkpoint import register_checkpoint_safe_globals  # noqa: E402
+from .config.scope import register_config_scope  # noqa: E402
 
 # `_base_ = 'mmwsss::wsss/...'` in a user's config (mmengine's table is fixed)
 register_config_scope()

@@ -1,7 +1,7 @@
 """The errors mmwsss raises for a user's mistake (as opposed to its own bugs).
 
 Every tool ends on an :class:`MMWSSSError` (or a ``FileNotFoundError``) with
-its message and exit code 1, no traceback (:func:`mmwsss.utils.cli.run_tool`);
+its message and exit code 1, no traceback (:func:`mmwsss.cli.run_tool`);
 any other exception keeps its traceback, since it is a bug to report.
 """
 
@@ -40,7 +40,7 @@ def check_arg(name: str, ok: bool, allowed: str, value, choices=()) -> None:
     and the closest of ``choices`` when one is close (a misspelled name).
 
     The message starts with the argument's name, so that the start-up check
-    (:func:`mmwsss.utils.config_check.check_config_values`) can put the config
+    (:func:`mmwsss.config.checks.check_config_values`) can put the config
     key in front of it.
 
     Raises:

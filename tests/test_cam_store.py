@@ -172,7 +172,7 @@ def test_atomic_write_respects_the_umask():
     import tempfile
 
     from mmwsss.fileio import atomic_write
-    from mmwsss.fileio.png import _UMASK
+    from mmwsss.fileio.atomic import _UMASK
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, 'x.txt')
         atomic_write(path, lambda f: f.write(b'x'))

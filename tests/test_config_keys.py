@@ -5,9 +5,9 @@ dicts without ``type=`` (``*_dataloader``, ``randomness``, ``env_cfg``, the loop
 import pytest
 from mmengine import Config
 
+from mmwsss.config import load_config
+from mmwsss.config.checks import config_value_problems
 from mmwsss.errors import WSSSConfigError
-from mmwsss.utils import load_config
-from mmwsss.utils.config_check import config_value_problems
 from tests.test_config_values import LEAF
 
 DS = 'train_dataloader.dataset'
@@ -79,7 +79,7 @@ def test_the_shipped_config_has_no_unknown_key(leaf):
 
 def test_train_stops_on_a_misspelled_key_in_one_line(tmp_path, capsys):
     """Fails before the fix: ``randomness.sed`` reached Runner.set_randomness (TypeError)."""
-    from mmwsss.utils.cli import run_tool
+    from mmwsss.cli import run_tool
     from tests.utils import load_tool
     train = load_tool('train')
     with pytest.raises(SystemExit) as e:
@@ -96,7 +96,7 @@ def test_test_tool_stops_on_a_misspelled_key_in_a_config_file(tmp_path, capsys):
     in a config file was ignored."""
     import os.path as osp
 
-    from mmwsss.utils.cli import run_tool
+    from mmwsss.cli import run_tool
     from tests.utils import load_tool
     base = osp.join(osp.dirname(__file__), 'configs', 'tiny_fcn_voc_pseudo.py')
     leaf = tmp_path / 'typo.py'

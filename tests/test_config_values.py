@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
+from mmwsss.config import load_config
+from mmwsss.config.checks import config_value_problems
 from mmwsss.datasets.transforms import SaliencyPseudoLabel
-from mmwsss.utils import load_config
-from mmwsss.utils.config_check import config_value_problems
 from tests.utils import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -35,7 +35,7 @@ def test_train_stops_on_a_bad_value_with_one_line_before_the_config_dump(tmp_pat
 
 
 def test_train_in_process_names_a_misspelled_mode_with_the_allowed_ones(tmp_path, capsys):
-    from mmwsss.utils.cli import run_tool
+    from mmwsss.cli import run_tool
     train = load_tool('train')
     with pytest.raises(SystemExit) as e:
         run_tool(train.main, [LEAF, '--work-dir', str(tmp_path), '--cfg-options',

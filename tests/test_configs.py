@@ -19,10 +19,11 @@ from mmseg.structures import SegDataSample
 
 import mmwsss  # noqa: F401
 import mmwsss.models.decode_heads  # noqa: F401  (DeepLabV2Head)
+from mmwsss.config import check_pseudo_label_dirs, load_config
+from mmwsss.config.checks import _dataset_map_dirs
+from mmwsss.config.smoke import amp_available, disable_amp
 from mmwsss.datasets.base import BaseWSSSDataset
-from mmwsss.utils import check_pseudo_label_dirs, load_config, sync_bn_to_bn
-from mmwsss.utils.config_check import _dataset_map_dirs
-from mmwsss.utils.smoke import amp_available, disable_amp
+from mmwsss.parallel import sync_bn_to_bn
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(ROOT, 'configs')
@@ -122,7 +123,7 @@ def test_semi_leaf_is_its_wsss_leaf_with_a_gt_subset(path):
 def test_old_config_names_still_load_with_a_logged_warning():
     """Fails before the fix: the rename was a DeprecationWarning raised inside the
     library, which Python's default filters hide from the user."""
-    from mmwsss.utils.config_loading import CONFIG_ALIASES
+    from mmwsss.config.loading import CONFIG_ALIASES
     for old, new in CONFIG_ALIASES.items():
         assert osp.isfile(osp.join(CONFIGS, new)) and not osp.exists(osp.join(CONFIGS, old))
     old = osp.join(CONFIGS, 'wsss', 'knet_swinl_cam_vst.py')  # the mission's command
@@ -196,7 +197,7 @@ def test_cfg_options_take_every_key_mmengines_runner_reads():
     one of them fails here too."""
     from mmengine.runner import Runner
 
-    from mmwsss.utils.config_loading import runner_keys, runtime_keys
+    from mmwsss.config.loading import runner_keys, runtime_keys
     keys = runner_keys()
     expected = {
         'model', 'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader',

@@ -8,7 +8,7 @@ import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 
-from mmwsss.utils.worker_pool import WorkerPool
+from mmwsss.parallel.worker_pool import WorkerPool
 
 pytest.importorskip('pydensecrf.densecrf')
 cv2 = pytest.importorskip('cv2')

@@ -158,7 +158,7 @@ def test_readme_data_section_runs_on_the_fixtures(tmp_path, monkeypatch):
     monkeypatch.chdir(root)
     from mmseg.registry import DATASETS
 
-    from mmwsss.utils import load_config
+    from mmwsss.config import load_config
     cfg = load_config(osp.join(
         root, 'configs', 'wsss', 'deeplabv2_r101-d8_2xb10-10k_voc12aug-321x321_cam-vst.py'))
     train = DATASETS.build(cfg.train_dataloader.dataset)

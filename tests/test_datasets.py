@@ -246,8 +246,8 @@ def test_check_data_names_each_missing_file_and_its_key(voc_copy, tmp_path):
         shutil.rmtree(osp.join(voc_copy, 'saliency_maps'))
         with pytest.raises(SystemExit, match='2 problem'):
             tool.main([cfg] + opts)
-        from mmwsss.utils import load_config
-        from mmwsss.utils.data_check import check_data
+        from mmwsss.config import load_config
+        from mmwsss.preflight.data import check_data
         lines = check_data(load_config(cfg, dict(a.split('=', 1) for a in opts[1:])))
         assert any('train_dataloader.dataset.cls_label_file' in ln and
                    'train_aug_cls.txt is there' in ln for ln in lines)
@@ -293,8 +293,8 @@ def test_check_data_stats_every_gt_subset_mask(voc_copy, tmp_path, monkeypatch):
     first such image, hours in."""
     import os
 
-    from mmwsss.utils import load_config
-    from mmwsss.utils.data_check import check_data
+    from mmwsss.config import load_config
+    from mmwsss.preflight.data import check_data
     cfg = osp.join(osp.dirname(__file__), 'configs', 'seg_tiny_deeplabv2_voc.py')
     monkeypatch.syspath_prepend(osp.dirname(cfg))  # its custom_imports
     subset = tmp_path / 'subset.txt'

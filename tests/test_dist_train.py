@@ -10,7 +10,7 @@ import torch
 from mmengine.config import Config
 
 from mmwsss.errors import WSSSConfigError
-from mmwsss.utils.dist import batch_note, recipe_batch, recipe_gpus
+from mmwsss.parallel.dist import batch_note, recipe_batch, recipe_gpus
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CFG = osp.join(ROOT, 'tests', 'configs', 'seg_tiny_deeplabv2_voc.py')

@@ -4,10 +4,10 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
+from mmwsss.config import load_config
+from mmwsss.config.smoke import make_smoke_config
 from mmwsss.errors import WSSSConfigError
 from mmwsss.evaluation.protocol import apply_eval_protocol, get_eval_protocol
-from mmwsss.utils import load_config
-from mmwsss.utils.smoke import make_smoke_config
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MIXIN = osp.join(ROOT, 'configs', '_base_', 'protocols', 'wsss_bed.py')

@@ -170,7 +170,7 @@ def test_sweep_result_is_the_segmentor_pseudo_label_source_in_one_step(tmp_path,
     from mmengine.config import Config
     from mmseg.registry import DATASETS
 
-    from mmwsss.utils import load_config
+    from mmwsss.config import load_config
     cam_dir = osp.join(voc_root, 'activation_maps', 'VOC2012_TEST')
     sal_dir = osp.join(voc_root, 'saliency_maps', 'VOC2012_TEST')
     out = str(tmp_path / 'eval')
@@ -210,11 +210,11 @@ def test_sweep_result_with_crf_trains_on_the_labels_that_were_scored(tmp_path, v
     import mmcv
     from mmseg.registry import DATASETS
 
-    import mmwsss.utils.config_loading as config_loading
+    import mmwsss.config.loading as config_loading
     import mmwsss.visualization
+    from mmwsss.config import load_config
     from mmwsss.fileio import cams_to_unit
     from mmwsss.functional.dense_crf import crf_label
-    from mmwsss.utils import load_config
     cam_dir = osp.join(voc_root, 'activation_maps', 'VOC2012_TEST')
     best = tmp_path / 'best.json'
     best.write_text(json.dumps(dict(cam_dir=cam_dir, cam_format='bed_png', sal_dir=None,
@@ -271,7 +271,7 @@ def test_a_damaged_sweep_result_is_named_with_what_is_wrong(content, msg, tmp_pa
     JSONDecodeError or TypeError (or trained on a string τ), naming no file."""
     from mmengine.config import Config
 
-    from mmwsss.utils.config_loading import apply_sweep_result
+    from mmwsss.config.loading import apply_sweep_result
     path = tmp_path / 'best.json'
     path.write_text(content)
     cfg = Config(dict(train_dataloader=dict(dataset=dict(
@@ -531,7 +531,7 @@ def test_outputs_among_the_inputs_a_launcher_and_a_held_folder_are_refused(
     """Fails before the fix: the sweep wrote its files into the CAM store given as
     --out-dir, every torchrun rank ran the whole sweep, and two sweeps into one
     folder left one's tau_sweep.csv beside the other's best.json (no lock)."""
-    from mmwsss.utils.outputs import OutputLock
+    from mmwsss.outputs import OutputLock
     cam_dir = osp.join(voc_copy, 'activation_maps', 'VOC2012_TEST')
     common = [CFG, '--cam-dir', cam_dir, '--cam-format', 'bed_png', '--mode', 'no_saliency',
               '--taus', '0.2']

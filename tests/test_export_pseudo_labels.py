@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmwsss.utils import find_pseudo_label_step
+from mmwsss.config import find_pseudo_label_step
 from tests.utils import load_tool
 
 export_pseudo_labels = load_tool('export_pseudo_labels')
@@ -90,7 +90,7 @@ def test_export_crf_labels_as_psa_and_irn(tmp_path, voc_root):
 def test_a_folder_in_use_by_another_run_is_refused(tmp_path):
     """Fails before the fix: two exports into one folder both exited 0 and left a
     mixture of τ settings under one meta.json."""
-    from mmwsss.utils.outputs import OutputLock
+    from mmwsss.outputs import OutputLock
     out = tmp_path / 'labels'
     with OutputLock(str(out)):  # another run holds it
         with pytest.raises(SystemExit, match=r'in use by process \d+ on .*wait for'):
@@ -101,7 +101,7 @@ def test_a_folder_in_use_by_another_run_is_refused(tmp_path):
 
 
 def _hold_lock(out, barrier, queue, seconds):
-    from mmwsss.utils.outputs import OutputLock
+    from mmwsss.outputs import OutputLock
     barrier.wait()
     try:
         with OutputLock(out):
@@ -122,7 +122,7 @@ def test_the_output_lock_is_the_kernels(tmp_path):
     import multiprocessing as mp
     import socket
 
-    from mmwsss.utils.outputs import OutputLock
+    from mmwsss.outputs import OutputLock
     out = tmp_path / 'labels'
     out.mkdir()
     lock = out / '.lock'
@@ -218,7 +218,7 @@ def _die_on_three(job):
 def test_a_killed_worker_ends_a_parallel_run_with_an_error():
     """Fails before the fix (here by the alarm): multiprocessing.Pool waited for the lost
     task forever, so export --nproc, the τ sweep and the COCO converter hung."""
-    from mmwsss.utils.outputs import track_parallel
+    from mmwsss.parallel import track_parallel
 
     def hung(*_):
         raise TimeoutError('track_parallel still waits for the killed worker')

@@ -10,10 +10,10 @@ import sys
 
 import pytest
 
+from mmwsss.config import load_config
 from mmwsss.errors import WSSSInputError
+from mmwsss.preflight.data import check_data_report
 from mmwsss.testing import make_voc_file_layout
-from mmwsss.utils import load_config
-from mmwsss.utils.data_check import check_data_report
 from tests.utils import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -119,7 +119,7 @@ def test_missing_pretrained_weights_are_named_at_start(tmp_path, monkeypatch):
     """Fails before the fix: a missing ResNet-38 file failed as a bare
     FileNotFoundError once the model was built, torchvision weights offline as a
     URLError. Now the data check names the file, how to get it and the key."""
-    from mmwsss.utils import weights_check
+    from mmwsss.preflight import weights as weights_check
     monkeypatch.setattr(weights_check, 'host_reachable', lambda host: False)  # offline
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))  # an empty hub cache
     monkeypatch.chdir(tmp_path)
@@ -163,7 +163,7 @@ def test_tools_end_on_a_users_mistake_with_the_message_and_on_our_bug_with_a_tra
         capsys):
     """Fails before the fix: a wrong config path or a bad --cfg-options key ended the
     tools in a traceback (FileNotFoundError / ValueError from load_config)."""
-    from mmwsss.utils.cli import run_tool
+    from mmwsss.cli import run_tool
 
     def user():
         raise WSSSInputError('CAM values must lie in [0, 1]', 'gen_1', 'a/gen_1.npz')
@@ -272,7 +272,7 @@ def test_smoke_runs_a_real_leaf_on_the_fixtures(tmp_path, voc_root, monkeypatch)
 def test_cfg_options_win_over_the_smoke_shrink():
     """Fails before the fix: --smoke shrank the config after --cfg-options was merged,
     and silently replaced what the user set."""
-    from mmwsss.utils.smoke import make_smoke_config
+    from mmwsss.config.smoke import make_smoke_config
     opts = {'train_dataloader.batch_size': 3, 'model.data_preprocessor.size': (96, 96),
             'default_hooks.checkpoint.save_optimizer': True}
     cfg = load_config(LEAF, opts, shrink=make_smoke_config)
@@ -287,7 +287,7 @@ def test_smoke_runs_the_wsss_bed_leaf(tmp_path, voc_root):
     """One leaf of WSSS-BED's DeepLab-V2 recipe (multi-scale inputs, AMP, its evaluation
     protocol) trains and validates; its siblings share its model and differ in their maps
     (test_configs). Without a GPU the smoke run trains without AMP and says so."""
-    from mmwsss.utils.smoke import amp_available
+    from mmwsss.config.smoke import amp_available
     work = tmp_path / 'smoke'
     _smoke_on_fixtures(BED_LEAF, work, voc_root, 'smoke_bed')
     assert (work / 'iter_1.pth').is_file() and (work / 'best_mIoU_iter_1.pth').is_file()
@@ -302,7 +302,7 @@ def test_smoke_runs_the_wsss_bed_leaf(tmp_path, voc_root):
 
 def test_smoke_config_turns_amp_off_only_without_a_gpu(monkeypatch):
     """mmengine's AmpOptimWrapper asserts a GPU: without one a smoke run trains in fp32."""
-    from mmwsss.utils import smoke
+    from mmwsss.config import smoke
 
     def amp_leaf():
         cfg = load_config(LEAF)
@@ -324,7 +324,7 @@ def test_smoke_config_turns_amp_off_only_without_a_gpu(monkeypatch):
 
 
 def test_smoke_config_names_what_sets_the_crop():
-    from mmwsss.utils.smoke import make_smoke_config
+    from mmwsss.config.smoke import make_smoke_config
     cfg = load_config(LEAF)
     done = make_smoke_config(cfg)
     assert cfg.model.data_preprocessor.size == (64, 64) and cfg.model.pretrained is None
@@ -442,7 +442,7 @@ HELP_TOOLS = ['train', 'test', 'check_data', 'make_cams', 'eval_pseudo_labels',
 def test_help_shows_defaults(monkeypatch, capsys):
     """Fails before the fix: --help listed options without their defaults."""
     import argparse
-    from mmwsss.utils.cli import DefaultsHelpFormatter
+    from mmwsss.cli import DefaultsHelpFormatter
     for tool in HELP_TOOLS:  # every tool's parser takes the formatter
         src = open(osp.join(ROOT, 'tools', tool + '.py')).read()
         assert 'formatter_class=DefaultsHelpFormatter' in src, tool

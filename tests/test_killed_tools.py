@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from mmwsss.utils.outputs import OutputLock
-from mmwsss.utils.worker_pool import WorkerPool
+from mmwsss.outputs import OutputLock
+from mmwsss.parallel.worker_pool import WorkerPool
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(REPO, 'tests', 'configs')
@@ -25,7 +25,7 @@ CONFIGS = osp.join(REPO, 'tests', 'configs')
 # their pid in MARK_DIR and then sleep instead of working
 HOOK = '''
 import concurrent.futures, os, runpy, sys, time
-import mmwsss.utils.outputs as outputs
+import mmwsss.parallel.jobs as jobs
 mark, tool = sys.argv[1], sys.argv[2]
 
 def slow(init, args):
@@ -38,7 +38,7 @@ class SlowPool(concurrent.futures.ProcessPoolExecutor):
     def __init__(self, n, initializer=None, initargs=()):
         super().__init__(n, initializer=slow, initargs=(initializer, initargs))
 
-outputs.ProcessPoolExecutor = SlowPool
+jobs.ProcessPoolExecutor = SlowPool
 sys.argv = [tool] + sys.argv[3:]
 runpy.run_path(tool, run_name='__main__')
 '''
@@ -166,7 +166,7 @@ def test_crf_pool_workers_hold_no_lock_and_die_with_their_parent(tmp_path):
 
 
 def test_run_tool_turns_sigterm_into_exit_143_outside_a_launcher(monkeypatch, capsys):
-    from mmwsss.utils.cli import run_tool
+    from mmwsss.cli import run_tool
 
     def main():
         if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:

@@ -9,8 +9,8 @@ import types
 
 import pytest
 
-from mmwsss.utils.cli import run_tool
-from mmwsss.utils.config_loading import DictAction, check_cfg_options, load_config
+from mmwsss.cli import run_tool
+from mmwsss.config.loading import DictAction, check_cfg_options, load_config
 from tests.utils import load_tool
 
 TINY = osp.join(osp.dirname(osp.abspath(__file__)), 'configs', 'tiny_fcn_voc_pseudo.py')

@@ -202,7 +202,7 @@ def test_the_lock_comes_before_meta_and_a_failed_first_run_blocks_nothing(tmp_pa
     meta.json that refused the next good run ("other settings") into the still empty
     folder; and a ``--force`` run that the lock refused had already rewritten meta.json,
     so the store held one model's CAMs under another's settings."""
-    from mmwsss.utils.outputs import OutputLock
+    from mmwsss.outputs import OutputLock
     out = tmp_path / 'cams'
     base = [CFG, checkpoint, '--out-dir', str(out), '--no-flip', '--work-dir',
             str(tmp_path / 'w')]
@@ -238,7 +238,7 @@ def test_a_ddp_run_takes_the_lock_on_rank_zero(tmp_path, checkpoint):
     takes the lock and both ranks stop with its message before writing anything."""
     import socket
 
-    from mmwsss.utils.outputs import OutputLock
+    from mmwsss.outputs import OutputLock
     out = tmp_path / 'cams'
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))

@@ -121,8 +121,8 @@ def test_make_cams_prints_its_progress_and_result_not_its_config(tmp_path, capsy
 def test_a_file_two_loaders_read_is_named_once(tmp_path, coco_root):
     """Fails before the fix: a COCO classifier's train and CAM loaders both read the
     instances json, and check_data printed its absence twice."""
-    from mmwsss.utils import load_config
-    from mmwsss.utils.data_check import check_data_report, merge_same_problems
+    from mmwsss.config import load_config
+    from mmwsss.preflight.data import check_data_report, merge_same_problems
     assert merge_same_problems(['a.ann_file: X not found', 'b: other',
                                 'c.ann_file: X not found', 'a.ann_file: X not found',
                                 'no key here']) == \
@@ -157,7 +157,7 @@ def test_help_gives_each_default_once(monkeypatch, capsys):
     demo's --preset "default: about 10 minutes ... (default: default)"."""
     import argparse
 
-    from mmwsss.utils.cli import DefaultsHelpFormatter
+    from mmwsss.cli import DefaultsHelpFormatter
     p = argparse.ArgumentParser(prog='t', formatter_class=DefaultsHelpFormatter)
     p.add_argument('--a', default=3, help='workers (default: min(4, CPUs))')
     p.add_argument('--b', default=3, help='workers')

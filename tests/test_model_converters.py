@@ -382,7 +382,7 @@ def test_a_missing_coco_init_file_names_its_converter():
     """The start-up weights check names the converter of the coco-pre leaves' file."""
     from mmengine.config import Config
 
-    from mmwsss.utils.weights_check import check_weights
+    from mmwsss.preflight.weights import check_weights
     cfg = Config.fromfile(osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs',
                                    'examples', 'deeplabv2_r101-d8-coco-pre_2xb10-10k_'
                                    'voc12aug-321x321_eps-vst.py'))

@@ -10,15 +10,15 @@ import shutil
 import numpy as np
 import pytest
 
+from mmwsss.config import load_config
 from mmwsss.datasets.transforms.pseudo_label import SaliencyPseudoLabel
 from mmwsss.errors import WSSSConfigError, WSSSInputError
 from mmwsss.fileio import read_label_png, save_label_png
 from mmwsss.fileio.cam_store import pack_saliency_problem, stale_packs
 from mmwsss.fileio.packed_maps import pack_header, read_packed
+from mmwsss.outputs import guard_output_dir
+from mmwsss.preflight.data import check_data_report
 from mmwsss.testing import make_voc_like_data
-from mmwsss.utils import load_config
-from mmwsss.utils.data_check import check_data_report
-from mmwsss.utils.outputs import guard_output_dir
 from tests.utils import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))

@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from mmwsss.utils import register_checkpoint_safe_globals
+from mmwsss.engine.checkpoint import register_checkpoint_safe_globals
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CFG = osp.join(ROOT, 'tests', 'configs', 'seg_tiny_deeplabv2_voc.py')

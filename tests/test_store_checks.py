@@ -14,11 +14,11 @@ import pytest
 from mmengine.config import Config
 from PIL import Image
 
+from mmwsss.config import load_config
 from mmwsss.errors import WSSSInputError
 from mmwsss.fileio import save_cams_bed_png, save_cams_npz, save_label_png
 from mmwsss.fileio.packed_maps import save_packed
-from mmwsss.utils import load_config
-from mmwsss.utils.data_check import check_data_report
+from mmwsss.preflight.data import check_data_report
 from tests.utils import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))

@@ -151,7 +151,7 @@ def test_out_is_locked_for_the_whole_run(tmp_path, monkeypatch):
     from mmengine.config import Config
     from mmseg.registry import MODELS
 
-    from mmwsss.utils.outputs import OutputLock
+    from mmwsss.outputs import OutputLock
     from tests.utils import load_tool
     test_tool = load_tool('test')
     cfg = Config.fromfile(CFG)

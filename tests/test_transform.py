@@ -200,7 +200,7 @@ def test_load_annotations_after_the_transform_is_refused(voc_root):
     transform silently trained on GT."""
     from mmengine.config import Config
 
-    from mmwsss.utils import check_label_overwrite
+    from mmwsss.config import check_label_overwrite
     stock = [dict(type='LoadImageFromFile'),
              dict(type='SaliencyPseudoLabel', cam_dir='x', sal_dir='y'),
              dict(type='LoadAnnotations'), dict(type='PackSegInputs')]
@@ -239,7 +239,7 @@ def test_ignore_index_that_is_a_class_label_is_refused(voc_root):
     crashed deep in torch ('Target 250 is out of bounds')."""
     from mmengine.config import Config
 
-    from mmwsss.utils import check_label_overwrite
+    from mmwsss.config import check_label_overwrite
     res = LoadImageFromFile()(dict(img_path=osp.join(voc_root, 'JPEGImages',
                                                      '2007_000032.jpg')))
     res.update(cls_labels=np.array([0, 14]), num_classes=20)

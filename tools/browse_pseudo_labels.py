@@ -19,12 +19,12 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
-from mmwsss.utils import DictAction, find_pseudo_label_step, load_config  # noqa: E402
-from mmwsss.utils.config_check import without_gt_subset  # noqa: E402
+from mmwsss.config import DictAction, find_pseudo_label_step, load_config  # noqa: E402
+from mmwsss.config.checks import without_gt_subset  # noqa: E402
 
 
 def parse_args(argv=None):
-    from mmwsss.utils.cli import DefaultsHelpFormatter, positive_int, unit_interval
+    from mmwsss.cli import DefaultsHelpFormatter, positive_int, unit_interval
     p = argparse.ArgumentParser(
         formatter_class=DefaultsHelpFormatter,
         description='Draw the pseudo labels of a training set')
@@ -79,8 +79,7 @@ def main(argv=None):
         if problem:
             raise SystemExit(problem)
         sal_dir = None
-    from mmwsss.utils.outputs import (all_config_input_dirs, check_outside_inputs,
-                                      dataset_input_dirs)
+    from mmwsss.outputs import all_config_input_dirs, check_outside_inputs, dataset_input_dirs
     check_outside_inputs(args.out_dir, dict(dataset_input_dirs(dataset),
                                             **all_config_input_dirs(cfg),
                                             **{'CAM store': cam_dir, 'saliency folder': sal_dir}))
@@ -100,7 +99,7 @@ def main(argv=None):
     if args.show_ignore:
         palette = (palette + [[0, 0, 0]] * 256)[:255] + [[255, 0, 255]]
     # an earlier run's pages (another τ, other ids) are replaced only on request
-    from mmwsss.utils.cli import refuse_overwrite
+    from mmwsss.cli import refuse_overwrite
     for k in range(0, len(ids), args.per_image):
         refuse_overwrite(_page(args.out_dir, k // args.per_image), args.force)
     paths = []
@@ -130,5 +129,5 @@ def _page(out_dir: str, i: int) -> str:
 
 
 if __name__ == '__main__':
-    from mmwsss.utils.cli import run_tool
+    from mmwsss.cli import run_tool
     run_tool(main)

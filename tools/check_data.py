@@ -13,9 +13,9 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
-from mmwsss.utils import DictAction, load_config  # noqa: E402
-from mmwsss.utils.cli import DefaultsHelpFormatter, run_tool  # noqa: E402
-from mmwsss.utils.data_check import check_data_report  # noqa: E402
+from mmwsss.cli import DefaultsHelpFormatter, run_tool  # noqa: E402
+from mmwsss.config import DictAction, load_config  # noqa: E402
+from mmwsss.preflight.data import check_data_report  # noqa: E402
 
 
 def main(argv=None):

@@ -36,6 +36,8 @@ import os.path as osp
 
 import numpy as np
 
+from mmwsss.cli import refuse_overwrite
+from mmwsss.config.loading import DictAction, load_config
 from mmwsss.errors import WSSSInputError
 from mmwsss.evaluation import TauSweep, dataset_items, scores_from_confusion
 from mmwsss.evaluation.tau_grid import choose_tau
@@ -45,15 +47,13 @@ from mmwsss.fileio import (CAM_FORMATS, CAMStore, atomic_write, cls_labels_from_
 from mmwsss.fileio.cam_store import (check_store_format, pack_saliency_problem,
                                      read_store_record, stale_packs)
 from mmwsss.functional import MODES, PseudoLabelRule
-from mmwsss.utils.cli import refuse_overwrite
-from mmwsss.utils.config_loading import DictAction, load_config
-from mmwsss.utils.outputs import (OutputLock, all_config_input_dirs, check_outside_inputs,
-                                  refuse_launcher)
+from mmwsss.outputs import (OutputLock, all_config_input_dirs, check_outside_inputs,  # noqa
+                            refuse_launcher)
 from mmwsss.visualization import save_tau_curves
 
 
 def parse_args(argv=None):
-    from mmwsss.utils.cli import DefaultsHelpFormatter, positive_int, unit_interval
+    from mmwsss.cli import DefaultsHelpFormatter, positive_int, unit_interval
     p = argparse.ArgumentParser(
         formatter_class=DefaultsHelpFormatter,
         description='Score pseudo labels against GT for many τ')
@@ -304,5 +304,5 @@ def _sweep_and_write(args, cfg, items, num_classes, class_names, store, rule):
 
 
 if __name__ == '__main__':
-    from mmwsss.utils.cli import run_tool
+    from mmwsss.cli import run_tool
     run_tool(main)

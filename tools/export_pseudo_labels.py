@@ -21,17 +21,19 @@ import glob
 import hashlib
 import os
 import os.path as osp
+from functools import partial
 
+from mmwsss.config.checks import find_pseudo_label_step, without_gt_subset
+from mmwsss.config.loading import DictAction, load_config
 from mmwsss.fileio import save_label_png
 from mmwsss.fileio.png import image_hw, read_image
-from mmwsss.utils.config_check import find_pseudo_label_step, without_gt_subset
-from mmwsss.utils.config_loading import DictAction, load_config
-from mmwsss.utils.outputs import (OutputLock, all_config_input_dirs, check_outside_inputs,
-                                  dataset_input_dirs, file_fingerprint, guard_output_dir,
-                                  is_done, refuse_launcher, run_parallel)
+from mmwsss.outputs import (OutputLock, all_config_input_dirs, check_outside_inputs,  # noqa
+                            dataset_input_dirs, file_fingerprint, guard_output_dir, is_done,
+                            refuse_launcher)
+from mmwsss.parallel import run_parallel
 
 def parse_args(argv=None):
-    from mmwsss.utils.cli import DefaultsHelpFormatter, positive_int
+    from mmwsss.cli import DefaultsHelpFormatter, positive_int
     p = argparse.ArgumentParser(
         formatter_class=DefaultsHelpFormatter,
         description='Export on-the-fly pseudo labels as PNGs')
@@ -150,8 +152,7 @@ def main(argv=None):
         skipped = len(infos) - len(jobs)
         palette = dataset.metainfo.get('palette')
         desc = 'pseudo labels' + (f' ({skipped} already written)' if skipped else '')
-        run_parallel(_export, jobs, nproc=args.nproc, desc=desc, initializer=_init,
-                     initargs=(transform, palette))
+        run_parallel(_export, jobs, nproc=args.nproc, desc=desc, initializer=partial(_init, transform, palette))
         print(f'{len(jobs)} labels written, {skipped} kept, in {args.out_dir}')
         if gt_subset:
             print(f'{len(gt_subset)} of them are of gt_subset images, which train on their '
@@ -159,5 +160,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    from mmwsss.utils.cli import run_tool
+    from mmwsss.cli import run_tool
     run_tool(main)

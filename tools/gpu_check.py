@@ -60,7 +60,7 @@ def _load_argtypes():
     the whole stack, which part env is there to check, so the options cannot wait on it."""
     import importlib.util
     spec = importlib.util.spec_from_file_location(
-        'mmwsss_argtypes', osp.join(ROOT, 'mmwsss', 'utils', 'argtypes.py'))
+        'mmwsss_argtypes', osp.join(ROOT, 'mmwsss', 'cli', 'argtypes.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -916,7 +916,7 @@ def recipe_config(args, recipe: str, variant: str, data: dict, iters: int, work_
     checkpoint, a log line per iteration."""
     from mmengine.config import Config
 
-    from mmwsss.utils import load_config
+    from mmwsss.config import load_config
     cfg = load_config(osp.join(ROOT, RECIPES[recipe][0]), {
         'train_dataloader.dataset.data_root': data['root'],
         'train_dataloader.dataset.maps_root': data['root'],
@@ -971,8 +971,9 @@ def worker_b(args) -> None:
     from mmwsss.engine import QuietRunner as Runner
 
     import mmwsss  # noqa: F401
-    from mmwsss.utils import check_label_overwrite, check_pseudo_label_dirs, setup_cpu_distributed
-    from mmwsss.utils.data_check import check_data
+    from mmwsss.config import check_label_overwrite, check_pseudo_label_dirs
+    from mmwsss.parallel import setup_cpu_distributed
+    from mmwsss.preflight.data import check_data
     data = read_part(args, 'data')
     if data is None:
         raise SystemExit('no generated data (parts/data.json): the prepare step failed')
@@ -1021,9 +1022,9 @@ def worker_c(args) -> None:
     from mmseg.utils import register_all_modules
 
     import mmwsss  # noqa: F401
+    from mmwsss.config import load_config
     from mmwsss.models.losses import EPSSaliencyLoss, IRDSaliencyLoss
     from mmwsss.testing import make_classifier_batch
-    from mmwsss.utils import load_config
     register_all_modules(init_default_scope=True)
     s = args.sizes
     size, batch, steps, warmup = s['cls_size'], s['cls_batch'], s['cls_steps'], s['cls_warmup']

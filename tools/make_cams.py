@@ -35,11 +35,11 @@ import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 from mmwsss.apis import write_cam_store  # noqa: E402
-from mmwsss.utils import DictAction, load_config  # noqa: E402
+from mmwsss.config import DictAction, load_config  # noqa: E402
 
 
 def parse_args(argv=None):
-    from mmwsss.utils.cli import DefaultsHelpFormatter, nonneg_int, positive_float
+    from mmwsss.cli import DefaultsHelpFormatter, nonneg_int, positive_float
     p = argparse.ArgumentParser(
         formatter_class=DefaultsHelpFormatter,
         description='Write the CAMs of an EPS classifier')
@@ -86,5 +86,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    from mmwsss.utils.cli import run_tool
+    from mmwsss.cli import run_tool
     run_tool(main)

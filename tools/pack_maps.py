@@ -34,6 +34,7 @@ import json
 import os
 import os.path as osp
 import sys
+from functools import partial
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 from mmwsss.errors import WSSSInputError  # noqa: E402
@@ -42,12 +43,13 @@ from mmwsss.fileio.cam_store import (check_store_format, pack_image,  # noqa: E4
                                      files_signature, read_store_record,
                                      recorded_cam_format, source_files)
 from mmwsss.fileio.packed_maps import SUFFIX, VERSION, packed_path  # noqa: E402
-from mmwsss.utils.outputs import (OutputLock, check_outside_inputs, file_fingerprint,  # noqa
-                                  guard_output_dir, is_done, refuse_launcher, track_parallel)
+from mmwsss.outputs import (OutputLock, check_outside_inputs, file_fingerprint,  # noqa
+                            guard_output_dir, is_done, refuse_launcher)
+from mmwsss.parallel import track_parallel
 
 
 def parse_args(argv=None):
-    from mmwsss.utils.cli import DefaultsHelpFormatter, positive_int
+    from mmwsss.cli import DefaultsHelpFormatter, positive_int
     p = argparse.ArgumentParser(formatter_class=DefaultsHelpFormatter,
                                 description='Pack CAMs + saliency maps, one file per image')
     p.add_argument('--cam-dir', required=True, help='source CAM store folder')
@@ -188,8 +190,8 @@ def main(argv=None):
         skipped = len(images) - len(jobs)
         desc = 'packing maps' + (f' ({skipped} already packed)' if skipped else '')
         written = sum(track_parallel(_pack, jobs, nproc=args.nproc, desc=desc,
-                                     initializer=_init,
-                                     initargs=(store, args.sal_dir, args.quantize)))
+                                     initializer=partial(_init, store, args.sal_dir,
+                                                         args.quantize)))
         listed = {img_id for img_id, _ in images}
         sources = {k: v for k, v in sources.items() if k in listed}
         sources.update((j[0], j[3]) for j in jobs)
@@ -203,5 +205,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    from mmwsss.utils.cli import run_tool
+    from mmwsss.cli import run_tool
     run_tool(main)

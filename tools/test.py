@@ -11,18 +11,18 @@ from mmengine.logging import print_log
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import mmwsss  # noqa: E402,F401  (registers datasets, transforms and models)
+from mmwsss.config import DictAction, check_vis_backends, load_config  # noqa: E402
+from mmwsss.config.checks import check_config_values  # noqa: E402
+from mmwsss.config.smoke import SMOKE_VAL_IMAGES, make_smoke_config  # noqa: E402
 from mmwsss.engine import QuietRunner  # noqa: E402
-from mmwsss.utils import (DictAction, check_vis_backends, load_config,  # noqa: E402
-                          register_checkpoint_safe_globals, setup_cpu_distributed)
-from mmwsss.utils.config_check import check_config_values  # noqa: E402
-from mmwsss.utils.dist import collect_into_work_dir, said_once  # noqa: E402
-from mmwsss.utils.outputs import (all_config_input_dirs, check_outside_inputs,  # noqa: E402
-                                  rank_zero_lock)
-from mmwsss.utils.smoke import SMOKE_VAL_IMAGES, make_smoke_config  # noqa: E402
+from mmwsss.engine.checkpoint import register_checkpoint_safe_globals  # noqa: E402
+from mmwsss.outputs import all_config_input_dirs, check_outside_inputs, rank_zero_lock
+from mmwsss.parallel import setup_cpu_distributed  # noqa: E402
+from mmwsss.parallel.dist import collect_into_work_dir, said_once  # noqa: E402
 
 
 def parse_args(argv=None):
-    from mmwsss.utils.cli import DefaultsHelpFormatter, nonneg_float, nonneg_int
+    from mmwsss.cli import DefaultsHelpFormatter, nonneg_float, nonneg_int
     parser = argparse.ArgumentParser(
         formatter_class=DefaultsHelpFormatter,
         description='MMSeg test (and eval) a model')
@@ -277,5 +277,5 @@ def write_protocol(runner, cfg, args, metrics):
 
 
 if __name__ == '__main__':
-    from mmwsss.utils.cli import run_tool
+    from mmwsss.cli import run_tool
     run_tool(main)

@@ -15,19 +15,18 @@ from mmseg.registry import RUNNERS
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import mmwsss  # noqa: E402,F401  (registers datasets, transforms and models)
+from mmwsss.cli import DefaultsHelpFormatter, nonneg_int, positive_int, run_tool  # noqa
+from mmwsss.config import (DictAction, check_label_overwrite, check_pseudo_label_dirs,  # noqa
+                           check_vis_backends, load_config)
+from mmwsss.config.checks import check_config_values  # noqa: E402
+from mmwsss.config.smoke import (SMOKE_BATCH, SMOKE_CROP, SMOKE_ITERS,  # noqa: E402
+                                 SMOKE_VAL_IMAGES, make_smoke_config)
 from mmwsss.engine import QuietRunner  # noqa: E402
+from mmwsss.engine.checkpoint import register_checkpoint_safe_globals  # noqa: E402
 from mmwsss.evaluation.protocol import apply_eval_protocol  # noqa: E402
-from mmwsss.utils import (DictAction, check_label_overwrite,  # noqa: E402
-                          check_pseudo_label_dirs, check_vis_backends, load_config,
-                          register_checkpoint_safe_globals)
-from mmwsss.utils.cli import (DefaultsHelpFormatter, nonneg_int, positive_int,  # noqa: E402
-                              run_tool)
-from mmwsss.utils.config_check import check_config_values  # noqa: E402
-from mmwsss.utils.dist import (batch_note, collect_into_work_dir,  # noqa: E402
-                               device_note, init_distributed, is_main_process,
-                               recipe_batch, recipe_gpus, said_once)
-from mmwsss.utils.smoke import (SMOKE_BATCH, SMOKE_CROP, SMOKE_ITERS,  # noqa: E402
-                                SMOKE_VAL_IMAGES, make_smoke_config)
+from mmwsss.parallel.dist import (batch_note, collect_into_work_dir, device_note,  # noqa
+                                  init_distributed, is_main_process, recipe_batch, recipe_gpus,
+                                  said_once)
 
 DATA_HELP = ('the data or pretrained weights of this config are not all there '
              '(docs/data_preparation.md, "Preparing the data"; tools/check_data.py lists the '
@@ -87,7 +86,7 @@ def parse_args(argv=None):
         help='a few minutes on a small machine: this config for ITERS iterations (%d when '
         'not given), %dx%d crops, batch %d, SyncBN as BN, no AMP without a GPU, no '
         'pretrained weights (no download), validation on %d images, a checkpoint of the '
-        'weights only, work dir work_dirs/<config name>_smoke (mmwsss.utils.smoke); '
+        'weights only, work dir work_dirs/<config name>_smoke (mmwsss.config.smoke); '
         '--cfg-options is applied after it and wins; tools/test.py --smoke tests it'
         % (SMOKE_ITERS, *SMOKE_CROP, SMOKE_BATCH, SMOKE_VAL_IMAGES))
     parser.add_argument(
@@ -212,7 +211,7 @@ def preflight(cfg, skip_data_check: bool = False) -> list:
     pseudo-label folders, a pipeline that overwrites the labels, and (unless
     skipped) every file the config reads and its pretrained weights (nothing
     downloaded). Once per node under a launcher."""
-    from mmwsss.utils.data_check import check_data_once
+    from mmwsss.preflight.data import check_data_once
     problems = []
     for check in (check_pseudo_label_dirs, check_label_overwrite):
         try:

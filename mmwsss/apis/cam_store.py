@@ -10,12 +10,11 @@ from mmengine.config import Config
 from mmengine.dist import get_dist_info
 
 from mmwsss.engine import QuietRunner
+from mmwsss.engine.checkpoint import register_checkpoint_safe_globals
 from mmwsss.fileio import cam_path
 from mmwsss.fileio.png import check_upright
-from mmwsss.utils import init_distributed, register_checkpoint_safe_globals
-from mmwsss.utils.outputs import (all_config_input_dirs, check_outside_inputs,
-                                  dataset_input_dirs, file_fingerprint, guard_output_dir,
-                                  is_done, rank_zero_lock)
+from mmwsss.outputs import all_config_input_dirs, check_outside_inputs, dataset_input_dirs, file_fingerprint, guard_output_dir, is_done, rank_zero_lock
+from mmwsss.parallel import init_distributed
 
 
 class _CAMRunner(QuietRunner):

@@ -11,7 +11,7 @@ from mmengine.hooks import CheckpointHook, Hook
 from mmseg.engine.hooks import SegVisualizationHook
 from mmseg.registry import HOOKS
 
-from mmwsss.fileio.png import _fsync_dir, atomic_write
+from mmwsss.fileio.atomic import _fsync_dir, atomic_write
 
 
 @HOOKS.register_module()

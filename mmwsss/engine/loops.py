@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from mmwsss.models.segmentors.crf_tta import (DenseCRFSegTTAModel, crf_refine_file,
                                               set_refined)
-from mmwsss.utils.worker_pool import WorkerPool
+from mmwsss.parallel.worker_pool import WorkerPool
 
 
 def _refine_job(args):

@@ -15,7 +15,7 @@ import numpy as np
 from mmwsss.errors import WSSSInputError
 from mmwsss.fileio import CAMStore, cams_to_unit, cls_labels_from_label_map, read_label_png
 from mmwsss.functional import PseudoLabelRule, binarize_saliency
-from mmwsss.utils.outputs import track_parallel
+from mmwsss.parallel import track_parallel
 from .metrics import _column_lut, label_confusion
 
 
@@ -220,7 +220,7 @@ class TauSweep:
 def leaf_datasets(dataset_cfg: dict) -> list:
     """The datasets a wrapper config (``RepeatDataset``, ``ConcatDataset``...)
     draws from, in order; a plain dataset config is its own leaf."""
-    from mmwsss.utils.config_check import WRAPPERS
+    from mmwsss.config.checks import WRAPPERS
     if dataset_cfg.get('type') not in WRAPPERS:
         return [dataset_cfg]
     inner = dataset_cfg.get('datasets') or dataset_cfg.get('dataset')
@@ -235,7 +235,7 @@ def dataset_items(dataset_cfg: dict) -> Tuple[list, int, list]:
         tuple: ``(img_id, GT path, classes or None, image path)`` per image (GT kept: the
         dataset is built with ``pseudo_labels=False``), C, and the class names. A
         semi-supervised set's ``gt_subset`` images are scored like every other image
-        (:func:`~mmwsss.utils.config_check.without_gt_subset`). A wrapped set is
+        (:func:`~mmwsss.config.checks.without_gt_subset`). A wrapped set is
         unwrapped: a ``RepeatDataset``'s images are scored once, a
         ``ConcatDataset``'s parts one after the other (an image listed in two
         parts, once).
@@ -244,7 +244,7 @@ def dataset_items(dataset_cfg: dict) -> Tuple[list, int, list]:
     from mmseg.registry import DATASETS
     from mmseg.utils import register_all_modules
 
-    from mmwsss.utils.config_check import without_gt_subset
+    from mmwsss.config.checks import without_gt_subset
     register_all_modules(init_default_scope=True)
     items, seen, classes = [], set(), None
     for leaf in leaf_datasets(dataset_cfg):

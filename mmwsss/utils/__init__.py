@@ -1,13 +1,16 @@
-from .checkpoint import checkpoint_safe_globals, register_checkpoint_safe_globals
-from .config_check import (check_label_overwrite, check_pseudo_label_dirs, check_vis_backends,
-                           find_pseudo_label_step)
-from .config_loading import DictAction, load_config, resolve_config_path
-from .dist import (device_note, init_distributed, is_main_process, setup_cpu_distributed,
-                   sync_bn_to_bn)
+"""What is truly miscellaneous: the OpenMMLab stack's deprecation notices we filter
+(:mod:`.upstream_noise`). The rest of ``mmwsss.utils`` moved in 0.2 to
+:mod:`mmwsss.config`, :mod:`mmwsss.preflight`, :mod:`mmwsss.outputs`,
+:mod:`mmwsss.parallel`, :mod:`mmwsss.cli` and :mod:`mmwsss.engine`; the old paths
+keep working until 0.3, with a ``DeprecationWarning``."""
 
-__all__ = [
-    'checkpoint_safe_globals', 'register_checkpoint_safe_globals', 'check_label_overwrite',
-    'check_pseudo_label_dirs', 'check_vis_backends', 'find_pseudo_label_step', 'DictAction',
-    'load_config', 'resolve_config_path', 'setup_cpu_distributed', 'sync_bn_to_bn', 'device_note',
-    'init_distributed', 'is_main_process'
-]
+
+def __getattr__(name: str):
+    import importlib
+
+    from ._moved import NAMES, warn_moved
+    if name not in NAMES:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    warn_moved(f'mmwsss.utils.{name}', f'{NAMES[name]}.{name}')
+    value = globals()[name] = getattr(importlib.import_module(NAMES[name]), name)
+    return value  # kept: ``from mmwsss.utils import X`` asks twice, one warning

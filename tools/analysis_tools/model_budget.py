@@ -18,7 +18,8 @@ ROOT = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..')
 sys.path.insert(0, ROOT)
 from mmengine.config import Config  # noqa: E402
 
-from mmwsss.utils import DictAction, load_config, sync_bn_to_bn  # noqa: E402
+from mmwsss.config import DictAction, load_config  # noqa: E402
+from mmwsss.parallel import sync_bn_to_bn
 from mmwsss.utils.upstream_noise import (UpstreamLogFilter,  # noqa: E402
                                          filter_upstream_warnings)
 
@@ -52,7 +53,7 @@ def model_budget(cfg) -> dict:
 
 
 def main(argv=None):
-    from mmwsss.utils.cli import DefaultsHelpFormatter
+    from mmwsss.cli import DefaultsHelpFormatter
     p = argparse.ArgumentParser(
         formatter_class=DefaultsHelpFormatter,
         description='parameters and checkpoint size per config')
@@ -101,5 +102,5 @@ def _log_records():
 
 
 if __name__ == '__main__':
-    from mmwsss.utils.cli import run_tool
+    from mmwsss.cli import run_tool
     run_tool(main)

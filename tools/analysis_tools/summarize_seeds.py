@@ -38,7 +38,7 @@ from mmwsss.fileio import atomic_write  # noqa: E402
 
 
 def main(argv=None):
-    from mmwsss.utils.cli import DefaultsHelpFormatter
+    from mmwsss.cli import DefaultsHelpFormatter
     p = argparse.ArgumentParser(
         formatter_class=DefaultsHelpFormatter,
         description='mean ± std and ± s.e. over seeds of one config')
@@ -49,7 +49,7 @@ def main(argv=None):
                    help='summarise work dirs that ran different configs')
     args = p.parse_args(argv)
     if args.out:  # before anything is read: a summary never replaces one in silence
-        from mmwsss.utils.cli import refuse_overwrite
+        from mmwsss.cli import refuse_overwrite
         refuse_overwrite(args.out, args.force)
     try:
         runs = [newest_run(d) for d in args.work_dirs]
@@ -79,5 +79,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    from mmwsss.utils.cli import run_tool
+    from mmwsss.cli import run_tool
     run_tool(main)

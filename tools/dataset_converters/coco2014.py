@@ -18,12 +18,14 @@ rewrites every map).
 import argparse
 import hashlib
 import os.path as osp
+from functools import partial
 
 from mmwsss.datasets.coco_labels import (coco_category_map, coco_cls_labels, coco_image_stem,
                                          coco_label_map, load_coco)
 from mmwsss.fileio import atomic_write, format_cls_label_line, save_label_png
 from mmwsss.functional.palette import voc_colormap
-from mmwsss.utils.outputs import OutputLock, guard_output_dir, is_done, run_parallel
+from mmwsss.outputs import OutputLock, guard_output_dir, is_done
+from mmwsss.parallel import run_parallel
 
 _COCO, _CAT_MAP = None, None
 
@@ -82,8 +84,7 @@ def _convert_split(ann_file, split, out, seg_dir, nproc, force):
             jobs.append((image_id, path))
     done = len(ids) - len(jobs)
     desc = f'{split} label maps' + (f' ({done} already done)' if done else '')
-    run_parallel(_convert, jobs, nproc=nproc, desc=desc, initializer=_init,
-                 initargs=(ann_file, ), chunksize=16)
+    run_parallel(_convert, jobs, nproc=nproc, desc=desc, initializer=partial(_init, ann_file), chunksize=16)
     for name, rows in ((osp.join(out, 'cls_labels', f'{split}.txt'), lines),
                        (osp.join(out, 'ImageSets', f'{split}.txt'), ids),
                        (osp.join(out, 'ImageSets', f'{split}_wsss.txt'), wsss_ids)):
@@ -93,7 +94,7 @@ def _convert_split(ann_file, split, out, seg_dir, nproc, force):
 
 
 def parse_args(argv=None):
-    from mmwsss.utils.cli import DefaultsHelpFormatter, positive_int
+    from mmwsss.cli import DefaultsHelpFormatter, positive_int
     p = argparse.ArgumentParser(
         formatter_class=DefaultsHelpFormatter,
         description='Convert COCO-14 instances to WSSS label maps')
@@ -117,5 +118,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    from mmwsss.utils.cli import run_tool
+    from mmwsss.cli import run_tool
     run_tool(main)

@@ -13,13 +13,13 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
+from mmwsss.cli import refuse_overwrite  # noqa: E402
 from mmwsss.errors import WSSSInputError  # noqa: E402
 from mmwsss.fileio import atomic_write, draw_subset, read_id_list  # noqa: E402
-from mmwsss.utils.cli import refuse_overwrite  # noqa: E402
 
 
 def parse_args(argv=None):
-    from mmwsss.utils.cli import DefaultsHelpFormatter, fraction, nonneg_int, positive_int
+    from mmwsss.cli import DefaultsHelpFormatter, fraction, nonneg_int, positive_int
     p = argparse.ArgumentParser(
         formatter_class=DefaultsHelpFormatter,
         description='Draw a seeded GT subset of a split')
@@ -55,5 +55,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    from mmwsss.utils.cli import run_tool
+    from mmwsss.cli import run_tool
     run_tool(main)

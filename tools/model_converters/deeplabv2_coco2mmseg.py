@@ -20,15 +20,15 @@ import sys
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 import torch  # noqa: E402
 
+from mmwsss.cli import refuse_overwrite  # noqa: E402
 from mmwsss.fileio import torch_save_atomic  # noqa: E402
 from mmwsss.fileio.caffemodel import read_caffemodel  # noqa: E402
 from mmwsss.models.backbones.deeplab_resnet import (  # noqa: E402
     resnet_weights_from_caffe, resnet_weights_from_deeplab_pytorch)
-from mmwsss.utils.cli import refuse_overwrite  # noqa: E402
 
 
 def parse_args(argv=None):
-    from mmwsss.utils.cli import DefaultsHelpFormatter
+    from mmwsss.cli import DefaultsHelpFormatter
     p = argparse.ArgumentParser(
         description="DeepLab's COCO ResNet-101 (caffemodel or deeplab-pytorch .pth) -> mmseg",
         formatter_class=DefaultsHelpFormatter)
@@ -98,5 +98,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    from mmwsss.utils.cli import run_tool
+    from mmwsss.cli import run_tool
     run_tool(main)

@@ -18,15 +18,15 @@ import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 
+from mmwsss.cli import refuse_overwrite  # noqa: E402
 from mmwsss.fileio import torch_save_atomic  # noqa: E402
 from mmwsss.fileio.mxnet_params import load_mxnet_params  # noqa: E402
 from mmwsss.models.backbones.resnet38 import (ResNet38,  # noqa: E402
                                               resnet38_weights_from_mxnet)
-from mmwsss.utils.cli import refuse_overwrite  # noqa: E402
 
 
 def parse_args(argv=None):
-    from mmwsss.utils.cli import DefaultsHelpFormatter
+    from mmwsss.cli import DefaultsHelpFormatter
     p = argparse.ArgumentParser(
         formatter_class=DefaultsHelpFormatter,
         description='ResNet-38 ImageNet weights: MXNet -> PyTorch')
@@ -70,5 +70,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    from mmwsss.utils.cli import run_tool
+    from mmwsss.cli import run_tool
     run_tool(main)

@@ -27,7 +27,7 @@ def pseudo_label_parts(cam_dir: Optional[str] = None,
     """The rule and the CAM store of a :class:`SaliencyPseudoLabel`, every
     argument checked and no file read. The transform is built from them, and
     the start-up check calls it on a config's values
-    (:func:`mmwsss.utils.config_check.check_config_values`): a bad value stops
+    (:func:`mmwsss.config.checks.check_config_values`): a bad value stops
     a run before it starts, with the message training would end on.
 
     Args: as :class:`SaliencyPseudoLabel`.
