@@ -205,3 +205,19 @@ def test_a_rerun_whose_workers_die_before_writing_reports_no_earlier_result(tmp_
         a='failed', b='failed', c='failed')
     assert report['env'].get('torch') != 'old' and report['install'] is None
 
+
+def test_the_entry_imports_no_stack():
+    """The main process parses its options and runs the parts without the stack: one
+    that fails (or crashes) on import is reported by the prepare step's own process."""
+    code = ('import importlib.util, sys\n'
+            f'spec = importlib.util.spec_from_file_location("entry", {PY!r})\n'
+            'entry = importlib.util.module_from_spec(spec)\n'
+            'spec.loader.exec_module(entry)\n'
+            'entry.parse_args(["--out", "o", "--dry-run"])\n'
+            'from mmwsss.gpu_check import checks  # noqa: F401\n'
+            'print(sorted(m for m in ("mmwsss", "torch", "mmcv", "mmengine", "mmseg", "numpy")'
+            ' if m in sys.modules))')
+    p = subprocess.run([sys.executable, '-c', code], cwd='/', capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ['[]']
