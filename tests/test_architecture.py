@@ -27,6 +27,7 @@ LAYERS: List[Tuple[str, ...]] = [
     ('apis', ),  # high-level calls; imports mmwsss to register
     ('cli', ),
     ('testing', '__main__'),
+    ('gpu_check', ),  # tools/gpu_check.py's parts; builds tiny data with testing
 ]
 LAYER = {room: i for i, rooms in enumerate(LAYERS) for room in rooms}
 

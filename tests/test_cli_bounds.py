@@ -33,7 +33,9 @@ def _tool_names():
     for path in sorted(glob.glob(osp.join(ROOT, 'tools', '*.py')) +
                        glob.glob(osp.join(ROOT, 'tools', '*', '*.py')) +
                        glob.glob(osp.join(ROOT, 'demo', '*.py'))):
-        if 'add_argument' in open(path).read():
+        text = open(path).read()
+        # a thin entry imports its parser (tools/gpu_check.py: mmwsss/gpu_check/cli.py)
+        if 'add_argument' in text or 'parse_args' in text:
             names.append(osp.splitext(osp.relpath(path, ROOT))[0])
     return names
 

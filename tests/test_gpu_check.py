@@ -9,6 +9,10 @@ import subprocess
 import re
 import sys
 
+from mmwsss.gpu_check import runner
+from mmwsss.gpu_check.check_losses import LOSSES
+from mmwsss.gpu_check.plan import TIMEOUT_SHARES
+from mmwsss.gpu_check.recipes import VARIANTS
 from tests.utils import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -146,7 +150,7 @@ def test_timeouts_are_shares_of_the_time_limit():
     gc = load_tool('gpu_check')
     args = gc.parse_args(['--out', 'o'])
     assert args.time_limit == 1800
-    assert args.timeouts == {k: round(v * 1800) for k, v in gc.TIMEOUT_SHARES.items()}
+    assert args.timeouts == {k: round(v * 1800) for k, v in TIMEOUT_SHARES.items()}
     args = gc.parse_args(['--out', 'o', '--time-limit', '330', '--timeout', 'b=200'])
     assert args.timeouts == dict(prepare=89, a=148, b=200, c=76, d=89)
     args = gc.parse_args(['--out', 'o', '--dry-run'])
@@ -181,9 +185,9 @@ def test_a_rerun_whose_workers_die_before_writing_reports_no_earlier_result(tmp_
     (scratch / 'logs').mkdir()
     ok = dict(s_per_iter=0.1, data_s_per_iter=0.01, loss_first=1.0, loss_finite=True)
     for name, obj in (('env', dict(torch='old', gpu_count=0)),
-                      ('b.deeplabv2', {v: dict(ok) for v in gc.VARIANTS}),
+                      ('b.deeplabv2', {v: dict(ok) for v in VARIANTS}),
                       ('c', dict(variants={v: dict(step_s=0.1, loss=1.0)
-                                           for v in gc.LOSSES}))):
+                                           for v in LOSSES}))):
         (scratch / 'parts' / f'{name}.json').write_text(json.dumps(dict(obj, run_id='old')))
     out.mkdir()
     (out / 'install.json').write_text(json.dumps(dict(ok=True, torch='old')))  # not this run's
@@ -191,7 +195,7 @@ def test_a_rerun_whose_workers_die_before_writing_reports_no_earlier_result(tmp_
     (scratch / 'logs' / 'a_junit.xml').write_text(
         '<testsuite><testcase classname="tests.test_cuda" name="test_x"/></testsuite>')
     died = []
-    monkeypatch.setattr(gc, 'run_logged', lambda cmd, log, timeout, env: died.append(cmd)
+    monkeypatch.setattr(runner, 'run_logged', lambda cmd, log, timeout, env: died.append(cmd)
                         or dict(rc=1, timed_out=False))  # every worker dies, writing nothing
     rc = gc.main(['--dry-run', '--out', str(out), '--scratch', str(scratch),
                   '--parts', 'a,b,c', '--recipes', 'deeplabv2'])
@@ -200,3 +204,20 @@ def test_a_rerun_whose_workers_die_before_writing_reports_no_earlier_result(tmp_
     assert {p: r['status'] for p, r in report['parts'].items()} == dict(
         a='failed', b='failed', c='failed')
     assert report['env'].get('torch') != 'old' and report['install'] is None
+
+
+def test_the_entry_imports_no_stack():
+    """The main process parses its options and runs the parts without the stack: one
+    that fails (or crashes) on import is reported by the prepare step's own process."""
+    code = ('import importlib.util, sys\n'
+            f'spec = importlib.util.spec_from_file_location("entry", {PY!r})\n'
+            'entry = importlib.util.module_from_spec(spec)\n'
+            'spec.loader.exec_module(entry)\n'
+            'entry.parse_args(["--out", "o", "--dry-run"])\n'
+            'from mmwsss.gpu_check import checks  # noqa: F401\n'
+            'print(sorted(m for m in ("mmwsss", "torch", "mmcv", "mmengine", "mmseg", "numpy")'
+            ' if m in sys.modules))')
+    p = subprocess.run([sys.executable, '-c', code], cwd='/', capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ['[]']
