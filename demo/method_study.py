@@ -72,7 +72,7 @@ GT_WEIGHT = 1.0
 
 
 def parse_args(argv=None):
-    from mmwsss.utils.cli import positive_int
+    from mmwsss.cli import positive_int
     p = argparse.ArgumentParser(
         description='EPS++ (IRD) against EPS: a seeded study with held-out tuning',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)

@@ -592,7 +592,7 @@ def format_quality_table(meta: dict) -> str:
 
 
 def parse_args(argv=None):
-    from mmwsss.utils.cli import nonneg_int, positive_int
+    from mmwsss.cli import nonneg_int, positive_int
     parser = argparse.ArgumentParser(
         description='Generate the embedded synthetic WSSS dataset (VOC layout + WSSS-BED '
         'saliency maps). Deterministic given the seed; resumable.')

@@ -51,7 +51,7 @@ def banner(msg):
 
 
 def parse_args(argv=None):
-    from mmwsss.utils.cli import DefaultsHelpFormatter, positive_int
+    from mmwsss.cli import DefaultsHelpFormatter, positive_int
     p = argparse.ArgumentParser(description='End-to-end WSSS demo on the embedded dataset',
                                 formatter_class=DefaultsHelpFormatter)
     p.add_argument('--preset', default='default', choices=sorted(PRESETS),
@@ -73,7 +73,8 @@ def main(argv=None):
     from mmwsss.evaluation import choose_tau
     from mmwsss.fileio import CAMStore
     from mmwsss.functional import PseudoLabelRule
-    from mmwsss.visualization import grid_row_from_store, save_grid_figure, save_tau_curves
+    from mmwsss.visualization import (PseudoLabelSource, grid_row_from_store, save_grid_figure,
+                                      save_tau_curves)
 
     t0 = time.time()
     work = osp.abspath(args.work_dir)
@@ -135,9 +136,9 @@ def main(argv=None):
     store = CAMStore(cls['ird']['cam_dir'], 'npz')
     ids = plan.parts['report'][:4]
     cls_of = _image_labels(plan.paths['train_cls_labels'])
-    grid_rows = [grid_row_from_store(osp.join(plan.paths['img_dir'], i + '.jpg'), store,
-                                     sal[CLS_SAL], cls_of[i],
-                                     osp.join(plan.paths['ann_dir'], i + '.png'), rule, title=i)
+    source = PseudoLabelSource(store, rule, sal[CLS_SAL])
+    grid_rows = [grid_row_from_store(osp.join(plan.paths['img_dir'], i + '.jpg'), source,
+                                     cls_of[i], osp.join(plan.paths['ann_dir'], i + '.png'))
                  for i in ids]
     grid_png = osp.join(work, 'grid.png')
     save_grid_figure(grid_png, grid_rows, meta['classes'], meta['palette'],

@@ -116,8 +116,6 @@ def make_voc_file_layout(root: str,
                          num_val: int = 1449,
                          num_gt_subset: int = 0,
                          num_classes: int = 20,
-                         cam_path: str = 'activation_maps/GEN_CAM',
-                         sal_path: str = 'saliency_maps/GEN_SAL',
                          seed: int = 0) -> VOCLikeData:
     """The file *layout* of a VOC WSSS set at full size, fast: every file a
     config names (images, val and ``gt_subset`` GT masks, ``bed_png`` CAMs of
@@ -128,12 +126,13 @@ def make_voc_file_layout(root: str,
     Writes ``ImageSets/Segmentation/{train_aug,val}.txt``,
     ``cls_labels/train_aug.txt`` and, with ``num_gt_subset``, ``gt_subset.txt``
     (the first ids of the training list). Idempotent: a complete layout with the
-    same lists is kept. Returns the paths relative to ``root``.
+    same lists is kept. The maps' folders are :class:`VOCLikeData`'s. Returns
+    the paths relative to ``root``.
     """
     rng = np.random.default_rng(seed)
     train = tuple(f'gen_{i:05d}' for i in range(num_train))
     val = [f'val_{i:05d}' for i in range(num_val)]
-    data = VOCLikeData(root=root, ids=train, cam_path=cam_path, sal_path=sal_path)
+    data = VOCLikeData(root=root, ids=train)
     val_list = osp.join(root, 'ImageSets/Segmentation/val.txt')
     subset = osp.join(root, 'gt_subset.txt')
     if osp.isfile(val_list) and open(val_list).read().split() == val and \
@@ -141,7 +140,7 @@ def make_voc_file_layout(root: str,
             (not num_gt_subset or (osp.isfile(subset) and
                                    tuple(open(subset).read().split()) == train[:num_gt_subset])):
         return data  # complete: the lists are written last
-    for d in (data.img_path, 'SegmentationClassAug', cam_path, sal_path,
+    for d in (data.img_path, 'SegmentationClassAug', data.cam_path, data.sal_path,
               osp.dirname(data.ann_file), osp.dirname(data.cls_label_file)):
         os.makedirs(osp.join(root, d), exist_ok=True)
 
@@ -154,9 +153,9 @@ def make_voc_file_layout(root: str,
         classes = sorted(rng.choice(num_classes, int(rng.integers(1, 4)), replace=False))
         cls_lines.append(' '.join([img_id] + [str(c) for c in classes]))
         touch(osp.join(root, data.img_path, img_id + '.jpg'))
-        touch(osp.join(root, sal_path, img_id + '.png'))
+        touch(osp.join(root, data.sal_path, img_id + '.png'))
         for c in classes:
-            touch(osp.join(root, cam_path, f'{img_id}_{c}.png'))
+            touch(osp.join(root, data.cam_path, f'{img_id}_{c}.png'))
     for img_id in val + list(train[:num_gt_subset]):
         touch(osp.join(root, data.img_path, img_id + '.jpg'))
         touch(osp.join(root, 'SegmentationClassAug', img_id + '.png'))

@@ -108,7 +108,7 @@ def test_make_cams_on_cuda_equals_cpu(tmp_path):
     from mmengine.config import Config
     from mmseg.registry import MODELS
 
-    from mmwsss.apis import write_cam_store
+    from mmwsss.apis import CAMSettings, write_cam_store
     torch.manual_seed(0)
     ckpt = str(tmp_path / 'eps.pth')
     torch.save({'state_dict': MODELS.build(Config.fromfile(EPS_CFG).model).state_dict()}, ckpt)
@@ -119,7 +119,8 @@ def test_make_cams_on_cuda_equals_cpu(tmp_path):
     cfg = Config.fromfile(EPS_CFG)
     cfg.work_dir = str(tmp_path / 'w_gpu')
     allocs = torch.cuda.memory_stats().get('allocation.all.allocated', 0)
-    written, kept = write_cam_store(cfg, ckpt, gpu_dir, dtype='float16', scales=[0.5, 1.0])
+    written, kept = write_cam_store(cfg, ckpt, gpu_dir,
+                                    CAMSettings(dtype='float16', scales=[0.5, 1.0]))
     # the model ran on the GPU
     assert torch.cuda.memory_stats()['allocation.all.allocated'] > allocs
     names = sorted(f for f in os.listdir(cpu_dir) if f.endswith('.npz'))

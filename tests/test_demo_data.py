@@ -265,16 +265,10 @@ def test_figures(medium, tmp_path):
         np.testing.assert_array_equal(row['pseudo'], ref)
         np.testing.assert_array_equal(row['gt'], lab)
         rows.append(row)
-        srow = figures.grid_row_from_store(img, CAMStore(cam_dir, 'npz'),
-                                           p['sal_dirs']['SYN_ERRONEOUS'], cls,
-                                           osp.join(p['ann_dir'], i + '.png'),
-                                           PseudoLabelRule(tau=0.4))
-        # the old form (a folder and the rule's keywords), as tools/demo.py calls it
-        with pytest.warns(DeprecationWarning):
-            old = figures.grid_row_from_store(img, cam_dir, p['sal_dirs']['SYN_ERRONEOUS'],
-                                              cls, cam_format='npz', tau=0.4,
-                                              gt_path=osp.join(p['ann_dir'], i + '.png'))
-        np.testing.assert_array_equal(old['pseudo'], srow['pseudo'])
+        source = figures.PseudoLabelSource(CAMStore(cam_dir, 'npz'), PseudoLabelRule(tau=0.4),
+                                           p['sal_dirs']['SYN_ERRONEOUS'])
+        srow = figures.grid_row_from_store(img, source, cls, osp.join(p['ann_dir'], i + '.png'))
+        assert srow['title'] == i
         # the store holds uint8 CAMs: the same rule on the rounded maps
         ref_u8 = make_pseudo_label(np.round(cams * 255) / 255, cls,
                                    binarize_saliency(read_gray_png(sal)), 0.4)
@@ -294,6 +288,11 @@ def test_figures(medium, tmp_path):
     assert not [f for f in os.listdir(tmp_path) if f.endswith('.tmp')]
     with pytest.raises(ValueError):
         figures.save_tau_curves(curves, {'bad': ([0.1, 0.2], [1.0])})
+    # the source is checked once, before any row: saliency mode needs its maps
+    with pytest.raises(ValueError, match="sal_dir is required in mode 'saliency'"):
+        figures.PseudoLabelSource(CAMStore(cam_dir, 'npz'))
+    with pytest.raises(ValueError, match='crf refines CAM-only labels'):
+        figures.PseudoLabelSource(CAMStore(cam_dir, 'npz'), sal_dir=cam_dir, crf='psa')
     rgb = figures.label_to_rgb(np.array([[0, 1, 255]], np.uint8))
     assert rgb[0, 0].tolist() == [0, 0, 0] and rgb[0, 1].tolist() == [128, 0, 0]
 

@@ -569,7 +569,7 @@ def test_an_exif_tagged_image_is_refused_by_the_crf_sweep_and_the_figures(tmp_pa
     pytest.importorskip('pydensecrf.densecrf')
     from PIL import Image
 
-    from mmwsss.visualization.figures import grid_row_from_store
+    from mmwsss.visualization.figures import PseudoLabelSource, grid_row_from_store
     path = osp.join(voc_copy, 'JPEGImages', '2007_000032.jpg')
     img = Image.open(path)
     exif = img.getexif()
@@ -582,5 +582,6 @@ def test_an_exif_tagged_image_is_refused_by_the_crf_sweep_and_the_figures(tmp_pa
                                  '--out-dir', str(tmp_path / 'e'), '--cfg-options',
                                  f'cam_dataloader.dataset.data_root={voc_copy}'])
     with pytest.raises(WSSSInputError, match=r'2007_000032\.jpg.*EXIF orientation'):
-        grid_row_from_store(path, CAMStore(cam_dir, 'bed_png'), [0, 14],
-                            rule=PseudoLabelRule(tau=0.3, mode='no_saliency'))
+        grid_row_from_store(path, PseudoLabelSource(CAMStore(cam_dir, 'bed_png'),
+                                                    PseudoLabelRule(tau=0.3, mode='no_saliency')),
+                            [0, 14])

@@ -219,14 +219,14 @@ def test_the_lock_comes_before_meta_and_a_failed_first_run_blocks_nothing(tmp_pa
 
 
 def _make_cams_rank(rank, queue, port, out_dir, work_dir, checkpoint):
-    from mmwsss.apis import write_cam_store
+    from mmwsss.apis import CAMSettings, write_cam_store
     torch.cuda.is_available = lambda: False  # the CPU (gloo) path, also on a GPU machine
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE='2',
                       MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     cfg = Config.fromfile(CFG)
     cfg.work_dir = work_dir
     try:
-        write_cam_store(cfg, checkpoint, out_dir, scales=[0.5], launcher='pytorch')
+        write_cam_store(cfg, checkpoint, out_dir, CAMSettings(scales=[0.5]), launcher='pytorch')
         queue.put((rank, 'written'))
     except SystemExit as e:
         queue.put((rank, str(e)))

@@ -222,11 +222,11 @@ def test_a_sweep_on_a_pack_needs_no_sal_dir_and_trains_from_it(packed_voc, tmp_p
     assert plain['saliency_source'] == 'sal_dir'
     # browse_pseudo_labels' rows: the pack's saliency, the same labels
     from mmwsss.fileio import CAMStore
-    from mmwsss.visualization import grid_row_from_store
+    from mmwsss.visualization import PseudoLabelSource, grid_row_from_store
     img = osp.join(voc, 'JPEGImages', '2007_000032.jpg')
-    rows = [grid_row_from_store(img, CAMStore(out, 'packed'), None, [0, 14]),
-            grid_row_from_store(img, CAMStore(osp.join(voc, 'activation_maps', 'VOC2012_TEST')),
-                                sal, [0, 14])]
+    bed = CAMStore(osp.join(voc, 'activation_maps', 'VOC2012_TEST'))
+    rows = [grid_row_from_store(img, PseudoLabelSource(CAMStore(out, 'packed')), [0, 14]),
+            grid_row_from_store(img, PseudoLabelSource(bed, sal_dir=sal), [0, 14])]
     for key in ('saliency', 'pseudo'):
         np.testing.assert_array_equal(rows[0][key], rows[1][key])
     with pytest.raises(SystemExit):  # two sources for one map

@@ -54,7 +54,7 @@ def main(argv=None):
 
     from mmwsss.fileio import CAMStore
     from mmwsss.functional import PseudoLabelRule, voc_colormap
-    from mmwsss.visualization import grid_row_from_store, save_grid_figure
+    from mmwsss.visualization import PseudoLabelSource, grid_row_from_store, save_grid_figure
     register_all_modules(init_default_scope=True)
     ds_cfg, step = find_pseudo_label_step(cfg.train_dataloader.dataset)
     ds_cfg, gt_subset = without_gt_subset(ds_cfg)  # every image with its pseudo label
@@ -102,6 +102,8 @@ def main(argv=None):
     from mmwsss.cli import refuse_overwrite
     for k in range(0, len(ids), args.per_image):
         refuse_overwrite(_page(args.out_dir, k // args.per_image), args.force)
+    source = PseudoLabelSource(store, rule, sal_dir if rule.needs_saliency else None,
+                               step.get('crf'))
     paths = []
     for k in range(0, len(ids), args.per_image):
         rows = []
@@ -110,11 +112,9 @@ def main(argv=None):
             cls = info.get('cls_labels')
             gt = info.get('seg_map_path')
             rows.append(grid_row_from_store(
-                info['img_path'], store, sal_dir if rule.needs_saliency else None,
-                None if cls is None else [int(c) for c in cls],
-                gt if gt and osp.isfile(gt) else None, rule,
-                title=f'{img_id} (trains on GT)' if img_id in gt_subset else img_id,
-                crf=step.get('crf')))
+                info['img_path'], source, None if cls is None else [int(c) for c in cls],
+                gt if gt and osp.isfile(gt) else None,
+                title=f'{img_id} (trains on GT)' if img_id in gt_subset else img_id))
         path = _page(args.out_dir, k // args.per_image)
         crf = f", crf {step['crf']}" if step.get('crf') else ''
         save_grid_figure(path, rows, dataset.metainfo.get('classes'), palette,

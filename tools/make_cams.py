@@ -34,7 +34,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
-from mmwsss.apis import write_cam_store  # noqa: E402
+from mmwsss.apis import CAMSettings, write_cam_store  # noqa: E402
 from mmwsss.config import DictAction, load_config  # noqa: E402
 
 
@@ -76,9 +76,9 @@ def main(argv=None):
         './work_dirs', osp.splitext(osp.basename(args.config))[0], 'make_cams')
     try:
         written, kept = write_cam_store(
-            cfg, args.checkpoint, args.out_dir, cam_format=args.cam_format, dtype=args.dtype,
-            scales=args.scales, flip=not args.no_flip, force=args.force,
-            trust_checkpoint=args.trust_checkpoint, launcher=args.launcher)
+            cfg, args.checkpoint, args.out_dir,
+            CAMSettings(args.cam_format, args.dtype, args.scales, not args.no_flip),
+            force=args.force, trust_checkpoint=args.trust_checkpoint, launcher=args.launcher)
     except (FileNotFoundError, ValueError) as e:
         raise SystemExit(str(e)) from e
     if written is not None:

@@ -3,6 +3,7 @@ import os
 import os.path as osp
 import pickle
 import uuid
+from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
 import torch
@@ -49,9 +50,28 @@ def load_weights(runner, checkpoint, trust=False):
         raise ValueError(f'cannot load checkpoint {checkpoint!r}: {e}') from e
 
 
-def write_cam_store(cfg: Config, checkpoint: str, out_dir: str, cam_format: str = 'npz',
-                    dtype: str = 'uint8', scales: Optional[Sequence[float]] = None,
-                    flip: bool = True, force: bool = False, trust_checkpoint: bool = False,
+@dataclass(frozen=True)
+class CAMSettings:
+    """How the CAMs of a store are made and stored: what its ``meta.json``
+    records (with the checkpoint), so that a resumed run writes the same maps.
+
+    Args:
+        cam_format (str): ``'npz'`` or ``'bed_png'``.
+        dtype (str): npz CAM dtype.
+        scales (Sequence[float], optional): inference scales (default the
+            model's ``cam_scales``).
+        flip (bool): add flipped inputs (False turns the model's
+            ``cam_flip`` off).
+    """
+    cam_format: str = 'npz'
+    dtype: str = 'uint8'
+    scales: Optional[Sequence[float]] = None
+    flip: bool = True
+
+
+def write_cam_store(cfg: Config, checkpoint: str, out_dir: str,
+                    settings: Optional[CAMSettings] = None, force: bool = False,
+                    trust_checkpoint: bool = False,
                     launcher: str = 'none') -> Tuple[Optional[int], int]:
     """Write the CAMs of ``cfg``'s classifier for its ``cam_dataloader`` split.
 
@@ -66,11 +86,8 @@ def write_cam_store(cfg: Config, checkpoint: str, out_dir: str, cam_format: str 
         cfg (Config): the classifier config (``cfg.work_dir`` set).
         checkpoint (str): the trained weights, loaded strictly.
         out_dir (str): the CAM store folder.
-        cam_format (str): ``'npz'`` or ``'bed_png'``.
-        dtype (str): npz CAM dtype.
-        scales (Sequence[float], optional): inference scales (default the
-            model's ``cam_scales``).
-        flip (bool): add flipped inputs.
+        settings (CAMSettings, optional): format, dtype, scales and flips
+            (default ``CAMSettings()``: npz, uint8, the model's scales and flips).
         force (bool): rewrite everything, also when the settings changed.
         trust_checkpoint (bool): unpickle the checkpoint fully.
         launcher (str): ``'none'`` or ``'pytorch'``.
@@ -86,14 +103,16 @@ def write_cam_store(cfg: Config, checkpoint: str, out_dir: str, cam_format: str 
     if cfg.get('cam_dataloader') is None:
         raise ValueError(f'{cfg.filename}: no cam_dataloader entry (the split to write CAMs of)')
     cfg = cfg.copy()
-    if scales:
-        cfg.model.cam_scales = tuple(scales)
-    if not flip:
+    settings = CAMSettings() if settings is None else settings
+    cam_format, dtype = settings.cam_format, settings.dtype
+    if settings.scales:
+        cfg.model.cam_scales = tuple(settings.scales)
+    if not settings.flip:
         cfg.model.cam_flip = False
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {checkpoint!r}')
     # the checkpoint's size and mtime: another model saved at the same path is another store
-    settings = dict(checkpoint=file_fingerprint(checkpoint), cam_format=cam_format,
+    recorded = dict(checkpoint=file_fingerprint(checkpoint), cam_format=cam_format,
                     dtype=dtype, scales=list(cfg.model.get('cam_scales', [1.0])),
                     flip=cfg.model.get('cam_flip', True))
     cfg.launcher = launcher
@@ -108,7 +127,7 @@ def write_cam_store(cfg: Config, checkpoint: str, out_dir: str, cam_format: str 
 
     def check_settings():
         # a meta.json without a CAM (a first run that failed early) protects nothing
-        guard_output_dir(out_dir, settings, force or not _holds_cams(out_dir),
+        guard_output_dir(out_dir, recorded, force or not _holds_cams(out_dir),
                          extra=dict(config=cfg.filename, num_images=len(dataset)))
 
     # one run per store: the lock first, then meta.json, held until the last CAM is

@@ -1,5 +1,6 @@
 import copy
 import hashlib
+import inspect
 import os
 import os.path as osp
 from typing import Dict, List, Optional
@@ -74,9 +75,11 @@ class BaseWSSSDataset(BaseSegDataset):
                  pipeline: list = [],
                  gt_subset: Optional[str] = None,
                  **kwargs) -> None:
-        self.check_args(ann_file, cls_label_file, pseudo_labels, pseudo_label_cfg, maps_root,
-                        img_suffix, seg_map_suffix, data_root, data_prefix, pipeline,
-                        gt_subset)
+        self.check_args(ann_file=ann_file, cls_label_file=cls_label_file,
+                        pseudo_labels=pseudo_labels, pseudo_label_cfg=pseudo_label_cfg,
+                        maps_root=maps_root, img_suffix=img_suffix,
+                        seg_map_suffix=seg_map_suffix, data_root=data_root,
+                        data_prefix=data_prefix, pipeline=pipeline, gt_subset=gt_subset)
         if gt_subset and data_root is not None and not osp.isabs(gt_subset):
             gt_subset = osp.join(data_root, gt_subset)
         self.gt_subset = gt_subset
@@ -102,40 +105,39 @@ class BaseWSSSDataset(BaseSegDataset):
         self.data_prefix.update({k: v for k, v in self.maps_prefix.items() if v is not None})
 
     @classmethod
-    def check_args(cls,
-                   ann_file: str = '',
-                   cls_label_file: Optional[str] = None,
-                   pseudo_labels: bool = False,
-                   pseudo_label_cfg: Optional[dict] = None,
-                   maps_root: Optional[str] = None,
-                   img_suffix: str = '.jpg',
-                   seg_map_suffix: str = '.png',
-                   data_root: Optional[str] = None,
-                   data_prefix: dict = dict(img_path=''),
-                   pipeline: list = [],
-                   gt_subset: Optional[str] = None,
-                   **kwargs) -> None:
+    def check_args(cls, **kwargs) -> None:
         """Check the values of our arguments, reading no file: the dataset
         calls it first, and the start-up check calls it on a config's values
         (``pseudo_label_cfg``'s own values are ``SaliencyPseudoLabel``'s to
-        check; ``**kwargs`` are mmseg's).
+        check; mmseg's arguments are not looked at).
+
+        Args:
+            **kwargs: the arguments of ``__init__`` (its defaults for ours
+                that are not given).
 
         Raises:
             ValueError: naming the argument, what it must be and the value.
         """
+        # the config keys are __init__'s: its signature names and defaults them once
+        bound = inspect.signature(BaseWSSSDataset.__init__).bind(None, **kwargs)
+        bound.apply_defaults()
+        a = bound.arguments
+        ann_file, pseudo_labels, pseudo_label_cfg, data_prefix, pipeline, gt_subset = (
+            a['ann_file'], a['pseudo_labels'], a['pseudo_label_cfg'], a['data_prefix'],
+            a['pipeline'], a['gt_subset'])
         path = (str, os.PathLike)
         check_arg('ann_file', isinstance(ann_file, path), "a list file path ('' for none)",
                   ann_file)
-        for name, value in (('cls_label_file', cls_label_file), ('maps_root', maps_root),
-                            ('data_root', data_root), ('gt_subset', gt_subset)):
-            check_arg(name, value is None or isinstance(value, path), 'a path or None', value)
+        for name in ('cls_label_file', 'maps_root', 'data_root', 'gt_subset'):
+            check_arg(name, a[name] is None or isinstance(a[name], path), 'a path or None',
+                      a[name])
         check_arg('pseudo_labels', isinstance(pseudo_labels, bool), 'True or False',
                   pseudo_labels)
         check_arg('pseudo_label_cfg', pseudo_label_cfg is None or
                   isinstance(pseudo_label_cfg, dict),
                   'a dict of SaliencyPseudoLabel arguments or None', pseudo_label_cfg)
-        for name, value in (('img_suffix', img_suffix), ('seg_map_suffix', seg_map_suffix)):
-            check_arg(name, isinstance(value, str), "a file suffix such as '.png'", value)
+        for name in ('img_suffix', 'seg_map_suffix'):
+            check_arg(name, isinstance(a[name], str), "a file suffix such as '.png'", a[name])
         check_arg('data_prefix', isinstance(data_prefix, dict),
                   "a dict such as dict(img_path='JPEGImages')", data_prefix)
         for key, value in data_prefix.items():

@@ -9,7 +9,7 @@ the colours from :func:`mmwsss.functional.voc_colormap`.
 """
 import io
 import os.path as osp
-import warnings
+from dataclasses import dataclass
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -99,64 +99,72 @@ def grid_row(img: ArrayOrPath,
                 gt=None if gt is None else _read_label(gt), title=title)
 
 
-def grid_row_from_store(img_path: str,
-                        store: Union[CAMStore, str],
-                        sal_dir: Optional[str] = None,
-                        classes: Optional[Sequence[int]] = None,
-                        gt_path: Optional[str] = None,
-                        rule: Optional[PseudoLabelRule] = None,
-                        title: Optional[str] = None,
-                        crf: Optional[str] = None,
-                        **legacy) -> dict:
-    """One row of the grid from files: the pseudo label is made exactly as
-    ``SaliencyPseudoLabel`` makes it (``store.load`` + ``rule``).
+@dataclass(frozen=True)
+class PseudoLabelSource:
+    """Where a figure's pseudo labels come from and how they are made, as
+    ``SaliencyPseudoLabel`` makes them; the same for every row, checked once.
 
     Args:
-        img_path (str): the image.
         store (CAMStore): the CAMs.
+        rule (PseudoLabelRule): default ``PseudoLabelRule()``.
         sal_dir (str, optional): folder of ``<img_id>.png`` saliency maps
-            (None for a ``packed`` store: its files hold them).
-        classes (Sequence[int], optional): labelled classes (None: those of
-            the store).
-        gt_path (str, optional): the GT label map.
-        rule (PseudoLabelRule, optional): default ``PseudoLabelRule()``.
-        title (str, optional): row title (default the image id).
+            (``saliency`` mode; None for a ``packed`` store: its files hold them).
         crf (str, optional): a DenseCRF preset: the CAM-only label refined as
             ``SaliencyPseudoLabel(crf=...)`` refines it (``no_saliency`` rule).
 
-    A folder for ``store`` with ``cam_format``, ``tau``, ``mode``,
-    ``sal_threshold``, ``ignore_unassigned`` keywords is the old form.
+    Raises:
+        ValueError: no saliency folder in ``saliency`` mode, or ``crf`` with it.
     """
-    if not isinstance(store, CAMStore) or legacy:
-        warnings.warn('grid_row_from_store(img_path, cam_dir, ..., cam_format=, tau=, ...) is '
-                      'deprecated: pass a CAMStore and a PseudoLabelRule', DeprecationWarning,
-                      stacklevel=2)
-        if not isinstance(store, CAMStore):
-            store = CAMStore(store, legacy.pop('cam_format', 'npz'))
-        rule = PseudoLabelRule(**legacy) if rule is None else rule
-    rule = PseudoLabelRule() if rule is None else rule
+    store: CAMStore
+    rule: PseudoLabelRule = PseudoLabelRule()
+    sal_dir: Optional[str] = None
+    crf: Optional[str] = None
+
+    def __post_init__(self):
+        if self.rule.needs_saliency and self.sal_dir is None and not self.store.holds_saliency:
+            raise ValueError("sal_dir is required in mode 'saliency'")
+        if self.crf is not None and self.rule.needs_saliency:
+            raise ValueError("crf refines CAM-only labels: use mode='no_saliency'")
+
+
+def grid_row_from_store(img_path: str,
+                        source: PseudoLabelSource,
+                        classes: Optional[Sequence[int]] = None,
+                        gt_path: Optional[str] = None,
+                        title: Optional[str] = None) -> dict:
+    """One row of the grid from files: the pseudo label is made exactly as
+    ``SaliencyPseudoLabel`` makes it (``store.load`` + ``rule``, or the CRF).
+
+    Args:
+        img_path (str): the image.
+        source (PseudoLabelSource): the CAM store, the rule, the saliency
+            folder and the CRF preset.
+        classes (Sequence[int], optional): labelled classes (None: those of
+            the store).
+        gt_path (str, optional): the GT label map.
+        title (str, optional): row title (default the image id).
+
+    Returns:
+        dict: as :func:`grid_row`.
+    """
+    store, rule, sal_dir = source.store, source.rule, source.sal_dir
     img_id = osp.splitext(osp.basename(img_path))[0]
     check_upright(img_path, img_id)  # training refuses it: never draw it in another frame
     img = _read_rgb(img_path)
     hw = img.shape[:2]
-    if rule.needs_saliency and sal_dir is None and not store.holds_saliency:
-        raise ValueError("sal_dir is required in mode 'saliency'")
     # a packed store's files hold the saliency maps
     cams, keys, sal = store.load_with_saliency(
         img_id, classes, hw, rule.max_class,
         sal_path=None if sal_dir is None else osp.join(sal_dir, img_id + '.png'),
         required=rule.needs_saliency)
     cams_unit = cams_to_unit(cams)
-    if crf is not None:
+    if source.crf is not None:
         from mmwsss.functional.dense_crf import crf_label
-        if rule.needs_saliency:
-            raise ValueError("crf refines CAM-only labels: use mode='no_saliency'")
         # decoded as mmcv's LoadImageFromFile decodes it in training (not by PIL)
-        pseudo = crf_label(read_image(img_path, img_id), cams_unit, keys, rule.tau, crf)
+        pseudo = crf_label(read_image(img_path, img_id), cams_unit, keys, rule.tau, source.crf)
     else:
         pseudo = rule(cams, keys, sal)
-    cams = cams_unit
-    cam = cams.max(0) if len(cams) else np.zeros(hw, np.float32)
+    cam = cams_unit.max(0) if len(cams_unit) else np.zeros(hw, np.float32)
     return dict(img=img, cam=cam, saliency=sal, pseudo=pseudo,
                 gt=None if gt_path is None else _read_label(gt_path),
                 title=img_id if title is None else title)

@@ -1,5 +1,7 @@
+import inspect
 import os
 import os.path as osp
+from dataclasses import fields
 from typing import Optional, Tuple
 
 import numpy as np
@@ -13,32 +15,24 @@ from mmwsss.functional import PseudoLabelRule
 from .gt_subset import LoadGTSubsetMask
 
 
-def pseudo_label_parts(cam_dir: Optional[str] = None,
+def pseudo_label_parts(rule: PseudoLabelRule,
+                       store: CAMStore,
                        sal_dir: Optional[str] = None,
-                       cam_format: str = 'bed_png',
-                       tau: float = 0.1,
-                       mode: str = 'saliency',
-                       sal_threshold: float = 0.2,
-                       ignore_unassigned: bool = True,
-                       ignore_index: int = 255,
-                       allow_pickle: bool = False,
-                       backend_args: Optional[dict] = None,
                        crf: Optional[str] = None) -> Tuple[PseudoLabelRule, CAMStore]:
-    """The rule and the CAM store of a :class:`SaliencyPseudoLabel`, every
-    argument checked and no file read. The transform is built from them, and
-    the start-up check calls it on a config's values
-    (:func:`mmwsss.config.checks.check_config_values`): a bad value stops
-    a run before it starts, with the message training would end on.
+    """The rule and the CAM store of a :class:`SaliencyPseudoLabel`, checked
+    with the saliency folder and the CRF preset they go with, no file read
+    (each of the two checks its own values when built).
 
-    Args: as :class:`SaliencyPseudoLabel`.
+    Args:
+        rule (PseudoLabelRule): τ, mode, thresholds and ignore index.
+        store (CAMStore): folder, format, pickling policy, backend.
+        sal_dir, crf: as :class:`SaliencyPseudoLabel`.
 
     Raises:
         ValueError: naming the argument, its allowed values and the value
         given (the message starts with the argument's name).
         ImportError: ``crf`` without the ``[crf]`` extra.
     """
-    rule = PseudoLabelRule(tau, mode, sal_threshold, ignore_unassigned, ignore_index)
-    store = CAMStore(cam_dir, cam_format, allow_pickle, backend_args)
     check_arg('sal_dir', sal_dir is None or isinstance(sal_dir, (str, os.PathLike)),
               'a folder path or None', sal_dir)
     store.check_sal_dir(sal_dir)
@@ -126,18 +120,36 @@ class SaliencyPseudoLabel(BaseTransform):
                  allow_pickle: bool = False,
                  backend_args: Optional[dict] = None,
                  crf: Optional[str] = None) -> None:
-        self.rule, self.store = pseudo_label_parts(cam_dir, sal_dir, cam_format, tau, mode,
-                                                   sal_threshold, ignore_unassigned,
-                                                   ignore_index, allow_pickle, backend_args, crf)
+        self.rule, self.store = self.check_args(
+            cam_dir=cam_dir, sal_dir=sal_dir, cam_format=cam_format, tau=tau, mode=mode,
+            sal_threshold=sal_threshold, ignore_unassigned=ignore_unassigned,
+            ignore_index=ignore_index, allow_pickle=allow_pickle, backend_args=backend_args,
+            crf=crf)
         self.sal_dir = sal_dir
         self.load_gt = LoadGTSubsetMask(ignore_index, backend_args)  # gt_subset images
         self.crf = crf
 
-    @staticmethod
-    def check_args(**kwargs) -> None:
-        """Check the arguments' values, reading no file (the start-up check
-        calls it on a config's values): :func:`pseudo_label_parts`."""
-        pseudo_label_parts(**kwargs)
+    @classmethod
+    def check_args(cls, **kwargs) -> Tuple[PseudoLabelRule, CAMStore]:
+        """Check the arguments' values, reading no file, and return the rule
+        and the CAM store they make: the transform's ``__init__`` and the
+        start-up check (on a config's values) both call it.
+
+        Args:
+            **kwargs: the arguments of ``__init__`` (its defaults for the
+                others).
+
+        Raises:
+            TypeError: an argument ``__init__`` does not take.
+            ValueError, ImportError: as :func:`pseudo_label_parts`.
+        """
+        # the config keys are __init__'s: its signature names and defaults them once
+        args = inspect.signature(SaliencyPseudoLabel.__init__).bind(None, **kwargs)
+        args.apply_defaults()
+        a = args.arguments
+        rule = PseudoLabelRule(**{f.name: a[f.name] for f in fields(PseudoLabelRule)})
+        store = CAMStore(**{f.name: a[f.name] for f in fields(CAMStore)})
+        return pseudo_label_parts(rule, store, a['sal_dir'], a['crf'])
 
     def _sal_path(self, results: dict, img_id: str) -> str:
         if self.sal_dir is not None:
