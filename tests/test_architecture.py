@@ -111,14 +111,29 @@ def _registered(cls: ast.ClassDef) -> bool:
                d.func.attr == 'register_module' for d in cls.decorator_list)
 
 
+def _config_classes(trees) -> set:
+    """Registered classes and the bases they inherit ``__init__`` from."""
+    classes = [c for t in trees for c in ast.walk(t) if isinstance(c, ast.ClassDef)]
+    names = {c.name for c in classes if _registered(c)}
+    while True:
+        bases = {b.id if isinstance(b, ast.Name) else getattr(b, 'attr', None)
+                 for c in classes if c.name in names for b in c.bases}
+        if bases <= names:
+            return names
+        names |= {b for b in bases if b}
+
+
 def too_many_parameters(root: pathlib.Path, limit: int = 7) -> List[str]:
     """Every function over ``limit`` parameters (``self``/``cls`` aside, ``*args``
-    and ``**kwargs`` counted), but the ``__init__`` of a registered class: its
-    arguments are the config keys users write, as mmseg's own modules' are."""
+    and ``**kwargs`` counted), but the ``__init__`` of a registered class (or of a
+    base it inherits it from): its arguments are the config keys users write, as
+    mmseg's own modules' are."""
+    trees = {path: ast.parse(path.read_text()) for path in sorted(root.rglob('*.py'))}
+    config_classes = _config_classes(trees.values())
     found = []
-    for path in sorted(root.rglob('*.py')):
-        tree = ast.parse(path.read_text())
-        exempt = {id(f) for c in ast.walk(tree) if isinstance(c, ast.ClassDef) and _registered(c)
+    for path, tree in trees.items():
+        exempt = {id(f) for c in ast.walk(tree)
+                  if isinstance(c, ast.ClassDef) and c.name in config_classes
                   for f in c.body if isinstance(f, ast.FunctionDef) and f.name == '__init__'}
         for node in ast.walk(tree):
             if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or id(node) in exempt:
@@ -140,7 +155,8 @@ def test_the_parameter_count_sees_a_long_function(tmp_path):
     pkg = tmp_path / 'mmwsss'
     pkg.mkdir()
     (pkg / 'a.py').write_text(
-        '@T.register_module()\nclass A:\n    def __init__(self, a, b, c, d, e, f, g, h): pass\n'
+        '@T.register_module()\nclass A(Base):\n    def __init__(self, a, b, c, d, e, f, g, h): pass\n'
+        'class Base:\n    def __init__(self, a, b, c, d, e, f, g, h): pass\n'
         'class B:\n    def __init__(self, a, b, c, d, e, f, g, h): pass\n'
         'def f(a, b, c, d, e, f, g, *args, **kwargs): pass\n'
         'def ok(a, b, c, d, e, f, g): pass\n')
