@@ -157,8 +157,11 @@ class Plan:
 
 # ------------------------------------------------------------------ scores
 def best(curve):
-    """(mIoU, τ) at the best τ of a curve over ``TAUS``."""
-    i = max(range(len(curve)), key=lambda k: curve[k])
+    """(mIoU, τ) at the τ that :func:`mmwsss.evaluation.select_tau` chooses on a
+    ``miou_miss`` curve over ``TAUS`` (the rule tools/eval_pseudo_labels.py uses;
+    ignored pixels count as misses, so no cap on their share)."""
+    from mmwsss.evaluation import select_tau
+    i = select_tau(TAUS, dict(miou_miss=curve), 'miss').index
     return curve[i], TAUS[i]
 
 
