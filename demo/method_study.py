@@ -45,6 +45,8 @@ from demo.runs import TAUS, remove_outputs, run_jobs  # noqa: E402
 TUNE_SEED = 0
 SAL = 'SYN_ERRONEOUS'  # the classifiers learn from the erroneous source
 MODES = ('no_saliency', 'saliency')
+# the comparisons the headline rests on, corrected together (Holm) for multiplicity
+HEADLINE_FAMILY = "IRD's default − EPS in each label mode (no_saliency, saliency)"
 PRESETS = dict(
     study=dict(data=dict(num_train=256, num_val=64, size=64), tune_fraction=0.375,
                cls=dict(iters=150, batch=16, crop=48, cam_scales=(1.0, )),
@@ -157,8 +159,11 @@ class Plan:
 
 # ------------------------------------------------------------------ scores
 def best(curve):
-    """(mIoU, τ) at the best τ of a curve over ``TAUS``."""
-    i = max(range(len(curve)), key=lambda k: curve[k])
+    """(mIoU, τ) at the τ that :func:`mmwsss.evaluation.select_tau` chooses on a
+    ``miou_miss`` curve over ``TAUS`` (the rule tools/eval_pseudo_labels.py uses;
+    ignored pixels count as misses, so no cap on their share)."""
+    from mmwsss.evaluation import select_tau
+    i = select_tau(TAUS, dict(miou_miss=curve), 'miss').index
     return curve[i], TAUS[i]
 
 
@@ -210,7 +215,7 @@ def fmt_diff(d: dict) -> str:
 # ------------------------------------------------------------------ the study
 def run_study(args) -> dict:
     from demo.synthetic import ERROR_RATES, generate_error_source
-    from mmwsss.evaluation.seeds import paired_difference
+    from mmwsss.evaluation.seeds import holm, paired_difference
     t0 = time.time()
     work = osp.abspath(args.work_dir)
     if args.force:
@@ -368,6 +373,10 @@ def run_study(args) -> dict:
               for mo, d in cheap_vs_kept.items()) + '.']
     out['default_ird'] = default
     out['headline'] = {mo: _jsonable(diffs[(dkey, 'eps', mo)]) for mo in MODES}
+    family = [(dkey, 'eps', mo) for mo in MODES]
+    for (_, _, mo), p_adj in zip(family, holm([diffs[k]['t_p'] for k in family])):
+        out['headline'][mo]['holm_p'] = p_adj
+    out['headline_family'] = HEADLINE_FAMILY
 
     T += ['', f"### IRD's switches, {len(ablation)} combinations (report part, seeds "
           f"{list(p['ablation_seeds'])})", '',
@@ -445,7 +454,10 @@ def run_study(args) -> dict:
           f"{h[0]['mean']:+.1f} [{h[0]['lo']:+.1f}, {h[0]['hi']:+.1f}] pseudo-label mIoU "
           f"without saliency ({'a tie' if h[0]['tie'] else 'outside the noise'}), "
           f"{h[1]['mean']:+.1f} [{h[1]['lo']:+.1f}, {h[1]['hi']:+.1f}] with the erroneous "
-          f"saliency ({'a tie' if h[1]['tie'] else 'outside the noise'}).",
+          f"saliency ({'a tie' if h[1]['tie'] else 'outside the noise'}). Paired t test, "
+          f'Holm-adjusted over the headline family ({HEADLINE_FAMILY}, {len(family)} '
+          'comparisons): ' + ', '.join(f"{mo} p = {out['headline'][mo]['holm_p']:.3f}"
+                                       for mo in MODES) + '.',
           '', f'Runs: {len(res)}, {sum(r["seconds"] for r in res.values()) / 60:.0f} '
           f'run-minutes; this invocation {(time.time() - t0) / 60:.0f} min wall, '
           f'{args.nproc} at a time.']

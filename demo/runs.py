@@ -12,9 +12,14 @@ labels, GT or both (``gt_subset``) and returns its val mIoU.
 mmengine output (config dump, hook table, logs, warnings) goes to
 ``<work_dir>/job.log``, not to the console; its result is written atomically
 to ``<results>/<name>.json``, so a killed run resumes with the jobs not done.
+A result is reused only for the same job made by the same code: it records
+:func:`code_hash` (the package's sources and the demo's run code), and any
+change there runs every job again.
 """
 import copy
 import functools
+import glob
+import hashlib
 import json
 import math
 import multiprocessing as mp
@@ -31,6 +36,30 @@ CONFIGS = osp.join(ROOT, 'demo', 'configs')
 TAUS = tuple(round(0.05 * i, 2) for i in range(20))  # 0 ... 0.95
 SCORE_KEYS = ('miou_miss', 'miou_excl', 'ignored_share')
 _JOB_LOGS = []  # the jobs' log files, open for the loggers made in them
+# what a run's result depends on, besides its job: the package and the demo's run
+# code, configs and data generator (not the scripts that only make tables)
+CODE_GLOBS = ('mmwsss/**/*.py', 'demo/configs/**/*.py', 'demo/runs.py', 'demo/datasets.py',
+              'demo/synthetic.py')
+
+
+def code_hash(root: str = ROOT) -> str:
+    """sha256 over the path and bytes of every file of ``CODE_GLOBS`` under
+    ``root``, in sorted order: a result made by other code is not reused."""
+    files = sorted({osp.relpath(f, root).replace(os.sep, '/')
+                    for g in CODE_GLOBS for f in glob.glob(osp.join(root, g), recursive=True)
+                    if osp.isfile(f)})
+    h = hashlib.sha256()
+    for rel in files:
+        with open(osp.join(root, rel), 'rb') as f:
+            data = f.read()
+        h.update(f'{rel}\0{len(data)}\0'.encode())
+        h.update(data)
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=None)
+def _code_now() -> str:
+    return code_hash()
 
 
 @functools.lru_cache(maxsize=None)
@@ -211,7 +240,8 @@ def run_job(job: dict) -> dict:
         os.dup2(saved[1], 2)
         for f in saved:
             os.close(f)
-    result = dict(result, name=job['name'], seconds=round(time.time() - t0, 1), job=job)
+    result = dict(result, name=job['name'], seconds=round(time.time() - t0, 1), job=job,
+                  code=_code_now())
     from mmwsss.fileio import atomic_write
     text = json.dumps(result)
     atomic_write(job['result'], lambda f: f.write(text.encode()))
@@ -236,9 +266,10 @@ def _number(v) -> bool:
     return type(v) in (int, float) and math.isfinite(v)
 
 
-def result_problem(job: dict, r) -> Optional[str]:
+def result_problem(job: dict, r, code: Optional[str] = None) -> Optional[str]:
     """Why ``r`` is not the result of ``job`` with every field the tables read
-    (None: it is). A result proves what made it by the exact job it carries."""
+    (None: it is). A result proves what made it by the exact job it carries and
+    the :func:`code_hash` it records (``code``; default: this checkout's)."""
     if not isinstance(r, dict):
         return 'not a JSON object'
     if 'job' not in r:
@@ -246,6 +277,9 @@ def result_problem(job: dict, r) -> Optional[str]:
     # compared as JSON holds it (tuples come back as lists)
     if r['job'] != json.loads(json.dumps(job)):
         return 'made for another job under the same name (iterations, data, settings)'
+    if r.get('code') != (code or _code_now()):
+        return ('made by other code (the sources of mmwsss/ or the demo\'s runs changed '
+                'since; code hash ' + str(r.get('code'))[:12] + ')')
     if r.get('name') != job['name'] or not _number(r.get('seconds')):
         return "no 'name' or 'seconds'"
     if job['kind'] == 'seg':

@@ -70,7 +70,7 @@ def main(argv=None):
     filter_upstream_warnings()  # the stack's deprecation notices, named there
     args = parse_args(argv)
     from demo.synthetic import SALIENCY_SOURCES, synthetic_metainfo
-    from mmwsss.evaluation import choose_tau
+    from mmwsss.evaluation import select_tau
     from mmwsss.fileio import CAMStore
     from mmwsss.functional import PseudoLabelRule
     from mmwsss.visualization import (PseudoLabelSource, grid_row_from_store, save_grid_figure,
@@ -109,7 +109,7 @@ def main(argv=None):
             miou, tau = held_out(cls[name], e)
             s = cls[name]['scores'][e]['report']
             i = TAUS.index(tau)
-            choice = choose_tau(TAUS, cls[name]['scores'][e]['tune']['miou_miss'])
+            choice = select_tau(TAUS, cls[name]['scores'][e]['tune'], 'miss')
             # τ = 0 or 1 is the range's own end; on a flat curve no range helps
             note = ' (flat)' if choice.flat else ' (edge)' if choice.wider else ''
             if note:  # one line per advice, naming its curves

@@ -25,6 +25,7 @@ ZERO_OK = {
     ('browse_pseudo_labels', '--tau'),  # τ in [0, 1]
     ('eval_pseudo_labels', '--taus'), ('eval_pseudo_labels', '--tau-range'),
     ('eval_pseudo_labels', '--sal-threshold'), ('eval_pseudo_labels', '--max-ignored'),
+    ('eval_pseudo_labels', '--seed'),
 }
 
 

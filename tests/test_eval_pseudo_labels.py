@@ -585,3 +585,115 @@ def test_an_exif_tagged_image_is_refused_by_the_crf_sweep_and_the_figures(tmp_pa
         grid_row_from_store(path, PseudoLabelSource(CAMStore(cam_dir, 'bed_png'),
                                                     PseudoLabelRule(tau=0.3, mode='no_saliency')),
                             [0, 14])
+
+
+# --- held-out τ: chosen on a tuning part, scored on the others --------------------------
+def _image_confusion(root, img_id, mode='saliency'):
+    """T×N×(N+1) confusion of one fixture image over TAUS, made directly."""
+    gt = np.asarray(Image.open(osp.join(root, 'SegmentationClassAug', img_id + '.png')))
+    cams, keys = CAMStore(osp.join(root, 'activation_maps', 'VOC2012_TEST')).load(
+        img_id, LABELS[img_id], gt.shape)
+    sal = read_saliency(osp.join(root, 'saliency_maps', 'VOC2012_TEST', img_id + '.png'))
+    return label_confusion(gt, [PseudoLabelRule(t, mode)(cams, keys, sal) for t in TAUS], 21)
+
+
+def _sweep_args(root, out):
+    return [CFG, '--cam-dir', osp.join(root, 'activation_maps', 'VOC2012_TEST'),
+            '--cam-format', 'bed_png', '--sal-dir', osp.join(root, 'saliency_maps',
+                                                             'VOC2012_TEST'),
+            '--out-dir', out, '--select', 'miss', '--taus'] + [str(t) for t in TAUS]
+
+
+def test_held_out_tau_is_chosen_on_the_tuning_ids_and_scored_on_the_others(tmp_path, voc_root,
+                                                                          capsys):
+    """Fails before the fix (issue 29): τ could only be chosen and scored on the same
+    images. Here it is chosen on two images, scored on the two others with a bootstrap
+    interval over them, and the oracle on all four sits beside it, marked."""
+    from mmwsss.evaluation import ids_digest
+    tune, report = ['2007_000039', '2008_000002'], ['2007_000032', '2009_000010']
+    ids_file = tmp_path / 'tune.txt'
+    ids_file.write_text('\n'.join(tune) + '\n')
+    out = str(tmp_path / 'held')
+    summary = eval_pseudo_labels.main(_sweep_args(voc_root, out) + ['--tune-ids', str(ids_file)])
+    best = json.load(open(osp.join(out, 'best.json')))
+    assert best['tau'] == summary['tau'] and best['tau_selection'] == 'held_out'
+    cm = {i: _image_confusion(voc_root, i) for i in IDS}
+    tune_miou = scores_from_confusion(sum(cm[i] for i in tune))['miou_miss']
+    t = int(np.argmax(tune_miou))
+    assert best['tau'] == TAUS[t]
+    miou = scores_from_confusion(sum(cm[i] for i in report))['miou_miss']
+    assert best['miou'] == pytest.approx(miou[t]) == best['held_out']['report']['miou']
+    h = best['held_out']
+    assert (h['tune']['num_images'], h['report']['num_images']) == (2, 2)
+    assert h['tune']['ids_sha256'] == ids_digest(tune)
+    assert h['report']['ids_sha256'] == ids_digest(report)
+    # two report images a, b: a resample is aa, ab or bb (1/4, 1/2, 1/4), so a 95 %
+    # percentile interval of 1000 resamples spans the smallest and largest of the three
+    a, b = (cm[i][t:t + 1] for i in report)
+    three = [scores_from_confusion(x)['miou_miss'][0] for x in (2 * a, a + b, 2 * b)]
+    assert h['report']['ci95'] == pytest.approx([min(three), max(three)])
+    assert h['report']['bootstrap']['resamples'] == 1000
+    # the oracle: what the sweep without a tuning part chooses and scores on all four
+    everyone = eval_pseudo_labels.main(_sweep_args(voc_root, str(tmp_path / 'all')))
+    o = best['oracle']
+    assert (o['tau'], o['miou']) == (everyone['tau'], pytest.approx(everyone['miou']))
+    assert o['num_images'] == 4 and 'ORACLE' in o['note'] and 'optimistic' in o['note']
+    assert everyone['tau_selection'] == 'same_images' and 'optimistic' in everyone['tau_note']
+    printed = capsys.readouterr().out
+    assert 'held-out τ' in printed and 'optimistic' in printed
+    # the curves stay those of every labelled image
+    rows = list(csv.DictReader(open(osp.join(out, 'tau_sweep.csv'))))
+    all_miou = scores_from_confusion(sum(cm.values()))['miou_miss']
+    assert [float(r['miou_miss']) for r in rows] == pytest.approx(list(all_miou), abs=1e-6)
+
+
+def test_held_out_tau_from_a_seeded_fraction_and_applied_by_pseudo_labels(tmp_path, voc_root,
+                                                                        monkeypatch):
+    """``--tune-fraction`` draws disjoint parts with ``--seed``; ``tools/train.py
+    --pseudo-labels`` (``load_config``) trains at the held-out τ, not the oracle's."""
+    from mmwsss.evaluation import ids_digest
+    from mmwsss.fileio import draw_subset
+    from mmwsss.utils import load_config
+    out = str(tmp_path / 'held')
+    summary = eval_pseudo_labels.main(_sweep_args(voc_root, out) +
+                                      ['--tune-fraction', '0.5', '--seed', '0'])
+    tune = draw_subset(IDS, fraction=0.5, seed=0)
+    report = [i for i in IDS if i not in tune]
+    h = summary['held_out']
+    assert h['tune']['ids_sha256'] == ids_digest(tune)
+    assert h['report']['ids_sha256'] == ids_digest(report) != ids_digest(tune)
+    assert (h['tune']['tune_fraction'], h['tune']['seed']) == (0.5, 0)
+    lo, hi = h['report']['ci95']
+    assert 0 <= lo <= hi <= 1
+    again = eval_pseudo_labels.main(_sweep_args(voc_root, str(tmp_path / 'again')) +
+                                    ['--tune-fraction', '0.5', '--seed', '0'])
+    assert again['held_out'] == h  # seeded: the same parts and interval
+    # on this draw the held-out τ is not the oracle's: training must take the former
+    assert summary['tau'] != summary['oracle']['tau']
+    seg_cfg = osp.join(osp.dirname(__file__), 'configs', 'seg_tiny_deeplabv2_voc.py')
+    monkeypatch.syspath_prepend(osp.dirname(seg_cfg))
+    cfg = load_config(seg_cfg, pseudo_labels=out)
+    assert cfg.train_dataloader.dataset.pseudo_label_cfg.tau == summary['tau']
+
+
+@pytest.mark.parametrize('flags, msg', [
+    (['--tune-fraction', '1.0'], r'--tune-fraction: want a number in \(0, 1\)'),
+    (['--tune-fraction', '0.5', '--tune-ids', 'x'], 'not allowed with'),
+])
+def test_tuning_arguments_are_checked(flags, msg, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        eval_pseudo_labels.parse_args([CFG, '--cam-dir', str(tmp_path), '--mode',
+                                       'no_saliency', '--out-dir', str(tmp_path / 'o')] + flags)
+    assert re.search(msg, capsys.readouterr().err)
+
+
+def test_tuning_ids_outside_the_split_are_refused(tmp_path, voc_root):
+    ids_file = tmp_path / 'tune.txt'
+    ids_file.write_text('2007_000039\n2099_999999\n')
+    with pytest.raises(SystemExit, match='not among the 4 labelled images'):
+        eval_pseudo_labels.main(_sweep_args(voc_root, str(tmp_path / 'o')) +
+                                ['--tune-ids', str(ids_file)])
+    ids_file.write_text('\n'.join(IDS) + '\n')
+    with pytest.raises(SystemExit, match='both parts need at least one'):
+        eval_pseudo_labels.main(_sweep_args(voc_root, str(tmp_path / 'o')) +
+                                ['--tune-ids', str(ids_file)])

@@ -1,11 +1,15 @@
 """EPS and IRD saliency losses: hand-computed cases, gradients, and what they do in
 training (no trivial optimum)."""
+from dataclasses import replace
+
 import pytest
 import torch
 import torch.nn.functional as F
 
-from mmwsss.models.losses import (EPSSaliencyLoss, IRDSaliencyLoss, bounded_drop,
-                                  eps_saliency_loss, ird_saliency_loss)
+from mmwsss.models.losses import (EPSSaliencyLoss, IRDRule, IRDSaliencyLoss, bounded_drop,
+                                  eps_saliency_loss, ird_saliency_loss, refine_foreground)
+
+LITERAL = IRDRule.literal()
 from mmwsss.models.pamr import PAMR
 
 # Class 0, class 1, background (last) at 4 pixels of a 2×2 map (row major).
@@ -59,26 +63,25 @@ def test_ird_literal_hand_computed_without_refinement():
     image = torch.rand(1, 3, 2, 2, dtype=torch.float64)
     # num_iter=0: M_r = M_fg = [0.8, 0.8, 0.9, 0.2]; B(M_r) = [1,1,1,0] and
     # B(M_s) = [1,0,0,0] agree at pixels 0 and 3 only.
-    got = ird_saliency_loss(LOGITS, SAL, both, image, num_iter=0, literal=True)
+    got = ird_saliency_loss(LOGITS, SAL, both, image, LITERAL, num_iter=0)
     assert got.item() == pytest.approx(((1 - 0.8)**2 + 0.2**2) / 2)
     # every pixel inconsistent -> 0, and the graph still backpropagates
     logits = LOGITS.clone().requires_grad_(True)
     flipped = torch.tensor([0., 0., 0., 1.], dtype=torch.float64).view(1, 1, 2, 2)
-    loss = ird_saliency_loss(logits, flipped, both, image, num_iter=0, literal=True)
+    loss = ird_saliency_loss(logits, flipped, both, image, LITERAL, num_iter=0)
     loss.backward()
     assert loss.item() == 0 and torch.count_nonzero(logits.grad) == 0
 
 
 def test_ird_literal_equals_per_class_refinement():
-    """The seed-literal loss (today's values before the working formulation):
-    it refines M_fg once where the definition refines each class map."""
+    """The seed-literal loss: it refines M_fg once where the definition refines
+    each class map, and normalises each image by its own count of kept pixels."""
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(2, 5, 6, 6, generator=g, dtype=torch.float64) * 2
     sal = torch.rand(2, 1, 12, 12, generator=g, dtype=torch.float64)
     labels = torch.tensor([[1., 0, 1, 0], [0, 1, 0, 0]], dtype=torch.float64)
     image = torch.rand(2, 3, 24, 24, generator=g, dtype=torch.float64)
-    got = ird_saliency_loss(logits, sal, labels, image, num_iter=3, dilations=(1, 2),
-                            literal=True)
+    got = ird_saliency_loss(logits, sal, labels, image, LITERAL, num_iter=3, dilations=(1, 2))
 
     p = logits.softmax(1)
     img = F.interpolate(image, size=(6, 6), mode='bilinear', align_corners=True)
@@ -88,7 +91,8 @@ def test_ird_literal_equals_per_class_refinement():
     m_fg = (p[:, :-1] * y).sum(1, keepdim=True)
     s = F.interpolate(sal, size=(6, 6), mode='nearest')
     keep = ~((m_r > 0.5) ^ (s > 0.5))
-    want = ((s - m_fg)**2)[keep].sum() / keep.sum()
+    # each image over its own count of kept pixels, then the mean of the images
+    want = sum(((s - m_fg)**2)[i][keep[i]].sum() / keep[i].sum() for i in range(2)) / 2
     assert 0 < keep.sum() < keep.numel()  # a real drop happens in this case
     torch.testing.assert_close(got, want)
 
@@ -102,6 +106,77 @@ def test_ird_loss_gradient():
     assert torch.autograd.gradcheck(
         lambda x: ird_saliency_loss(x, sal, lab, image, num_iter=2, dilations=(1, )), logits,
         fast_mode=True)
+
+
+# --- the normaliser: 1/|1−N| per image (the seed) or pooled over the batch ----------
+def _batch():
+    g = torch.Generator().manual_seed(3)
+    logits = torch.randn(3, 4, 6, 6, generator=g, dtype=torch.float64) * 2
+    sal = (torch.rand(3, 1, 12, 12, generator=g) > 0.6).double()
+    labels = torch.tensor([[1., 0, 1], [0, 1, 0], [1, 1, 1]], dtype=torch.float64)
+    image = torch.rand(3, 3, 24, 24, generator=g, dtype=torch.float64)
+    return logits, sal, labels, image
+
+
+def _alone(logits, sal, labels, image, rule):
+    return [ird_saliency_loss(logits[i:i + 1], sal[i:i + 1], labels[i:i + 1], image[i:i + 1],
+                              rule, num_iter=3, dilations=(1, 2)) for i in range(len(logits))]
+
+
+def test_ird_literal_batch_loss_is_the_mean_of_its_images_alone():
+    logits, sal, labels, image = _batch()
+    batch = ird_saliency_loss(logits, sal, labels, image, LITERAL, num_iter=3, dilations=(1, 2))
+    torch.testing.assert_close(batch, torch.stack(_alone(logits, sal, labels, image,
+                                                          LITERAL)).mean())
+    module = IRDSaliencyLoss(num_iter=3, dilations=(1, 2), literal=True)
+    torch.testing.assert_close(module(logits, sal, labels, image), batch)
+    # the images keep different counts, so a count pooled over the batch differs
+    pooled = ird_saliency_loss(logits, sal, labels, image, replace(LITERAL, per_image=False),
+                               num_iter=3, dilations=(1, 2))
+    assert abs(pooled.item() - batch.item()) > 1e-3
+
+
+def test_ird_default_pools_the_count_over_the_batch():
+    """The working formulation weighs every kept pixel of the batch alike: the
+    batch loss is the images' losses averaged with their kept counts as weights."""
+    logits, sal, labels, image = _batch()
+    rule = IRDRule()
+    batch = ird_saliency_loss(logits, sal, labels, image, rule, num_iter=3, dilations=(1, 2))
+    m_fg = (logits.softmax(1)[:, :-1] * labels.view(3, 3, 1, 1)).sum(1, keepdim=True)
+    m_r = refine_foreground(m_fg, image, PAMR(3, (1, 2)), None)
+    m_r = m_r / (m_r.flatten(1).max(1)[0].view(3, 1, 1, 1) + 1e-5)
+    kept = (~bounded_drop(m_r, F.interpolate(sal, size=(6, 6)) > 0.5, 0.5)).flatten(1).sum(1)
+    assert len(set(kept.tolist())) > 1
+    alone = torch.stack(_alone(logits, sal, labels, image, rule))
+    torch.testing.assert_close(batch, (alone * kept).sum() / kept.sum())
+    per_image = ird_saliency_loss(logits, sal, labels, image, replace(rule, per_image=True),
+                                  num_iter=3, dilations=(1, 2))
+    torch.testing.assert_close(per_image, alone.mean())
+
+
+def test_ird_literal_gradient_is_each_image_alone_over_the_batch():
+    """Per image, an image with few kept pixels is not drowned by the others:
+    its gradient in the batch is its gradient alone divided by B."""
+    logits, sal, labels, image = _batch()
+    x = logits.clone().requires_grad_(True)
+    (g, ) = torch.autograd.grad(ird_saliency_loss(x, sal, labels, image, LITERAL, num_iter=3,
+                                                  dilations=(1, 2)), x)
+    for i, loss in enumerate(_alone(x, sal, labels, image, LITERAL)):
+        (g_i, ) = torch.autograd.grad(loss, x)
+        assert g[i].abs().sum() > 0
+        torch.testing.assert_close(g[i], g_i[i] / 3)
+    assert torch.autograd.gradcheck(
+        lambda y: ird_saliency_loss(y, sal[:2], labels[:2], image[:2], LITERAL, num_iter=3,
+                                    dilations=(1, 2)), logits[:2].clone().requires_grad_(True),
+        fast_mode=True)
+
+
+def test_ird_rule_checks_its_settings():
+    with pytest.raises(ValueError, match='max_drop must be in'):
+        IRDRule(max_drop=-0.1)
+    with pytest.raises(ValueError, match='refine_scale must be positive'):
+        IRDRule(refine_scale=0)
+    assert LITERAL == IRDRule(None, False, 1.0, per_image=True)
 
 
 def test_shape_errors():
@@ -131,16 +206,17 @@ def _logits(fg: torch.Tensor, strength=10.0):
 
 
 @pytest.mark.parametrize('kwargs', [{}, dict(max_drop=0.3), dict(refine_scale=0.5),
-                                    dict(normalize=False)])
+                                    dict(normalize=False), dict(per_image=True)])
 def test_ird_trivial_predictions_are_punished(kwargs):
     image, obj, sal, labels = _scene()
-    correct = ird_saliency_loss(_logits(obj), sal, labels, image, **kwargs).item()
+    rule = IRDRule(**kwargs)
+    correct = ird_saliency_loss(_logits(obj), sal, labels, image, rule).item()
     for trivial in (torch.zeros_like(obj), torch.ones_like(obj)):  # all bg, all fg
-        loss = ird_saliency_loss(_logits(trivial), sal, labels, image, **kwargs).item()
+        loss = ird_saliency_loss(_logits(trivial), sal, labels, image, rule).item()
         assert loss >= 0.05 and loss >= 5 * correct, (trivial.all(), loss, correct)
     # the seed's formula read literally: both trivial predictions score 0
     for trivial in (torch.zeros_like(obj), torch.ones_like(obj)):
-        assert ird_saliency_loss(_logits(trivial), sal, labels, image, literal=True) < 1e-8
+        assert ird_saliency_loss(_logits(trivial), sal, labels, image, LITERAL) < 1e-8
 
 
 def test_ird_gradient_at_a_uniform_start_raises_the_labelled_class_on_the_object():
@@ -172,11 +248,12 @@ def test_ird_training_escapes_a_trivial_start(start):
     image, obj, sal, labels = _scene()
     init = torch.zeros_like(obj) if start == 'background' else torch.ones_like(obj)
     for literal in (False, True):
+        rule = LITERAL if literal else IRDRule()
         logits = _logits(init, 5.0).clone().requires_grad_(True)
         opt = torch.optim.Adam([logits], lr=0.2)
         for _ in range(150):
             opt.zero_grad()
-            ird_saliency_loss(logits, sal, labels, image, literal=literal).backward()
+            ird_saliency_loss(logits, sal, labels, image, rule).backward()
             opt.step()
         fg = logits.detach().softmax(1)[:, :1] > 0.5
         if literal:
@@ -215,13 +292,13 @@ def test_loss_modules_equal_the_functions():
                                ird_saliency_loss(logits, sal, labels, image))
     torch.testing.assert_close(IRDSaliencyLoss(literal=True, loss_weight=2.)(
         logits, sal, labels, image), 2 * ird_saliency_loss(logits, sal, labels, image,
-                                                           literal=True))
+                                                           LITERAL))
     torch.testing.assert_close(EPSSaliencyLoss(tau=0.3, lam=0.7)(logits, sal, labels),
                                eps_saliency_loss(logits, sal, labels, tau=0.3, lam=0.7))
     from mmseg.registry import MODELS
     import mmwsss  # noqa: F401
     built = MODELS.build(dict(type='IRDSaliencyLoss', max_drop=0.5, num_iter=3))
     assert built.loss_name == 'loss_sal' and built.pamr.num_iter == 3
-    assert built.max_drop == 0.5
+    assert built.rule == IRDRule(max_drop=0.5)
     with pytest.raises(ValueError, match='max_drop must be in'):
         IRDSaliencyLoss(max_drop=1.5)

@@ -129,10 +129,10 @@ def _seg_job(tmp_path):
 def test_a_result_is_reused_only_with_its_job_and_every_field(planted, problem, tmp_path):
     """Fails before the fix: a result without a job was reused (a planted 99.9 mIoU
     went into the tables), one without 'miou' gave a KeyError in the tables."""
-    from demo.runs import read_result
+    from demo.runs import code_hash, read_result
     job = _seg_job(tmp_path)
     if isinstance(planted, dict) and problem != 'no job recorded':
-        planted = dict(planted, name=job['name'], job=job)
+        planted = dict(planted, name=job['name'], job=job, code=code_hash())
     os.makedirs(osp.dirname(job['result']))
     with open(job['result'], 'w') as f:
         json.dump(planted, f)
@@ -141,7 +141,7 @@ def test_a_result_is_reused_only_with_its_job_and_every_field(planted, problem, 
     assert read_result(job, why) is None
     assert len(why) == 1 and problem in why[0] and job['result'] in why[0]
     with open(job['result'], 'w') as f:  # the run's own result is kept
-        json.dump(dict(miou=50.0, seconds=1.0, name=job['name'], job=job), f)
+        json.dump(dict(miou=50.0, seconds=1.0, name=job['name'], job=job, code=code_hash()), f)
     assert read_result(job)['miou'] == 50.0
 
 
@@ -149,12 +149,12 @@ def test_a_cls_result_needs_every_score_the_tables_read(tmp_path):
     """Fails before the fix: a result of the right job with a score list cut short
     was used (the tables read the best τ of a shorter grid), and one whose CAM store
     was gone (the segmentor runs read it)."""
-    from demo.runs import SCORE_KEYS, TAUS, read_result
+    from demo.runs import SCORE_KEYS, TAUS, code_hash, read_result
     job = dict(kind='cls', name='cam_s1', parts=dict(tune=['a']), evals=dict(saliency='s'),
                result=str(tmp_path / 'cam_s1.json'), work_dir=str(tmp_path / 'cam_s1'))
     full = {k: [50.0] * len(TAUS) for k in SCORE_KEYS}
     cams = osp.join(job['work_dir'], 'cams')
-    r = dict(name='cam_s1', seconds=2.0, job=job, cam_dir=cams,
+    r = dict(name='cam_s1', seconds=2.0, job=job, cam_dir=cams, code=code_hash(),
              scores=dict(saliency=dict(tune=full)))
     with open(job['result'], 'w') as f:
         json.dump(r, f)
@@ -169,6 +169,56 @@ def test_a_cls_result_needs_every_score_the_tables_read(tmp_path):
     assert read_result(job) is None
     why = []
     assert read_result(job, why) is None and 'miou_miss' in why[0]
+
+
+def test_a_result_made_by_other_code_runs_again(tmp_path):
+    """Fails before the fix (issue 29): the cache was keyed by the job only, so a
+    change of the package's code reused results that the old code had made."""
+    from demo.runs import code_hash, read_result
+    job = _seg_job(tmp_path)
+    os.makedirs(osp.dirname(job['result']))
+    r = dict(miou=50.0, seconds=1.0, name=job['name'], job=job, code=code_hash())
+    with open(job['result'], 'w') as f:
+        json.dump(r, f)
+    assert read_result(job)['miou'] == 50.0
+    with open(job['result'], 'w') as f:  # the same job, made before a change of code
+        json.dump(dict(r, code='0' * 64), f)
+    why = []
+    assert read_result(job, why) is None and 'made by other code' in why[0]
+
+
+def test_the_code_hash_follows_the_package_sources_only(tmp_path):
+    from demo.runs import code_hash
+    for rel in ('mmwsss/a.py', 'mmwsss/sub/b.py', 'demo/runs.py', 'demo/method_study.py'):
+        os.makedirs(osp.dirname(tmp_path / rel), exist_ok=True)
+        (tmp_path / rel).write_text('x = 1\n')
+    h = code_hash(str(tmp_path))
+    (tmp_path / 'mmwsss' / 'README.md').write_text('docs')  # not source
+    (tmp_path / 'demo' / 'method_study.py').write_text('tables = 2\n')  # tables only
+    assert code_hash(str(tmp_path)) == h
+    (tmp_path / 'mmwsss' / 'sub' / 'b.py').write_text('x = 2\n')
+    h2 = code_hash(str(tmp_path))
+    assert h2 != h
+    (tmp_path / 'mmwsss' / 'sub' / 'b.py').rename(tmp_path / 'mmwsss' / 'sub' / 'c.py')
+    h3 = code_hash(str(tmp_path))
+    assert h3 not in (h, h2)  # a moved file counts too
+    (tmp_path / 'demo' / 'runs.py').write_text('x = 3\n')  # the runs' own code
+    assert code_hash(str(tmp_path)) not in (h, h2, h3)
+
+
+def test_holm_on_a_known_example_and_the_t_test_p():
+    from mmwsss.evaluation.seeds import holm, t_test_p
+    # sorted 0.005, 0.01, 0.03, 0.04 -> ×4, ×3, ×2, ×1 = 0.02, 0.03, 0.06, 0.04 -> 0.06
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+    assert holm([]) == []
+    # t at the tabulated 97.5 % quantile gives p = 0.05 (df 4: t = 2.776)
+    diffs = [1.0, 2.0, 3.0, 4.0, 5.0]
+    mean, se = 3.0, np.std(diffs, ddof=1) / np.sqrt(5)
+    shifted = [d - mean + 2.776 * se for d in diffs]
+    assert t_test_p(shifted) == pytest.approx(0.05, abs=1e-4)
+    assert t_test_p([0.5]) == 1.0 and t_test_p([1.0, 1.0]) == 0.0
+    assert paired_difference(shifted, [0.0] * 5)['t_p'] == pytest.approx(0.05, abs=1e-4)
 
 
 @pytest.mark.parametrize('tool', ['demo.method_study', 'demo.wsss_demo'])

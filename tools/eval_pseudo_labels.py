@@ -4,6 +4,7 @@
         [--cam-format npz|bed_png|npy_dict|packed] [--sal-dir DIR]
         [--mode saliency|no_saliency] [--taus 0.05 0.1 ... | --tau-range START STOP STEP]
         [--sal-threshold 0.2] [--no-ignore-unassigned] [--select excl|miss]
+        [--tune-ids FILE | --tune-fraction F [--seed S]] [--bootstrap N]
         [--split cam_dataloader] [--nproc N] [--allow-pickle] [--cfg-options ...]
 
 The images are those of ``cfg.<split>.dataset`` (default ``cam_dataloader``, the
@@ -27,6 +28,19 @@ range to sweep, also printed; when the score is the same over most of the grid,
 ``tau_curve_flat`` gives that τ span and ``tau_advice`` points at the classifier
 that made the CAMs instead: no τ range fixes saturated CAMs). The results of
 an earlier sweep in OUT are replaced only with ``--force``.
+
+Held-out τ: with ``--tune-ids FILE`` (an id list) or ``--tune-fraction F``
+(a fraction of the labelled images drawn with ``--seed``), τ is chosen on that
+tuning part and its mIoU measured on the other images, with a bootstrap 95 %
+interval over those images (``--bootstrap`` resamples, seeded by ``--seed``).
+``best.json``'s ``tau`` is then that choice (``tau_selection: held_out``; what
+``tools/train.py --pseudo-labels`` applies) and its scores are the report
+part's; ``held_out`` names both parts (count and sha256 of their ids) and
+gives the interval; ``oracle`` gives the τ and mIoU chosen and scored on every
+labelled image, marked as such, so that the optimism shows. Without a tuning
+part, τ is chosen and scored on the same images (``tau_selection:
+same_images``), an optimistic number, and the tool says so. ``tau_sweep.csv``
+and the plot always cover every labelled image.
 """
 import argparse
 import csv
@@ -39,11 +53,11 @@ import numpy as np
 from mmwsss.cli import refuse_overwrite
 from mmwsss.config.loading import DictAction, load_config
 from mmwsss.errors import WSSSInputError
-from mmwsss.evaluation import TauSweep, dataset_items, scores_from_confusion
-from mmwsss.evaluation.tau_grid import choose_tau
+from mmwsss.evaluation import (TauSweep, dataset_items, held_out_tau, scores_from_confusion,
+                               select_tau, split_for_tuning)
 from mmwsss.evaluation.tau_sweep import leaf_datasets
 from mmwsss.fileio import (CAM_FORMATS, CAMStore, atomic_write, cls_labels_from_label_map,
-                           read_label_png)
+                           read_id_list, read_label_png)
 from mmwsss.fileio.cam_store import (check_store_format, pack_saliency_problem,
                                      read_store_record, stale_packs)
 from mmwsss.functional import MODES, PseudoLabelRule
@@ -53,7 +67,8 @@ from mmwsss.visualization import save_tau_curves
 
 
 def parse_args(argv=None):
-    from mmwsss.cli import DefaultsHelpFormatter, positive_int, unit_interval
+    from mmwsss.cli import (DefaultsHelpFormatter, bounded, nonneg_int, positive_int,
+                            unit_interval)
     p = argparse.ArgumentParser(
         formatter_class=DefaultsHelpFormatter,
         description='Score pseudo labels against GT for many τ')
@@ -79,6 +94,17 @@ def parse_args(argv=None):
     p.add_argument('--max-ignored', type=unit_interval, default=0.5,
                    help='a τ whose labels leave more than this share of the pixels ignored '
                    'cannot be the best (the excl convention would reward ignoring)')
+    t = p.add_mutually_exclusive_group()
+    t.add_argument('--tune-ids', metavar='FILE',
+                   help='choose τ on these labelled images (an id list) and report the mIoU '
+                   'on the others (default: chosen and scored on the same images)')
+    t.add_argument('--tune-fraction', metavar='F',
+                   type=bounded(float, lambda v: 0 < v < 1, 'a number in (0, 1)'),
+                   help='or on this fraction of the labelled images, drawn with --seed')
+    p.add_argument('--seed', type=nonneg_int, default=0,
+                   help='seed of the --tune-fraction draw and of the bootstrap')
+    p.add_argument('--bootstrap', type=positive_int, default=1000,
+                   help='resamples of the report images for the held-out 95 %% interval')
     p.add_argument('--split', default='cam_dataloader',
                    help='config entry whose dataset lists the images')
     p.add_argument('--crf', nargs='?', const='psa', choices=('psa', 'deeplab'),
@@ -172,7 +198,26 @@ def _per_class(names, values):
 RESULT_FILES = ('tau_sweep.csv', 'best.json', 'miou_vs_tau.png')
 
 
-def write_outputs(out_dir, taus, scores, class_names, select, meta, max_ignored=1.0):
+def _scores_at(scores, i, select, class_names):
+    return dict(miou=float(scores[f'miou_{select}'][i]),
+                miou_excl=float(scores['miou_excl'][i]),
+                miou_miss=float(scores['miou_miss'][i]),
+                precision=float(scores['mprecision'][i]),
+                recall_excl=float(scores['mrecall_excl'][i]),
+                ignored_share=float(scores['ignored_share'][i]),
+                per_class_iou=_per_class(class_names, scores[f'iou_{select}'][i]),
+                per_class_precision=_per_class(class_names, scores['precision'][i]),
+                per_class_recall=_per_class(class_names, scores[f'recall_{select}'][i]))
+
+
+def write_outputs(out_dir, taus, scores, class_names, select, meta, max_ignored=1.0,
+                  held_out=None):
+    """Write the CSV (every labelled image), best.json and the plot.
+
+    ``held_out`` (:func:`~mmwsss.evaluation.held_out_tau`'s result): τ and its
+    scores come from the tuning and report parts; None: τ is chosen and scored
+    on every image of ``scores`` (optimistic, and best.json says so).
+    """
     os.makedirs(out_dir, exist_ok=True)
     key = f'miou_{select}'
     rows = []
@@ -200,26 +245,32 @@ def write_outputs(out_dir, taus, scores, class_names, select, meta, max_ignored=
 
     atomic_write(osp.join(out_dir, 'tau_sweep.csv'), write_csv)
     # a τ whose labels ignore (nearly) everything scores well under 'excl' and
-    # teaches a segmentor nothing: it may not win
-    eligible = np.where(scores['ignored_share'] <= max_ignored, scores[key], np.nan)
-    if np.isnan(eligible).all():
-        raise SystemExit(f'every τ leaves more than {max_ignored:.0%} of the pixels ignored '
-                         '(see tau_sweep.csv): raise --max-ignored or check the inputs')
-    # the first best on ties, flagged when it is the grid's first or last τ, or when
-    # the curve is flat (then the CAMs, not the range, are the cause)
-    choice = choose_tau(taus, eligible, background_iou=scores[f'iou_{select}'][:, 0])
+    # teaches a segmentor nothing: it may not win. The first best on ties, flagged
+    # when it is the grid's first or last τ, or when the curve is flat (then the
+    # CAMs, not the range, are the cause)
+    if held_out is None:
+        try:
+            choice = select_tau(taus, scores, select, max_ignored)
+        except ValueError:
+            raise SystemExit(f'every τ leaves more than {max_ignored:.0%} of the pixels ignored '
+                             '(see tau_sweep.csv): raise --max-ignored or check the inputs')
+        at = _scores_at(scores, choice.index, select, class_names)
+        selection = dict(tau_selection='same_images',
+                         tau_note=f"τ chosen and scored on the same {meta.get('num_images')} "
+                         'images: an optimistic number (give --tune-ids or --tune-fraction '
+                         'for a held-out one)')
+    else:
+        choice = held_out['choice']
+        at = _scores_at(held_out['scores'], choice.index, select, class_names)
+        selection = dict(tau_selection='held_out',
+                         tau_note=f"τ chosen on {held_out['tune']['num_images']} tuning images, "
+                         f"scored on the other {held_out['report']['num_images']}",
+                         held_out=dict(tune=held_out['tune'], report=held_out['report']),
+                         oracle=held_out['oracle'])
     best = choice.index
-    summary = dict(meta, tau=float(taus[best]), select=select, miou=float(scores[key][best]),
+    summary = dict(meta, tau=float(taus[best]), select=select, **selection,
                    tau_at_edge=choice.edge, tau_advice=choice.advice() or None,
-                   tau_curve_flat=list(choice.flat) if choice.flat else None,
-                   miou_excl=float(scores['miou_excl'][best]),
-                   miou_miss=float(scores['miou_miss'][best]),
-                   precision=float(scores['mprecision'][best]),
-                   recall_excl=float(scores['mrecall_excl'][best]),
-                   ignored_share=float(scores['ignored_share'][best]),
-                   per_class_iou=_per_class(class_names, scores[f'iou_{select}'][best]),
-                   per_class_precision=_per_class(class_names, scores['precision'][best]),
-                   per_class_recall=_per_class(class_names, scores[f'recall_{select}'][best]))
+                   tau_curve_flat=list(choice.flat) if choice.flat else None, **at)
     data = json.dumps(summary, indent=2).encode()
     atomic_write(osp.join(out_dir, 'best.json'), lambda f: f.write(data))
 
@@ -227,9 +278,15 @@ def write_outputs(out_dir, taus, scores, class_names, select, meta, max_ignored=
     # both curves, each curve's own best ringed where it is another τ
     curves = {'ignore excluded': (taus, 100 * scores['miou_excl']),
               'ignore as miss': (taus, 100 * scores['miou_miss'])}
-    save_tau_curves(osp.join(out_dir, 'miou_vs_tau.png'), curves,
-                    title=f'chosen τ={taus[best]:g}: {100 * scores[key][best]:.1f} mIoU '
-                    f'({select})', chosen={name: taus[best] for name in curves},
+    if held_out is None:
+        title = (f'chosen τ={taus[best]:g}: {100 * scores[key][best]:.1f} mIoU ({select}; '
+                 'chosen on the same images: optimistic)')
+    else:
+        lo, hi = held_out['report']['ci95']
+        title = (f"held-out τ={taus[best]:g}: {100 * at['miou']:.1f} [{100 * lo:.1f}, "
+                 f"{100 * hi:.1f}] mIoU ({select}) on the report part; curves: all images")
+    save_tau_curves(osp.join(out_dir, 'miou_vs_tau.png'), curves, title=title,
+                    chosen={name: taus[best] for name in curves},
                     chosen_label=f'chosen τ (best.json: {select}, at most '
                     f'{max_ignored:.0%} ignored)')
     return summary
@@ -268,8 +325,19 @@ def main(argv=None):
     # beside the other's best.json
     with OutputLock(args.out_dir):
         summary = _sweep_and_write(args, cfg, items, num_classes, class_names, store, rule)
-    print(f"best τ = {summary['tau']:g}: mIoU {100 * summary['miou']:.2f} "
-          f"({args.select}); results in {args.out_dir}")
+    if summary['tau_selection'] == 'held_out':
+        h, o = summary['held_out'], summary['oracle']
+        lo, hi = h['report']['ci95']
+        print(f"held-out τ = {summary['tau']:g} (chosen on {h['tune']['num_images']} tuning "
+              f"images): mIoU {100 * summary['miou']:.2f} [{100 * lo:.2f}, {100 * hi:.2f}] "
+              f"({args.select}, 95 % bootstrap over the {h['report']['num_images']} other "
+              f"images); oracle (chosen and scored on all {o['num_images']}, optimistic): "
+              f"τ = {o['tau']:g}, {100 * o['miou']:.2f}; results in {args.out_dir}")
+    else:
+        print(f"best τ = {summary['tau']:g}: mIoU {100 * summary['miou']:.2f} "
+              f"({args.select}), chosen and scored on the same {len(items)} images "
+              '(optimistic: --tune-ids or --tune-fraction for a held-out number); results '
+              f'in {args.out_dir}')
     if summary['tau_advice']:
         print(f"warning: {summary['tau_advice']}")
     return summary
@@ -285,8 +353,26 @@ def _saliency_source(args):
 
 def _sweep_and_write(args, cfg, items, num_classes, class_names, store, rule):
     job = TauSweep(store, rule, tuple(args.taus), num_classes, args.sal_dir, args.crf)
-    cm = job.run(items, args.nproc)
-    scores = scores_from_confusion(cm)
+    held_out = tuning = None
+    if args.tune_ids is None and args.tune_fraction is None:
+        scores = scores_from_confusion(job.run(items, args.nproc))
+    else:
+        ids = [i[0] for i in items]
+        given = read_id_list(args.tune_ids, 'tuning id list') if args.tune_ids else None
+        try:
+            tune, report = split_for_tuning(ids, given, args.tune_fraction, args.seed)
+        except ValueError as e:
+            raise SystemExit(f'--tune-ids / --tune-fraction: {e}') from None
+        per_image = job.run_per_image(items, args.nproc)
+        scores = scores_from_confusion(per_image.total(ids))
+        try:
+            held_out = held_out_tau(per_image, list(args.taus), tune, report, args.select,
+                                    args.max_ignored, args.bootstrap, args.seed)
+        except ValueError as e:
+            raise SystemExit(f'tuning part: {e} (see tau_sweep.csv): raise --max-ignored or '
+                             'check the inputs') from None
+        tuning = dict(tune_ids=args.tune_ids and osp.abspath(args.tune_ids),
+                      tune_fraction=args.tune_fraction, seed=args.seed)
     meta = dict(cam_dir=osp.abspath(args.cam_dir), cam_format=args.cam_format,
                 sal_dir=args.sal_dir and osp.abspath(args.sal_dir),
                 saliency_source=_saliency_source(args),
@@ -299,8 +385,10 @@ def _sweep_and_write(args, cfg, items, num_classes, class_names, store, rule):
                 ignore=('excl: pixels labelled 255 (ignore) are left out of the scores, as '
                         "EPS's script does; miss: they count as misses (false negatives)"))
     meta['max_ignored'] = args.max_ignored
+    if tuning is not None:
+        held_out['tune'].update(tuning)
     return write_outputs(args.out_dir, list(args.taus), scores, class_names, args.select,
-                         meta, args.max_ignored)
+                         meta, args.max_ignored, held_out)
 
 
 if __name__ == '__main__':

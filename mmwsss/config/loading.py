@@ -424,6 +424,9 @@ def read_sweep_result(best_json: str) -> dict:
         bad.append(f"cam_dir must be a folder path, got {best['cam_dir']!r}")
     if not _number_in(best['tau'], 0, 1):
         bad.append(f"tau must be a number in [0, 1], got {best['tau']!r}")
+    held = best.get('held_out')
+    if best.get('tau_selection') == 'held_out' and not isinstance(held, dict):
+        bad.append('tau_selection is held_out but there is no held_out record')
     if best['mode'] not in MODES:
         bad.append(f"mode must be one of {list(MODES)}, got {best['mode']!r}")
     sal_dir = best.get('sal_dir')
@@ -486,9 +489,14 @@ def apply_sweep_result(cfg: Config, best_json: str) -> dict:
     if os.environ.get('RANK', '0') == '0':  # once per job, not per rank
         fmt = plc.get('cam_format', 'bed_png')
         sal = 'the packed files' if packed and best['mode'] == 'saliency' else sal_dir
+        # best.json's tau is the held-out choice when the sweep had a tuning part
+        how = {'held_out': 'chosen on the tuning part',
+               'same_images': 'chosen and scored on the same images'}.get(
+                   best.get('tau_selection'), 'chosen on the sweep\'s images')
         print_log(f"--pseudo-labels {best_json}: CAM store {best['cam_dir']} ({fmt}), "
-                  f"saliency {sal or 'none'}, τ={best['tau']:g}, mode {best['mode']}, "
-                  f"crf {best.get('crf') or 'none'}", logger='current', level=logging.INFO)
+                  f"saliency {sal or 'none'}, τ={best['tau']:g} ({how}), mode "
+                  f"{best['mode']}, crf {best.get('crf') or 'none'}", logger='current',
+                  level=logging.INFO)
     return applied
 
 

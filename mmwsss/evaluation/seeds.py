@@ -298,11 +298,69 @@ def sign_test(wins: int, losses: int) -> float:
     return min(1.0, 2 * tail)
 
 
+def _betainc(a: float, b: float, x: float) -> float:
+    """Regularised incomplete beta I_x(a, b) by its continued fraction (Lentz)."""
+    if x <= 0 or x >= 1:
+        return 0.0 if x <= 0 else 1.0
+    if x > (a + 1) / (a + b + 2):  # the fraction converges fast on this side only
+        return 1.0 - _betainc(b, a, 1 - x)
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) +
+                     a * math.log(x) + b * math.log1p(-x)) / a
+    tiny, f, c, d = 1e-300, 1.0, 1.0, 0.0
+    for i in range(400):
+        m = i // 2
+        if i == 0:
+            num = 1.0
+        elif i % 2:
+            num = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))
+        else:
+            num = m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m))
+        d = 1.0 + num * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + num / c
+        c = c if abs(c) > tiny else tiny
+        f *= c * d
+        if abs(1.0 - c * d) < 1e-14:
+            break
+    return front * (f - 1.0)
+
+
+def t_test_p(diffs: Sequence[float]) -> float:
+    """Two-sided p of the one-sample t test that the mean of ``diffs`` is 0 (the
+    paired t test of two methods' per-seed scores): ``I_{df/(df+t²)}(df/2, 1/2)``.
+    1 for fewer than 2 values or no spread around a zero mean; 0 for no spread
+    around another mean."""
+    n = len(diffs)
+    s = mean_std_se(diffs) if n else None
+    if n < 2 or s['se'] == 0:
+        return 1.0 if n < 2 or s['mean'] == 0 else 0.0
+    t, df = s['mean'] / s['se'], n - 1
+    return min(1.0, _betainc(df / 2, 0.5, df / (df + t * t)))
+
+
+def holm(pvalues: Sequence[float]) -> List[float]:
+    """Holm's step-down adjusted p-values of a family of tests, in the given order.
+
+    Sorted ascending, the i-th smallest (1-based) of m is multiplied by
+    ``m - i + 1``, capped at 1, and made non-decreasing; a comparison is
+    significant at level α over the family when its adjusted p is ≤ α (the
+    family-wise error rate is then at most α, whatever the dependence).
+    """
+    m = len(pvalues)
+    order = sorted(range(m), key=lambda i: pvalues[i])
+    out, running = [0.0] * m, 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * pvalues[i]))
+        out[i] = running
+    return out
+
+
 def paired_difference(a: Sequence[float], b: Sequence[float]) -> Dict[str, object]:
     """``a - b`` paired by seed: the per-seed differences, their mean, std and s.e.
     (:func:`mean_std_se`), the 95 % t interval of the mean (``lo``, ``hi``; equal to
-    the mean for one seed), the wins/losses/ties of ``a`` and the sign test's
-    two-sided p (:func:`sign_test`). ``tie`` is True when the interval holds 0."""
+    the mean for one seed), the wins/losses/ties of ``a``, the sign test's
+    two-sided p (:func:`sign_test`) and the paired t test's (``t_p``,
+    :func:`t_test_p`). ``tie`` is True when the interval holds 0."""
     if len(a) != len(b) or not a:
         raise ValueError(f'need the same seeds on both sides, got {len(a)} and {len(b)} values')
     diffs = [x - y for x, y in zip(a, b)]
@@ -312,6 +370,7 @@ def paired_difference(a: Sequence[float], b: Sequence[float]) -> Dict[str, objec
                wins=sum(d > 0 for d in diffs), losses=sum(d < 0 for d in diffs),
                ties=sum(d == 0 for d in diffs))
     out['sign_p'] = sign_test(out['wins'], out['losses'])
+    out['t_p'] = t_test_p(diffs)
     out['tie'] = len(diffs) < 2 or out['lo'] <= 0 <= out['hi']
     return out
 

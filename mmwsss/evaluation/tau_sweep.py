@@ -17,6 +17,7 @@ from mmwsss.fileio import CAMStore, cams_to_unit, cls_labels_from_label_map, rea
 from mmwsss.functional import PseudoLabelRule, binarize_saliency
 from mmwsss.parallel import track_parallel
 from .metrics import _column_lut, label_confusion
+from .held_out import PerImageConfusion
 
 
 def _compact_pixels(gt, sal, cams, classes, labels):
@@ -206,6 +207,20 @@ class TauSweep:
         cams = cams_to_unit(cams)
         preds = [crf_label(img, cams, keys, t, self.crf) for t in self.taus]
         return label_confusion(gt, preds, self.num_classes + 1, self.rule.ignore_index)
+
+    def _score_named(self, item):
+        return item[0], self.score(item)
+
+    def run_per_image(self, items: Sequence, nproc: int = 1,
+                      quiet: bool = False) -> PerImageConfusion:
+        """Each image's T×N×(N+1) confusion, kept apart (one pass): for scores
+        on parts of the images and intervals over images."""
+        n = self.num_classes + 1
+        out = PerImageConfusion((len(self.taus), n, n + 1))
+        for img_id, cm in track_parallel(self._score_named, items, nproc=nproc,
+                                         desc='scoring', chunksize=16, quiet=quiet):
+            out.add(img_id, cm)
+        return out
 
     def run(self, items: Sequence, nproc: int = 1, quiet: bool = False) -> np.ndarray:
         """Sum of the per-image T×N×(N+1) confusion matrices (one pass)."""

@@ -1,5 +1,6 @@
 """EPS++ saliency loss with inconsistent region drop (IRD): plain functions
 and the registered module."""
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import torch
@@ -76,36 +77,65 @@ def bounded_drop(m_r: torch.Tensor, sal_bin: torch.Tensor, max_drop: float) -> t
     return drop.view_as(inconsistent) & inconsistent
 
 
-def _check_ird_args(refine_scale, max_drop):
-    if not 0 <= max_drop <= 1:
-        raise ValueError(f'max_drop must be in [0, 1], got {max_drop}')
-    if refine_scale is not None and not refine_scale > 0:
-        raise ValueError(f'refine_scale must be positive or None, got {refine_scale}')
+@dataclass(frozen=True)
+class IRDRule:
+    """The settings of :func:`ird_saliency_loss`, checked once.
+
+    Args:
+        refine_scale (float, optional): PAMR runs on the image resized to this
+            fraction of its resolution (:func:`refine_foreground`); None: at
+            the map's resolution.
+        normalize (bool): decide consistency on ``M_r`` divided by its
+            per-image max.
+        max_drop (float): the largest share of each side of the saliency map
+            that may be dropped, in [0, 1] (:func:`bounded_drop`).
+        per_image (bool): divide each image's squared errors by its own count
+            of kept pixels, ``1/|1−N|``, and average the images (the seed);
+            False: one count pooled over the batch, so every kept pixel of the
+            batch weighs the same (the working formulation, as measured).
+    """
+    refine_scale: Optional[float] = None
+    normalize: bool = True
+    max_drop: float = 0.5
+    per_image: bool = False
+
+    def __post_init__(self):
+        if isinstance(self.max_drop, bool) or not 0 <= self.max_drop <= 1:
+            raise ValueError(f'max_drop must be in [0, 1], got {self.max_drop}')
+        if self.refine_scale is not None and not self.refine_scale > 0:
+            raise ValueError(f'refine_scale must be positive or None, got {self.refine_scale}')
+
+    @classmethod
+    def literal(cls) -> 'IRDRule':
+        """The seed's formula as written: PAMR on the map, no normalisation,
+        every inconsistent pixel dropped, each image over its own count."""
+        return cls(refine_scale=None, normalize=False, max_drop=1.0, per_image=True)
 
 
-def _ird_loss(logits, saliency, labels, image, pamr, refine_scale, normalize, max_drop):
+def _ird_loss(logits, saliency, labels, image, pamr, rule):
     check_saliency_inputs(logits, saliency, labels)
     b, c1, h, w = logits.shape
     if image.dim() != 4 or image.shape[0] != b:
         raise ValueError(f'image must be B×3×H×W with B={b}, got {tuple(image.shape)}')
-    _check_ird_args(refine_scale, max_drop)
     logits = logits.to(loss_dtype(logits))
     sal = resize_saliency(saliency, (h, w), logits.dtype)
     prob = logits.softmax(dim=1)
     y = labels.to(prob.dtype).view(b, c1 - 1, 1, 1)
     m_fg = (prob[:, :-1] * y).sum(1, keepdim=True)
     with torch.no_grad():
-        if max_drop > 0:
+        if rule.max_drop > 0:
             # PAMR is linear in the mask, so refining M_fg equals summing the
             # refined class maps, at 1/(C+1) of the cost.
-            m_r = refine_foreground(m_fg.detach(), image, pamr, refine_scale)
-            if normalize:
+            m_r = refine_foreground(m_fg.detach(), image, pamr, rule.refine_scale)
+            if rule.normalize:
                 m_r = m_r / (m_r.flatten(1).max(1)[0].view(b, 1, 1, 1) + 1e-5)
-            keep = (~bounded_drop(m_r, sal > 0.5, max_drop)).to(prob.dtype)
+            keep = (~bounded_drop(m_r, sal > 0.5, rule.max_drop)).to(prob.dtype)
         else:
             keep = torch.ones_like(sal)
     sq = keep * (sal - m_fg).square()
     # clamp: 0 / 1 = 0 when every pixel is inconsistent (and the graph stays intact).
+    if rule.per_image:
+        return (sq.flatten(1).sum(1) / keep.flatten(1).sum(1).clamp(min=1)).mean()
     return sq.sum() / keep.sum().clamp(min=1)
 
 
@@ -113,22 +143,20 @@ def ird_saliency_loss(logits: torch.Tensor,
                       saliency: torch.Tensor,
                       labels: torch.Tensor,
                       image: torch.Tensor,
+                      rule: IRDRule = IRDRule(),
                       num_iter: int = 10,
-                      dilations: Sequence[int] = (1, 2, 4, 8, 12, 24),
-                      refine_scale: Optional[float] = None,
-                      normalize: bool = True,
-                      max_drop: float = 0.5,
-                      literal: bool = False) -> torch.Tensor:
+                      dilations: Sequence[int] = (1, 2, 4, 8, 12, 24)) -> torch.Tensor:
     """EPS++ saliency loss with inconsistent region drop (IRD).
 
     From the seed: ``M_fg = sum_c y_c·p_c`` (softmax class maps of the
     labelled classes); ``M_r`` = ``M_fg`` refined by PAMR (detached);
     inconsistent pixels ``N = B(M_r) XOR B(M_s)``, ``B(x) = [x > 0.5]``;
-    ``loss = sum (1 - N)(M_s - M_fg)^2 / sum (1 - N)``.
+    per image ``loss = sum (1 - N)(M_s - M_fg)^2 / |1 - N|``, averaged over
+    the batch.
 
-    Read literally (``literal=True``) this has trivial optima: a map with no
-    foreground, or foreground everywhere, makes every pixel it gets wrong
-    inconsistent, drops it, and scores 0. The defaults are the project's
+    Read literally (``IRDRule.literal()``) this has trivial optima: a map with
+    no foreground, or foreground everywhere, makes every pixel it gets wrong
+    inconsistent, drops it, and scores 0. The default rule is the project's
     working formulation (measured in ``docs/method_study.md``):
 
     - ``max_drop``: at most this share of the salient and of the non-salient
@@ -138,7 +166,9 @@ def ird_saliency_loss(logits: torch.Tensor,
       per-image max, as localisation maps are everywhere else in the pipeline;
     - ``refine_scale``: PAMR may run at a fixed fraction of the image
       resolution instead of on the map (:func:`refine_foreground`); off by
-      default: the study measured no gain for 10× the cost.
+      default: the study measured no gain for 10× the cost;
+    - ``per_image=False``: the kept pixels are counted over the whole batch,
+      so an image with few kept pixels weighs less than in the seed.
 
     Either ``max_drop < 1`` or ``normalize`` alone removes the collapse of the
     literal formula (the study's 8-way ablation).
@@ -148,28 +178,20 @@ def ird_saliency_loss(logits: torch.Tensor,
         saliency (Tensor): B×1×H×W in [0, 1], resized to h×w (nearest).
         labels (Tensor): B×C multi-hot image-level labels.
         image (Tensor): B×3×H'×W' image in [0, 1].
+        rule (IRDRule): the settings; ``IRDRule.literal()`` is the seed's.
         num_iter (int): PAMR rounds.
         dilations (Sequence[int]): PAMR dilations.
-        refine_scale (float, optional): resolution of PAMR as a fraction of
-            the image's; None: at the map's resolution.
-        normalize (bool): decide consistency on the max-normalised ``M_r``.
-        max_drop (float): the largest share of each side of the saliency
-            map that may be dropped, in [0, 1].
-        literal (bool): the seed's formula as written: the same as
-            ``refine_scale=None, normalize=False, max_drop=1``.
 
     Returns:
         Tensor: scalar loss, in the logits' dtype widened to at least float32.
     """
-    if literal:
-        refine_scale, normalize, max_drop = None, False, 1.0
-    return _ird_loss(logits, saliency, labels, image, PAMR(num_iter, dilations), refine_scale,
-                     normalize, max_drop)
+    return _ird_loss(logits, saliency, labels, image, PAMR(num_iter, dilations), rule)
 
 
 @MODELS.register_module()
 class IRDSaliencyLoss(nn.Module):
-    """:func:`ird_saliency_loss` as a loss module; PAMR is built once.
+    """:func:`ird_saliency_loss` as a loss module; PAMR is built once and the
+    settings are checked once into ``self.rule`` (:class:`IRDRule`).
 
     With its defaults it equals :func:`ird_saliency_loss` with its defaults
     (the project's working formulation); ``literal=True`` is the seed's
@@ -186,7 +208,9 @@ class IRDSaliencyLoss(nn.Module):
         max_drop (float): the largest share of the salient and of the
             non-salient pixels of an image that may be dropped. Default 0.5
             (kept by the method study's tuning; ``docs/method_study.md``).
-        literal (bool): the seed's formula as written. Default False.
+        literal (bool): the seed's formula as written (``IRDRule.literal()``:
+            the three switches off and each image over its own count of kept
+            pixels); it overrides the three. Default False.
         pamr_compile (bool): run PAMR's propagation through ``torch.compile``
             on CUDA (``PAMR(compile=True)``). Default False.
         loss_weight (float): weight of the loss.
@@ -204,13 +228,9 @@ class IRDSaliencyLoss(nn.Module):
                  loss_weight: float = 1.0,
                  loss_name: str = 'loss_sal'):
         super().__init__()
-        if literal:
-            refine_scale, normalize, max_drop = None, False, 1.0
-        _check_ird_args(refine_scale, max_drop)
+        self.rule = IRDRule.literal() if literal else IRDRule(refine_scale, normalize,
+                                                              float(max_drop))
         self.pamr = PAMR(num_iter, dilations, compile=pamr_compile)
-        self.refine_scale = refine_scale
-        self.normalize = normalize
-        self.max_drop = float(max_drop)
         self.loss_weight = loss_weight
         self._loss_name = loss_name
 
@@ -218,12 +238,11 @@ class IRDSaliencyLoss(nn.Module):
                 image: torch.Tensor) -> torch.Tensor:
         """Shapes as in :func:`ird_saliency_loss`; ``image`` B×3×H×W in [0, 1]."""
         return self.loss_weight * _ird_loss(logits, saliency, labels, image, self.pamr,
-                                            self.refine_scale, self.normalize, self.max_drop)
+                                            self.rule)
 
     @property
     def loss_name(self) -> str:
         return self._loss_name
 
     def extra_repr(self) -> str:
-        return (f'refine_scale={self.refine_scale}, normalize={self.normalize}, '
-                f'max_drop={self.max_drop}')
+        return repr(self.rule)
