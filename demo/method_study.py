@@ -101,6 +101,8 @@ def setting_name(method: str, s: dict) -> str:
         return 'cam'
     if method == 'eps':
         return f"eps_t{s['tau']:g}_l{s['lam']:g}"
+    if s.get('literal'):
+        return 'ird_literal'
     rs = 'none' if s['refine_scale'] is None else f"{s['refine_scale']:g}"
     return f"ird_d{s['max_drop']:g}_n{int(s['normalize'])}_r{rs}"
 
@@ -262,6 +264,8 @@ def run_study(args) -> dict:
     # all 8 combinations; 'ends': the literal formula and all switches on
     for k in range(8) if p['ablation'] == 'all' else (0, 7):
         s = {sw: on[sw] if k >> i & 1 else off[sw] for i, sw in enumerate(switches)}
+        if k == 0:  # the seed's formula: also each image over its own count (IRDRule.literal)
+            s['literal'] = True
         ablation[tuple(bool(k >> i & 1) for i in range(3))] = (s, [
             add(plan.cls_job(setting_name('ird', s), 'ird', s, seed))
             for seed in p['ablation_seeds']])

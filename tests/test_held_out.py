@@ -73,7 +73,7 @@ def test_held_out_tau_scores_the_report_part_at_the_tuning_choice():
         per.add(f't{i}', np.stack([good, bad]))
         per.add(f'r{i}', np.stack([bad, good]))
     per.add('r3', np.stack([bad, good]))
-    out = held_out_tau(per, [0.1, 0.2], ['t0', 't1', 't2'], ['r0', 'r1', 'r2', 'r3'],
+    out = held_out_tau(per, [0.1, 0.2], (['t0', 't1', 't2'], ['r0', 'r1', 'r2', 'r3']),
                        resamples=100)
     bad_miou = scores_from_confusion(bad[None])['miou_miss'][0]
     assert out['tau'] == 0.1 and out['report']['miou'] == pytest.approx(bad_miou)

@@ -366,7 +366,7 @@ def _sweep_and_write(args, cfg, items, num_classes, class_names, store, rule):
         per_image = job.run_per_image(items, args.nproc)
         scores = scores_from_confusion(per_image.total(ids))
         try:
-            held_out = held_out_tau(per_image, list(args.taus), tune, report, args.select,
+            held_out = held_out_tau(per_image, list(args.taus), (tune, report), args.select,
                                     args.max_ignored, args.bootstrap, args.seed)
         except ValueError as e:
             raise SystemExit(f'tuning part: {e} (see tau_sweep.csv): raise --max-ignored or '

@@ -151,12 +151,14 @@ class PerImageConfusion:
         return float(lo), float(hi)
 
 
-def held_out_tau(per_image: PerImageConfusion, taus: Sequence[float], tune: Sequence[str],
-                 report: Sequence[str], select: str = 'miss', max_ignored: float = 1.0,
-                 resamples: int = 1000, seed: int = 0) -> dict:
-    """τ chosen on ``tune`` (:func:`select_tau`), scored on ``report`` with a
-    bootstrap 95 % interval over the report images; and the oracle: τ chosen
-    and scored on both parts together.
+def held_out_tau(per_image: PerImageConfusion, taus: Sequence[float],
+                 parts: Tuple[Sequence[str], Sequence[str]], select: str = 'miss',
+                 max_ignored: float = 1.0, resamples: int = 1000, seed: int = 0) -> dict:
+    """τ chosen on the tuning part (:func:`select_tau`), scored on the report
+    part with a bootstrap 95 % interval over the report images; and the oracle:
+    τ chosen and scored on both parts together.
+
+    ``parts`` is ``(tune_ids, report_ids)``, as :func:`split_for_tuning` returns.
 
     Returns:
         dict: ``tau``, ``tune`` (``num_images``, ``ids_sha256``, ``miou`` at τ),
@@ -167,6 +169,7 @@ def held_out_tau(per_image: PerImageConfusion, taus: Sequence[float], tune: Sequ
         ``choice`` (the tuning part's :class:`TauChoice`). mIoU as fractions.
     """
     key = f'miou_{select}'
+    tune, report = parts
     tune_scores = scores_from_confusion(per_image.total(tune))
     choice = select_tau(taus, tune_scores, select, max_ignored)
     i = choice.index
