@@ -72,6 +72,73 @@ def test_image_lists_are_read_robustly(voc_copy, tmp_path):
         _voc(voc_copy, ann_file=str(lst), pseudo_labels=True)
 
 
+def test_a_class_label_list_reads_its_ids_by_the_rule_of_the_id_lists(voc_copy, tmp_path):
+    """Fails before the fix: a class-label list applied no rule to its ids, so
+    '../JPEGImages/2007_000032' beside '2007_000032' trained on one image twice (the first
+    with the labels of the second spelling), 'x.jpg' read x.jpg.jpg, and its duplicate
+    message named one line only; '1_0' and '٣' were read as classes 10 and 3."""
+    from mmwsss.fileio import parse_cls_label_file
+    lst = tmp_path / 'cls.txt'
+    for lines, error in [
+            ('2007_000032 0 14\n2007_000039 19\n../JPEGImages/2007_000032 14\n',
+             r"line 3: '\.\./JPEGImages/2007_000032' is a path, not an image id.*names the "
+             r"image of line 1 \('2007_000032'\)"),
+            ('2007_000039 19\n2007_000032.jpg 0\n',
+             r"line 2: '2007_000032\.jpg' is a file name, not an image id"),
+            ('2007_000032 0 14\n2007_000039 19\n2007_000032 0 14\n',
+             r"line 3: listed twice \(first on line 1\)"),
+            ('2007_000032 1_0\n', r'line 1: class ids must be integers'),
+            ('2007_000032 \u0663\n', r'line 1: class ids must be integers')]:
+        lst.write_text(lines, encoding='utf-8')
+        with pytest.raises(WSSSInputError, match=r'cls\.txt.*' + error):
+            parse_cls_label_file(str(lst), 20)
+        with pytest.raises(WSSSInputError, match=error):
+            _voc(voc_copy, cls_label_file=str(lst), pseudo_labels=True, ann_file='')
+
+
+@pytest.mark.parametrize('reader', ['ids', 'labels'])
+@pytest.mark.parametrize('data, error', [
+    (b'2007_000032 0\n2007_000039\x00 19\n', r'line 2 holds a NUL byte'),
+    ('2007_000032 0\n'.encode('utf-16'), r'line 1 holds a NUL byte.*UTF-16'),
+    (b'2007_000032 0\r\n2007_000039 19\r\ncaf\xe9 3\r\n', r'line 3, byte 4: not UTF-8 text'),
+    ('2007_000032 0\n2007_000039\u200b 19\n'.encode(),
+     r"line 2: '2007_000039\\u200b' holds the control or invisible character"),
+    (b'2007_000032 0\n' + b'x' * (1 << 20) + b'\n', r'line 2 is over 1048576 bytes'),
+])
+def test_list_bytes_that_are_not_text_are_named_by_file_and_line(tmp_path, reader, data,
+                                                                  error):
+    """Fails before the fix: a NUL byte or UTF-16 went into an id (a bare 'embedded null
+    byte' later), Latin-1 bytes gave a bare UnicodeDecodeError naming no file, and an
+    invisible zero-width space became part of an id."""
+    from mmwsss.fileio import parse_cls_label_file, read_id_list
+    lst = tmp_path / 'list.txt'
+    lst.write_bytes(data)
+    read = read_id_list if reader == 'ids' else parse_cls_label_file
+    with pytest.raises(WSSSInputError, match=r"file '[^']*list\.txt': " + error):
+        read(str(lst))
+
+
+@pytest.mark.parametrize('lines, error', [
+    ('x\ny\n../JPEGImages/x\n', r"line 3: '\.\./JPEGImages/x' is a path.*names the image of "
+     r"line 1 \('x'\) a second time"),
+    ('./x\ny\nx\n', r"line 1: '\./x' is a path.*names the image of line 3 \('x'\)"),
+    ('y\nx.JPG\nx\n', r"line 2: 'x\.JPG' is a file name.*names the image of line 3"),
+    ('x\ny\nX\n', r"lines 1 and 3 name one image under two spellings, 'x' and 'X'"),
+    ('caf\u00e9\ncafe\u0301\n', r"lines 1 and 2 name one image under two spellings, "
+     r"'caf\\xe9' and 'cafe\\u0301'"),
+])
+def test_one_image_under_two_spellings_is_refused_naming_both_lines(tmp_path, lines, error):
+    """Fails before the fix: a path or file name was refused with its own line only, and
+    'X' beside 'x' (one file on macOS and Windows), or one name in two Unicode forms,
+    listed one image twice."""
+    from mmwsss.fileio import parse_cls_label_file, read_id_list
+    lst = tmp_path / 'list.txt'
+    lst.write_text(lines, encoding='utf-8')
+    for read in (read_id_list, parse_cls_label_file):
+        with pytest.raises(WSSSInputError, match=error):
+            read(str(lst))
+
+
 def test_coco_converter_and_datasets(coco_root, tmp_path, capsys):
     out = str(tmp_path / 'coco_out')
     coco2014.main([coco_root, '-o', out])
@@ -372,7 +439,7 @@ _HOSTILE_COCO = [
      r"image 25: file_name 'coco_TRAIN2014_000000000009\.jpg' names the same label map as "
      r"image 9 \('COCO_train2014_000000000009\.jpg'\)"),
     ('stem-like-a-path', _set('images', 1, 'file_name', 'x.jpg.jpg'), r"image 25: "
-     r"file_name 'x\.jpg\.jpg': its id 'x\.jpg' ends like an image file"),
+     r"file_name 'x\.jpg\.jpg': its id 'x\.jpg' is a file name, not an image id"),
     ('space-in-name', _set('images', 1, 'file_name', 'a b.jpg'),
      r"image 25: file_name 'a b\.jpg' holds whitespace"),
     ('newline-in-name', _set('images', 1, 'file_name', 'ab.jpg\nc'),

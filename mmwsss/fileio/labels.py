@@ -1,5 +1,8 @@
 """Image-level labels: the WSSS-BED list format and derivation from label maps."""
-from typing import Dict, List, Optional, Sequence
+import codecs
+import re
+import unicodedata
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -7,65 +10,140 @@ from mmwsss.errors import WSSSInputError
 
 
 _IMG_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
+MAX_LIST_LINE = 1 << 20  # bytes: a longer "line" is a binary or JSON file, not an id list
+_CLASS_ID = re.compile(r'-?[0-9]+')  # ASCII digits: int() also takes '1_0', '+3', '٣'
+
+
+def image_id_problem(token: str) -> Optional[str]:
+    """What is wrong with ``token`` as an image id (None: nothing). The one
+    rule of every reader of an id list: an id is a file stem, never a path
+    (``/``, ``\\``, ``.``, ``..``), never a file name (``x.jpg``), and holds no
+    control or invisible character; the dataset adds the folder and suffix."""
+    if not token:
+        return 'is empty'
+    if token in ('.', '..') or '/' in token or '\\' in token:
+        return 'is a path, not an image id (a DeepLab-style list?): give one id a line, ' \
+            'e.g. 2007_000032'
+    if token.lower().endswith(_IMG_EXTS):
+        return 'is a file name, not an image id: give the id without its suffix, ' \
+            'e.g. 2007_000032'
+    if not token.isprintable():
+        bad = next(c for c in token if not c.isprintable())
+        return f'holds the control or invisible character {bad!r}, which no image id has'
+    return None
+
+
+def _named_image(token: str) -> str:
+    """The image a token names, as a key: the stem of a path or file name,
+    in NFC and case-folded (``X`` and ``x`` are one file on macOS and Windows)."""
+    stem = re.split(r'[/\\]', token)[-1]
+    if stem.lower().endswith(_IMG_EXTS):
+        stem = stem.rsplit('.', 1)[0]
+    return unicodedata.normalize('NFC', stem).casefold()
+
+
+def _text_lines(path: str) -> Iterator[Tuple[int, str]]:
+    """(line number, text) of each line of a UTF-8 text file (a UTF-8 BOM, CRLF
+    and CR endings fine); a NUL byte, bytes that are not UTF-8 or a line over
+    :data:`MAX_LIST_LINE` is a :class:`WSSSInputError` naming the file and line."""
+    lineno = 0
+    with open(path, 'rb') as f:
+        while True:
+            raw = f.readline(MAX_LIST_LINE + 1)
+            if not raw:
+                return
+            if lineno == 0 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]
+            if len(raw) > MAX_LIST_LINE:
+                raise WSSSInputError(f'line {lineno + 1} is over {MAX_LIST_LINE} bytes long: '
+                                     'not a list of image ids', path=path)
+            # CR alone ends a line too, as in text mode
+            for piece in re.split(rb'\r\n|\r|\n', raw)[:-1 if raw.endswith((b'\n', b'\r'))
+                                                        else None]:
+                lineno += 1
+                if b'\0' in piece:
+                    raise WSSSInputError(
+                        f'line {lineno} holds a NUL byte: not a text file (a binary file, '
+                        'or UTF-16? save it as UTF-8)', path=path)
+                try:
+                    yield lineno, piece.decode('utf-8')
+                except UnicodeDecodeError as e:
+                    raise WSSSInputError(
+                        f'line {lineno}, byte {e.start + 1}: not UTF-8 text '
+                        f'({piece[e.start:e.start + 4]!r}); save the list as UTF-8',
+                        path=path) from None
+
+
+def _read_list(path: str, what: str) -> List[Tuple[int, str, List[str]]]:
+    """(line number, image id, the other tokens) of each non-blank line of an
+    id list, every id checked by :func:`image_id_problem` and none naming an
+    image twice: listed twice, or under two spellings (``x`` beside
+    ``../JPEGImages/x.jpg``, ``./x``, ``X``), each a :class:`WSSSInputError`
+    naming the file and both lines."""
+    rows = [(lineno, parts[0], parts[1:]) for lineno, line in _text_lines(path)
+            for parts in [line.split()] if parts]
+    named: Dict[str, List[Tuple[int, str]]] = {}
+    for lineno, img_id, _ in rows:
+        named.setdefault(_named_image(img_id), []).append((lineno, img_id))
+    for lineno, img_id, _ in rows:
+        problem = image_id_problem(img_id)
+        # the first other line naming the same image (a path's may come later)
+        other = next((o for o in named[_named_image(img_id)] if o[0] != lineno), None)
+        if problem and other:
+            raise WSSSInputError(
+                f'line {lineno}: {img_id!r} {problem}; it names the image of line '
+                f'{other[0]} ({other[1]!r}) a second time', path=path)
+        if problem:
+            raise WSSSInputError(f'line {lineno}: {img_id!r} {problem}', path=path)
+        if other is not None and other[0] > lineno:
+            continue  # the later line is the one reported
+        if other and other[1] == img_id:
+            raise WSSSInputError(f'line {lineno}: listed twice (first on line {other[0]})',
+                                 img_id, path)
+        if other:
+            nfc = [unicodedata.normalize('NFC', t) for t in (other[1], img_id)]
+            a, b = map(ascii if nfc[0] == nfc[1] else repr, (other[1], img_id))  # look alike
+            raise WSSSInputError(
+                f'lines {other[0]} and {lineno} name one image under two spellings, {a} and '
+                f'{b} (one file on a case-insensitive disk, or one name in two Unicode '
+                'forms): keep one', img_id, path)
+    if not rows:
+        raise WSSSInputError(f'the {what} is empty', path=path)
+    return rows
 
 
 def read_id_list(path: str, what: str = 'image list') -> List[str]:
     """Image ids: the first token of each line, so that a WSSS-BED class list
     (``<img_id> <c> ...``) serves as a split list too. Blank lines, a UTF-8 BOM
-    and CRLF endings are fine; a path instead of an id (a DeepLab-style
-    ``/JPEGImages/x.jpg /SegmentationClassAug/x.png`` list), an id listed twice
-    or an empty list is a :class:`WSSSInputError` naming the file and the line.
+    and CRLF endings are fine; bytes that are not UTF-8 text, an id that is
+    not one by :func:`image_id_problem` (a DeepLab-style
+    ``/JPEGImages/x.jpg /SegmentationClassAug/x.png`` list), an image listed
+    twice (under one spelling or two) or an empty list is a
+    :class:`WSSSInputError` naming the file and the line.
     """
-    ids, seen = [], {}
-    with open(path, encoding='utf-8-sig') as f:
-        for lineno, line in enumerate(f, 1):
-            parts = line.split()
-            if not parts:
-                continue
-            img_id = parts[0]
-            if '/' in img_id or '\\' in img_id or img_id.lower().endswith(_IMG_EXTS):
-                raise WSSSInputError(
-                    f'line {lineno}: {img_id!r} is a path, not an image id (a DeepLab-style '
-                    'list?): give one id a line, e.g. 2007_000032', path=path)
-            if img_id in seen:
-                raise WSSSInputError(f'line {lineno}: listed twice (first on line '
-                                     f'{seen[img_id]})', img_id, path)
-            seen[img_id] = lineno
-            ids.append(img_id)
-    if not ids:
-        raise WSSSInputError(f'the {what} is empty', path=path)
-    return ids
+    return [img_id for _, img_id, _ in _read_list(path, what)]
 
 
 def parse_cls_label_file(path: str, num_classes: Optional[int] = None) -> Dict[str, List[int]]:
     """Read a WSSS-BED list file: one image a line, ``<img_id> <c> <c> ...``
-    with 0-based foreground class ids (``2007_000032 0 14``).
+    with 0-based foreground class ids (``2007_000032 0 14``). Its ids are read
+    as :func:`read_id_list` reads them, with the same errors.
 
     Returns:
         dict[str, list[int]]: image id → sorted class ids, in file order.
     """
     out = {}
-    with open(path, encoding='utf-8-sig') as f:
-        for lineno, line in enumerate(f, 1):
-            parts = line.split()
-            if not parts:
-                continue
-            img_id, ids = parts[0], parts[1:]
-            try:
-                cls = sorted({int(x) for x in ids})
-            except ValueError:
-                raise WSSSInputError(f'line {lineno}: class ids must be integers: {line!r}',
-                                     img_id, path) from None
-            bad = [c for c in cls if c < 0 or (num_classes is not None and c >= num_classes)]
-            if bad:
-                raise WSSSInputError(
-                    f'line {lineno}: class id(s) {bad} outside 0..{(num_classes or 0) - 1}',
-                    img_id, path)
-            if img_id in out:
-                raise WSSSInputError(f'line {lineno}: image listed twice', img_id, path)
-            out[img_id] = cls
-    if not out:
-        raise WSSSInputError('the image-level label list is empty', path=path)
+    for lineno, img_id, ids in _read_list(path, 'image-level label list'):
+        if not all(_CLASS_ID.fullmatch(x) for x in ids):
+            raise WSSSInputError(f'line {lineno}: class ids must be integers: '
+                                 f'{" ".join([img_id] + ids)!r}', img_id, path)
+        cls = sorted({int(x) for x in ids})
+        bad = [c for c in cls if c < 0 or (num_classes is not None and c >= num_classes)]
+        if bad:
+            raise WSSSInputError(
+                f'line {lineno}: class id(s) {bad} outside 0..{(num_classes or 0) - 1}',
+                img_id, path)
+        out[img_id] = cls
     return out
 
 
