@@ -1,3 +1,4 @@
+import os
 import os.path as osp
 
 import numpy as np
@@ -351,6 +352,59 @@ def test_check_data_names_each_missing_file_and_its_key(voc_copy, tmp_path):
         assert not [ln for ln in lines if ln.startswith('val_dataloader.dataset:')], lines
     finally:
         sys.path.remove(osp.dirname(cfg))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason='root reads a file of mode 000: nothing to '
+                    'report (run as a normal user to test it)')
+def test_check_data_reports_unreadable_files_and_folders_as_unreadable(voc_copy):
+    """Fails before the fix: files of mode 000 were 'all there' (training then failed on
+    the first), an unreadable map folder's files were called missing, an unreadable image
+    folder was a PermissionError traceback, and an unreadable list a bare PermissionError."""
+    from mmwsss.utils import load_config
+    from mmwsss.utils.data_check import check_data
+    cfg = osp.join(osp.dirname(__file__), 'configs', 'seg_tiny_deeplabv2_voc.py')
+    opts = {'train_dataloader.dataset.data_root': voc_copy,
+            'train_dataloader.dataset.maps_root': voc_copy,
+            'val_dataloader.dataset.data_root': voc_copy}
+    import sys
+    sys.path.insert(0, osp.dirname(cfg))  # its custom_imports
+    img = osp.join(voc_copy, 'JPEGImages', '2007_000032.jpg')
+    cam = osp.join(voc_copy, 'activation_maps', 'VOC2012_TEST', '2007_000039_19.png')
+    sal_dir = osp.join(voc_copy, 'saliency_maps', 'VOC2012_TEST')
+    sal = osp.join(sal_dir, '2008_000002.png')
+    mask = osp.join(voc_copy, 'SegmentationClassAug', '2007_000033.png')
+    try:
+        assert check_data(load_config(cfg, opts)) == []
+        for path in (img, cam, sal, mask):
+            os.chmod(path, 0)
+        lines = check_data(load_config(cfg, opts))
+        text = '\n'.join(lines)
+        assert 'missing' not in text, lines
+        assert any(ln.startswith('train_dataloader.dataset:') and 'are unreadable' in ln and
+                   f'{img} (unreadable: permission denied)' in ln for ln in lines), lines
+        assert any(ln.startswith('val_dataloader.dataset:') and
+                   f'{mask} (unreadable: permission denied)' in ln for ln in lines), lines
+        assert any('data_prefix.cam_path: 1 CAM file(s)' in ln and 'unreadable' in ln and
+                   cam in ln for ln in lines), lines
+        assert any('data_prefix.sal_path: 1 saliency map file(s)' in ln and sal in ln
+                   for ln in lines), lines
+        os.chmod(sal_dir, 0)
+        os.chmod(osp.join(voc_copy, 'JPEGImages'), 0o300)  # enterable, not listable
+        lines = check_data(load_config(cfg, opts))
+        assert 'missing' not in '\n'.join(lines), lines
+        assert any('data_prefix.sal_path: saliency map folder' in ln and
+                   f'{sal_dir} cannot be listed' in ln for ln in lines), lines
+        assert any('data_prefix.img_path: image folder' in ln and 'cannot be listed' in ln
+                   for ln in lines), lines
+        os.chmod(osp.join(voc_copy, 'JPEGImages'), 0o755)
+        os.chmod(osp.join(voc_copy, 'cls_labels', 'train_aug.txt'), 0)
+        lines = check_data(load_config(cfg, opts))
+        assert any('train_aug.txt' in ln and 'unreadable (permission denied)' in ln
+                   for ln in lines), lines
+    finally:  # pytest must be able to remove the copy
+        for root, dirs, files in os.walk(voc_copy):
+            for name in dirs + files:
+                os.chmod(osp.join(root, name), 0o755)
 
 
 def test_check_data_stats_every_gt_subset_mask(voc_copy, tmp_path, monkeypatch):

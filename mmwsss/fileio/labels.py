@@ -47,7 +47,13 @@ def _text_lines(path: str) -> Iterator[Tuple[int, str]]:
     and CR endings fine); a NUL byte, bytes that are not UTF-8 or a line over
     :data:`MAX_LIST_LINE` is a :class:`WSSSInputError` naming the file and line."""
     lineno = 0
-    with open(path, 'rb') as f:
+    try:
+        f = open(path, 'rb')
+    except PermissionError:
+        raise WSSSInputError('unreadable (permission denied)', path=path) from None
+    except IsADirectoryError:
+        raise WSSSInputError('is a folder, not a list file', path=path) from None
+    with f:
         while True:
             raw = f.readline(MAX_LIST_LINE + 1)
             if not raw:

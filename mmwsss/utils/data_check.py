@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -62,18 +62,19 @@ def _read_ids(where, list_file):
         return [], [f'{where}.ann_file: {e}']
 
 
-def list_folders(folders: Iterable[str], nproc: int = 8) -> Dict[str, frozenset]:
+def list_folders(folders: Iterable[str],
+                 nproc: int = 8) -> Dict[str, Union[frozenset, OSError]]:
     """The file names in each folder, each folder listed once (``os.scandir``),
     several at a time: one directory read per folder instead of one ``stat``
     per file, which is what makes checking 10,582 ids' maps take a fraction of
     a second on a local disk and seconds, not minutes, on a network one. A
-    folder that cannot be listed maps to an empty set."""
+    folder that cannot be listed maps to the ``OSError`` that says why."""
     def names(folder):
         try:
             with os.scandir(folder) as it:
                 return frozenset(e.name for e in it)
-        except OSError:
-            return frozenset()
+        except OSError as e:
+            return e
 
     folders = sorted(set(folders))
     if len(folders) <= 1:
@@ -197,20 +198,28 @@ def _check_maps(where: str, folders: List[MapFolder], ids: Optional[List[str]],
             problems.append(f'{where}.{f.key}: folder {f.folder} not found (set --cfg-options '
                             f'{where}.maps_root=... or {where}.{f.key}=...)')
             continue
+        present = listings[f.folder]
+        unreadable = _unreadable_folder(f.folder, present)
+        if unreadable:
+            problems.append(f'{where}.{f.key}: {f.what} folder {unreadable}')
+            continue
         if ids is None:
             continue
-        present = listings[f.folder]
         stems = None
-        missing = []
+        missing, found = [], []
         for i in ids:
             names = f.names(i, labels.get(i) if labels else None)
             if names is None:  # bed_png, classes unknown: any of the image's CAMs
                 if stems is None:
-                    stems = {m.group(1) for m in map(_BED_PNG.match, present) if m}
+                    stems = {}
+                    for m in filter(None, map(_BED_PNG.match, present)):
+                        stems.setdefault(m.group(1), []).append(m.group(0))
                 if i not in stems:
                     missing.append(f'{i}_<class>.png')
+                found += stems.get(i, [])
             else:
                 missing += [n for n in names if n not in present]
+                found += [n for n in names if n in present]
         counts["images' CAMs" if f.what == 'CAM' else 'saliency maps'] += len(ids)
         if missing:
             more = f' and {len(missing) - 3} more' if len(missing) > 3 else ''
@@ -218,10 +227,33 @@ def _check_maps(where: str, folders: List[MapFolder], ids: Optional[List[str]],
                 f'{where}.{f.key}: {len(missing)} {f.what} file(s) ({f.fmt}) of the {len(ids)} '
                 f'images listed in {id_source} are not in {f.folder}: '
                 f'{", ".join(missing[:3])}{more}')
+        # there, and readable by this user (an access() each, no stat)
+        denied = [osp.join(f.folder, n) for n in found
+                  if not os.access(osp.join(f.folder, n), os.R_OK)]
+        if denied:
+            more = f' and {len(denied) - 3} more' if len(denied) > 3 else ''
+            problems.append(
+                f'{where}.{f.key}: {len(denied)} {f.what} file(s) of the images listed in '
+                f'{id_source} are unreadable (permission denied): {", ".join(denied[:3])}'
+                f'{more}')
         if f.fmt == 'packed' and f.what == 'CAM':
             problems += _stale_packs(f'{where}.{f.key}', f.folder,
                                      [i for i in ids if i + '.maps' in present])
     return problems
+
+
+def _unreadable_folder(folder: str, listing=None) -> Optional[str]:
+    """``'<folder> cannot be listed (...)...'`` or ``'... cannot be entered...'``
+    when this user cannot read the files of ``folder`` (None when it can): its
+    files are then unreadable, not missing. ``listing`` is the folder's entry
+    in :func:`list_folders`, when there is one."""
+    if isinstance(listing, OSError) or not os.access(folder, os.R_OK):
+        why = listing.strerror if isinstance(listing, OSError) else 'permission denied'
+        return f'{folder} cannot be listed ({why}): its files are unreadable'
+    if not os.access(folder, os.X_OK):
+        return (f'{folder} cannot be entered (no execute permission): its files are '
+                'unreadable')
+    return None
 
 
 def _stale_packs(key: str, folder: str, ids: List[str]) -> List[str]:
@@ -267,16 +299,26 @@ def _check_files(where, paths, list_file, what='images') -> List[str]:
     10,582), while a 0-byte image fails in training with an OpenCV assertion
     that names no file, and a missing GT mask fails the first validation after
     hours of training."""
-    bad, first_missing = [], None
+    bad, first_missing, kinds = [], None, set()
     for path in paths:
         try:
             if os.stat(path).st_size == 0:
                 bad.append(f'{path} (0 bytes)')
+                kinds.add('empty')
+            elif not os.access(path, os.R_OK):
+                bad.append(f'{path} (unreadable: permission denied)')
+                kinds.add('unreadable')
+        except PermissionError:  # a folder on its way that this user cannot enter
+            bad.append(f'{path} (unreadable: permission denied on its folder)')
+            kinds.add('unreadable')
         except OSError:
             bad.append(f'{path} (missing)')
+            kinds.add('missing')
             first_missing = first_missing or path
     if not bad:
         return []
+    said = ' or '.join(k for k in ('missing', 'empty', 'unreadable')
+                       if k in kinds or k == 'empty' and kinds <= {'missing', 'empty'})
     more = f' and {len(bad) - 3} more' if len(bad) > 3 else ''
     hint = ''
     if first_missing:
@@ -286,7 +328,7 @@ def _check_files(where, paths, list_file, what='images') -> List[str]:
             hint = (f'; VOC\'s own masks are in {official} (mmseg\'s voc_aug.py converts '
                     f'SBD\'s only): cp {official}/*.png {folder}/')
     return [f'{where}: {len(bad)} of the {len(paths)} {what} listed in {list_file} are '
-            f'missing or empty: {", ".join(bad[:3])}{more}{hint}']
+            f'{said}: {", ".join(bad[:3])}{more}{hint}']
 
 
 def _check_voc_official_masks(where, ids, folder, suffix, sample=50) -> List[str]:
@@ -442,6 +484,9 @@ def check_data_report(cfg, sections=('train_dataloader', 'val_dataloader', 'test
         img_ok = False
         if not osp.isdir(img_dir):
             problems.append(f'{where}.data_prefix.img_path: folder {img_dir} not found')
+        elif _unreadable_folder(img_dir):
+            problems.append(f'{where}.data_prefix.img_path: image folder '
+                            f'{_unreadable_folder(img_dir)}')
         elif not any(f.lower().endswith(('.jpg', '.jpeg', '.png')) for f in
                      os.listdir(img_dir)[:1000]):
             problems.append(f'{where}.data_prefix.img_path: no image in {img_dir}')
