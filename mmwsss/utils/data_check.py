@@ -181,7 +181,8 @@ _BED_PNG = re.compile(r'(.+)_(\d+)\.png$')
 
 def _check_maps(where: str, folders: List[MapFolder], ids: Optional[List[str]],
                 id_source: str, labels: Optional[Dict[str, List[int]]],
-                listings: Dict[str, frozenset], counts: Counter) -> List[str]:
+                listings: Dict[str, frozenset], counts: Counter,
+                max_class: Optional[int] = None) -> List[str]:
     """Every listed image's maps present in the folders training reads
     (``gt_subset`` images, which train on GT, left out by the caller); with
     ``ids`` None (the images could not be listed), the folders only.
@@ -191,6 +192,12 @@ def _check_maps(where: str, folders: List[MapFolder], ids: Optional[List[str]],
     the classes the store holds); ``npz`` / ``npy_dict`` / ``packed``
     ``<id>.npz`` / ``<id>.npy`` / ``<id>.maps``; saliency ``<id>.png``.
     Folders come listed in ``listings`` (see :func:`list_folders`).
+
+    Without image-level labels, ``SaliencyPseudoLabel`` labels an image with
+    every class its ``bed_png`` files hold (mmseg's own datasets give it no
+    number of classes to check them against): a file of a class above
+    ``max_class`` (the dataset's classes, from its metainfo) is a problem,
+    since its pixels would get a label the dataset does not have.
     """
     problems = []
     for f in folders:
@@ -206,7 +213,7 @@ def _check_maps(where: str, folders: List[MapFolder], ids: Optional[List[str]],
         if ids is None:
             continue
         stems = None
-        missing, found = [], []
+        missing, found, beyond = [], [], []
         for i in ids:
             names = f.names(i, labels.get(i) if labels else None)
             if names is None:  # bed_png, classes unknown: any of the image's CAMs
@@ -217,6 +224,9 @@ def _check_maps(where: str, folders: List[MapFolder], ids: Optional[List[str]],
                 if i not in stems:
                     missing.append(f'{i}_<class>.png')
                 found += stems.get(i, [])
+                if max_class is not None:
+                    beyond += [n for n in stems.get(i, [])
+                               if int(_BED_PNG.match(n).group(2)) > max_class]
             else:
                 missing += [n for n in names if n not in present]
                 found += [n for n in names if n in present]
@@ -227,6 +237,16 @@ def _check_maps(where: str, folders: List[MapFolder], ids: Optional[List[str]],
                 f'{where}.{f.key}: {len(missing)} {f.what} file(s) ({f.fmt}) of the {len(ids)} '
                 f'images listed in {id_source} are not in {f.folder}: '
                 f'{", ".join(missing[:3])}{more}')
+        if beyond:
+            more = f' and {len(beyond) - 3} more' if len(beyond) > 3 else ''
+            problems.append(
+                f'{where}.{f.key}: {len(beyond)} CAM file(s) in {f.folder} of the images '
+                f'listed in {id_source} are of a class above {max_class}: '
+                f'{", ".join(beyond[:3])}{more}; with no image-level labels every CAM file '
+                f'of an image is read, and class c labels its pixels c + 1, which is no '
+                f"label of the dataset (its metainfo's {max_class + 2} classes: labels "
+                f'0..{max_class + 1}): remove them, or give image-level labels (a WSSS '
+                'dataset with cls_label_file)')
         # there, and readable by this user (an access() each, no stat)
         denied = [osp.join(f.folder, n) for n in found
                   if not os.access(osp.join(f.folder, n), os.R_OK)]
@@ -268,12 +288,13 @@ def _stale_packs(key: str, folder: str, ids: List[str]) -> List[str]:
             'rerun tools/pack_maps.py with the options that made it (it repacks those)']
 
 
-def _dataset_images(ds: dict) -> List[dict]:
+def _dataset_images(ds: dict) -> Tuple[List[dict], Tuple[str, ...]]:
     """The data infos of a dataset config (``img_id``, ``img_path``, and
     ``seg_map_path``, ``cls_labels`` where it has them), from the dataset
     itself, built without a pipeline: whatever the ids come from (an id list,
     a label list, COCO's instances json, the image folder), they are the ones
     training reads. A ``gt_subset`` is left out here (checked on its own).
+    With them, the dataset's ``classes`` (its metainfo: labels 0..len - 1).
 
     Raises:
         what the dataset raises on a list it cannot read.
@@ -286,7 +307,7 @@ def _dataset_images(ds: dict) -> List[dict]:
     for info in dataset.data_list:
         img_id = info.get('img_id') or osp.splitext(osp.basename(info['img_path']))[0]
         infos.append(dict(info, img_id=img_id))
-    return infos
+    return infos, tuple(dataset.metainfo.get('classes') or ())
 
 
 def _check_listed_files(where, ids, list_file, folder, suffix, what='images') -> List[str]:
@@ -495,10 +516,10 @@ def check_data_report(cfg, sections=('train_dataloader', 'val_dataloader', 'test
         # the images (and labels) as the dataset lists them, when no id list
         # says which, or for the maps of each: its own code, whatever the ids
         # come from (a label list, COCO's json, the image folder)
-        infos, id_source = None, list_file
+        infos, id_source, classes = None, list_file, ()
         if (folders or not ids) and len(problems) == first and where not in bad_values:
             try:
-                infos = _dataset_images(ds)
+                infos, classes = _dataset_images(ds)
             except (MMWSSSError, ValueError, KeyError, AssertionError, OSError) as e:
                 problems.append(f'{where}: its images cannot be listed: '
                                 f'{e or type(e).__name__}')
@@ -544,8 +565,10 @@ def check_data_report(cfg, sections=('train_dataloader', 'val_dataloader', 'test
                 if all('cls_labels' in info for info in infos):
                     labels = {info['img_id']: [int(c) for c in info['cls_labels']]
                               for info in infos}
+            # the last label a pseudo label may take: the dataset's last class
+            max_class = len(classes) - 2 if classes else None
             problems += _check_maps(where, folders, map_ids, id_source, labels, listings,
-                                    counts)
+                                    counts, max_class)
     # loaders that read the same file (a classifier's train and CAM loaders, COCO's
     # instances json) name it once
     problems[:] = merge_same_problems(problems)
