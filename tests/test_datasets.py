@@ -100,11 +100,13 @@ def test_a_class_label_list_reads_its_ids_by_the_rule_of_the_id_lists(voc_copy, 
 @pytest.mark.parametrize('reader', ['ids', 'labels'])
 @pytest.mark.parametrize('data, error', [
     (b'2007_000032 0\n2007_000039\x00 19\n', r'line 2 holds a NUL byte'),
-    ('2007_000032 0\n'.encode('utf-16'), r'line 1 holds a NUL byte.*UTF-16'),
+    ('2007_000032 0\n'.encode('utf-16'), r'line 1: UTF-16 text'),
+    ('2007_000032 0\n'.encode('utf-16-le'), r'line 1 holds a NUL byte.*UTF-16'),
     (b'2007_000032 0\r\n2007_000039 19\r\ncaf\xe9 3\r\n', r'line 3, byte 4: not UTF-8 text'),
     ('2007_000032 0\n2007_000039\u200b 19\n'.encode(),
      r"line 2: '2007_000039\\u200b' holds the control or invisible character"),
-    (b'2007_000032 0\n' + b'x' * (1 << 20) + b'\n', r'line 2 is over 1048576 bytes'),
+    (b'2007_000032 0\n' + b'x' * (1 << 20) + b'\n', r'line 2 is over 1048576 characters'),
+    (b'2007_000032 0\r2007_000039 19\rcaf\xe9 3\r', r'line 3, byte 4: not UTF-8 text'),
 ])
 def test_list_bytes_that_are_not_text_are_named_by_file_and_line(tmp_path, reader, data,
                                                                   error):

@@ -1,5 +1,4 @@
 """Image-level labels: the WSSS-BED list format and derivation from label maps."""
-import codecs
 import re
 import unicodedata
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
@@ -36,86 +35,116 @@ def image_id_problem(token: str) -> Optional[str]:
 def _named_image(token: str) -> str:
     """The image a token names, as a key: the stem of a path or file name,
     in NFC and case-folded (``X`` and ``x`` are one file on macOS and Windows)."""
-    stem = re.split(r'[/\\]', token)[-1]
+    stem = token.rpartition('/')[2].rpartition('\\')[2]
     if stem.lower().endswith(_IMG_EXTS):
         stem = stem.rsplit('.', 1)[0]
-    return unicodedata.normalize('NFC', stem).casefold()
+    if not stem.isascii():
+        stem = unicodedata.normalize('NFC', stem)
+    return stem.casefold()
 
 
 def _text_lines(path: str) -> Iterator[Tuple[int, str]]:
     """(line number, text) of each line of a UTF-8 text file (a UTF-8 BOM, CRLF
     and CR endings fine); a NUL byte, bytes that are not UTF-8 or a line over
     :data:`MAX_LIST_LINE` is a :class:`WSSSInputError` naming the file and line."""
-    lineno = 0
     try:
-        f = open(path, 'rb')
+        f = open(path, encoding='utf-8-sig')
     except PermissionError:
         raise WSSSInputError('unreadable (permission denied)', path=path) from None
     except IsADirectoryError:
         raise WSSSInputError('is a folder, not a list file', path=path) from None
+    lineno = 0
     with f:
-        while True:
-            raw = f.readline(MAX_LIST_LINE + 1)
-            if not raw:
-                return
-            if lineno == 0 and raw.startswith(codecs.BOM_UTF8):
-                raw = raw[len(codecs.BOM_UTF8):]
-            if len(raw) > MAX_LIST_LINE:
-                raise WSSSInputError(f'line {lineno + 1} is over {MAX_LIST_LINE} bytes long: '
-                                     'not a list of image ids', path=path)
-            # CR alone ends a line too, as in text mode
-            for piece in re.split(rb'\r\n|\r|\n', raw)[:-1 if raw.endswith((b'\n', b'\r'))
-                                                        else None]:
+        try:
+            for line in iter(lambda: f.readline(MAX_LIST_LINE + 1), ''):
                 lineno += 1
-                if b'\0' in piece:
+                if len(line) > MAX_LIST_LINE:
+                    raise WSSSInputError(f'line {lineno} is over {MAX_LIST_LINE} characters '
+                                         'long: not a list of image ids', path=path)
+                if '\0' in line:
                     raise WSSSInputError(
                         f'line {lineno} holds a NUL byte: not a text file (a binary file, '
                         'or UTF-16? save it as UTF-8)', path=path)
-                try:
-                    yield lineno, piece.decode('utf-8')
-                except UnicodeDecodeError as e:
-                    raise WSSSInputError(
-                        f'line {lineno}, byte {e.start + 1}: not UTF-8 text '
-                        f'({piece[e.start:e.start + 4]!r}); save the list as UTF-8',
-                        path=path) from None
+                yield lineno, line
+        except UnicodeDecodeError:
+            pass
+        else:
+            return
+    _refuse_undecodable(path)
 
 
-def _read_list(path: str, what: str) -> List[Tuple[int, str, List[str]]]:
-    """(line number, image id, the other tokens) of each non-blank line of an
-    id list, every id checked by :func:`image_id_problem` and none naming an
-    image twice: listed twice, or under two spellings (``x`` beside
+def _refuse_undecodable(path: str) -> None:
+    """The line and byte of the first bytes of ``path`` that are not UTF-8."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    if data.startswith((b'\xff\xfe', b'\xfe\xff')):
+        raise WSSSInputError('line 1: UTF-16 text (its byte order mark), not UTF-8: save '
+                             'the list as UTF-8', path=path)
+    try:
+        data.decode('utf-8')
+    except UnicodeDecodeError as e:
+        head = data[:e.start]
+        line = head.count(b'\n') + head.count(b'\r') - head.count(b'\r\n') + 1
+        column = e.start - max(head.rfind(b'\n'), head.rfind(b'\r'))
+        raise WSSSInputError(f'line {line}, byte {column}: not UTF-8 text '
+                             f'({data[e.start:e.start + 4]!r}); save the list as UTF-8',
+                             path=path) from None
+    raise AssertionError(f'{path}: decodes on a second read')  # changed under us
+
+
+def _read_list(path: str, what: str) -> List[Tuple[int, str, str]]:
+    """(line number, image id, the line) of each non-blank line of an id list,
+    every id checked by :func:`image_id_problem` and none naming an image
+    twice: listed twice, or under two spellings (``x`` beside
     ``../JPEGImages/x.jpg``, ``./x``, ``X``), each a :class:`WSSSInputError`
     naming the file and both lines."""
-    rows = [(lineno, parts[0], parts[1:]) for lineno, line in _text_lines(path)
-            for parts in [line.split()] if parts]
-    named: Dict[str, List[Tuple[int, str]]] = {}
-    for lineno, img_id, _ in rows:
-        named.setdefault(_named_image(img_id), []).append((lineno, img_id))
-    for lineno, img_id, _ in rows:
-        problem = image_id_problem(img_id)
-        # the first other line naming the same image (a path's may come later)
-        other = next((o for o in named[_named_image(img_id)] if o[0] != lineno), None)
-        if problem and other:
-            raise WSSSInputError(
-                f'line {lineno}: {img_id!r} {problem}; it names the image of line '
-                f'{other[0]} ({other[1]!r}) a second time', path=path)
-        if problem:
-            raise WSSSInputError(f'line {lineno}: {img_id!r} {problem}', path=path)
-        if other is not None and other[0] > lineno:
-            continue  # the later line is the one reported
-        if other and other[1] == img_id:
-            raise WSSSInputError(f'line {lineno}: listed twice (first on line {other[0]})',
-                                 img_id, path)
-        if other:
-            nfc = [unicodedata.normalize('NFC', t) for t in (other[1], img_id)]
-            a, b = map(ascii if nfc[0] == nfc[1] else repr, (other[1], img_id))  # look alike
-            raise WSSSInputError(
-                f'lines {other[0]} and {lineno} name one image under two spellings, {a} and '
-                f'{b} (one file on a case-insensitive disk, or one name in two Unicode '
-                'forms): keep one', img_id, path)
+    rows = []
+    first: Dict[str, int] = {}  # the image a token names -> its first row
+    for lineno, line in _text_lines(path):
+        token = line.split(None, 1)[0] if line and not line.isspace() else None
+        if token is None:
+            continue
+        key = _named_image(token)
+        problem = image_id_problem(token)
+        if problem or key in first:
+            # the other line naming the same image: an earlier one, or a later one
+            other = rows[first[key]][:2] if key in first else next(
+                ((n, t) for n, t in _later_ids(path, lineno) if _named_image(t) == key), None)
+            _refuse_id(path, lineno, token, problem, other)
+        first[key] = len(rows)
+        rows.append((lineno, token, line))
     if not rows:
         raise WSSSInputError(f'the {what} is empty', path=path)
     return rows
+
+
+def _later_ids(path: str, after: int) -> Iterator[Tuple[int, str]]:
+    """(line number, first token) of the lines after line ``after``."""
+    for lineno, line in _text_lines(path):
+        parts = line.split(None, 1)
+        if lineno > after and parts:
+            yield lineno, parts[0]
+
+
+def _refuse_id(path: str, lineno: int, img_id: str, problem: Optional[str],
+               other: Optional[Tuple[int, str]]) -> None:
+    """The error of a line whose id is not one (``problem``) or whose image
+    ``other`` (line number, id) names too."""
+    if problem and other:
+        raise WSSSInputError(
+            f'line {lineno}: {img_id!r} {problem}; it names the image of line '
+            f'{other[0]} ({other[1]!r}) a second time', path=path)
+    if problem:
+        raise WSSSInputError(f'line {lineno}: {img_id!r} {problem}', path=path)
+    if other[1] == img_id:
+        raise WSSSInputError(f'line {lineno}: listed twice (first on line {other[0]})',
+                             img_id, path)
+    nfc = [unicodedata.normalize('NFC', t) for t in (other[1], img_id)]
+    a, b = map(ascii if nfc[0] == nfc[1] else repr, (other[1], img_id))  # look alike
+    raise WSSSInputError(
+        f'lines {other[0]} and {lineno} name one image under two spellings, {a} and '
+        f'{b} (one file on a case-insensitive disk, or one name in two Unicode '
+        'forms): keep one', img_id, path)
 
 
 def read_id_list(path: str, what: str = 'image list') -> List[str]:
@@ -139,7 +168,8 @@ def parse_cls_label_file(path: str, num_classes: Optional[int] = None) -> Dict[s
         dict[str, list[int]]: image id → sorted class ids, in file order.
     """
     out = {}
-    for lineno, img_id, ids in _read_list(path, 'image-level label list'):
+    for lineno, img_id, line in _read_list(path, 'image-level label list'):
+        ids = line.split()[1:]
         if not all(_CLASS_ID.fullmatch(x) for x in ids):
             raise WSSSInputError(f'line {lineno}: class ids must be integers: '
                                  f'{" ".join([img_id] + ids)!r}', img_id, path)
