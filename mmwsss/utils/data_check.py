@@ -181,7 +181,7 @@ _BED_PNG = re.compile(r'(.+)_(\d+)\.png$')
 
 def _check_maps(where: str, folders: List[MapFolder], ids: Optional[List[str]],
                 id_source: str, labels: Optional[Dict[str, List[int]]],
-                listings: Dict[str, frozenset], counts: Counter,
+                listings: Dict[str, Union[frozenset, OSError]], counts: Counter,
                 max_class: Optional[int] = None) -> List[str]:
     """Every listed image's maps present in the folders training reads
     (``gt_subset`` images, which train on GT, left out by the caller); with
