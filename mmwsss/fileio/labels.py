@@ -1,5 +1,4 @@
 """Image-level labels: the WSSS-BED list format and derivation from label maps."""
-import re
 import unicodedata
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -10,7 +9,6 @@ from mmwsss.errors import WSSSInputError
 
 _IMG_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
 MAX_LIST_LINE = 1 << 20  # bytes: a longer "line" is a binary or JSON file, not an id list
-_CLASS_ID = re.compile(r'-?[0-9]+')  # ASCII digits: int() also takes '1_0', '+3', '٣'
 
 
 def image_id_problem(token: str) -> Optional[str]:
@@ -92,13 +90,14 @@ def _refuse_undecodable(path: str) -> None:
     raise AssertionError(f'{path}: decodes on a second read')  # changed under us
 
 
-def _read_list(path: str, what: str) -> List[Tuple[int, str, str]]:
-    """(line number, image id, the line) of each non-blank line of an id list,
+def _read_list(path: str, what: str) -> Tuple[List[int], List[str], List[str]]:
+    """The line numbers, image ids and lines of the non-blank lines of an id
+    list (three lists: no object per line for the garbage collector to walk),
     every id checked by :func:`image_id_problem` and none naming an image
     twice: listed twice, or under two spellings (``x`` beside
     ``../JPEGImages/x.jpg``, ``./x``, ``X``), each a :class:`WSSSInputError`
     naming the file and both lines."""
-    rows = []
+    linenos, ids, lines = [], [], []
     first: Dict[str, int] = {}  # the image a token names -> its first row
     for lineno, line in _text_lines(path):
         token = line.split(None, 1)[0] if line and not line.isspace() else None
@@ -108,14 +107,16 @@ def _read_list(path: str, what: str) -> List[Tuple[int, str, str]]:
         problem = image_id_problem(token)
         if problem or key in first:
             # the other line naming the same image: an earlier one, or a later one
-            other = rows[first[key]][:2] if key in first else next(
+            other = (linenos[first[key]], ids[first[key]]) if key in first else next(
                 ((n, t) for n, t in _later_ids(path, lineno) if _named_image(t) == key), None)
             _refuse_id(path, lineno, token, problem, other)
-        first[key] = len(rows)
-        rows.append((lineno, token, line))
-    if not rows:
+        first[key] = len(ids)
+        linenos.append(lineno)
+        ids.append(token)
+        lines.append(line)
+    if not ids:
         raise WSSSInputError(f'the {what} is empty', path=path)
-    return rows
+    return linenos, ids, lines
 
 
 def _later_ids(path: str, after: int) -> Iterator[Tuple[int, str]]:
@@ -156,7 +157,7 @@ def read_id_list(path: str, what: str = 'image list') -> List[str]:
     twice (under one spelling or two) or an empty list is a
     :class:`WSSSInputError` naming the file and the line.
     """
-    return [img_id for _, img_id, _ in _read_list(path, what)]
+    return _read_list(path, what)[1]
 
 
 def parse_cls_label_file(path: str, num_classes: Optional[int] = None) -> Dict[str, List[int]]:
@@ -168,9 +169,10 @@ def parse_cls_label_file(path: str, num_classes: Optional[int] = None) -> Dict[s
         dict[str, list[int]]: image id → sorted class ids, in file order.
     """
     out = {}
-    for lineno, img_id, line in _read_list(path, 'image-level label list'):
+    for lineno, img_id, line in zip(*_read_list(path, 'image-level label list')):
         ids = line.split()[1:]
-        if not all(_CLASS_ID.fullmatch(x) for x in ids):
+        # ASCII digits only: int() also takes '1_0', '+3' and '٣'
+        if not all(x.isascii() and x.removeprefix('-').isdigit() for x in ids):
             raise WSSSInputError(f'line {lineno}: class ids must be integers: '
                                  f'{" ".join([img_id] + ids)!r}', img_id, path)
         cls = sorted({int(x) for x in ids})

@@ -248,8 +248,7 @@ def _check_maps(where: str, folders: List[MapFolder], ids: Optional[List[str]],
                 f'0..{max_class + 1}): remove them, or give image-level labels (a WSSS '
                 'dataset with cls_label_file)')
         # there, and readable by this user (an access() each, no stat)
-        denied = [osp.join(f.folder, n) for n in found
-                  if not os.access(osp.join(f.folder, n), os.R_OK)]
+        denied = _denied(f.folder, found)
         if denied:
             more = f' and {len(denied) - 3} more' if len(denied) > 3 else ''
             problems.append(
@@ -260,6 +259,21 @@ def _check_maps(where: str, folders: List[MapFolder], ids: Optional[List[str]],
             problems += _stale_packs(f'{where}.{f.key}', f.folder,
                                      [i for i in ids if i + '.maps' in present])
     return problems
+
+
+def _denied(folder: str, names: List[str]) -> List[str]:
+    """The paths of the files ``names`` in ``folder`` that this user may not
+    read: an ``access`` each, relative to the folder (no path to resolve)."""
+    if not names:
+        return []
+    fd = os.open(folder, os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0))
+    try:
+        if os.access in os.supports_dir_fd:
+            return [osp.join(folder, n) for n in names
+                    if not os.access(n, os.R_OK, dir_fd=fd)]
+    finally:
+        os.close(fd)
+    return [p for p in (osp.join(folder, n) for n in names) if not os.access(p, os.R_OK)]
 
 
 def _unreadable_folder(folder: str, listing=None) -> Optional[str]:
