@@ -191,6 +191,24 @@ def test_a_cam_of_a_class_beyond_the_datasets_is_named_at_start(base, tmp_path, 
         assert lines == []
 
 
+def test_the_id_list_of_mmsegs_own_dataset_is_read_by_our_rule_at_start(base, tmp_path):
+    """Fails before the fix: mmseg reads a stock dataset's ann_file itself (each line,
+    stripped, is a file stem), so 'img_1' beside 'IMG_1' (one file on a case-insensitive
+    disk) trained on one image twice; the start-up check now reads the list by the rule of
+    our id lists and names both lines."""
+    root = str(tmp_path / 'voc')
+    shutil.copytree(osp.join(base, 'voc'), root, ignore=shutil.ignore_patterns('.mmwsss_cache'))
+    cfg = Config(dict(train_dataloader=dict(dataset=_dataset('PascalVOCDataset', root,
+                                                             'bed_png'))))
+    assert check_data_report(cfg, ('train_dataloader', )).problems == []
+    with open(osp.join(root, 'lists', 'train.txt'), 'a') as f:
+        f.write('IMG_1\n')
+    lines = check_data_report(cfg, ('train_dataloader', )).problems
+    assert any(ln.startswith('train_dataloader.dataset.ann_file: ') and
+               "lines 2 and 5 name one image under two spellings, 'img_1' and 'IMG_1'" in ln
+               for ln in lines), lines
+
+
 @pytest.fixture
 def packed_voc(tmp_path):
     """The VOC fixture's maps packed (CAMs + saliency), and its layout options."""
