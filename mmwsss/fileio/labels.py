@@ -8,7 +8,7 @@ from mmwsss.errors import WSSSInputError
 
 
 _IMG_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
-MAX_LIST_LINE = 1 << 20  # bytes: a longer "line" is a binary or JSON file, not an id list
+MAX_LIST_LINE = 1 << 20  # characters: a longer "line" is a binary or JSON file, not a list
 
 
 def image_id_problem(token: str) -> Optional[str]:
