@@ -166,6 +166,25 @@ def test_repeated_class_ids_are_refused_when_the_labelled_classes_are_given(tmp_
     assert load_cams(str(tmp_path), 'b', [3], cam_format='bed_png')[1] == [3]
 
 
+def test_padded_cam_messages_name_the_files_that_exist(tmp_path):
+    """Fails before the fix: with only ``b_014.png`` there, the message said class 14 had
+    2 files and named ``b_14.png``, which does not exist (3 files with ``b_0014.png``);
+    without labelled classes it said 'not found' of ``b_14.png`` only."""
+    import os
+    save_cams_bed_png(str(tmp_path), 'b', [3, 14], np.zeros((2, 3, 4), np.float32))
+    os.rename(tmp_path / 'b_14.png', tmp_path / 'b_014.png')
+    alone = r"'b'.*b_14\.png.*CAM file not found; b_014\.png is there, a zero-padded name"
+    for classes in ([14], [3, 14], None):
+        with pytest.raises(WSSSInputError, match=alone):
+            load_cams(str(tmp_path), 'b', classes, cam_format='bed_png')
+    (tmp_path / 'b_0014.png').write_bytes((tmp_path / 'b_014.png').read_bytes())
+    for classes in ([14], None):
+        with pytest.raises(WSSSInputError, match=r'class id 14 has 2 bed_png CAM files') as e:
+            load_cams(str(tmp_path), 'b', classes, cam_format='bed_png')
+        assert 'b_14.png' not in str(e.value) and 'b_0014.png' in str(e.value)
+    assert load_cams(str(tmp_path), 'b', [3], cam_format='bed_png')[1] == [3]
+
+
 def test_atomic_write_respects_the_umask():
     """Fails before the fix: mkstemp made every output 0600 whatever the umask."""
     import os

@@ -1,3 +1,4 @@
+import os
 import os.path as osp
 
 import numpy as np
@@ -70,6 +71,75 @@ def test_image_lists_are_read_robustly(voc_copy, tmp_path):
     lst.write_text('\n \n')
     with pytest.raises(WSSSInputError, match='image list is empty'):
         _voc(voc_copy, ann_file=str(lst), pseudo_labels=True)
+
+
+def test_a_class_label_list_reads_its_ids_by_the_rule_of_the_id_lists(voc_copy, tmp_path):
+    """Fails before the fix: a class-label list applied no rule to its ids, so
+    '../JPEGImages/2007_000032' beside '2007_000032' trained on one image twice (the first
+    with the labels of the second spelling), 'x.jpg' read x.jpg.jpg, and its duplicate
+    message named one line only; '1_0' and '٣' were read as classes 10 and 3."""
+    from mmwsss.fileio import parse_cls_label_file
+    lst = tmp_path / 'cls.txt'
+    for lines, error in [
+            ('2007_000032 0 14\n2007_000039 19\n../JPEGImages/2007_000032 14\n',
+             r"line 3: '\.\./JPEGImages/2007_000032' is a path, not an image id.*names the "
+             r"image of line 1 \('2007_000032'\)"),
+            ('2007_000039 19\n2007_000032.jpg 0\n',
+             r"line 2: '2007_000032\.jpg' is a file name, not an image id"),
+            ('2007_000032 0 14\n2007_000039 19\n2007_000032 0 14\n',
+             r"line 3: listed twice \(first on line 1\)"),
+            ('2007_000032 1_0\n', r'line 1: class ids must be integers'),
+            ('2007_000032 \u0663\n', r'line 1: class ids must be integers')]:
+        lst.write_text(lines, encoding='utf-8')
+        with pytest.raises(WSSSInputError, match=r'cls\.txt.*' + error):
+            parse_cls_label_file(str(lst), 20)
+        with pytest.raises(WSSSInputError, match=error):
+            _voc(voc_copy, cls_label_file=str(lst), pseudo_labels=True, ann_file='')
+
+
+@pytest.mark.parametrize('reader', ['ids', 'labels'])
+@pytest.mark.parametrize('data, error', [
+    (b'2007_000032 0\n2007_000039\x00 19\n', r'line 2 holds a NUL byte'),
+    ('2007_000032 0\n'.encode('utf-16'), r'line 1: UTF-16 text'),
+    ('2007_000032 0\n'.encode('utf-16-le'), r'line 1 holds a NUL byte.*UTF-16'),
+    (b'2007_000032 0\r\n2007_000039 19\r\ncaf\xe9 3\r\n', r'line 3, byte 4: not UTF-8 text'),
+    ('2007_000032 0\n2007_000039\u200b 19\n'.encode(),
+     r"line 2: '2007_000039\\u200b' holds the control or invisible character"),
+    (b'2007_000032 0\n' + b'x' * (1 << 20) + b'\n', r'line 2 is over 1048576 characters'),
+    (b'2007_000032 0\r2007_000039 19\rcaf\xe9 3\r', r'line 3, byte 4: not UTF-8 text'),
+])
+def test_list_bytes_that_are_not_text_are_named_by_file_and_line(tmp_path, reader, data,
+                                                                  error):
+    """Fails before the fix: a NUL byte or UTF-16 went into an id (a bare 'embedded null
+    byte' later), Latin-1 bytes gave a bare UnicodeDecodeError naming no file, and an
+    invisible zero-width space became part of an id."""
+    from mmwsss.fileio import parse_cls_label_file, read_id_list
+    lst = tmp_path / 'list.txt'
+    lst.write_bytes(data)
+    read = read_id_list if reader == 'ids' else parse_cls_label_file
+    with pytest.raises(WSSSInputError, match=r"file '[^']*list\.txt': " + error):
+        read(str(lst))
+
+
+@pytest.mark.parametrize('lines, error', [
+    ('x\ny\n../JPEGImages/x\n', r"line 3: '\.\./JPEGImages/x' is a path.*names the image of "
+     r"line 1 \('x'\) a second time"),
+    ('./x\ny\nx\n', r"line 1: '\./x' is a path.*names the image of line 3 \('x'\)"),
+    ('y\nx.JPG\nx\n', r"line 2: 'x\.JPG' is a file name.*names the image of line 3"),
+    ('x\ny\nX\n', r"lines 1 and 3 name one image under two spellings, 'x' and 'X'"),
+    ('caf\u00e9\ncafe\u0301\n', r"lines 1 and 2 name one image under two spellings, "
+     r"'caf\\xe9' and 'cafe\\u0301'"),
+])
+def test_one_image_under_two_spellings_is_refused_naming_both_lines(tmp_path, lines, error):
+    """Fails before the fix: a path or file name was refused with its own line only, and
+    'X' beside 'x' (one file on macOS and Windows), or one name in two Unicode forms,
+    listed one image twice."""
+    from mmwsss.fileio import parse_cls_label_file, read_id_list
+    lst = tmp_path / 'list.txt'
+    lst.write_text(lines, encoding='utf-8')
+    for read in (read_id_list, parse_cls_label_file):
+        with pytest.raises(WSSSInputError, match=error):
+            read(str(lst))
 
 
 def test_coco_converter_and_datasets(coco_root, tmp_path, capsys):
@@ -286,6 +356,59 @@ def test_check_data_names_each_missing_file_and_its_key(voc_copy, tmp_path):
         sys.path.remove(osp.dirname(cfg))
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason='root reads a file of mode 000: nothing to '
+                    'report (run as a normal user to test it)')
+def test_check_data_reports_unreadable_files_and_folders_as_unreadable(voc_copy):
+    """Fails before the fix: files of mode 000 were 'all there' (training then failed on
+    the first), an unreadable map folder's files were called missing, an unreadable image
+    folder was a PermissionError traceback, and an unreadable list a bare PermissionError."""
+    from mmwsss.config import load_config
+    from mmwsss.preflight.data import check_data
+    cfg = osp.join(osp.dirname(__file__), 'configs', 'seg_tiny_deeplabv2_voc.py')
+    opts = {'train_dataloader.dataset.data_root': voc_copy,
+            'train_dataloader.dataset.maps_root': voc_copy,
+            'val_dataloader.dataset.data_root': voc_copy}
+    import sys
+    sys.path.insert(0, osp.dirname(cfg))  # its custom_imports
+    img = osp.join(voc_copy, 'JPEGImages', '2007_000032.jpg')
+    cam = osp.join(voc_copy, 'activation_maps', 'VOC2012_TEST', '2007_000039_19.png')
+    sal_dir = osp.join(voc_copy, 'saliency_maps', 'VOC2012_TEST')
+    sal = osp.join(sal_dir, '2008_000002.png')
+    mask = osp.join(voc_copy, 'SegmentationClassAug', '2007_000033.png')
+    try:
+        assert check_data(load_config(cfg, opts)) == []
+        for path in (img, cam, sal, mask):
+            os.chmod(path, 0)
+        lines = check_data(load_config(cfg, opts))
+        text = '\n'.join(lines)
+        assert 'missing' not in text, lines
+        assert any(ln.startswith('train_dataloader.dataset:') and 'are unreadable' in ln and
+                   f'{img} (unreadable: permission denied)' in ln for ln in lines), lines
+        assert any(ln.startswith('val_dataloader.dataset:') and
+                   f'{mask} (unreadable: permission denied)' in ln for ln in lines), lines
+        assert any('data_prefix.cam_path: 1 CAM file(s)' in ln and 'unreadable' in ln and
+                   cam in ln for ln in lines), lines
+        assert any('data_prefix.sal_path: 1 saliency map file(s)' in ln and sal in ln
+                   for ln in lines), lines
+        os.chmod(sal_dir, 0)
+        os.chmod(osp.join(voc_copy, 'JPEGImages'), 0o300)  # enterable, not listable
+        lines = check_data(load_config(cfg, opts))
+        assert 'missing' not in '\n'.join(lines), lines
+        assert any('data_prefix.sal_path: saliency map folder' in ln and
+                   f'{sal_dir} cannot be listed' in ln for ln in lines), lines
+        assert any('data_prefix.img_path: image folder' in ln and 'cannot be listed' in ln
+                   for ln in lines), lines
+        os.chmod(osp.join(voc_copy, 'JPEGImages'), 0o755)
+        os.chmod(osp.join(voc_copy, 'cls_labels', 'train_aug.txt'), 0)
+        lines = check_data(load_config(cfg, opts))
+        assert any('train_aug.txt' in ln and 'unreadable (permission denied)' in ln
+                   for ln in lines), lines
+    finally:  # pytest must be able to remove the copy
+        for root, dirs, files in os.walk(voc_copy):
+            for name in dirs + files:
+                os.chmod(osp.join(root, name), 0o755)
+
+
 def test_check_data_stats_every_gt_subset_mask(voc_copy, tmp_path, monkeypatch):
     """Fails before the fix (issue 21, WEAK): a missing or 0-byte GT mask of a
     gt_subset image, and a subset id that is not in the training list, passed
@@ -372,7 +495,7 @@ _HOSTILE_COCO = [
      r"image 25: file_name 'coco_TRAIN2014_000000000009\.jpg' names the same label map as "
      r"image 9 \('COCO_train2014_000000000009\.jpg'\)"),
     ('stem-like-a-path', _set('images', 1, 'file_name', 'x.jpg.jpg'), r"image 25: "
-     r"file_name 'x\.jpg\.jpg': its id 'x\.jpg' ends like an image file"),
+     r"file_name 'x\.jpg\.jpg': its id 'x\.jpg' is a file name, not an image id"),
     ('space-in-name', _set('images', 1, 'file_name', 'a b.jpg'),
      r"image 25: file_name 'a b\.jpg' holds whitespace"),
     ('newline-in-name', _set('images', 1, 'file_name', 'ab.jpg\nc'),

@@ -154,6 +154,30 @@ def test_missing_pretrained_weights_are_named_at_start(tmp_path, monkeypatch):
     assert any('resnet38_mxnet2pth.py' in ln for ln in train.preflight(load_config(R38)))
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason='root reads a file of mode 000: nothing to '
+                    'report (run as a normal user to test it)')
+def test_unreadable_pretrained_weights_are_named_at_start(tmp_path, monkeypatch):
+    """Fails before the fix: weights of mode 000 (or in a folder this user cannot enter)
+    passed the start-up check, and failed once the model was built."""
+    from mmwsss.preflight import weights as weights_check
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / 'pretrain' / 'ilsvrc-cls_rna-a1_cls1000_ep-0001.pth'
+    path.parent.mkdir()
+    path.write_bytes(b'x')
+    assert weights_check.check_weights(load_config(R38)) == []
+    try:
+        path.chmod(0)
+        lines = weights_check.check_weights(load_config(R38))
+        assert len(lines) == 1 and 'is unreadable (permission denied)' in lines[0], lines
+        path.chmod(0o644)
+        path.parent.chmod(0o600)
+        lines = weights_check.check_weights(load_config(R38))
+        assert len(lines) == 1 and 'permission denied on a folder on its way' in lines[0]
+    finally:
+        path.parent.chmod(0o755)
+        path.chmod(0o644)
+
+
 def _tool(*args, env=None):
     return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
                           env=dict(os.environ, **(env or {})), timeout=300)

@@ -163,6 +163,52 @@ def test_check_data_names_a_missing_map_of_every_store_and_dataset_type(base, tm
         assert f'saliency map file(s)' in lines[1] and ids[1] + '.png' in lines[1], lines
 
 
+@pytest.mark.parametrize('kind', KINDS)
+def test_a_cam_of_a_class_beyond_the_datasets_is_named_at_start(base, tmp_path, kind):
+    """Fails before the fix: on mmseg's own datasets (no image-level labels, no number of
+    classes in the data info) a stray ``<id>_25.png`` became label 26 in silence, beyond
+    VOC's 21 labels (ADE20K: ``_149.png``, label 150 of 150). A dataset with labels reads
+    only the labelled classes' files: the stray one is no problem there."""
+    src = 'coco' if kind == 'COCOWSSSDataset' else 'voc'
+    root = str(tmp_path / src)
+    shutil.copytree(osp.join(base, src), root, ignore=shutil.ignore_patterns('.mmwsss_cache'))
+    cfg = Config(dict(train_dataloader=dict(dataset=_dataset(kind, root, 'bed_png'))))
+    assert check_data_report(cfg, ('train_dataloader', )).problems == []
+    img_id = COCO_IDS[1] if src == 'coco' else 'img_2'
+    folder = osp.join(root, 'maps', 'bed_png')
+    first = sorted(f for f in os.listdir(folder) if f.startswith(img_id + '_'))[0]
+    last = 149 if kind == 'ADE20KDataset' else 80 if src == 'coco' else 20
+    for c in (last - 1, last):  # the last class is fine, the one after it is not
+        if not osp.exists(osp.join(folder, f'{img_id}_{c}.png')):
+            shutil.copy(osp.join(folder, first), osp.join(folder, f'{img_id}_{c}.png'))
+    lines = check_data_report(cfg, ('train_dataloader', )).problems
+    if kind in ('PascalVOCDataset', 'ADE20KDataset'):
+        assert len(lines) == 1, lines
+        assert f'1 CAM file(s) in {folder}' in lines[0] and f'{img_id}_{last}.png' in lines[0]
+        assert f'of a class above {last - 1}' in lines[0]
+        assert f'{img_id}_{last - 1}.png' not in lines[0]
+    else:
+        assert lines == []
+
+
+def test_the_id_list_of_mmsegs_own_dataset_is_read_by_our_rule_at_start(base, tmp_path):
+    """Fails before the fix: mmseg reads a stock dataset's ann_file itself (each line,
+    stripped, is a file stem), so 'img_1' beside 'IMG_1' (one file on a case-insensitive
+    disk) trained on one image twice; the start-up check now reads the list by the rule of
+    our id lists and names both lines."""
+    root = str(tmp_path / 'voc')
+    shutil.copytree(osp.join(base, 'voc'), root, ignore=shutil.ignore_patterns('.mmwsss_cache'))
+    cfg = Config(dict(train_dataloader=dict(dataset=_dataset('PascalVOCDataset', root,
+                                                             'bed_png'))))
+    assert check_data_report(cfg, ('train_dataloader', )).problems == []
+    with open(osp.join(root, 'lists', 'train.txt'), 'a') as f:
+        f.write('IMG_1\n')
+    lines = check_data_report(cfg, ('train_dataloader', )).problems
+    assert any(ln.startswith('train_dataloader.dataset.ann_file: ') and
+               "lines 2 and 5 name one image under two spellings, 'img_1' and 'IMG_1'" in ln
+               for ln in lines), lines
+
+
 @pytest.fixture
 def packed_voc(tmp_path):
     """The VOC fixture's maps packed (CAMs + saliency), and its layout options."""

@@ -197,10 +197,10 @@ def _check_file_name(name, img_id, bad) -> str:
     if not name.isprintable():
         bad(what, f'file_name {name!r} holds a control character; rename the image')
     stem = osp.splitext(name)[0]
-    from mmwsss.fileio.labels import _IMG_EXTS  # the id lists' reader takes it for a path
-    if stem.lower().endswith(_IMG_EXTS):
-        bad(what, f'file_name {name!r}: its id {stem!r} ends like an image file, which '
-            'the id lists refuse as a path; rename the image')
+    from mmwsss.fileio.labels import image_id_problem  # the rule of the id lists' readers
+    problem = image_id_problem(stem)
+    if problem:
+        bad(what, f'file_name {name!r}: its id {stem!r} {problem}; rename the image')
     return stem
 
 

@@ -38,6 +38,12 @@ def _refuse_repeated_png(cls: int, paths: Sequence[str], img_id: str) -> None:
         'keep one', img_id, paths[0])
 
 
+def _refuse_padded_png(cls: int, plain: str, padded: str, img_id: str) -> None:
+    raise WSSSInputError(
+        f'CAM file not found; {osp.basename(padded)} is there, a zero-padded name: the '
+        f'bed_png CAM of class {cls} is named {osp.basename(plain)} (rename it)', img_id, plain)
+
+
 def check_cam_format(cam_format) -> None:
     """Raises ValueError naming ``cam_format`` and the formats, unless it is one."""
     check_arg('cam_format', cam_format in CAM_FORMATS, f'one of {CAM_FORMATS}', cam_format,
@@ -481,22 +487,30 @@ class CAMStore:
         for c, paths in sorted(by_class.items()):
             if len(paths) > 1:
                 _refuse_repeated_png(c, paths, img_id)
+            plain = osp.join(folder, f'{name}_{c}.png')
+            if paths[0] != plain:
+                _refuse_padded_png(c, plain, paths[0], img_id)
         return sorted(by_class)
 
     def _check_padded_twins(self, stem: str, img_id: str, classes: Sequence[int]) -> None:
         """Refuse ``<stem>_014.png`` beside ``<stem>_14.png``: both name class 14
-        and which one is meant is unknowable. Probes the zero-padded names up to
-        :data:`MAX_PADDED_DIGITS` digits with a stat each (local stores only: a
-        remote store is checked only when its classes are listed)."""
+        and which one is meant is unknowable; and ``<stem>_014.png`` alone, with
+        its name (the class's file is ``<stem>_14.png``). Probes the zero-padded
+        names up to :data:`MAX_PADDED_DIGITS` digits with a stat each (local
+        stores only: a remote store is checked only when its classes are listed).
+        Every message names the files that exist."""
         if not is_local(stem, self.backend_args):
             return
         for c in classes:
             digits = str(int(c))
+            plain = f'{stem}_{digits}.png'
             twins = [f'{stem}_{digits.zfill(n)}.png'
                      for n in range(len(digits) + 1, MAX_PADDED_DIGITS + 1)]
-            twins = [p for p in twins if osp.exists(p)]
-            if twins:
-                _refuse_repeated_png(c, [f'{stem}_{digits}.png'] + twins, img_id)
+            found = [p for p in [plain] + twins if osp.exists(p)]
+            if len(found) > 1:
+                _refuse_repeated_png(c, found, img_id)
+            if found and found[0] != plain:
+                _refuse_padded_png(c, plain, found[0], img_id)
 
     def _load_bed_png(self, stem, img_id, classes, hw=None):
         if classes is None:

@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -62,18 +62,19 @@ def _read_ids(where, list_file):
         return [], [f'{where}.ann_file: {e}']
 
 
-def list_folders(folders: Iterable[str], nproc: int = 8) -> Dict[str, frozenset]:
+def list_folders(folders: Iterable[str],
+                 nproc: int = 8) -> Dict[str, Union[frozenset, OSError]]:
     """The file names in each folder, each folder listed once (``os.scandir``),
     several at a time: one directory read per folder instead of one ``stat``
     per file, which is what makes checking 10,582 ids' maps take a fraction of
     a second on a local disk and seconds, not minutes, on a network one. A
-    folder that cannot be listed maps to an empty set."""
+    folder that cannot be listed maps to the ``OSError`` that says why."""
     def names(folder):
         try:
             with os.scandir(folder) as it:
                 return frozenset(e.name for e in it)
-        except OSError:
-            return frozenset()
+        except OSError as e:
+            return e
 
     folders = sorted(set(folders))
     if len(folders) <= 1:
@@ -180,7 +181,8 @@ _BED_PNG = re.compile(r'(.+)_(\d+)\.png$')
 
 def _check_maps(where: str, folders: List[MapFolder], ids: Optional[List[str]],
                 id_source: str, labels: Optional[Dict[str, List[int]]],
-                listings: Dict[str, frozenset], counts: Counter) -> List[str]:
+                listings: Dict[str, Union[frozenset, OSError]], counts: Counter,
+                max_class: Optional[int] = None) -> List[str]:
     """Every listed image's maps present in the folders training reads
     (``gt_subset`` images, which train on GT, left out by the caller); with
     ``ids`` None (the images could not be listed), the folders only.
@@ -190,6 +192,12 @@ def _check_maps(where: str, folders: List[MapFolder], ids: Optional[List[str]],
     the classes the store holds); ``npz`` / ``npy_dict`` / ``packed``
     ``<id>.npz`` / ``<id>.npy`` / ``<id>.maps``; saliency ``<id>.png``.
     Folders come listed in ``listings`` (see :func:`list_folders`).
+
+    Without image-level labels, ``SaliencyPseudoLabel`` labels an image with
+    every class its ``bed_png`` files hold (mmseg's own datasets give it no
+    number of classes to check them against): a file of a class above
+    ``max_class`` (the dataset's classes, from its metainfo) is a problem,
+    since its pixels would get a label the dataset does not have.
     """
     problems = []
     for f in folders:
@@ -197,20 +205,31 @@ def _check_maps(where: str, folders: List[MapFolder], ids: Optional[List[str]],
             problems.append(f'{where}.{f.key}: folder {f.folder} not found (set --cfg-options '
                             f'{where}.maps_root=... or {where}.{f.key}=...)')
             continue
+        present = listings[f.folder]
+        unreadable = _unreadable_folder(f.folder, present)
+        if unreadable:
+            problems.append(f'{where}.{f.key}: {f.what} folder {unreadable}')
+            continue
         if ids is None:
             continue
-        present = listings[f.folder]
         stems = None
-        missing = []
+        missing, found, beyond = [], [], []
         for i in ids:
             names = f.names(i, labels.get(i) if labels else None)
             if names is None:  # bed_png, classes unknown: any of the image's CAMs
                 if stems is None:
-                    stems = {m.group(1) for m in map(_BED_PNG.match, present) if m}
+                    stems = {}
+                    for m in filter(None, map(_BED_PNG.match, present)):
+                        stems.setdefault(m.group(1), []).append(m.group(0))
                 if i not in stems:
                     missing.append(f'{i}_<class>.png')
+                found += stems.get(i, [])
+                if max_class is not None:
+                    beyond += [n for n in stems.get(i, [])
+                               if int(_BED_PNG.match(n).group(2)) > max_class]
             else:
                 missing += [n for n in names if n not in present]
+                found += [n for n in names if n in present]
         counts["images' CAMs" if f.what == 'CAM' else 'saliency maps'] += len(ids)
         if missing:
             more = f' and {len(missing) - 3} more' if len(missing) > 3 else ''
@@ -218,10 +237,57 @@ def _check_maps(where: str, folders: List[MapFolder], ids: Optional[List[str]],
                 f'{where}.{f.key}: {len(missing)} {f.what} file(s) ({f.fmt}) of the {len(ids)} '
                 f'images listed in {id_source} are not in {f.folder}: '
                 f'{", ".join(missing[:3])}{more}')
+        if beyond:
+            more = f' and {len(beyond) - 3} more' if len(beyond) > 3 else ''
+            problems.append(
+                f'{where}.{f.key}: {len(beyond)} CAM file(s) in {f.folder} of the images '
+                f'listed in {id_source} are of a class above {max_class}: '
+                f'{", ".join(beyond[:3])}{more}; with no image-level labels every CAM file '
+                f'of an image is read, and class c labels its pixels c + 1, which is no '
+                f"label of the dataset (its metainfo's {max_class + 2} classes: labels "
+                f'0..{max_class + 1}): remove them, or give image-level labels (a WSSS '
+                'dataset with cls_label_file)')
+        # there, and readable by this user (an access() each, no stat)
+        denied = _denied(f.folder, found)
+        if denied:
+            more = f' and {len(denied) - 3} more' if len(denied) > 3 else ''
+            problems.append(
+                f'{where}.{f.key}: {len(denied)} {f.what} file(s) of the images listed in '
+                f'{id_source} are unreadable (permission denied): {", ".join(denied[:3])}'
+                f'{more}')
         if f.fmt == 'packed' and f.what == 'CAM':
             problems += _stale_packs(f'{where}.{f.key}', f.folder,
                                      [i for i in ids if i + '.maps' in present])
     return problems
+
+
+def _denied(folder: str, names: List[str]) -> List[str]:
+    """The paths of the files ``names`` in ``folder`` that this user may not
+    read: an ``access`` each, relative to the folder (no path to resolve)."""
+    if not names:
+        return []
+    fd = os.open(folder, os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0))
+    try:
+        if os.access in os.supports_dir_fd:
+            return [osp.join(folder, n) for n in names
+                    if not os.access(n, os.R_OK, dir_fd=fd)]
+    finally:
+        os.close(fd)
+    return [p for p in (osp.join(folder, n) for n in names) if not os.access(p, os.R_OK)]
+
+
+def _unreadable_folder(folder: str, listing=None) -> Optional[str]:
+    """``'<folder> cannot be listed (...)...'`` or ``'... cannot be entered...'``
+    when this user cannot read the files of ``folder`` (None when it can): its
+    files are then unreadable, not missing. ``listing`` is the folder's entry
+    in :func:`list_folders`, when there is one."""
+    if isinstance(listing, OSError) or not os.access(folder, os.R_OK):
+        why = listing.strerror if isinstance(listing, OSError) else 'permission denied'
+        return f'{folder} cannot be listed ({why}): its files are unreadable'
+    if not os.access(folder, os.X_OK):
+        return (f'{folder} cannot be entered (no execute permission): its files are '
+                'unreadable')
+    return None
 
 
 def _stale_packs(key: str, folder: str, ids: List[str]) -> List[str]:
@@ -236,12 +302,13 @@ def _stale_packs(key: str, folder: str, ids: List[str]) -> List[str]:
             'rerun tools/pack_maps.py with the options that made it (it repacks those)']
 
 
-def _dataset_images(ds: dict) -> List[dict]:
+def _dataset_images(ds: dict) -> Tuple[List[dict], Tuple[str, ...]]:
     """The data infos of a dataset config (``img_id``, ``img_path``, and
     ``seg_map_path``, ``cls_labels`` where it has them), from the dataset
     itself, built without a pipeline: whatever the ids come from (an id list,
     a label list, COCO's instances json, the image folder), they are the ones
     training reads. A ``gt_subset`` is left out here (checked on its own).
+    With them, the dataset's ``classes`` (its metainfo: labels 0..len - 1).
 
     Raises:
         what the dataset raises on a list it cannot read.
@@ -254,7 +321,7 @@ def _dataset_images(ds: dict) -> List[dict]:
     for info in dataset.data_list:
         img_id = info.get('img_id') or osp.splitext(osp.basename(info['img_path']))[0]
         infos.append(dict(info, img_id=img_id))
-    return infos
+    return infos, tuple(dataset.metainfo.get('classes') or ())
 
 
 def _check_listed_files(where, ids, list_file, folder, suffix, what='images') -> List[str]:
@@ -267,16 +334,26 @@ def _check_files(where, paths, list_file, what='images') -> List[str]:
     10,582), while a 0-byte image fails in training with an OpenCV assertion
     that names no file, and a missing GT mask fails the first validation after
     hours of training."""
-    bad, first_missing = [], None
+    bad, first_missing, kinds = [], None, set()
     for path in paths:
         try:
             if os.stat(path).st_size == 0:
                 bad.append(f'{path} (0 bytes)')
+                kinds.add('empty')
+            elif not os.access(path, os.R_OK):
+                bad.append(f'{path} (unreadable: permission denied)')
+                kinds.add('unreadable')
+        except PermissionError:  # a folder on its way that this user cannot enter
+            bad.append(f'{path} (unreadable: permission denied on its folder)')
+            kinds.add('unreadable')
         except OSError:
             bad.append(f'{path} (missing)')
+            kinds.add('missing')
             first_missing = first_missing or path
     if not bad:
         return []
+    said = ' or '.join(k for k in ('missing', 'empty', 'unreadable')
+                       if k in kinds or k == 'empty' and kinds <= {'missing', 'empty'})
     more = f' and {len(bad) - 3} more' if len(bad) > 3 else ''
     hint = ''
     if first_missing:
@@ -286,7 +363,7 @@ def _check_files(where, paths, list_file, what='images') -> List[str]:
             hint = (f'; VOC\'s own masks are in {official} (mmseg\'s voc_aug.py converts '
                     f'SBD\'s only): cp {official}/*.png {folder}/')
     return [f'{where}: {len(bad)} of the {len(paths)} {what} listed in {list_file} are '
-            f'missing or empty: {", ".join(bad[:3])}{more}{hint}']
+            f'{said}: {", ".join(bad[:3])}{more}{hint}']
 
 
 def _check_voc_official_masks(where, ids, folder, suffix, sample=50) -> List[str]:
@@ -442,6 +519,9 @@ def check_data_report(cfg, sections=('train_dataloader', 'val_dataloader', 'test
         img_ok = False
         if not osp.isdir(img_dir):
             problems.append(f'{where}.data_prefix.img_path: folder {img_dir} not found')
+        elif _unreadable_folder(img_dir):
+            problems.append(f'{where}.data_prefix.img_path: image folder '
+                            f'{_unreadable_folder(img_dir)}')
         elif not any(f.lower().endswith(('.jpg', '.jpeg', '.png')) for f in
                      os.listdir(img_dir)[:1000]):
             problems.append(f'{where}.data_prefix.img_path: no image in {img_dir}')
@@ -450,10 +530,10 @@ def check_data_report(cfg, sections=('train_dataloader', 'val_dataloader', 'test
         # the images (and labels) as the dataset lists them, when no id list
         # says which, or for the maps of each: its own code, whatever the ids
         # come from (a label list, COCO's json, the image folder)
-        infos, id_source = None, list_file
+        infos, id_source, classes = None, list_file, ()
         if (folders or not ids) and len(problems) == first and where not in bad_values:
             try:
-                infos = _dataset_images(ds)
+                infos, classes = _dataset_images(ds)
             except (MMWSSSError, ValueError, KeyError, AssertionError, OSError) as e:
                 problems.append(f'{where}: its images cannot be listed: '
                                 f'{e or type(e).__name__}')
@@ -499,8 +579,10 @@ def check_data_report(cfg, sections=('train_dataloader', 'val_dataloader', 'test
                 if all('cls_labels' in info for info in infos):
                     labels = {info['img_id']: [int(c) for c in info['cls_labels']]
                               for info in infos}
+            # the last label a pseudo label may take: the dataset's last class
+            max_class = len(classes) - 2 if classes else None
             problems += _check_maps(where, folders, map_ids, id_source, labels, listings,
-                                    counts)
+                                    counts, max_class)
     # loaders that read the same file (a classifier's train and CAM loaders, COCO's
     # instances json) name it once
     problems[:] = merge_same_problems(problems)

@@ -6,6 +6,7 @@ Without this, a missing ResNet-38 file fails as a bare ``FileNotFoundError``
 once the model is built, and ``torchvision://`` weights offline as a
 ``URLError`` deep inside torch.hub.
 """
+import os
 import os.path as osp
 import socket
 from concurrent.futures import ThreadPoolExecutor
@@ -101,6 +102,18 @@ def host_reachable(host: str, timeout: float = 3.0) -> bool:
         pool.shutdown(wait=False)  # a lookup still hanging is left to finish alone
 
 
+def _denied_on_the_way(path: str) -> bool:
+    """Whether ``path`` cannot be looked up for lack of permission (a folder on
+    its way that this user may not enter), rather than not being there."""
+    try:
+        os.stat(path)
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 def check_weights(cfg) -> List[str]:
     """Problems with the pretrained weights of ``cfg``, one line each, naming
     the config key to override, the file, and how to get it. Empty: all
@@ -115,9 +128,12 @@ def check_weights(cfg) -> List[str]:
                             f'(a typo?); or {override}')
             continue
         if path is not None:
-            if osp.isfile(path) and osp.getsize(path) > 0:
+            if osp.isfile(path) and osp.getsize(path) > 0 and os.access(path, os.R_OK):
                 continue
-            why = 'is empty' if osp.isfile(path) else 'not found'
+            why = ('not found' if not osp.isfile(path) else 'is empty' if not
+                   osp.getsize(path) else 'is unreadable (permission denied)')
+            if why == 'not found' and _denied_on_the_way(path):
+                why = 'is unreadable (permission denied on a folder on its way)'
             how = CONVERTERS.get(osp.basename(path), CONVERTERS.get(owner, '')).format(path=path)
             problems.append(f'{key}: pretrained weights {path} {why}' +
                             (f'; they are {how}' if how else '') +
@@ -125,6 +141,9 @@ def check_weights(cfg) -> List[str]:
             continue
         cached = hub_cache_path(url)
         if osp.isfile(cached) and osp.getsize(cached) > 0:
+            if not os.access(cached, os.R_OK):
+                problems.append(f'{key} = {checkpoint!r}: its copy {cached} in the torch hub '
+                                f'cache is unreadable (permission denied); or {override}')
             continue
         host = urlparse(url).hostname or ''
         if not host_reachable(host):
