@@ -179,13 +179,22 @@ def _packed_without_saliency(key: str, cams: MapFolder) -> List[str]:
 _BED_PNG = re.compile(r'(.+)_(\d+)\.png$')
 
 
-def _check_maps(where: str, folders: List[MapFolder], ids: Optional[List[str]],
-                id_source: str, labels: Optional[Dict[str, List[int]]],
+@dataclass(frozen=True)
+class ListedImages:
+    """The images whose maps a split reads: their ids (None: they could not be
+    listed), the file that lists them, and their image-level labels (None: the
+    dataset gives none)."""
+    ids: Optional[List[str]]
+    source: str
+    labels: Optional[Dict[str, List[int]]] = None
+
+
+def _check_maps(where: str, folders: List[MapFolder], listed: ListedImages,
                 listings: Dict[str, Union[frozenset, OSError]], counts: Counter,
                 max_class: Optional[int] = None) -> List[str]:
     """Every listed image's maps present in the folders training reads
     (``gt_subset`` images, which train on GT, left out by the caller); with
-    ``ids`` None (the images could not be listed), the folders only.
+    ``listed.ids`` None (the images could not be listed), the folders only.
 
     ``bed_png`` needs ``<id>_<c>.png`` for each labelled class ``c`` (with no
     image-level labels, at least one ``<id>_*.png``: the transform then takes
@@ -199,6 +208,7 @@ def _check_maps(where: str, folders: List[MapFolder], ids: Optional[List[str]],
     ``max_class`` (the dataset's classes, from its metainfo) is a problem,
     since its pixels would get a label the dataset does not have.
     """
+    ids, id_source, labels = listed.ids, listed.source, listed.labels
     problems = []
     for f in folders:
         if not osp.isdir(f.folder):
@@ -581,8 +591,8 @@ def check_data_report(cfg, sections=('train_dataloader', 'val_dataloader', 'test
                               for info in infos}
             # the last label a pseudo label may take: the dataset's last class
             max_class = len(classes) - 2 if classes else None
-            problems += _check_maps(where, folders, map_ids, id_source, labels, listings,
-                                    counts, max_class)
+            problems += _check_maps(where, folders, ListedImages(map_ids, id_source, labels),
+                                    listings, counts, max_class)
     # loaders that read the same file (a classifier's train and CAM loaders, COCO's
     # instances json) name it once
     problems[:] = merge_same_problems(problems)
