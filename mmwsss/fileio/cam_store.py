@@ -1,11 +1,12 @@
 """CAM stores: read ``bed_png``, ``npz``, ``npy_dict`` and ``packed``; write
-``npz`` and ``bed_png`` (``packed``: ``tools/pack_maps.py``).
+``npz``, ``bed_png`` and ``packed`` (:func:`save_image_pack`, the one packing
+step of ``tools/pack_maps.py`` and ``tools/make_cams.py``).
 
 A CAM is one float map in [0, 1] per labelled class at the image's full
 resolution. An image's files are named from a *stem*, ``<cam_dir>/<img_id>``:
 ``<stem>_<c>.png`` (``bed_png``), ``<stem>.npz``, ``<stem>.npy`` or
-``<stem>.maps`` (``packed``: the uint8 CAMs and the saliency map in one
-uncompressed file, :mod:`mmwsss.fileio.packed_maps`).
+``<stem>.maps`` (``packed``: the uint8 CAMs and the saliency map in one file,
+uncompressed or compressed, :mod:`mmwsss.fileio.packed_maps`).
 """
 import glob
 import io
@@ -124,9 +125,11 @@ def pack_saliency_problem(cam_dir: str, mode: str = 'saliency') -> Optional[str]
         return None
     settings = read_store_record(cam_dir) or {}
     if 'sal_dir' in settings and not settings['sal_dir']:
+        how = ('tools/make_cams.py --cam-format packed --sal-dir --force'
+               if 'checkpoint' in settings else 'tools/pack_maps.py --sal-dir')
         return (f'the packed store {cam_dir} holds no saliency maps (packed without '
-                f"--sal-dir) but mode is '{mode}': repack it with tools/pack_maps.py "
-                "--sal-dir, or use mode 'no_saliency'")
+                f"--sal-dir) but mode is '{mode}': repack it with {how}, or use mode "
+                "'no_saliency'")
     return None
 
 
@@ -359,7 +362,8 @@ class CAMStore:
             if sal is None and required:
                 raise WSSSInputError(
                     'the packed map file holds no saliency map: pack it with '
-                    "tools/pack_maps.py --sal-dir, or use mode='no_saliency'", img_id,
+                    'tools/pack_maps.py --sal-dir (or tools/make_cams.py --cam-format packed '
+                    "--sal-dir), or use mode='no_saliency'", img_id,
                     self.paths(img_id, stem=stem)[0])
         elif sal_path is not None:
             sal = read_saliency(sal_path, img_id, hw, self.backend_args)

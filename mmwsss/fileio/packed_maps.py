@@ -295,10 +295,9 @@ def read_packed(path: str, img_id=None, hw: Optional[Tuple[int, int]] = None,
 def _decode(header: PackedHeader, data, img_id, path) -> np.ndarray:
     """The N×H×W maps of a version 2 payload; a stream that is damaged, ends
     early or runs past the boxes' bytes is refused, never half-used."""
-    boxes = header.boxes
-    areas = (boxes['y1'].astype(np.int64) - boxes['y0']) * (boxes['x1'].astype(np.int64) -
-                                                             boxes['x0'])
-    want = int(areas.sum())
+    boxes = header.boxes.tolist()  # (fill, 0, y0, y1, x0, x1): Python ints, once
+    areas = [(y1 - y0) * (x1 - x0) for _, _, y0, y1, x0, x1 in boxes]
+    want = sum(areas)
     d = CODECS[CODEC_IDS[header.codec]][1]()
     try:
         raw = d.decompress(data, want + 1)  # one byte more: a longer stream shows
@@ -314,11 +313,10 @@ def _decode(header: PackedHeader, data, img_id, path) -> np.ndarray:
         raise WSSSInputError(f'packed map file is damaged: its {header.codec} stream '
                              f'decompresses to {what} its box table declares', img_id, path)
     maps = np.empty((header.num_maps, ) + header.hw, np.uint8)
-    pos = 0
-    for m, box, n in zip(maps, boxes, areas.tolist()):
-        y0, y1, x0, x1 = int(box['y0']), int(box['y1']), int(box['x0']), int(box['x1'])
-        if n < m.size:
-            m.fill(box['fill'])
+    pos, size = 0, header.hw[0] * header.hw[1]
+    for m, (fill, _, y0, y1, x0, x1), n in zip(maps, boxes, areas):
+        if n < size:
+            m.fill(fill)
         if n:  # rows as differences from the row above: a cumulative sum, mod 256
             rows = np.frombuffer(raw, np.uint8, n, pos).reshape(y1 - y0, x1 - x0)
             np.cumsum(rows, axis=0, dtype=np.uint8, out=m[y0:y1, x0:x1])
