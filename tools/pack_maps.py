@@ -10,9 +10,10 @@ the CAMs as uint8 behind a small header (magic, version, size, class ids),
 read by ``SaliencyPseudoLabel(cam_dir=OUT, cam_format='packed', sal_dir=None)``
 at the cost of one inflate and a cumulative sum instead of one PNG decode per
 map. ``--compress`` (default zlib, level 6) stores each map's box of non-fill
-pixels, rows as differences, deflated: about 0.8× the bytes of WSSS-BED's PNGs
-(``benchmarks/README.md``); ``--compress none`` writes the uncompressed
-version 1 file, (K + 1)·H·W bytes, about 23× the PNGs. The labels are
+pixels, rows as differences, deflated: 0.8–0.9× the bytes of WSSS-BED's PNGs,
+on the fly 5–14 % slower than ``--compress none`` (``benchmarks/README.md``),
+which writes the uncompressed version 1 file, (K + 1)·H·W bytes, 5–23× the
+PNGs: the fastest, where the disk and the page cache hold it. The labels are
 those of the source store bit for bit: CAMs are packed as stored (uint8 PNG or
 npz values); float CAMs are refused unless ``--quantize`` (round(255·cam)).
 A packed store is never the default: WSSS-BED's PNGs stay the input of record.
@@ -69,8 +70,9 @@ def parse_args(argv=None):
                         help='WSSS-BED list: pack exactly these classes of these images')
     images.add_argument('--ann-file', help='image id list: pack every class the store holds')
     p.add_argument('--compress', default='zlib', choices=('zlib', 'lzma', 'bz2', 'none'),
-                   help='codec of the packs (none: uncompressed, version 1); zlib reads '
-                   'about as fast as none, at 1/30 of its size (benchmarks/README.md)')
+                   help='codec of the packs; zlib: 0.8-0.9x the bytes of the PNGs; none: '
+                   'uncompressed (version 1), 5-23x the bytes, the fastest on the fly '
+                   '(benchmarks/README.md)')
     p.add_argument('--level', type=int, help='codec level (default zlib 6, lzma 6, bz2 9)')
     p.add_argument('--quantize', action='store_true',
                    help='pack float CAMs as round(255·cam) (labels can then differ from '
