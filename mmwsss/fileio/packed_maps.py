@@ -204,6 +204,9 @@ def parse_header(head: bytes, file_size: Optional[int] = None, img_id=None, path
                                  f'{y0[i]}:{y1[i]}, columns {x0[i]}:{x1[i]} in {w}×{h} (W×H)',
                                  img_id, path)
         raw = int(((y1 - y0) * (x1 - x0)).sum())
+        if size > raw + raw // 64 + 4096:  # no codec here grows data by more
+            raise WSSSInputError(f'packed map header is damaged: {size} compressed bytes for '
+                                 f'{raw} bytes of maps', img_id, path)
         if raw > SPARSE_CHECK_BYTES and raw > MAX_RATIO * size:
             raise WSSSInputError(f'packed map file is damaged: its {size} compressed bytes '
                                  f'would decompress to {raw} (more than {MAX_RATIO}:1, a '
@@ -271,13 +274,13 @@ def read_packed(path: str, img_id=None, hw: Optional[Tuple[int, int]] = None,
                 head += f.read(need - len(head))
             st = os.fstat(f.fileno())
             header = parse_header(head, st.st_size, img_id, path, hw, max_class)
+            _check_not_sparse(header, st, img_id, path)
             if header.codec is not None:
                 f.seek(header.offset)
                 data = f.read(header.size)
                 if len(data) != header.size:  # changed meanwhile
                     raise WSSSInputError('packed map file is truncated', img_id, path)
                 return header, _decode(header, data, img_id, path)
-            _check_not_sparse(header, st, img_id, path)
             maps = np.empty((header.num_maps, ) + header.hw, np.uint8)
             f.seek(header.offset)
             if f.readinto(memoryview(maps).cast('B')) != header.size:  # changed meanwhile
