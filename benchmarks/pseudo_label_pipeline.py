@@ -49,6 +49,7 @@ from tqdm import tqdm  # noqa: E402
 
 from _protocol import across_runs, format_report, run_protocol  # noqa: E402
 
+
 def codec_name(spec):
     """``'none'`` -> ``'packed'``; ``'zlib:6'`` -> ``'packed_zlib6'``; with the
     codec and level for ``pack_image``."""

@@ -21,8 +21,8 @@ A packed store is never the default: WSSS-BED's PNGs stay the input of record.
 The run ends with the bytes on disk per image and in total, the pack's and its
 source files' (CAM files + saliency PNG). The source's format is the one its
 ``meta.json`` records (tools/make_cams.py writes it), else ``bed_png``
-(WSSS-BED's released maps have none), or ``--cam-format``; a folder without a file of that format is refused with the
-``--cam-format`` its files suggest.
+(WSSS-BED's released maps have none), or ``--cam-format``; a folder without a
+file of that format is refused with the ``--cam-format`` its files suggest.
 
 Images: ``--cls-label-file`` (WSSS-BED list, ``<img_id> <c> ...``) packs exactly
 the listed classes of each image; ``--ann-file`` (one id a line) packs every
