@@ -101,6 +101,11 @@ def test_pack_resumes_and_guards_its_folder(data, tmp_path, capsys):
     for other in (['--compress', 'none'], ['--compress', 'lzma'], ['--level', '9']):
         with pytest.raises(SystemExit, match='other settings'):
             _pack(d, out, *other)
+    # an uncompressed pack records what packs made before compression recorded:
+    # those resume with --compress none
+    _pack(d, str(tmp_path / 'raw'), '--compress', 'none')
+    raw = json.load(open(tmp_path / 'raw' / 'meta.json'))['settings']
+    assert raw['version'] == 1 and 'compress' not in raw and 'level' not in raw
     # --force repacks and removes the packs of images no longer listed
     stray = osp.join(out, 'not_listed.maps')
     open(stray, 'wb').write(b'x')

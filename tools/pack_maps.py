@@ -192,14 +192,15 @@ def main(argv=None):
     with OutputLock(args.out_dir):  # two runs into one folder would mix
         meta = osp.join(args.cam_dir, 'meta.json')  # a regenerated CAM store rewrites it
         # cam_format is this store's (the tools read it from meta.json); the source's apart
-        settings = dict(cam_format='packed',
-                        version=VERSION if args.compress is None else VERSION_COMPRESSED,
-                        compress=args.compress or 'none', level=args.level,
+        settings = dict(cam_format='packed', version=VERSION,
                         source_cam_dir=osp.abspath(args.cam_dir),
                         source_cam_format=args.cam_format,
                         sal_dir=args.sal_dir and osp.abspath(args.sal_dir),
                         quantize=args.quantize, images=_images_digest(images),
                         cam_store=file_fingerprint(meta) if osp.isfile(meta) else None)
+        if args.compress is not None:  # an uncompressed pack keeps its earlier record
+            settings.update(version=VERSION_COMPRESSED, compress=args.compress,
+                            level=args.level)
         ours = osp.isfile(osp.join(args.out_dir, 'meta.json'))
         extra = dict(num_images=len(images), list=osp.abspath(args.cls_label_file or args.ann_file))
         # what each pack was made from: a rerun repacks the images whose source
