@@ -2,6 +2,7 @@
 
     python benchmarks/pseudo_label_pipeline.py [--num-images 40] [--repeats 5]
         [--runs 3] [--threads 1] [--clock cpu|wall] [--work-dir DIR]
+        [--maps cones|stride8] [--codecs none zlib:6 ...]
 
 On generated VOC-size images (``mmwsss.testing.make_voc_like_data``: 500×375 /
 375×500 photo-like JPEGs, 1–3 classes, WSSS-BED ``bed_png`` CAMs, soft saliency
@@ -25,7 +26,11 @@ time):
     image, so every variant and repeat does the same work (targets: ``packed``
     ≤ 1.00, ``bed_png`` and ``npz`` ≤ 1.10).
 
-It also prints each store's size on disk per image.
+It also prints each store's size on disk per image. ``--codecs`` adds one
+``packed`` store per codec (``packed`` is ``none``, the uncompressed version 1;
+``packed_zlib6`` is ``zlib:6``, and so on); ``--maps stride8`` makes the maps of
+``mmwsss.testing.make_stride8_maps`` (a classifier's look: weak activations all
+over the image) instead of the default cones, which compress better.
 """
 import argparse
 import os
@@ -44,28 +49,44 @@ from tqdm import tqdm  # noqa: E402
 
 from _protocol import across_runs, format_report, run_protocol  # noqa: E402
 
-FORMATS = ('bed_png', 'npz', 'packed')
+
+def codec_name(spec):
+    """``'none'`` -> ``'packed'``; ``'zlib:6'`` -> ``'packed_zlib6'``; with the
+    codec and level for ``pack_image``."""
+    from mmwsss.fileio.packed_maps import DEFAULT_LEVEL, check_codec
+    codec, _, level = spec.partition(':')
+    if codec == 'none':
+        return 'packed', None, None
+    level = int(level) if level else DEFAULT_LEVEL.get(codec)
+    check_codec(codec, level)
+    return f'packed_{codec}{level}', codec, level
 
 
-def prepare(root, n):
+def prepare(root, n, codecs=('none', ), maps='cones'):
     """The VOC-like set, plus the same CAMs as an npz store and a packed store."""
     from mmwsss.fileio import CAMStore, parse_cls_label_file, save_cams_npz
     from mmwsss.fileio.cam_store import pack_image
     from mmwsss.testing import make_voc_like_data
-    d = make_voc_like_data(root, num_images=n)
+    d = make_voc_like_data(root, num_images=n, maps=maps)
     cls = parse_cls_label_file(osp.join(root, d.cls_label_file))
     src = CAMStore(osp.join(root, d.cam_path))
-    dirs = dict(bed_png=osp.join(root, d.cam_path), npz=osp.join(root, 'cams_npz'),
-                packed=osp.join(root, 'cams_packed'))
+    dirs = dict(bed_png=osp.join(root, d.cam_path), npz=osp.join(root, 'cams_npz'))
+    packs = {}
+    for spec in codecs:
+        name, codec, level = codec_name(spec)
+        dirs[name] = osp.join(root, 'cams_' + name)
+        packs[name] = (codec, level)
     for img_id, classes in tqdm(cls.items(), desc='npz and packed stores'):
         npz = osp.join(dirs['npz'], img_id + '.npz')
         if not osp.isfile(npz):
             cams, keys = src.load(img_id, classes)
             save_cams_npz(npz, keys, cams / np.float32(255))  # round(255·(v/255)) == v
-        packed = osp.join(dirs['packed'], img_id + '.maps')
-        if not osp.isfile(packed):
-            pack_image(src, img_id, packed, classes,
-                       osp.join(root, d.sal_path, img_id + '.png'))
+        for name, (codec, level) in packs.items():
+            packed = osp.join(dirs[name], img_id + '.maps')
+            if not osp.isfile(packed):
+                pack_image(src, img_id, packed, classes,
+                           osp.join(root, d.sal_path, img_id + '.png'), compress=codec,
+                           level=level)
     return d, cls, dirs
 
 
@@ -82,7 +103,8 @@ def sizes(d, cls, dirs):
         bed_png=[size([sal(i)] + [osp.join(dirs['bed_png'], f'{i}_{c}.png') for c in c_])
                  for i, c_ in cls.items()],
         npz=[size([sal(i), osp.join(dirs['npz'], i + '.npz')]) for i in cls],
-        packed=[size([osp.join(dirs['packed'], i + '.maps')]) for i in cls])
+        **{f: [size([osp.join(dirs[f], i + '.maps')]) for i in cls]
+           for f in dirs if f.startswith('packed')})
     return {k: float(np.mean(v)) for k, v in per.items()}
 
 
@@ -114,8 +136,10 @@ def augment():
 def label_step(d, dirs, fmt):
     if fmt == 'precomputed':
         return dict(type='LoadAnnotations')
-    return dict(type='SaliencyPseudoLabel', cam_dir=dirs[fmt], cam_format=fmt, tau=0.1,
-                sal_dir=None if fmt == 'packed' else osp.join(d.root, d.sal_path))
+    packed = fmt.startswith('packed')
+    return dict(type='SaliencyPseudoLabel', cam_dir=dirs[fmt],
+                cam_format='packed' if packed else fmt, tau=0.1,
+                sal_dir=None if packed else osp.join(d.root, d.sal_path))
 
 
 def build(d, dirs, fmt, steps):
@@ -146,6 +170,12 @@ def main():
     p.add_argument('--work-dir', help='where to generate the data (default: a temp dir)')
     p.add_argument('--skip', nargs='*', default=[], choices=('rule', 'step', 'pipeline'),
                    help='parts not to run')
+    p.add_argument('--maps', default='cones', choices=('cones', 'stride8'),
+                   help="the generated maps: 'cones' (smooth, zero away from the object) or "
+                   "'stride8' (a classifier's look); use one --work-dir per kind")
+    p.add_argument('--codecs', nargs='+', default=['none', 'zlib:6'],
+                   help='one packed store per codec: none, zlib[:LEVEL], lzma[:PRESET], '
+                   'bz2[:LEVEL]')
     args = p.parse_args()
 
     import mmwsss  # noqa: F401  (registers the datasets and the transform)
@@ -161,14 +191,18 @@ def main():
     if root is None:
         tmp = tempfile.TemporaryDirectory()
         root = tmp.name
-    d, cls, dirs = prepare(root, args.num_images)
+    d, cls, dirs = prepare(root, args.num_images, args.codecs, args.maps)
+    formats = tuple(dirs)
     k, runs, clock = args.repeats, args.runs, args.clock
-    print(f'\nimages: {len(cls)} (500×375 / 375×500, 1–3 classes); best of {k} per image, '
-          f'median over images, {runs} whole runs; clock: {clock}; threads pinned: {PINNED}')
+    print(f'\nimages: {len(cls)} (500×375 / 375×500, 1–3 classes, {args.maps} maps); best '
+          f'of {k} per image, median over images, {runs} whole runs; clock: {clock}; threads '
+          f'pinned: {PINNED}')
     sz = sizes(d, cls, dirs)
     print('\nsize on disk per image: ' + ', '.join(
         f'{n} {v / 1024:.1f} KiB' for n, v in sz.items()) +
         '  (bed_png and npz: with the saliency PNG)')
+    print('packed / bed_png bytes: ' + ', '.join(
+        f'{n} {v / sz["bed_png"]:.2f}' for n, v in sz.items() if n.startswith('packed')))
 
     if 'rule' not in args.skip:
         rule, src = PseudoLabelRule(), CAMStore(dirs['bed_png'])
@@ -188,7 +222,7 @@ def main():
             wsss_bed="WSSS-BED's run.py rule (float, C+1 argmax)",
             rule='PseudoLabelRule (uint8)')))
 
-    variants = ('precomputed', ) + FORMATS
+    variants = ('precomputed', ) + formats
     if 'step' not in args.skip:
         from mmcv.transforms import LoadImageFromFile
         from mmseg.registry import TRANSFORMS
@@ -227,7 +261,7 @@ def main():
             precomputed='precomputed label PNGs')))
         rat = across_runs(res, 'ratio')
         print('\n' + ', '.join(f'{f} {rat[f]["median"]:.3f} (spread {100 * rat[f]["spread"]:.1f} %)'
-                               for f in FORMATS))
+                               for f in formats))
     if tmp is not None:
         tmp.cleanup()
 

@@ -50,7 +50,8 @@ def make_voc_like_data(root: str,
                        size: Tuple[int, int] = (375, 500),
                        num_classes: int = 20,
                        rule: Optional[PseudoLabelRule] = None,
-                       seed: int = 0) -> VOCLikeData:
+                       seed: int = 0,
+                       maps: str = 'cones') -> VOCLikeData:
     """Write a VOC-like WSSS training set under ``root`` (idempotent: an existing
     complete set with the same image list is kept).
 
@@ -67,10 +68,17 @@ def make_voc_like_data(root: str,
         rule (PseudoLabelRule, optional): the rule of the precomputed labels;
             default ``PseudoLabelRule()`` (τ 0.1, ``saliency`` mode: the CAM leaves).
         seed (int): random seed.
+        maps (str): ``'cones'`` (default): each CAM a cone over its blob, zero
+            elsewhere, the saliency map a soft version of the objects;
+            ``'stride8'``: :func:`make_stride8_maps` (a classifier's and a
+            detector's look, for size measurements). The kind is not part of
+            the idempotence check: use another ``root`` per kind.
 
     Returns:
         VOCLikeData: the paths, relative to ``root``.
     """
+    if maps not in ('cones', 'stride8'):
+        raise ValueError(f"maps must be 'cones' or 'stride8', got {maps!r}")
     rule = rule or PseudoLabelRule()
     ids = tuple(f'gen_{i:05d}' for i in range(num_images))
     data = VOCLikeData(root=root, ids=ids)
@@ -88,12 +96,16 @@ def make_voc_like_data(root: str,
         k = int(rng.integers(1, 4))
         classes = sorted(rng.choice(num_classes, size=min(k, num_classes), replace=False)
                          .tolist())
-        yy, xx = np.mgrid[:h, :w].astype(np.float32)
-        cams = np.stack([
-            np.clip(1 - np.hypot(yy - rng.uniform(0, h), xx - rng.uniform(0, w)) /
-                    rng.uniform(0.15, 0.5) / min(h, w), 0, 1) for _ in classes
-        ])
-        sal = np.round(255 / (1 + np.exp(-12 * (cams.max(0) - 0.3)))).astype(np.uint8)
+        if maps == 'stride8':
+            cams, sal = make_stride8_maps(rng, h, w, len(classes))
+            cams = cams / np.float32(255)  # round(255·(v/255)) == v: stored as made
+        else:
+            yy, xx = np.mgrid[:h, :w].astype(np.float32)
+            cams = np.stack([
+                np.clip(1 - np.hypot(yy - rng.uniform(0, h), xx - rng.uniform(0, w)) /
+                        rng.uniform(0.15, 0.5) / min(h, w), 0, 1) for _ in classes
+            ])
+            sal = np.round(255 / (1 + np.exp(-12 * (cams.max(0) - 0.3)))).astype(np.uint8)
         Image.fromarray(_image(rng, h, w, cams)).save(
             osp.join(root, data.img_path, img_id + '.jpg'), quality=90)
         sal_file = osp.join(root, data.sal_path, img_id + '.png')
@@ -109,6 +121,40 @@ def make_voc_like_data(root: str,
     with open(list_file, 'w') as f:  # last: its presence marks a complete set
         f.write('\n'.join(ids) + '\n')
     return data
+
+
+def make_stride8_maps(rng: np.random.Generator, h: int, w: int,
+                      num_cams: int) -> Tuple[np.ndarray, np.ndarray]:
+    """CAMs and a saliency map shaped like a classifier's and a salient-object
+    detector's, for size measurements (the cones of :func:`make_voc_like_data`
+    are smoother than real maps and compress better).
+
+    Each CAM is a stride-8 map, 1–3 Gaussian bumps plus smooth low-resolution noise,
+    ReLU, upsampled bilinearly to H×W and divided by its max, stored as
+    round(255·cam): weak activations scattered over the whole image, as a
+    classifier's, so no box around the object holds them all. The saliency
+    map is a steep sigmoid of the strongest CAM: mostly 0 or 255, with soft
+    edges.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: ``num_cams``×H×W uint8 CAMs and the
+        H×W uint8 saliency map.
+    """
+    import cv2
+    lh, lw = -(-h // 8) + 1, -(-w // 8) + 1
+    yy, xx = np.mgrid[:lh, :lw].astype(np.float32)
+    cams = []
+    for _ in range(num_cams):
+        # noise correlated over a few cells, as a stride-8 feature map's receptive field
+        low = cv2.GaussianBlur(0.3 * rng.standard_normal((lh, lw)).astype(np.float32), (0, 0), 1)
+        for _ in range(int(rng.integers(1, 4))):
+            cy, cx, s = rng.uniform(0, lh), rng.uniform(0, lw), rng.uniform(2, 8)
+            low += rng.uniform(0.5, 1) * np.exp(-((yy - cy)**2 + (xx - cx)**2) / (2 * s * s))
+        cam = cv2.resize(np.maximum(low, 0), (w, h), interpolation=cv2.INTER_LINEAR)
+        cams.append(cam / (cam.max() + 1e-5))
+    cams = np.stack(cams)
+    sal = 255 / (1 + np.exp(-25 * (cams.max(0) - 0.4)))
+    return np.round(cams * 255).astype(np.uint8), np.round(sal).astype(np.uint8)
 
 
 def make_voc_file_layout(root: str,

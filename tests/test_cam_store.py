@@ -433,8 +433,12 @@ def test_packed_bad_input(tmp_path, backend):
     with pytest.raises(WSSSInputError, match='not a packed map file'):
         load()
     _packed(tmp_path)
+    _rewrite(path, lambda r: r[:8] + struct.pack('<H', 3) + r[10:])
+    with pytest.raises(WSSSInputError, match='version 3'):
+        load()
+    _packed(tmp_path)  # version 2 is the compressed file: one without a codec is damaged
     _rewrite(path, lambda r: r[:8] + struct.pack('<H', 2) + r[10:])
-    with pytest.raises(WSSSInputError, match='version 2'):
+    with pytest.raises(WSSSInputError, match='codec 0'):
         load()
     # class ids: out of range, repeated, unsorted (written past save_packed's checks)
     for ids, msg in (((3, 25), r'unknown class id\(s\) \[25\] \(valid: 0..19\)'),

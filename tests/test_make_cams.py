@@ -60,6 +60,67 @@ def test_npz_store_feeds_saliency_pseudo_label(tmp_path, checkpoint, voc_root):
             assert z['cams'].dtype == np.uint8 and z['cams'].max() >= 254  # max-normalised
 
 
+def test_packed_store_gives_the_npz_stores_labels(tmp_path, checkpoint, voc_root, capsys):
+    """--cam-format packed writes the store tools/pack_maps.py would make from the
+    npz store (the same maps, read back bit for bit), with the saliency maps of
+    --sal-dir inside: SaliencyPseudoLabel gives the npz store's labels from it
+    alone; without --sal-dir it holds CAMs only, for mode no_saliency."""
+    from mmseg.registry import DATASETS, TRANSFORMS
+
+    from mmwsss.errors import WSSSInputError
+    from mmwsss.fileio import CAMStore
+    from mmwsss.fileio.packed_maps import read_packed
+    sal_dir = osp.join(voc_root, 'saliency_maps', 'VOC2012_TEST')
+    base = [CFG, checkpoint, '--scales', '0.5', '--no-flip', '--work-dir', str(tmp_path / 'w')]
+    out = {k: str(tmp_path / k) for k in ('npz', 'packed', 'cams_only')}
+    make_cams.main(base + ['--out-dir', out['npz']])
+    make_cams.main(base + ['--out-dir', out['packed'], '--cam-format', 'packed', '--sal-dir',
+                           sal_dir])
+    make_cams.main(base + ['--out-dir', out['cams_only'], '--cam-format', 'packed',
+                           '--compress', 'none'])
+    settings = json.load(open(osp.join(out['packed'], 'meta.json')))['settings']
+    assert settings['cam_format'] == 'packed' and settings['compress'] == 'zlib'
+    assert settings['sal_dir'] == osp.abspath(sal_dir)
+    cfg = Config.fromfile(CFG)
+    ds = DATASETS.build(dict(cfg.cam_dataloader.dataset, pipeline=[]))
+    load = TRANSFORMS.build(dict(type='LoadImageFromFile'))
+    npz = CAMStore(out['npz'], 'npz')
+    varied = 0
+    for mode, sal in (('saliency', sal_dir), ('no_saliency', None)):
+        want = TRANSFORMS.build(dict(type='SaliencyPseudoLabel', cam_dir=out['npz'],
+                                     cam_format='npz', sal_dir=sal, tau=0.1, mode=mode))
+        got = [TRANSFORMS.build(dict(type='SaliencyPseudoLabel', cam_dir=out[k],
+                                     cam_format='packed', tau=0.1, mode=mode))
+               for k in (('packed', 'cams_only') if mode == 'no_saliency' else ('packed', ))]
+        for i in range(len(ds)):
+            res = load(dict(ds.get_data_info(i)))
+            label = want(dict(res))['gt_seg_map']
+            varied += len(np.unique(label)) > 1
+            for t in got:
+                np.testing.assert_array_equal(t(dict(res))['gt_seg_map'], label)
+    assert varied  # labels worth comparing: more than one value
+    img_id = '2007_000032'
+    header, maps = read_packed(osp.join(out['packed'], img_id + '.maps'))
+    assert header.codec == 'zlib' and header.has_saliency
+    np.testing.assert_array_equal(maps[1:], npz.load(img_id)[0])
+    header, maps = read_packed(osp.join(out['cams_only'], img_id + '.maps'))
+    assert header.codec is None and not header.has_saliency
+    np.testing.assert_array_equal(maps, npz.load(img_id)[0])
+    # a CAMs-only pack in saliency mode: refused, naming the fix
+    with pytest.raises(WSSSInputError,
+                       match=r'holds no saliency map.*make_cams.py --cam-format packed --sal-dir'):
+        TRANSFORMS.build(dict(type='SaliencyPseudoLabel', cam_dir=out['cams_only'],
+                              cam_format='packed', tau=0.1))(load(dict(ds.get_data_info(0))))
+    # resumable as every store; another codec is another setting
+    capsys.readouterr()
+    make_cams.main(base + ['--out-dir', out['packed'], '--cam-format', 'packed', '--sal-dir',
+                           sal_dir])
+    assert '0 images written, 4 kept' in capsys.readouterr().out
+    with pytest.raises(SystemExit, match='other settings'):
+        make_cams.main(base + ['--out-dir', out['packed'], '--cam-format', 'packed',
+                               '--sal-dir', sal_dir, '--compress', 'lzma'])
+
+
 def test_resume_force_and_settings_guard(tmp_path, checkpoint, capsys):
     out = str(tmp_path / 'cams')
     args = [CFG, checkpoint, '--out-dir', out, '--scales', '1.0', '--no-flip',
@@ -142,6 +203,9 @@ def test_zero_byte_outputs_are_redone(tmp_path, checkpoint, capsys):
 
 @pytest.mark.parametrize('flags, msg', [
     (['--cam-format', 'bed_png', '--dtype', 'float16'], 'bed_png maps are 8-bit'),
+    (['--cam-format', 'packed', '--dtype', 'float16'], 'packed maps are uint8'),
+    (['--sal-dir', 'sal'], 'apply to --cam-format packed, not npz'),
+    (['--cam-format', 'packed', '--compress', 'bz2', '--level', '0'], 'bz2 level must lie'),
     (['--scales', '1.0', '0'], '--scales: want a number > 0'),
     (['--scales', 'nan'], '--scales: want a number > 0'),
 ])

@@ -2,7 +2,9 @@
 file is refused before its payload is allocated; a saliency folder beside a
 pack is a config error naming the key and the fix; pack_maps never packs into
 another store's folder; a pack records what it was made from, so that a rerun
-repacks what changed and the readers say a pack is stale."""
+repacks what changed and the readers say a pack is stale. Issue 32: a
+compressed pack that is damaged, truncated or a decompression bomb is refused
+with the file named, never decoded into other maps."""
 import os
 import os.path as osp
 import shutil
@@ -15,10 +17,12 @@ from mmwsss.datasets.transforms.pseudo_label import SaliencyPseudoLabel
 from mmwsss.errors import WSSSConfigError, WSSSInputError
 from mmwsss.fileio import read_label_png, save_label_png
 from mmwsss.fileio.cam_store import pack_saliency_problem, stale_packs
-from mmwsss.fileio.packed_maps import pack_header, read_packed
+from mmwsss.fileio.cam_store import CAMStore
+from mmwsss.fileio.packed_maps import _BOX, _FIXED, _header_size, pack_header, read_packed, \
+    save_packed
 from mmwsss.outputs import guard_output_dir
 from mmwsss.preflight.data import check_data_report
-from mmwsss.testing import make_voc_like_data
+from mmwsss.testing import make_stride8_maps, make_voc_like_data
 from tests.utils import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -138,3 +142,81 @@ def test_one_rule_decides_a_packs_saliency_in_every_tool(tmp_path, capsys):
             [osp.join(ROOT, 'tests', 'configs', 'eps_tiny_voc.py'), '--cam-dir', out,
              '--out-dir', str(tmp_path / 'sweep')])
     assert want in capsys.readouterr().err.replace('\n', ' ').replace('  ', ' ')
+
+
+def _v2(classes, h, w, boxes, stream, codec=1, flags=1):
+    """A version 2 file from its parts (boxes: (fill, y0, y1, x0, x1) per map)."""
+    n = len(boxes)
+    table = np.array([(f, 0, y0, y1, x0, x1) for f, y0, y1, x0, x1 in boxes], _BOX)
+    head = _FIXED.pack(b'WSSSMAPS', 2, flags, h, w, len(classes), codec,
+                       _header_size(len(classes), n), len(stream))
+    head += np.asarray(classes, '<u2').tobytes() + table.tobytes()
+    return head + bytes(_header_size(len(classes), n) - len(head)) + stream
+
+
+@pytest.mark.parametrize('codec', ['zlib', 'lzma', 'bz2'])
+def test_a_damaged_compressed_pack_is_refused_naming_the_file(tmp_path, codec):
+    """Every damage is a WSSSInputError naming the image and the file, raised
+    before any map is returned: no codec exception escapes, no wrong map."""
+    cams, sal = make_stride8_maps(np.random.default_rng(0), 40, 48, 2)
+    good = str(tmp_path / 'good.maps')
+    save_packed(good, [3, 7], cams, sal, codec)
+    header, maps = read_packed(good)
+    np.testing.assert_array_equal(maps, np.concatenate([sal[None], cams]))
+    data = open(good, 'rb').read()
+    mid = header.offset + header.size // 2
+    bad = {
+        'does not decompress|decompresses to': data[:mid] + bytes([data[mid] ^ 0x55]) +
+        data[mid + 1:],
+        'truncated': data[:-7],
+        'longer than its header says': data + b'\0',
+        # the header claims 7 bytes fewer: the stream ends early
+        'ends early|does not decompress': data[:28] + (header.size - 7).to_bytes(8, 'little') +
+        data[36:-7],
+        'unknown flags .* codec 9': data[:22] + (9).to_bytes(2, 'little') + data[24:],
+        'version 3': data[:8] + (3).to_bytes(2, 'little') + data[10:],
+    }
+    store = CAMStore(str(tmp_path), 'packed')
+    for msg, blob in bad.items():
+        path = tmp_path / 'x.maps'
+        path.write_bytes(blob)
+        with pytest.raises(WSSSInputError, match=msg) as e:
+            store.load_maps('x', [3, 7], (40, 48))
+        assert "image 'x'" in str(e.value) and str(path) in str(e.value), msg
+
+
+def test_a_compressed_pack_never_inflates_past_its_header(tmp_path):
+    """A decompression bomb: a stream that inflates to more bytes than the box
+    table declares stops at one byte more; a table that declares far more than
+    the stream could hold is refused before anything is allocated."""
+    import tracemalloc
+    import zlib
+    path = tmp_path / 'x.maps'
+    path.write_bytes(_v2([0], 256, 256, [(0, 0, 256, 0, 256), (0, 0, 256, 0, 256)],
+                         zlib.compress(bytes(1 << 26))))  # 64 MiB of zeros for 128 KiB
+    tracemalloc.start()
+    try:
+        with pytest.raises(WSSSInputError, match='more bytes than the 131072 its box table') as e:
+            read_packed(str(path), 'x')
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(path) in str(e.value) and peak < 4 << 20  # never the 64 MiB
+    # 16 full 8192×8192 maps (1 GiB) declared over a 20-byte stream
+    path.write_bytes(_v2(list(range(15)), 8192, 8192, [(0, 0, 8192, 0, 8192)] * 16,
+                         zlib.compress(bytes(16))))
+    with pytest.raises(WSSSInputError, match='decompression bomb'):
+        read_packed(str(path), 'x')
+    # more compressed bytes than the maps could ever take (a sparse or padded file)
+    path.write_bytes(_v2([0], 8, 8, [(0, 0, 8, 0, 8), (0, 0, 8, 0, 8)], bytes(8000)))
+    with pytest.raises(WSSSInputError, match='8000 compressed bytes for 128 bytes of maps'):
+        read_packed(str(path), 'x')
+    # a box outside the map
+    path.write_bytes(_v2([0], 8, 8, [(0, 0, 8, 0, 8), (0, 2, 9, 0, 8)], zlib.compress(bytes(120))))
+    with pytest.raises(WSSSInputError, match=r'map 1 has the box rows 2:9, columns 0:8 in 8×8'):
+        read_packed(str(path), 'x')
+    # a well-formed hand-made file reads back: fill outside the box, rows as differences
+    rows = np.array([[1, 2], [1, 1]], np.uint8)  # row 1 = row 0 + [1, 1]
+    path.write_bytes(_v2([0], 3, 4, [(9, 1, 3, 2, 4)], zlib.compress(rows.tobytes()), flags=0))
+    np.testing.assert_array_equal(read_packed(str(path))[1][0],
+                                  [[9, 9, 9, 9], [9, 9, 1, 2], [9, 9, 2, 3]])

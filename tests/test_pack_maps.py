@@ -1,5 +1,6 @@
 """tools/pack_maps.py: the packed CAM + saliency store gives its source's labels
-bit for bit, resumes, writes atomically and guards its folder (issue 22)."""
+bit for bit, resumes, writes atomically and guards its folder (issue 22);
+compressed, at most twice the bytes of its PNG source (issue 32)."""
 import json
 import os
 import os.path as osp
@@ -7,6 +8,7 @@ import os.path as osp
 import numpy as np
 import pytest
 from mmcv.transforms import LoadImageFromFile
+from PIL import Image
 
 from mmwsss.datasets.transforms.pseudo_label import SaliencyPseudoLabel
 from mmwsss.errors import WSSSConfigError, WSSSInputError
@@ -37,12 +39,24 @@ def _pack(d, out, *extra, cam_dir=None):
                     osp.join(d.root, d.cls_label_file), '--out-dir', out, *extra])
 
 
-@pytest.mark.parametrize('mode', ['saliency', 'no_saliency'])
-def test_packed_labels_equal_the_source_stores(data, tmp_path, mode):
+@pytest.mark.parametrize('mode,codec', [('saliency', 'zlib'), ('no_saliency', 'zlib'),
+                                        ('saliency', 'none'), ('saliency', 'lzma'),
+                                        ('saliency', 'bz2')])
+def test_packed_labels_equal_the_source_stores(data, tmp_path, mode, codec):
     d, cls = data
-    _pack(d, str(tmp_path / 'from_png'))
-    _pack(d, str(tmp_path / 'from_npz'), '--cam-format', 'npz',
+    _pack(d, str(tmp_path / 'from_png'), '--compress', codec)
+    _pack(d, str(tmp_path / 'from_npz'), '--cam-format', 'npz', '--compress', codec,
           cam_dir=osp.join(d.root, 'npz'))
+    # the maps themselves, as the source stores hold them
+    store, npz = CAMStore(osp.join(d.root, d.cam_path)), CAMStore(osp.join(d.root, 'npz'), 'npz')
+    for img_id, classes in cls.items():
+        header, maps = read_packed(str(tmp_path / 'from_png' / f'{img_id}.maps'))
+        assert header.codec == (None if codec == 'none' else codec)
+        cams, _ = store.load(img_id, sorted(classes))
+        np.testing.assert_array_equal(maps[1:], cams)
+        np.testing.assert_array_equal(maps[1:], npz.load(img_id, sorted(classes))[0])
+        np.testing.assert_array_equal(
+            maps[0], np.asarray(Image.open(osp.join(d.root, d.sal_path, img_id + '.png'))))
     sal_dir = None if mode == 'no_saliency' else osp.join(d.root, d.sal_path)
     source = SaliencyPseudoLabel(osp.join(d.root, d.cam_path), sal_dir, tau=0.3, mode=mode)
     packed = [SaliencyPseudoLabel(str(tmp_path / f), cam_format='packed', tau=0.3, mode=mode)
@@ -80,9 +94,18 @@ def test_pack_resumes_and_guards_its_folder(data, tmp_path, capsys):
             assert os.stat(osp.join(out, f)).st_mtime_ns == t  # kept, not rewritten
     # no temporary file left beside the packs
     assert not [f for f in os.listdir(out) if f.endswith('.tmp')]
-    # other settings: refused without --force
+    # other settings: refused without --force; another codec is another setting
+    assert (settings['compress'], settings['level'], settings['version']) == ('zlib', 6, 2)
     with pytest.raises(SystemExit, match='other settings'):
         _pack(d, out, '--quantize')
+    for other in (['--compress', 'none'], ['--compress', 'lzma'], ['--level', '9']):
+        with pytest.raises(SystemExit, match='other settings'):
+            _pack(d, out, *other)
+    # an uncompressed pack records what packs made before compression recorded:
+    # those resume with --compress none
+    _pack(d, str(tmp_path / 'raw'), '--compress', 'none')
+    raw = json.load(open(tmp_path / 'raw' / 'meta.json'))['settings']
+    assert raw['version'] == 1 and 'compress' not in raw and 'level' not in raw
     # --force repacks and removes the packs of images no longer listed
     stray = osp.join(out, 'not_listed.maps')
     open(stray, 'wb').write(b'x')
@@ -127,3 +150,26 @@ def test_pack_without_saliency_refused_in_saliency_mode(data, tmp_path):
     # a sal_dir beside a packed store is ambiguous: refused when built
     with pytest.raises(WSSSConfigError, match='sal_dir must be None'):
         SaliencyPseudoLabel(out, osp.join(d.root, d.sal_path), cam_format='packed')
+
+
+@pytest.mark.parametrize('maps', ['cones', 'stride8'])
+def test_compressed_pack_is_at_most_twice_the_png_bytes(tmp_path, capsys, maps):
+    """On VOC-size maps (500×375, 1–3 classes; the benchmark's cones and maps
+    with a classifier's weak activations all over the image), the default
+    pack holds what the CAM PNGs + saliency PNG hold in at most twice their
+    bytes (measured: 0.8–0.9×), and the run says so."""
+    d = make_voc_like_data(str(tmp_path / 'voc'), num_images=3, maps=maps)
+    out = str(tmp_path / 'packed')
+    capsys.readouterr()
+    _pack(d, out)
+    report = capsys.readouterr().out
+    cls = parse_cls_label_file(osp.join(d.root, d.cls_label_file))
+    for img_id, classes in cls.items():
+        png = os.path.getsize(osp.join(d.root, d.sal_path, img_id + '.png')) + sum(
+            os.path.getsize(osp.join(d.root, d.cam_path, f'{img_id}_{c}.png')) for c in classes)
+        packed = os.path.getsize(osp.join(out, img_id + '.maps'))
+        assert packed <= 2 * png, (img_id, packed, png)
+        assert packed < (len(classes) + 1) * 500 * 375 / 4  # the uncompressed pack's / 4
+    total = sum(os.path.getsize(osp.join(out, i + '.maps')) for i in cls)
+    assert f'packed {total / 3 / 1024:.1f} KiB an image' in report
+    assert 'source (CAM files + saliency PNGs)' in report and 'packed / source 0.' in report

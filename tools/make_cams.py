@@ -1,7 +1,8 @@
 """Write the CAMs of a trained EPS classifier as a CAM store.
 
     python tools/make_cams.py CONFIG CHECKPOINT --out-dir DIR
-        [--cam-format npz|bed_png] [--dtype uint8|float16]
+        [--cam-format npz|bed_png|packed] [--dtype uint8|float16]
+        [--sal-dir DIR] [--compress zlib|lzma|bz2|none] [--level N]
         [--scales 0.5 1.0 1.5 2.0] [--no-flip] [--force] [--trust-checkpoint]
         [--work-dir WORK_DIR] [--launcher none|pytorch] [--cfg-options KEY=VALUE ...]
     torchrun --nproc_per_node=8 tools/make_cams.py CONFIG CKPT --out-dir DIR --launcher pytorch
@@ -17,7 +18,11 @@ to the training split: VOC train_aug, COCO train2014); override it with
 ``--cfg-options``. Per image: multi-scale (default 0.5, 1, 1.5, 2) CAMs with
 flips, summed, each labelled class divided by its max (+1e-5), at the full
 image size (``EPSClassifier.predict``), written atomically as
-``DIR/<img_id>.npz`` (default) or ``DIR/<img_id>_<c>.png``.
+``DIR/<img_id>.npz`` (default), ``DIR/<img_id>_<c>.png`` or ``DIR/<img_id>.maps``
+(``--cam-format packed``: the uint8 CAMs and, with ``--sal-dir``, the image's
+saliency PNG, compressed with ``--compress``, default zlib: the store
+``tools/pack_maps.py`` would make from the npz store, without the npz store;
+read with ``cam_format='packed', sal_dir=None``).
 
 Resumable: images whose CAMs exist are skipped. ``DIR/meta.json`` records the
 settings; a rerun with another checkpoint or settings into the same folder
@@ -46,7 +51,13 @@ def parse_args(argv=None):
     p.add_argument('config', help='config of the classifier')
     p.add_argument('checkpoint', help='trained checkpoint')
     p.add_argument('--out-dir', required=True, help='CAM store folder')
-    p.add_argument('--cam-format', default='npz', choices=('npz', 'bed_png'))
+    p.add_argument('--cam-format', default='npz', choices=('npz', 'bed_png', 'packed'))
+    p.add_argument('--sal-dir', help="packed: folder of <img_id>.png saliency maps to pack "
+                   "beside the CAMs (without it, CAMs only: mode 'no_saliency')")
+    p.add_argument('--compress', choices=('zlib', 'lzma', 'bz2', 'none'),
+                   help='packed: codec (default zlib; none: uncompressed)')
+    p.add_argument('--level', type=int, help='packed: codec level (default zlib 6, lzma 6, '
+                   'bz2 9)')
     p.add_argument('--dtype', default='uint8', choices=('uint8', 'float16'),
                    help='npz CAM dtype')
     p.add_argument('--scales', type=positive_float, nargs='+', default=None,
@@ -65,6 +76,18 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.cam_format == 'bed_png' and args.dtype != 'uint8':
         p.error(f'--dtype {args.dtype} applies to npz stores; bed_png maps are 8-bit PNGs')
+    if args.cam_format == 'packed':
+        if args.dtype != 'uint8':
+            p.error(f'--dtype {args.dtype} applies to npz stores; packed maps are uint8')
+        from mmwsss.fileio.packed_maps import check_codec
+        args.compress = None if args.compress == 'none' else (args.compress or 'zlib')
+        try:
+            check_codec(args.compress, args.level)
+        except ValueError as e:
+            p.error(f'--compress / --level: {e}')
+    elif args.sal_dir or args.compress or args.level is not None:
+        p.error(f'--sal-dir, --compress and --level apply to --cam-format packed, not '
+                f'{args.cam_format}')
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
@@ -77,7 +100,8 @@ def main(argv=None):
     try:
         written, kept = write_cam_store(
             cfg, args.checkpoint, args.out_dir,
-            CAMSettings(args.cam_format, args.dtype, args.scales, not args.no_flip),
+            CAMSettings(args.cam_format, args.dtype, args.scales, not args.no_flip,
+                        args.sal_dir, args.compress, args.level),
             force=args.force, trust_checkpoint=args.trust_checkpoint, launcher=args.launcher)
     except (FileNotFoundError, ValueError) as e:
         raise SystemExit(str(e)) from e

@@ -23,8 +23,8 @@ class _CAMRunner(QuietRunner):
 
 
 def done(out_dir, img_id, classes, cam_format):
-    if cam_format == 'npz':
-        return is_done(cam_path(out_dir, img_id, 'npz'))
+    if cam_format in ('npz', 'packed'):
+        return is_done(cam_path(out_dir, img_id, cam_format))
     return all(is_done(cam_path(out_dir, img_id, 'bed_png', c)) for c in classes)
 
 
@@ -56,17 +56,27 @@ class CAMSettings:
     records (with the checkpoint), so that a resumed run writes the same maps.
 
     Args:
-        cam_format (str): ``'npz'`` or ``'bed_png'``.
+        cam_format (str): ``'npz'``, ``'bed_png'`` or ``'packed'`` (the uint8
+            CAMs, and the saliency map of ``sal_dir`` when given, in one
+            ``<img_id>.maps`` each, as ``tools/pack_maps.py`` writes them).
         dtype (str): npz CAM dtype.
         scales (Sequence[float], optional): inference scales (default the
             model's ``cam_scales``).
         flip (bool): add flipped inputs (False turns the model's
             ``cam_flip`` off).
+        sal_dir (str, optional): ``packed``: the ``<img_id>.png`` saliency
+            maps to pack beside the CAMs (without: CAMs only, for
+            ``mode='no_saliency'``).
+        compress (str, optional), level (int, optional): ``packed``: the
+            codec (:func:`mmwsss.fileio.packed_maps.save_packed`).
     """
     cam_format: str = 'npz'
     dtype: str = 'uint8'
     scales: Optional[Sequence[float]] = None
     flip: bool = True
+    sal_dir: Optional[str] = None
+    compress: Optional[str] = None
+    level: Optional[int] = None
 
 
 def write_cam_store(cfg: Config, checkpoint: str, out_dir: str,
@@ -105,6 +115,7 @@ def write_cam_store(cfg: Config, checkpoint: str, out_dir: str,
     cfg = cfg.copy()
     settings = CAMSettings() if settings is None else settings
     cam_format, dtype = settings.cam_format, settings.dtype
+    sal_dir, compress, level = settings.sal_dir, settings.compress, settings.level
     if settings.scales:
         cfg.model.cam_scales = tuple(settings.scales)
     if not settings.flip:
@@ -115,6 +126,20 @@ def write_cam_store(cfg: Config, checkpoint: str, out_dir: str,
     recorded = dict(checkpoint=file_fingerprint(checkpoint), cam_format=cam_format,
                     dtype=dtype, scales=list(cfg.model.get('cam_scales', [1.0])),
                     flip=cfg.model.get('cam_flip', True))
+    if cam_format == 'packed':
+        from mmwsss.fileio.packed_maps import (DEFAULT_LEVEL, VERSION, VERSION_COMPRESSED,
+                                               check_codec)
+        check_codec(compress, level)
+        if compress is not None and level is None:
+            level = DEFAULT_LEVEL[compress]
+        if sal_dir is not None and not osp.isdir(sal_dir):
+            raise FileNotFoundError(f'saliency folder (--sal-dir) not found: {sal_dir!r}')
+        # as tools/pack_maps.py records them: the readers' saliency check reads sal_dir
+        recorded.update(sal_dir=sal_dir and osp.abspath(sal_dir), compress=compress or 'none',
+                        level=level, version=VERSION_COMPRESSED if compress else VERSION)
+    elif sal_dir is not None or compress is not None:
+        raise ValueError(f'--sal-dir and --compress apply to --cam-format packed, not '
+                         f'{cam_format}')
     cfg.launcher = launcher
     init_distributed(cfg, launcher)  # the ranks hear rank 0's lock verdict over the group
     dataset = DATASETS.build(dict(cfg.cam_dataloader.dataset, pipeline=[]))
@@ -123,7 +148,8 @@ def write_cam_store(cfg: Config, checkpoint: str, out_dir: str,
     # (the store the config's pseudo labels read is this one: not an input here)
     # (nor among any other split's: val GT, training images)
     check_outside_inputs(out_dir, dict(dataset_input_dirs(dataset, skip=('cam_path', )),
-                                       **all_config_input_dirs(cfg, skip=('cam_path', ))))
+                                       **all_config_input_dirs(cfg, skip=('cam_path', )),
+                                       **{'saliency folder (--sal-dir)': sal_dir}))
 
     def check_settings():
         # a meta.json without a CAM (a first run that failed early) protects nothing
@@ -157,6 +183,8 @@ def write_cam_store(cfg: Config, checkpoint: str, out_dir: str,
                                    dataset=dict(cfg.cam_dataloader.dataset, indices=todo))
         cfg.test_evaluator = dict(type='CAMStoreWriter', out_dir=out_dir,
                                   cam_format=cam_format, dtype=dtype)
+        if cam_format == 'packed':
+            cfg.test_evaluator.update(sal_dir=sal_dir, compress=compress, level=level)
         cfg.test_cfg = dict(type='TestLoop')
         cfg.load_from = None  # loaded strictly below
         if cfg.get('visualizer'):
@@ -172,5 +200,5 @@ def write_cam_store(cfg: Config, checkpoint: str, out_dir: str,
 def _holds_cams(out_dir: str) -> bool:
     """Whether the folder holds a CAM file of any image (temporary files aside)."""
     return osp.isdir(out_dir) and any(
-        f.endswith(('.npz', '.png', '.npy')) and not f.startswith('.')
+        f.endswith(('.npz', '.png', '.npy', '.maps')) and not f.startswith('.')
         for f in os.listdir(out_dir))

@@ -3,12 +3,15 @@
 ``tools/make_cams.py`` is then a ``Runner.test()`` run, with DDP, the CPU path and
 checkpoint loading from the same place as training."""
 import os.path as osp
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
 
 from mmengine.evaluator import BaseMetric
 from mmseg.registry import METRICS
 
 from mmwsss.fileio import cam_path, save_cams_bed_png, save_cams_npz
+from mmwsss.fileio.cam_store import save_image_pack
 
 
 @METRICS.register_module()
@@ -18,9 +21,15 @@ class CAMStoreWriter(BaseMetric):
 
     Args:
         out_dir (str): the CAM store folder.
-        cam_format (str): ``'npz'`` (``<img_id>.npz``) or ``'bed_png'``
-            (``<img_id>_<c>.png``).
+        cam_format (str): ``'npz'`` (``<img_id>.npz``), ``'bed_png'``
+            (``<img_id>_<c>.png``) or ``'packed'`` (``<img_id>.maps``: the
+            uint8 CAMs, and the saliency map from ``sal_dir`` when given).
         dtype (str): npz CAM dtype, ``'uint8'`` or ``'float16'``.
+        sal_dir (str, optional): ``packed``: the folder of ``<img_id>.png``
+            saliency maps packed beside the CAMs.
+        compress (str, optional), level (int, optional): ``packed``: the
+            codec (:func:`mmwsss.fileio.packed_maps.save_packed`); None:
+            uncompressed.
         collect_device (str): how the ranks' counts are gathered. Default
             ``'gpu'``: mmengine's name for gathering over the process group
             (gloo on the CPU too). Its ``'cpu'`` default pickles them into a
@@ -31,11 +40,17 @@ class CAMStoreWriter(BaseMetric):
     default_prefix = 'cams'
 
     def __init__(self, out_dir: str, cam_format: str = 'npz', dtype: str = 'uint8',
-                 collect_device: str = 'gpu', **kwargs) -> None:
+                 sal_dir: Optional[str] = None, compress: Optional[str] = None,
+                 level: Optional[int] = None, collect_device: str = 'gpu',
+                 **kwargs) -> None:
         super().__init__(collect_device=collect_device, **kwargs)
-        if cam_format not in ('npz', 'bed_png'):
-            raise ValueError(f"cam_format must be 'npz' or 'bed_png', not {cam_format!r}")
+        if cam_format not in ('npz', 'bed_png', 'packed'):
+            raise ValueError(f"cam_format must be 'npz', 'bed_png' or 'packed', not "
+                             f'{cam_format!r}')
+        if cam_format != 'packed' and (sal_dir or compress):
+            raise ValueError(f'sal_dir and compress apply to packed stores, not {cam_format}')
         self.out_dir, self.cam_format, self.dtype = out_dir, cam_format, dtype
+        self.sal_dir, self.compress, self.level = sal_dir, compress, level
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
@@ -44,6 +59,11 @@ class CAMStoreWriter(BaseMetric):
             keys = [int(k) for k in sample['cam_classes']]
             if self.cam_format == 'npz':
                 save_cams_npz(cam_path(self.out_dir, img_id, 'npz'), keys, cams, self.dtype)
+            elif self.cam_format == 'packed':  # the packing step of tools/pack_maps.py
+                cams = np.round(np.clip(cams, 0, 1) * 255).astype(np.uint8)  # as npz uint8
+                sal = None if self.sal_dir is None else osp.join(self.sal_dir, img_id + '.png')
+                save_image_pack(cam_path(self.out_dir, img_id, 'packed'), img_id, keys, cams,
+                                sal, compress=self.compress, level=self.level)
             else:
                 save_cams_bed_png(self.out_dir, img_id, keys, cams)
             self.results.append(1)

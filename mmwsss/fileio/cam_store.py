@@ -1,11 +1,12 @@
 """CAM stores: read ``bed_png``, ``npz``, ``npy_dict`` and ``packed``; write
-``npz`` and ``bed_png`` (``packed``: ``tools/pack_maps.py``).
+``npz``, ``bed_png`` and ``packed`` (:func:`save_image_pack`, the one packing
+step of ``tools/pack_maps.py`` and ``tools/make_cams.py``).
 
 A CAM is one float map in [0, 1] per labelled class at the image's full
 resolution. An image's files are named from a *stem*, ``<cam_dir>/<img_id>``:
 ``<stem>_<c>.png`` (``bed_png``), ``<stem>.npz``, ``<stem>.npy`` or
-``<stem>.maps`` (``packed``: the uint8 CAMs and the saliency map in one
-uncompressed file, :mod:`mmwsss.fileio.packed_maps`).
+``<stem>.maps`` (``packed``: the uint8 CAMs and the saliency map in one file,
+uncompressed or compressed, :mod:`mmwsss.fileio.packed_maps`).
 """
 import glob
 import io
@@ -130,9 +131,11 @@ def pack_saliency_problem(cam_dir: str, mode: str = 'saliency') -> Optional[str]
         return None
     settings = read_store_record(cam_dir) or {}
     if 'sal_dir' in settings and not settings['sal_dir']:
+        how = ('tools/make_cams.py --cam-format packed --sal-dir --force'
+               if 'checkpoint' in settings else 'tools/pack_maps.py --sal-dir')
         return (f'the packed store {cam_dir} holds no saliency maps (packed without '
-                f"--sal-dir) but mode is '{mode}': repack it with tools/pack_maps.py "
-                "--sal-dir, or use mode 'no_saliency'")
+                f"--sal-dir) but mode is '{mode}': repack it with {how}, or use mode "
+                "'no_saliency'")
     return None
 
 
@@ -365,7 +368,8 @@ class CAMStore:
             if sal is None and required:
                 raise WSSSInputError(
                     'the packed map file holds no saliency map: pack it with '
-                    "tools/pack_maps.py --sal-dir, or use mode='no_saliency'", img_id,
+                    'tools/pack_maps.py --sal-dir (or tools/make_cams.py --cam-format packed '
+                    "--sal-dir), or use mode='no_saliency'", img_id,
                     self.paths(img_id, stem=stem)[0])
         elif sal_path is not None:
             sal = read_saliency(sal_path, img_id, hw, self.backend_args)
@@ -644,7 +648,8 @@ def save_cams_bed_png(cam_dir: str, img_id: str, keys: Sequence[int], cams: np.n
 
 def pack_image(store: CAMStore, img_id: str, out_path: str,
                classes: Optional[Sequence[int]] = None, sal_path: Optional[str] = None,
-               quantize: bool = False) -> int:
+               quantize: bool = False, compress: Optional[str] = None,
+               level: Optional[int] = None) -> int:
     """Write one image's CAMs (and saliency map) as a ``packed`` file.
 
     Args:
@@ -658,11 +663,13 @@ def pack_image(store: CAMStore, img_id: str, out_path: str,
             made from them can differ from the float store's. Without it a
             float store is refused, so that a packed store always gives the
             labels of its source bit for bit.
+        compress (str, optional): ``'zlib'``, ``'lzma'`` or ``'bz2'``
+            (:func:`~mmwsss.fileio.packed_maps.save_packed`); None: uncompressed.
+        level (int, optional): the codec's level.
 
     Returns:
         int: the number of bytes written.
     """
-    from .packed_maps import pack_header, save_packed
     cams, keys = store.load(img_id, classes)
     if cams.dtype != np.uint8:
         if not quantize:
@@ -671,9 +678,37 @@ def pack_image(store: CAMStore, img_id: str, out_path: str,
                 'round(255·cam) can differ from those of the float maps; pass --quantize to '
                 'pack them anyway', img_id, store.paths(img_id, keys)[0])
         cams = np.round(cams * 255).astype(np.uint8)
+    where = store.paths(img_id, keys)[0] if keys else store.cam_dir
+    return save_image_pack(out_path, img_id, keys, cams, sal_path, store.backend_args,
+                           compress, level, where)
+
+
+def save_image_pack(out_path: str, img_id: str, keys: Sequence[int], cams: np.ndarray,
+                    sal_path: Optional[str] = None, backend_args: Optional[dict] = None,
+                    compress: Optional[str] = None, level: Optional[int] = None,
+                    cam_file: Optional[str] = None) -> int:
+    """Write one image's uint8 CAMs and its saliency PNG (when given) as a
+    ``packed`` file: the one packing step of ``tools/pack_maps.py`` and
+    ``tools/make_cams.py --cam-format packed``.
+
+    Args:
+        out_path (str): ``<out_dir>/<img_id>.maps``, written atomically.
+        img_id (str): the image, for messages.
+        keys (Sequence[int]): the K class ids.
+        cams (np.ndarray): K×H×W uint8 CAMs (round(255·cam)).
+        sal_path (str, optional): the saliency PNG, the CAMs' size.
+        backend_args (dict, optional): how to read ``sal_path``.
+        compress (str, optional), level (int, optional): the codec
+            (:func:`~mmwsss.fileio.packed_maps.save_packed`).
+        cam_file (str, optional): where the CAMs came from, for messages.
+
+    Returns:
+        int: the number of bytes written.
+    """
+    from .packed_maps import save_packed
     sal = None
     if sal_path is not None:
-        sal = read_gray_png(sal_path, img_id, 'saliency map', store.backend_args,
+        sal = read_gray_png(sal_path, img_id, 'saliency map', backend_args,
                             cams.shape[1:] if len(keys) else None)
         if len(keys) and sal.shape != cams.shape[1:]:
             raise WSSSInputError(f'saliency map is {sal.shape[1]}×{sal.shape[0]} (W×H) but '
@@ -683,7 +718,5 @@ def pack_image(store: CAMStore, img_id: str, out_path: str,
             cams = np.zeros((0, ) + sal.shape, np.uint8)
     elif not len(keys):
         raise WSSSInputError('no CAM and no saliency map: nothing gives the image size', img_id,
-                             store.paths(img_id, keys)[0] if keys else store.cam_dir)
-    save_packed(out_path, keys, cams, sal)
-    return len(pack_header(cams.shape[1:], keys, sal is not None)) + cams.size + (
-        0 if sal is None else sal.size)
+                             cam_file)
+    return save_packed(out_path, keys, cams, sal, compress, level)
