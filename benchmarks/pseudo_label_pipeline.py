@@ -66,6 +66,7 @@ def prepare(root, n, codecs=('none', ), maps='cones'):
     """The VOC-like set, plus the same CAMs as an npz store and a packed store."""
     from mmwsss.fileio import CAMStore, parse_cls_label_file, save_cams_npz
     from mmwsss.fileio.cam_store import pack_image
+    from mmwsss.fileio.packed_maps import Codec
     from mmwsss.testing import make_voc_like_data
     d = make_voc_like_data(root, num_images=n, maps=maps)
     cls = parse_cls_label_file(osp.join(root, d.cls_label_file))
@@ -85,8 +86,7 @@ def prepare(root, n, codecs=('none', ), maps='cones'):
             packed = osp.join(dirs[name], img_id + '.maps')
             if not osp.isfile(packed):
                 pack_image(src, img_id, packed, classes,
-                           osp.join(root, d.sal_path, img_id + '.png'), compress=codec,
-                           level=level)
+                           osp.join(root, d.sal_path, img_id + '.png'), codec=Codec(codec, level))
     return d, cls, dirs
 
 

@@ -26,6 +26,7 @@ ZERO_OK = {
     ('eval_pseudo_labels', '--taus'), ('eval_pseudo_labels', '--tau-range'),
     ('eval_pseudo_labels', '--sal-threshold'), ('eval_pseudo_labels', '--max-ignored'),
     ('eval_pseudo_labels', '--seed'),
+    ('pack_maps', '--level'), ('make_cams', '--level'),  # zlib level 0: stored
 }
 
 

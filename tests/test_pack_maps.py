@@ -4,6 +4,7 @@ compressed, at most twice the bytes of its PNG source (issue 32)."""
 import json
 import os
 import os.path as osp
+import re
 
 import numpy as np
 import pytest
@@ -41,7 +42,8 @@ def _pack(d, out, *extra, cam_dir=None):
 
 @pytest.mark.parametrize('mode,codec', [('saliency', 'zlib'), ('no_saliency', 'zlib'),
                                         ('saliency', 'none'), ('saliency', 'lzma'),
-                                        ('saliency', 'bz2')])
+                                        ('saliency', 'bz2'), ('saliency', 'lz4'),
+                                        ('no_saliency', 'lz4')])
 def test_packed_labels_equal_the_source_stores(data, tmp_path, mode, codec):
     d, cls = data
     _pack(d, str(tmp_path / 'from_png'), '--compress', codec)
@@ -95,10 +97,10 @@ def test_pack_resumes_and_guards_its_folder(data, tmp_path, capsys):
     # no temporary file left beside the packs
     assert not [f for f in os.listdir(out) if f.endswith('.tmp')]
     # other settings: refused without --force; another codec is another setting
-    assert (settings['compress'], settings['level'], settings['version']) == ('zlib', 6, 2)
+    assert (settings['compress'], settings['level'], settings['version']) == ('lz4', 9, 2)
     with pytest.raises(SystemExit, match='other settings'):
         _pack(d, out, '--quantize')
-    for other in (['--compress', 'none'], ['--compress', 'lzma'], ['--level', '9']):
+    for other in (['--compress', 'none'], ['--compress', 'zlib'], ['--level', '12']):
         with pytest.raises(SystemExit, match='other settings'):
             _pack(d, out, *other)
     # an uncompressed pack records what packs made before compression recorded:
@@ -157,7 +159,8 @@ def test_compressed_pack_is_at_most_twice_the_png_bytes(tmp_path, capsys, maps):
     """On VOC-size maps (500×375, 1–3 classes; the benchmark's cones and maps
     with a classifier's weak activations all over the image), the default
     pack holds what the CAM PNGs + saliency PNG hold in at most twice their
-    bytes (measured: 0.8–0.9×), and the run says so."""
+    bytes (measured: lz4, the default, 1.6–1.9× on 40 images; zlib 0.8–0.9×),
+    and the run says so."""
     d = make_voc_like_data(str(tmp_path / 'voc'), num_images=3, maps=maps)
     out = str(tmp_path / 'packed')
     capsys.readouterr()
@@ -169,7 +172,8 @@ def test_compressed_pack_is_at_most_twice_the_png_bytes(tmp_path, capsys, maps):
             os.path.getsize(osp.join(d.root, d.cam_path, f'{img_id}_{c}.png')) for c in classes)
         packed = os.path.getsize(osp.join(out, img_id + '.maps'))
         assert packed <= 2 * png, (img_id, packed, png)
-        assert packed < (len(classes) + 1) * 500 * 375 / 4  # the uncompressed pack's / 4
+        assert packed < (len(classes) + 1) * 500 * 375 / 2  # under half the uncompressed pack
     total = sum(os.path.getsize(osp.join(out, i + '.maps')) for i in cls)
     assert f'packed {total / 3 / 1024:.1f} KiB an image' in report
-    assert 'source (CAM files + saliency PNGs)' in report and 'packed / source 0.' in report
+    assert 'source (CAM files + saliency PNGs)' in report
+    assert re.search(r'packed / source [01]\.\d\d', report), report

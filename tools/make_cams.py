@@ -2,7 +2,7 @@
 
     python tools/make_cams.py CONFIG CHECKPOINT --out-dir DIR
         [--cam-format npz|bed_png|packed] [--dtype uint8|float16]
-        [--sal-dir DIR] [--compress zlib|lzma|bz2|none] [--level N]
+        [--sal-dir DIR] [--compress lz4|zlib|lzma|bz2|none] [--level N]
         [--scales 0.5 1.0 1.5 2.0] [--no-flip] [--force] [--trust-checkpoint]
         [--work-dir WORK_DIR] [--launcher none|pytorch] [--cfg-options KEY=VALUE ...]
     torchrun --nproc_per_node=8 tools/make_cams.py CONFIG CKPT --out-dir DIR --launcher pytorch
@@ -20,7 +20,7 @@ flips, summed, each labelled class divided by its max (+1e-5), at the full
 image size (``EPSClassifier.predict``), written atomically as
 ``DIR/<img_id>.npz`` (default), ``DIR/<img_id>_<c>.png`` or ``DIR/<img_id>.maps``
 (``--cam-format packed``: the uint8 CAMs and, with ``--sal-dir``, the image's
-saliency PNG, compressed with ``--compress``, default zlib: the store
+saliency PNG, compressed with ``--compress``, default lz4: the store
 ``tools/pack_maps.py`` would make from the npz store, without the npz store;
 read with ``cam_format='packed', sal_dir=None``).
 
@@ -54,10 +54,10 @@ def parse_args(argv=None):
     p.add_argument('--cam-format', default='npz', choices=('npz', 'bed_png', 'packed'))
     p.add_argument('--sal-dir', help="packed: folder of <img_id>.png saliency maps to pack "
                    "beside the CAMs (without it, CAMs only: mode 'no_saliency')")
-    p.add_argument('--compress', choices=('zlib', 'lzma', 'bz2', 'none'),
-                   help='packed: codec (default zlib; none: uncompressed)')
-    p.add_argument('--level', type=int, help='packed: codec level (default zlib 6, lzma 6, '
-                   'bz2 9)')
+    p.add_argument('--compress', choices=('lz4', 'zlib', 'lzma', 'bz2', 'none'),
+                   help='packed: codec (default lz4; none: uncompressed)')
+    p.add_argument('--level', type=nonneg_int, help='packed: codec level (default lz4 9, '
+                   'zlib 6, lzma 6, bz2 9)')
     p.add_argument('--dtype', default='uint8', choices=('uint8', 'float16'),
                    help='npz CAM dtype')
     p.add_argument('--scales', type=positive_float, nargs='+', default=None,
@@ -80,7 +80,7 @@ def parse_args(argv=None):
         if args.dtype != 'uint8':
             p.error(f'--dtype {args.dtype} applies to npz stores; packed maps are uint8')
         from mmwsss.fileio.packed_maps import check_codec
-        args.compress = None if args.compress == 'none' else (args.compress or 'zlib')
+        args.compress = None if args.compress == 'none' else (args.compress or 'lz4')
         try:
             check_codec(args.compress, args.level)
         except ValueError as e:

@@ -2,18 +2,20 @@
 
     python tools/pack_maps.py --cam-dir DIR --out-dir OUT
         (--cls-label-file FILE | --ann-file LIST) [--cam-format bed_png|npz|npy_dict]
-        [--sal-dir DIR] [--compress zlib|lzma|bz2|none] [--level N] [--quantize]
+        [--sal-dir DIR] [--compress lz4|zlib|lzma|bz2|none] [--level N] [--quantize]
         [--allow-pickle] [--nproc N] [--force]
 
 Writes ``OUT/<img_id>.maps`` (``cam_format='packed'``): the saliency map and
 the CAMs as uint8 behind a small header (magic, version, size, class ids),
 read by ``SaliencyPseudoLabel(cam_dir=OUT, cam_format='packed', sal_dir=None)``
-at the cost of one inflate and a cumulative sum instead of one PNG decode per
-map. ``--compress`` (default zlib, level 6) stores each map's box of non-fill
-pixels, rows as differences, deflated: 0.8–0.9× the bytes of WSSS-BED's PNGs,
-on the fly 5–14 % slower than ``--compress none`` (``benchmarks/README.md``),
-which writes the uncompressed version 1 file, (K + 1)·H·W bytes, 5–23× the
-PNGs: the fastest, where the disk and the page cache hold it. The labels are
+at the cost of one lz4 decode instead of one PNG decode per map. ``--compress``
+(default lz4, level 9) stores each map's box of non-fill pixels, lz4-compressed:
+1.6–1.9× the bytes of WSSS-BED's PNGs, and on the fly 0.98–0.99× the time of
+precomputed label PNGs (``benchmarks/README.md``). ``--compress zlib`` (rows as
+differences, deflated) is smaller than the PNGs (0.8–0.9×) and 1.01–1.11× the
+time; ``--compress none`` writes the uncompressed version 1 file, (K + 1)·H·W
+bytes, 5–23× the PNGs: the fastest (0.97×), where the disk and the page cache
+hold it. The labels are
 those of the source store bit for bit: CAMs are packed as stored (uint8 PNG or
 npz values); float CAMs are refused unless ``--quantize`` (round(255·cam)).
 A packed store is never the default: WSSS-BED's PNGs stay the input of record.
@@ -50,14 +52,14 @@ from mmwsss.fileio.cam_store import (check_store_format, pack_image,  # noqa: E4
                                      files_signature, read_store_record,
                                      recorded_cam_format, source_files)
 from mmwsss.fileio.packed_maps import (DEFAULT_LEVEL, SUFFIX, VERSION,  # noqa: E402
-                                       VERSION_COMPRESSED, check_codec, packed_path)
+                                       VERSION_COMPRESSED, Codec, check_codec, packed_path)
 from mmwsss.outputs import (OutputLock, check_outside_inputs, file_fingerprint,  # noqa
                             guard_output_dir, is_done, refuse_launcher)
 from mmwsss.parallel import track_parallel
 
 
 def parse_args(argv=None):
-    from mmwsss.cli import DefaultsHelpFormatter, positive_int
+    from mmwsss.cli import DefaultsHelpFormatter, nonneg_int, positive_int
     p = argparse.ArgumentParser(formatter_class=DefaultsHelpFormatter,
                                 description='Pack CAMs + saliency maps, one file per image')
     p.add_argument('--cam-dir', required=True, help='source CAM store folder')
@@ -71,11 +73,13 @@ def parse_args(argv=None):
     images.add_argument('--cls-label-file',
                         help='WSSS-BED list: pack exactly these classes of these images')
     images.add_argument('--ann-file', help='image id list: pack every class the store holds')
-    p.add_argument('--compress', default='zlib', choices=('zlib', 'lzma', 'bz2', 'none'),
-                   help='codec of the packs; zlib: 0.8-0.9x the bytes of the PNGs; none: '
-                   'uncompressed (version 1), 5-23x the bytes, the fastest on the fly '
+    p.add_argument('--compress', default='lz4', choices=('lz4', 'zlib', 'lzma', 'bz2', 'none'),
+                   help='codec of the packs; lz4: 1.6-1.9x the bytes of the PNGs, as fast '
+                   'on the fly as precomputed labels; zlib: 0.8-0.9x the bytes, 1-11%% slower; '
+                   'none: uncompressed (version 1), 5-23x the bytes, the fastest '
                    '(benchmarks/README.md)')
-    p.add_argument('--level', type=int, help='codec level (default zlib 6, lzma 6, bz2 9)')
+    p.add_argument('--level', type=nonneg_int,
+                   help='codec level (default lz4 9, zlib 6, lzma 6, bz2 9)')
     p.add_argument('--quantize', action='store_true',
                    help='pack float CAMs as round(255·cam) (labels can then differ from '
                    "the float store's)")
@@ -144,7 +148,7 @@ def _pack(job):
     img_id, classes, path, _ = job
     sal = _sal_path(_JOB['sal_dir'], img_id)
     return pack_image(_JOB['store'], img_id, path, classes, sal, _JOB['quantize'],
-                      _JOB['compress'], _JOB['level'])
+                      Codec(_JOB['compress'], _JOB['level']))
 
 
 def _recorded_sources(out_dir):

@@ -12,6 +12,7 @@ from mmseg.registry import METRICS
 
 from mmwsss.fileio import cam_path, save_cams_bed_png, save_cams_npz
 from mmwsss.fileio.cam_store import save_image_pack
+from mmwsss.fileio.packed_maps import Codec
 
 
 @METRICS.register_module()
@@ -63,7 +64,7 @@ class CAMStoreWriter(BaseMetric):
                 cams = np.round(np.clip(cams, 0, 1) * 255).astype(np.uint8)  # as npz uint8
                 sal = None if self.sal_dir is None else osp.join(self.sal_dir, img_id + '.png')
                 save_image_pack(cam_path(self.out_dir, img_id, 'packed'), img_id, keys, cams,
-                                sal, compress=self.compress, level=self.level)
+                                sal, codec=Codec(self.compress, self.level))
             else:
                 save_cams_bed_png(self.out_dir, img_id, keys, cams)
             self.results.append(1)

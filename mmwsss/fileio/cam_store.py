@@ -22,7 +22,7 @@ import numpy as np
 from mmwsss.errors import WSSSConfigError, WSSSInputError, check_arg
 from mmwsss.functional.pseudo_label import UINT8_TO_UNIT
 from .packed_maps import SUFFIX as PACKED_SUFFIX
-from .packed_maps import read_packed
+from .packed_maps import Codec, read_packed, save_packed
 from .png import (atomic_write, check_header_hw, is_local, read_bytes, read_gray_png,
                   read_saliency, save_label_png)
 
@@ -648,8 +648,7 @@ def save_cams_bed_png(cam_dir: str, img_id: str, keys: Sequence[int], cams: np.n
 
 def pack_image(store: CAMStore, img_id: str, out_path: str,
                classes: Optional[Sequence[int]] = None, sal_path: Optional[str] = None,
-               quantize: bool = False, compress: Optional[str] = None,
-               level: Optional[int] = None) -> int:
+               quantize: bool = False, codec: Optional[Codec] = None) -> int:
     """Write one image's CAMs (and saliency map) as a ``packed`` file.
 
     Args:
@@ -663,9 +662,8 @@ def pack_image(store: CAMStore, img_id: str, out_path: str,
             made from them can differ from the float store's. Without it a
             float store is refused, so that a packed store always gives the
             labels of its source bit for bit.
-        compress (str, optional): ``'zlib'``, ``'lzma'`` or ``'bz2'``
-            (:func:`~mmwsss.fileio.packed_maps.save_packed`); None: uncompressed.
-        level (int, optional): the codec's level.
+        codec (Codec, optional): codec and level
+            (:class:`~mmwsss.fileio.packed_maps.Codec`); default uncompressed.
 
     Returns:
         int: the number of bytes written.
@@ -678,15 +676,15 @@ def pack_image(store: CAMStore, img_id: str, out_path: str,
                 'round(255·cam) can differ from those of the float maps; pass --quantize to '
                 'pack them anyway', img_id, store.paths(img_id, keys)[0])
         cams = np.round(cams * 255).astype(np.uint8)
-    where = store.paths(img_id, keys)[0] if keys else store.cam_dir
-    return save_image_pack(out_path, img_id, keys, cams, sal_path, store.backend_args,
-                           compress, level, where)
+    if not len(keys) and sal_path is None:
+        raise WSSSInputError('no CAM and no saliency map: nothing gives the image size', img_id,
+                             store.cam_dir)
+    return save_image_pack(out_path, img_id, keys, cams, sal_path, store.backend_args, codec)
 
 
 def save_image_pack(out_path: str, img_id: str, keys: Sequence[int], cams: np.ndarray,
                     sal_path: Optional[str] = None, backend_args: Optional[dict] = None,
-                    compress: Optional[str] = None, level: Optional[int] = None,
-                    cam_file: Optional[str] = None) -> int:
+                    codec: Optional[Codec] = None) -> int:
     """Write one image's uint8 CAMs and its saliency PNG (when given) as a
     ``packed`` file: the one packing step of ``tools/pack_maps.py`` and
     ``tools/make_cams.py --cam-format packed``.
@@ -698,14 +696,12 @@ def save_image_pack(out_path: str, img_id: str, keys: Sequence[int], cams: np.nd
         cams (np.ndarray): K×H×W uint8 CAMs (round(255·cam)).
         sal_path (str, optional): the saliency PNG, the CAMs' size.
         backend_args (dict, optional): how to read ``sal_path``.
-        compress (str, optional), level (int, optional): the codec
-            (:func:`~mmwsss.fileio.packed_maps.save_packed`).
-        cam_file (str, optional): where the CAMs came from, for messages.
+        codec (Codec, optional): codec and level
+            (:class:`~mmwsss.fileio.packed_maps.Codec`); default uncompressed.
 
     Returns:
         int: the number of bytes written.
     """
-    from .packed_maps import save_packed
     sal = None
     if sal_path is not None:
         sal = read_gray_png(sal_path, img_id, 'saliency map', backend_args,
@@ -718,5 +714,6 @@ def save_image_pack(out_path: str, img_id: str, keys: Sequence[int], cams: np.nd
             cams = np.zeros((0, ) + sal.shape, np.uint8)
     elif not len(keys):
         raise WSSSInputError('no CAM and no saliency map: nothing gives the image size', img_id,
-                             cam_file)
-    return save_packed(out_path, keys, cams, sal, compress, level)
+                             out_path)
+    codec = codec or Codec()
+    return save_packed(out_path, keys, cams, sal, codec.name, codec.level)

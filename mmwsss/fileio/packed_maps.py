@@ -26,7 +26,7 @@ map holds the values of the saliency PNG. The payload is 64-byte aligned, so
 here copies it with one ``readinto`` (cheaper than a mapping for < 1 MB files).
 
 Version 2 (compressed, ``tools/pack_maps.py --compress``) keeps the fields
-above, with these changes: offset 22 holds the codec (1 zlib, 2 lzma, 3 bz2),
+above, with these changes: offset 22 holds the codec (1 zlib, 2 lzma, 3 bz2, 4 lz4),
 the payload size is the compressed stream's, and a box table follows the class
 ids, one 10-byte entry per map (saliency first)::
 
@@ -34,12 +34,16 @@ ids, one 10-byte entry per map (saliency first)::
     1     0 (reserved)
     2·4   y0, y1, x0, x1 (uint16): the box of the pixels that differ from fill
 
-The stream decompresses to each map's box in turn (C order), row 0 as is and
-every later row as its difference from the row above (mod 256, PNG's "Up"
-filter). CAMs are zero away from their object, so the boxes drop most pixels,
-and the row differences of a smooth map are runs of small values that deflate
-well; undoing both costs a fill and a cumulative sum per map, cheaper than a
-PNG decode. The maps come back exactly as written.
+The stream decompresses to each map's box in turn (C order). For zlib, lzma
+and bz2, row 0 is stored as is and every later row as its difference from the
+row above (mod 256, PNG's "Up" filter): the row differences of a smooth map
+are runs of small values that deflate well, and undoing them costs a
+cumulative sum per map. lz4 (block format, high-compression mode) stores the
+boxes' rows as they are (it decodes 5–10× faster than inflate, and the
+cumulative sum would cost more than its decode: ``benchmarks/README.md``),
+behind the CRC-32 of the lz4 block, which has no checksum of its own.
+CAMs are zero away from their object, so the boxes drop most pixels. The maps
+come back exactly as written.
 """
 import bz2
 import lzma
@@ -47,7 +51,7 @@ import os
 import os.path as osp
 import struct
 import zlib
-from typing import NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -69,13 +73,54 @@ SPARSE_CHECK_BYTES = 64 << 20
 _FIXED = struct.Struct('<8sHHIIHHIQ')  # 36 bytes
 _BOX = np.dtype([('fill', 'u1'), ('reserved', 'u1'), ('y0', '<u2'), ('y1', '<u2'),
                  ('x0', '<u2'), ('x1', '<u2')])  # 10 bytes
+
+
+class _LZ4Decompressor:
+    """lz4's block decoder behind the streaming decompressors' interface: one
+    call, never past ``max_length`` (the buffer it decodes into); an early end,
+    a longer stream or trailing bytes are errors of the block itself. An lz4
+    block has no checksum (zlib, lzma and bz2 streams do), so the stream starts
+    with the CRC-32 of the block: a flipped byte is an error, not a wrong map."""
+
+    def __init__(self):
+        self.eof, self.unused_data = False, b''
+
+    def decompress(self, data, max_length: int) -> bytes:
+        block = _lz4_block()
+        if len(data) < 4 or zlib.crc32(data[4:]) != int.from_bytes(data[:4], 'little'):
+            raise ValueError('its CRC-32 does not match (damaged)')
+        try:
+            out = block.decompress(data[4:], uncompressed_size=max_length)
+        except block.LZ4BlockError as e:
+            raise ValueError(str(e)) from None
+        self.eof = True
+        return out
+
+
+def _lz4_block():
+    try:
+        import lz4.block
+    except ImportError:  # pragma: no cover - a dependency; a bare install may lack it
+        raise ImportError('lz4 packed maps need the lz4 package (pip install lz4)') from None
+    return lz4.block
+
+
 # codec id in the header -> (name, a fresh decompressor); every one of them
 # takes max_length, so a stream is never inflated past what the header allows
 CODECS = {1: ('zlib', zlib.decompressobj), 2: ('lzma', lzma.LZMADecompressor),
-          3: ('bz2', bz2.BZ2Decompressor)}
+          3: ('bz2', bz2.BZ2Decompressor), 4: ('lz4', _LZ4Decompressor)}
 CODEC_IDS = {name: i for i, (name, _) in CODECS.items()}
-DEFAULT_LEVEL = dict(zlib=6, lzma=6, bz2=9)
-LEVELS = dict(zlib=range(0, 10), lzma=range(0, 10), bz2=range(1, 10))
+DEFAULT_LEVEL = dict(zlib=6, lzma=6, bz2=9, lz4=9)
+LEVELS = dict(zlib=range(0, 10), lzma=range(0, 10), bz2=range(1, 10), lz4=range(1, 13))
+ROW_FILTERED = frozenset({'zlib', 'lzma', 'bz2'})  # lz4's rows are stored as they are
+
+
+class Codec(NamedTuple):
+    """How a ``.maps`` file is compressed: ``name`` None for the uncompressed
+    version 1 file, else ``'zlib'``, ``'lzma'``, ``'bz2'`` or ``'lz4'``;
+    ``level`` None for its :data:`DEFAULT_LEVEL`."""
+    name: Optional[str] = None
+    level: Optional[int] = None
 # more than this many maps' bytes per compressed byte, on a payload above
 # SPARSE_CHECK_BYTES, is a bomb: deflate tops out near 1032:1, and real maps
 # with a box per map compress by 20–50:1
@@ -317,12 +362,16 @@ def _decode(header: PackedHeader, data, img_id, path) -> np.ndarray:
                              f'decompresses to {what} its box table declares', img_id, path)
     maps = np.empty((header.num_maps, ) + header.hw, np.uint8)
     pos, size = 0, header.hw[0] * header.hw[1]
+    filtered = header.codec in ROW_FILTERED
     for m, (fill, _, y0, y1, x0, x1), n in zip(maps, boxes, areas):
         if n < size:
             m.fill(fill)
-        if n:  # rows as differences from the row above: a cumulative sum, mod 256
+        if n:
             rows = np.frombuffer(raw, np.uint8, n, pos).reshape(y1 - y0, x1 - x0)
-            np.cumsum(rows, axis=0, dtype=np.uint8, out=m[y0:y1, x0:x1])
+            if filtered:  # rows as differences from the row above: a cumulative sum
+                np.cumsum(rows, axis=0, dtype=np.uint8, out=m[y0:y1, x0:x1])
+            else:
+                m[y0:y1, x0:x1] = rows
             pos += n
     return maps
 
@@ -342,14 +391,21 @@ def _encode(maps: np.ndarray, codec: str, level: int) -> Tuple[np.ndarray, bytes
         y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
         box['y0'], box['y1'], box['x0'], box['x1'] = y0, y1, x0, x1
         inner = m[y0:y1, x0:x1]
-        diff = inner.copy()
-        np.subtract(inner[1:], inner[:-1], out=diff[1:])  # uint8: wraps mod 256
-        parts.append(diff.tobytes())
+        if codec in ROW_FILTERED:
+            diff = inner.copy()
+            np.subtract(inner[1:], inner[:-1], out=diff[1:])  # uint8: wraps mod 256
+            parts.append(diff.tobytes())
+        else:
+            parts.append(inner.tobytes())
     raw = b''.join(parts)
     if codec == 'zlib':
         data = zlib.compress(raw, level)
     elif codec == 'lzma':
         data = lzma.compress(raw, preset=level)
+    elif codec == 'lz4':  # the CRC-32 of the block, then the block (_LZ4Decompressor)
+        data = _lz4_block().compress(raw, mode='high_compression', compression=level,
+                                     store_size=False)
+        data = zlib.crc32(data).to_bytes(4, 'little') + data
     else:
         data = bz2.compress(raw, level)
     return boxes, data
@@ -365,10 +421,10 @@ def save_packed(path: str, classes: Sequence[int], cams: np.ndarray,
         classes (Sequence[int]): K 0-based class ids, any order (written sorted).
         cams (np.ndarray): K×H×W uint8 CAMs (round(255·cam)).
         saliency (np.ndarray, optional): H×W uint8 saliency map.
-        compress (str, optional): ``'zlib'``, ``'lzma'`` or ``'bz2'``: a
-            version 2 file; None (default): version 1, uncompressed.
+        compress (str, optional): ``'zlib'``, ``'lzma'``, ``'bz2'`` or
+            ``'lz4'``: a version 2 file; None (default): version 1, uncompressed.
         level (int, optional): the codec's level (zlib 0–9, lzma preset 0–9,
-            bz2 1–9); default :data:`DEFAULT_LEVEL`.
+            bz2 1–9, lz4 high-compression 1–12); default :data:`DEFAULT_LEVEL`.
 
     Returns:
         int: the bytes written.
