@@ -173,7 +173,7 @@ class Plan:
 
     def cls_job(self, name: str, method: str, setting: dict, seed: int, sal_dir=None,
                 parts=('tune', 'report'), gt_weight: float = 0.0,
-                iters: Optional[int] = None) -> dict:
+                evals: Optional[dict] = None, iters: Optional[int] = None) -> dict:
         """A classifier run; ``iters`` (default the preset's) also names it."""
         sal_dir = sal_dir or self.sal
         setting = dict(setting)
@@ -183,7 +183,7 @@ class Plan:
         job = dict(kind='cls', name=f'{self.prefix}{name}_s{seed}', method=method,
                    setting=setting, loss=loss_cfg(method, setting), seed=seed, data=self.data,
                    sal_dir=sal_dir, parts={k: self.parts[k] for k in parts},
-                   evals=dict(no_saliency=None, saliency=sal_dir), size=self.size,
+                   evals=evals or dict(no_saliency=None, saliency=sal_dir), size=self.size,
                    gt_weight=gt_weight, gt_subset=self.gt_list if gt_weight else None,
                    **dict(self.cls, iters=iters or self.cls['iters']))
         if cam_norm:
