@@ -60,7 +60,7 @@ PRESETS = dict(
                seg=dict(iters=600, batch=16, crop=48), seeds=(1, 2, 3, 4, 5),
                ablation_seeds=(1, 2, 3), semi_seeds=(1, 2, 3), rates=(0.25, 0.5, 1.0),
                error_types=('missing_class', 'partial', 'non_object'), ablation='all',
-               grid=4, draws=(0, 1, 2), draw_seeds=(1, 2, 3, 4, 5),
+               grid=4, draws=(0, 1, 2, 3, 4), draw_seeds=(1, 2, 3, 4, 5),
                long=dict(iters=1000, seeds=(1, 2, 3)), down_seeds=(1, 2, 3, 4, 5),
                down_modes=MODES,
                # 224×224 crops at output stride 4: 56×56 maps, as VOC's at 448 / 8
