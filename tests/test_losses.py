@@ -331,7 +331,8 @@ def test_eps_with_drop_drops_the_pixels_ird_drops_and_no_gradient_flows_there():
     assert 0 < dropped.sum() < dropped.numel()
     # the EPS module with drop uses the same mask: its per-pixel gradient is zero there
     loss_mod = EPSSaliencyLoss(tau=0.4, lam=0.5, drop=dict(max_drop=0.5))
-    loss_mod.drop = (loss_mod.drop[0], pamr)  # the same PAMR as above
+    assert loss_mod.drop_rule == rule
+    loss_mod.pamr = pamr  # the same PAMR as above
     x = logits.clone().requires_grad_(True)
     loss = loss_mod(x, sal, labels, image)
     loss.backward()

@@ -99,22 +99,23 @@ class EPSSaliencyLoss(nn.Module):
         super().__init__()
         self.tau = tau
         self.lam = lam
-        self.drop = None
+        self.drop_rule, self.pamr = None, None
         if drop is not None:
             unknown = set(drop) - {'max_drop', 'normalize', 'refine_scale'}
             if unknown:
                 raise ValueError(f'drop: unknown keys {sorted(unknown)}; known: max_drop, '
                                  'normalize, refine_scale')
-            self.drop = (IRDRule(**dict(drop, max_drop=float(drop.get('max_drop', 0.5)))),
-                         PAMR())
+            self.drop_rule = IRDRule(**dict(drop, max_drop=float(drop.get('max_drop', 0.5))))
+            self.pamr = PAMR()
         self.loss_weight = loss_weight
         self._loss_name = loss_name
 
     def forward(self, logits: torch.Tensor, saliency: torch.Tensor, labels: torch.Tensor,
                 image: Optional[torch.Tensor] = None) -> torch.Tensor:
         """``image`` is used only with ``drop`` (B×3×H×W in [0, 1])."""
+        drop = None if self.drop_rule is None else (self.drop_rule, self.pamr)
         return self.loss_weight * _eps_loss(logits, saliency, labels, image,
-                                            (self.tau, self.lam), self.drop)
+                                            (self.tau, self.lam), drop)
 
     @property
     def loss_name(self) -> str:
