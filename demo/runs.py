@@ -93,6 +93,8 @@ def classifier_cfg(job: dict):
         loader.dataset.data_prefix.sal_path = job['sal_dir']
     cfg.model.saliency_loss = job['loss']  # replaced, not merged
     cfg.model.cam_scales = tuple(job['cam_scales'])
+    if job.get('cam_norm'):  # 'relu_max': WSSS-BED's Eq. 1 CAM
+        cfg.model.cam_norm = job['cam_norm']
     if job.get('gt_weight'):
         cfg.model.loss_gt_weight = job['gt_weight']
         cfg.train_dataloader.dataset.gt_subset = job['gt_subset']

@@ -46,6 +46,7 @@ SAL_LOSSES = {
     'ird_literal': lambda: IRDSaliencyLoss(literal=True),
     'ird_refine_scale': lambda: IRDSaliencyLoss(refine_scale=0.5),
     'ird_no_drop': lambda: IRDSaliencyLoss(max_drop=0),
+    'eps_ird_drop': lambda: EPSSaliencyLoss(drop=dict(max_drop=0.5)),  # the study's control
 }
 
 

@@ -264,3 +264,27 @@ def test_ird_gets_the_image_in_unit_range(tmp_path):
         torch.testing.assert_close(unit[i, :, :h, :w], x.flip(0) / 255, atol=1e-5, rtol=0)
     sal = model._saliency(data['data_samples'], data['inputs'])
     assert sal.shape == (len(raw), 1, 32, 32) and 0 <= sal.min() and sal.max() <= 1
+
+
+def test_cam_norm_relu_max_is_wsss_bed_eq1():
+    """cam_norm='relu_max' (WSSS-BED Eq. 1): the class channel's logit through ReLU,
+    divided by its max; the default stays the softmax over C+1."""
+    from mmseg.registry import MODELS
+    logits = torch.tensor([[[[2.0, -1.0], [0.5, 1.0]], [[-3.0, 4.0], [1.0, 0.0]],
+                            [[5.0, 5.0], [5.0, 5.0]]]])  # 2 classes + background (last)
+
+    def build(**kw):
+        m = MODELS.build(dict(type='EPSClassifier', backbone=MMPRETRAIN_R50, num_classes=2,
+                              in_channels=256, cam_scales=(1.0, ), cam_flip=False, **kw))
+        m._forward = lambda x, data_samples=None: logits
+        return m.eval()
+
+    x = torch.zeros(1, 3, 2, 2)
+    cams = build(cam_norm='relu_max').generate_cams(x, [0, 1])
+    relu = logits[0, :2].relu()
+    torch.testing.assert_close(cams, relu / (relu.flatten(1).max(1)[0].view(2, 1, 1) + 1e-5))
+    soft = logits.softmax(1)[0, :2]
+    torch.testing.assert_close(build().generate_cams(x, [0, 1]),
+                               soft / (soft.flatten(1).max(1)[0].view(2, 1, 1) + 1e-5))
+    with pytest.raises(ValueError, match='cam_norm'):
+        build(cam_norm='max')

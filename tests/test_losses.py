@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from mmwsss.models.losses import (EPSSaliencyLoss, IRDRule, IRDSaliencyLoss, bounded_drop,
+                                  ird_drop_mask,
                                   eps_saliency_loss, ird_saliency_loss, refine_foreground)
 
 LITERAL = IRDRule.literal()
@@ -302,3 +303,48 @@ def test_loss_modules_equal_the_functions():
     assert built.rule == IRDRule(max_drop=0.5)
     with pytest.raises(ValueError, match='max_drop must be in'):
         IRDSaliencyLoss(max_drop=1.5)
+
+
+# --- the controls of the method study: IRD without drop, EPS with IRD's drop -------
+def test_ird_with_max_drop_0_is_the_plain_mse_onto_m_fg():
+    logits, sal, labels, image = _batch()
+    loss = ird_saliency_loss(logits, sal, labels, image, IRDRule(max_drop=0.0))
+    m_fg = (logits.softmax(1)[:, :-1] * labels.view(3, 3, 1, 1)).sum(1, keepdim=True)
+    torch.testing.assert_close(loss, F.mse_loss(m_fg, F.interpolate(sal, size=(6, 6))))
+    assert IRDSaliencyLoss(max_drop=0).rule.max_drop == 0.0
+
+
+def test_eps_with_drop_drops_the_pixels_ird_drops_and_no_gradient_flows_there():
+    """One drop mask (ird_drop_mask) for both losses: EPS's control leaves out exactly
+    the pixels IRD would drop on the same logits, and its gradient there is zero."""
+    logits, sal, labels, image = _batch()
+    rule = IRDRule(max_drop=0.5)
+    pamr = PAMR(3, (1, 2))
+    sal_s = F.interpolate(sal, size=(6, 6))
+    m_fg = (logits.softmax(1)[:, :-1] * labels.view(3, 3, 1, 1)).sum(1, keepdim=True)
+    dropped = ird_drop_mask(m_fg, sal_s, image, pamr, rule)
+    # IRD's loss is the MSE over exactly the pixels the mask keeps
+    keep = (~dropped).double()
+    torch.testing.assert_close(
+        ird_saliency_loss(logits, sal, labels, image, rule, num_iter=3, dilations=(1, 2)),
+        (keep * (sal_s - m_fg).square()).sum() / keep.sum())
+    assert 0 < dropped.sum() < dropped.numel()
+    # the EPS module with drop uses the same mask: its per-pixel gradient is zero there
+    loss_mod = EPSSaliencyLoss(tau=0.4, lam=0.5, drop=dict(max_drop=0.5))
+    assert loss_mod.drop_rule == rule
+    loss_mod.pamr = pamr  # the same PAMR as above
+    x = logits.clone().requires_grad_(True)
+    loss = loss_mod(x, sal, labels, image)
+    loss.backward()
+    grad = x.grad.abs().sum(1, keepdim=True)
+    assert (grad[dropped] == 0).all() and (grad[~dropped] > 0).any()
+    # ... and its value is EPS's squared error averaged over the kept pixels
+    no_drop = eps_saliency_loss(logits, sal, labels, 0.4, 0.5)
+    assert abs(loss.item() - no_drop.item()) > 1e-6
+    torch.testing.assert_close(
+        eps_saliency_loss(logits, sal, labels, 0.4, 0.5, image,
+                          IRDRule(max_drop=0.0)), no_drop)
+    with pytest.raises(ValueError, match='needs the image'):
+        eps_saliency_loss(logits, sal, labels, drop=rule)
+    with pytest.raises(ValueError, match='unknown keys'):
+        EPSSaliencyLoss(drop=dict(maxdrop=0.5))

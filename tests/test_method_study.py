@@ -1,6 +1,7 @@
 """The method study (``demo/method_study.py``): its statistics, and its smallest
-preset end to end (tuning, report seeds, the IRD switches, an error rate,
-segmentors with 0/10/100 % GT, the classifier's GT loss), resumed, and one run
+preset end to end (tuning, report seeds, the controls, the IRD switches, data
+draws, the long and 56×56 arms, an error rate, segmentors on EPS's and IRD's
+labels and with 0/10/100 % GT, the classifier's GT loss), resumed, and one run
 repeated bit for bit."""
 import json
 import os
@@ -52,9 +53,12 @@ def test_study_smoke_preset_end_to_end(smoke_study):
     from demo.method_study import PRESETS, Plan, read_headline, update_doc
     work, out = smoke_study
     tables = out['tables']
-    for section in ('### Tuning', '### Report part', '### Paired differences',
-                    "### IRD's switches", '### The erroneous source', '### Semi-supervised',
-                    'loss_gt_weight', '**Headline**'):
+    for section in ('### Tuning', '### Report part', '### Pseudo labels scored two ways',
+                    '### τ ± 0.05', '### Paired differences', '### The family, Holm',
+                    '### Data draws', '### Long training', '### `refine_scale` on',
+                    "### Segmentors on EPS's and on IRD's", "### IRD's switches",
+                    '### The erroneous source', '### Semi-supervised', 'loss_gt_weight',
+                    '**Headline**'):
         assert section in tables, section
     # held-out protocol: the parts are disjoint and cover the training list
     plan = Plan('smoke', work)
@@ -69,8 +73,11 @@ def test_study_smoke_preset_end_to_end(smoke_study):
     # the classifiers' GT masks come from the tuning part only
     gt_ids = set(open(plan.gt_list).read().split())
     assert gt_ids and gt_ids <= tune
-    # equal budgets: one tuning run per setting of each loss, and the headline reads
-    assert len(tuning) == 1 + 2 * PRESETS['smoke']['grid']
+    # equal budgets: EPS tries one setting more than IRD, whose fifth is its cheaper twin
+    n = PRESETS['smoke']['grid']
+    kinds = [r['job']['method'] for r in tuning]
+    assert kinds.count('cam') == 2 and kinds.count('ird') == n and kinds.count('eps') == n + 1
+    assert len(tuning) == 2 + 2 * n + 1
     h = out['headline']['no_saliency']
     assert h['n'] == len(PRESETS['smoke']['seeds']) and h['lo'] <= h['mean'] <= h['hi']
     # the doc's tables are replaced between the markers, and the demo reads the headline
@@ -81,7 +88,8 @@ def test_study_smoke_preset_end_to_end(smoke_study):
     update_doc(doc, tables, 'python demo/method_study.py --preset smoke')
     text = open(doc).read()
     assert 'old' not in text and tables in text and text.endswith('text after\n')
-    assert read_headline(doc).startswith('Headline (seeds [1, 2], report part): IRD (default')
+    assert read_headline(doc).startswith('Headline (seeds [1, 2], report part, draw 0): IRD '
+                                         '(default')
 
 
 def test_study_resumes_and_a_run_repeats_bit_for_bit(smoke_study, capfd):
@@ -244,3 +252,96 @@ def test_force_removes_only_what_the_tool_wrote(tool, tmp_path, monkeypatch):
     with pytest.raises(Stop):
         mod.main(['--preset', 'smoke', '--work-dir', str(work), '--force'])
     assert sorted(os.listdir(work)) == ['mine', 'my_notes.txt']
+
+
+def _result(work, name):
+    with open(osp.join(work, 'results', name + '.json')) as f:
+        return json.load(f)
+
+
+def test_study_smoke_controls_are_what_they_claim(smoke_study):
+    """The controls' jobs carry the switch they isolate: IRD without drop, EPS with
+    the default IRD's drop rule, the literal IRD, and the Eq. 1 CAM, whose CAMs
+    differ from the C+1-softmax CAM of the same (identically trained) classifier."""
+    from demo.method_study import setting_name
+    work, out = smoke_study
+    dflt = out['default_ird']
+    nodrop = _result(work, 'ird_nodrop_s1')['job']
+    assert nodrop['loss']['max_drop'] == 0.0 and nodrop['loss']['type'] == 'IRDSaliencyLoss'
+    eps_drop = _result(work, setting_name('eps', dict(out['chosen']['eps'], drop=dict(
+        max_drop=dflt['max_drop'], normalize=dflt['normalize'],
+        refine_scale=dflt['refine_scale']))) + '_s1')['job']
+    assert eps_drop['loss']['type'] == 'EPSSaliencyLoss'
+    assert eps_drop['loss']['drop'] == {k: dflt[k] for k in ('max_drop', 'normalize',
+                                                               'refine_scale')}
+    assert _result(work, 'ird_literal_s1')['job']['loss']['literal'] is True
+    eq1, soft = _result(work, 'cam_eq1_s1'), _result(work, 'cam_s1')
+    assert eq1['job']['cam_norm'] == 'relu_max' and 'cam_norm' not in soft['job']
+    assert eq1['job']['loss'] is None and soft['job']['loss'] is None
+    f = sorted(x for x in os.listdir(eq1['cam_dir']) if x.endswith('.npz'))[0]
+    a, b = np.load(osp.join(eq1['cam_dir'], f)), np.load(osp.join(soft['cam_dir'], f))
+    assert any(not np.array_equal(a[k], b[k]) for k in a.files)
+    # Holm over the named family: every control against IRD in both modes, plus IRD − EPS
+    fam = out['family']
+    assert len(fam) == 2 * 5 and {x['b'] for x in fam} == {'eps', 'ird_nodrop', 'eps_drop',
+                                                            'ird_literal', 'cam_eq1'}
+    assert all(x['holm_p'] >= x['t_p'] - 1e-12 for x in fam)
+    assert out['headline']['saliency']['holm_p'] in [x['holm_p'] for x in fam]
+
+
+def test_study_smoke_draws_long_big_and_downstream(smoke_study):
+    from demo.method_study import PRESETS, TUNE_SEED, Plan, best
+    work, out = smoke_study
+    p = PRESETS['smoke']
+    # each draw its own data (the generator's seed) and split, its tuning nested in it
+    d1 = Plan('smoke', work, 1)
+    d0 = Plan('smoke', work, 0)
+    img = 'JPEGImages/train_00000.jpg'
+    assert open(osp.join(d1.data, img), 'rb').read() != open(osp.join(d0.data, img),
+                                                             'rb').read()
+    assert not set(d1.parts['tune']) & set(d1.parts['report'])
+    res_dir = osp.join(work, 'results')
+    d1_tune = [f for f in os.listdir(res_dir) if f.startswith('d1_tune_')]
+    assert len(d1_tune) == 2 * p['grid'] + 1
+    for f in d1_tune:
+        r = json.load(open(osp.join(res_dir, f)))
+        assert r['job']['data'] == d1.data and set(r['scores']['saliency']) == {'tune'}
+    assert out['across_draws']['saliency']['n'] == len(p['draws'])
+    # the long arm trains longer; the big arm on larger crops of its own data
+    longs = [f for f in os.listdir(res_dir) if f.startswith(f"long{p['long']['iters']}_")]
+    assert len(longs) == 2 * len(p['long']['seeds'])
+    assert all(json.load(open(osp.join(res_dir, f)))['job']['iters'] == p['long']['iters']
+               for f in longs)
+    bigs = [json.load(open(osp.join(res_dir, f))) for f in os.listdir(res_dir)
+            if f.startswith('big_')]
+    assert len(bigs) == 2 * len(p['big']['seeds'])
+    assert {r['job']['setting']['refine_scale'] for r in bigs} == {0.5, None}
+    assert all(r['job']['crop'] == p['big']['cls']['crop'] for r in bigs)
+    # segmentors on each method's labels: seed s on classifier s, at its held-out τ
+    for mo in p['down_modes']:
+        for m in ('eps', 'ird'):
+            for s in p['down_seeds']:
+                seg = _result(work, f'seg_{m}_{mo}_pseudo_s{s}')
+                assert seg['job']['mode'] == mo and 0 <= seg['miou'] <= 100
+                src = osp.basename(osp.dirname(seg['job']['cam_dir']))
+                assert src.endswith(f'_s{s}') and src.startswith(m)
+                cls = _result(work, src)
+                assert seg['job']['tau'] == best(cls['scores'][mo]['tune']['miou_miss'])[1]
+    assert set(out['downstream']) == set(p['down_modes'])
+    assert TUNE_SEED not in p['down_seeds']
+
+
+def test_held_out_reads_the_other_scoring_and_the_neighbouring_tau():
+    from demo.method_study import held_out
+    from demo.runs import TAUS
+    curve = [float(i) for i in range(len(TAUS))]
+    curve[7] = 99.0  # the tuning part's best τ: 0.35
+    rep = dict(miou_miss=[10.0 + i for i in range(len(TAUS))],
+               miou_excl=[50.0 + i for i in range(len(TAUS))])
+    r = dict(scores=dict(saliency=dict(tune=dict(miou_miss=curve), report=rep)))
+    assert held_out(r, 'saliency') == (17.0, 0.35)
+    assert held_out(r, 'saliency', 'miou_excl') == (57.0, 0.35)
+    assert held_out(r, 'saliency', shift=-1) == (16.0, 0.3)
+    assert held_out(r, 'saliency', shift=1) == (18.0, 0.4)
+    curve[7], curve[0] = 0.0, 99.0  # best at τ 0: τ − 0.05 is off the grid
+    assert held_out(r, 'saliency', shift=-1) == (None, None)

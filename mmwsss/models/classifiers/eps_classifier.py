@@ -63,6 +63,12 @@ class EPSClassifier(BaseModel):
         dropout_ratio (float): Dropout2d before the head (EPS: 0.5).
         cam_scales (Sequence[float]): CAM inference scales.
         cam_flip (bool): add horizontally flipped inputs to the CAM sum.
+        cam_norm (str): what a class's CAM is made of, before the sum over
+            scales and the division by its max: ``'softmax'`` (default, EPS's):
+            the class channel of the softmax over the C+1 channels;
+            ``'relu_max'``: WSSS-BED's Eq. 1, the class channel's logit through
+            ReLU (for a classifier trained with the classification loss only,
+            whose background channel no loss trains).
         data_preprocessor (dict): e.g. ``SegDataPreProcessor`` (pads the
             image with 0 after normalisation; the saliency is padded with 0).
         init_cfg (dict, optional): initialisation config.
@@ -78,6 +84,7 @@ class EPSClassifier(BaseModel):
                  dropout_ratio: float = 0.5,
                  cam_scales: Sequence[float] = (0.5, 1.0, 1.5, 2.0),
                  cam_flip: bool = True,
+                 cam_norm: str = 'softmax',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -91,6 +98,9 @@ class EPSClassifier(BaseModel):
         self.loss_gt_weight = float(loss_gt_weight)
         self.cam_scales = tuple(float(s) for s in cam_scales)
         self.cam_flip = cam_flip
+        if cam_norm not in ('softmax', 'relu_max'):
+            raise ValueError(f"cam_norm must be 'softmax' or 'relu_max', got {cam_norm!r}")
+        self.cam_norm = cam_norm
 
     # --- checkpoints -----------------------------------------------------------
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
@@ -206,7 +216,8 @@ class EPSClassifier(BaseModel):
             classes (Sequence[int]): K 0-based class ids.
 
         Returns:
-            Tensor: K×H×W CAMs in [0, 1) (each divided by its max + 1e-5), in the
+            Tensor: K×H×W CAMs in [0, 1) (each divided by its max + 1e-5; made
+            as ``cam_norm`` says), in the
             dtype of ``inputs`` widened to at least float32.
         """
         h, w = inputs.shape[-2:]
@@ -217,7 +228,11 @@ class EPSClassifier(BaseModel):
             x = F.interpolate(inputs, size=size, mode='bilinear', align_corners=False)
             if self.cam_flip:
                 x = torch.cat([x, x.flip(-1)])
-            prob = self._forward(x).to(cam_sum.dtype).softmax(dim=1)[:, :-1]
+            logits = self._forward(x).to(cam_sum.dtype)
+            if self.cam_norm == 'relu_max':  # WSSS-BED Eq. 1 (the max is taken below)
+                prob = logits[:, :-1].relu()
+            else:
+                prob = logits.softmax(dim=1)[:, :-1]
             prob = F.interpolate(prob, size=(h, w), mode='bilinear', align_corners=False)
             cam_sum += prob[0]
             if self.cam_flip:

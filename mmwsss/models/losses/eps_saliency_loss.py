@@ -7,6 +7,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 
+from ..pamr import PAMR
+from .ird_saliency_loss import IRDRule, ird_drop_mask
 from .utils import check_saliency_inputs, loss_dtype, resize_saliency
 
 
@@ -14,7 +16,9 @@ def eps_saliency_loss(logits: torch.Tensor,
                       saliency: torch.Tensor,
                       labels: torch.Tensor,
                       tau: float = 0.4,
-                      lam: float = 0.5) -> torch.Tensor:
+                      lam: float = 0.5,
+                      image: Optional[torch.Tensor] = None,
+                      drop: Optional[IRDRule] = None) -> torch.Tensor:
     """EPS saliency loss (Lee et al., CVPR'21).
 
     Per labelled class c the overlap ratio with the saliency map,
@@ -29,10 +33,22 @@ def eps_saliency_loss(logits: torch.Tensor,
         labels (Tensor): B×C multi-hot image-level labels.
         tau (float): overlap threshold.
         lam (float): blend of the foreground and background maps.
+        image (Tensor, optional): B×3×H×W image in [0, 1]; needed with ``drop``.
+        drop (IRDRule, optional): a control, not EPS: leave out of the MSE the
+            pixels IRD's rule would drop (:func:`ird_drop_mask` on
+            ``M_fg = sum_c y_c·p_c``, with default PAMR), the kept pixels
+            counted over the batch as IRD does. None: EPS as published.
 
     Returns:
         Tensor: scalar loss, in the logits' dtype widened to at least float32.
     """
+    return _eps_loss(logits, saliency, labels, image, (tau, lam),
+                     None if drop is None else (drop, PAMR()))
+
+
+def _eps_loss(logits, saliency, labels, image, tau_lam, drop):
+    """``drop``: None or (IRDRule, PAMR)."""
+    tau, lam = tau_lam
     check_saliency_inputs(logits, saliency, labels)
     b, c1, h, w = logits.shape
     logits = logits.to(loss_dtype(logits))
@@ -48,7 +64,14 @@ def eps_saliency_loss(logits: torch.Tensor,
     fg_map = (prob[:, :-1] * fg_sel).sum(1, keepdim=True)
     bg_map = (prob[:, :-1] * bg_sel).sum(1, keepdim=True) + prob[:, -1:]
     pred = lam * fg_map + (1 - lam) * (1 - bg_map)
-    return F.mse_loss(pred, sal)
+    if drop is None:
+        return F.mse_loss(pred, sal)
+    if image is None:
+        raise ValueError('EPS with drop needs the image (PAMR refines M_fg along its edges)')
+    rule, pamr = drop
+    m_fg = (prob[:, :-1] * y.to(prob.dtype)).sum(1, keepdim=True)  # IRD's M_fg
+    keep = (~ird_drop_mask(m_fg, sal, image, pamr, rule)).to(prob.dtype)
+    return (keep * (pred - sal).square()).sum() / keep.sum().clamp(min=1)
 
 
 @MODELS.register_module()
@@ -59,6 +82,10 @@ class EPSSaliencyLoss(nn.Module):
         tau (float): overlap threshold. Default 0.4 (EPS).
         lam (float): blend of the foreground and background maps. Default
             0.5 (EPS on VOC; 0.9 on COCO).
+        drop (dict, optional): a control, not EPS: leave out the pixels
+            IRD would drop, ``dict(max_drop=0.5, normalize=True,
+            refine_scale=None)`` (keys of :class:`IRDRule`, IRD's defaults for
+            those not given; PAMR with its defaults). Default None: EPS.
         loss_weight (float): weight of the loss.
         loss_name (str): the key the classifier logs it under.
     """
@@ -66,19 +93,29 @@ class EPSSaliencyLoss(nn.Module):
     def __init__(self,
                  tau: float = 0.4,
                  lam: float = 0.5,
+                 drop: Optional[dict] = None,
                  loss_weight: float = 1.0,
                  loss_name: str = 'loss_sal'):
         super().__init__()
         self.tau = tau
         self.lam = lam
+        self.drop_rule, self.pamr = None, None
+        if drop is not None:
+            unknown = set(drop) - {'max_drop', 'normalize', 'refine_scale'}
+            if unknown:
+                raise ValueError(f'drop: unknown keys {sorted(unknown)}; known: max_drop, '
+                                 'normalize, refine_scale')
+            self.drop_rule = IRDRule(**dict(drop, max_drop=float(drop.get('max_drop', 0.5))))
+            self.pamr = PAMR()
         self.loss_weight = loss_weight
         self._loss_name = loss_name
 
     def forward(self, logits: torch.Tensor, saliency: torch.Tensor, labels: torch.Tensor,
                 image: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """``image`` is accepted for a common interface and not used."""
-        return self.loss_weight * eps_saliency_loss(logits, saliency, labels, self.tau,
-                                                    self.lam)
+        """``image`` is used only with ``drop`` (B×3×H×W in [0, 1])."""
+        drop = None if self.drop_rule is None else (self.drop_rule, self.pamr)
+        return self.loss_weight * _eps_loss(logits, saliency, labels, image,
+                                            (self.tau, self.lam), drop)
 
     @property
     def loss_name(self) -> str:

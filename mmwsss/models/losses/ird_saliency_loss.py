@@ -112,6 +112,36 @@ class IRDRule:
         return cls(refine_scale=None, normalize=False, max_drop=1.0, per_image=True)
 
 
+def ird_drop_mask(m_fg: torch.Tensor, sal: torch.Tensor, image: torch.Tensor, pamr: PAMR,
+                  rule: IRDRule) -> torch.Tensor:
+    """IRD's dropped pixels, the one implementation both losses use (IRD, and
+    EPS with ``drop``): ``M_fg`` refined by PAMR (:func:`refine_foreground`),
+    divided by its per-image max if ``rule.normalize``, and compared with the
+    saliency map by :func:`bounded_drop` at ``rule.max_drop``.
+
+    Args:
+        m_fg (Tensor): B×1×h×w foreground map ``sum_c y_c·p_c`` (detached here).
+        sal (Tensor): B×1×h×w saliency map at the map's size.
+        image (Tensor): B×3×H×W image in [0, 1].
+        pamr (PAMR): the refinement.
+        rule (IRDRule): ``refine_scale``, ``normalize``, ``max_drop``.
+
+    Returns:
+        Tensor: B×1×h×w bool, True where dropped; all False at ``max_drop=0``
+        (PAMR is then not run).
+    """
+    if rule.max_drop <= 0:
+        return torch.zeros_like(sal, dtype=torch.bool)
+    with torch.no_grad():
+        b = m_fg.shape[0]
+        # PAMR is linear in the mask, so refining M_fg equals summing the
+        # refined class maps, at 1/(C+1) of the cost.
+        m_r = refine_foreground(m_fg.detach(), image, pamr, rule.refine_scale)
+        if rule.normalize:
+            m_r = m_r / (m_r.flatten(1).max(1)[0].view(b, 1, 1, 1) + 1e-5)
+        return bounded_drop(m_r, sal > 0.5, rule.max_drop)
+
+
 def _ird_loss(logits, saliency, labels, image, pamr, rule):
     check_saliency_inputs(logits, saliency, labels)
     b, c1, h, w = logits.shape
@@ -122,16 +152,7 @@ def _ird_loss(logits, saliency, labels, image, pamr, rule):
     prob = logits.softmax(dim=1)
     y = labels.to(prob.dtype).view(b, c1 - 1, 1, 1)
     m_fg = (prob[:, :-1] * y).sum(1, keepdim=True)
-    with torch.no_grad():
-        if rule.max_drop > 0:
-            # PAMR is linear in the mask, so refining M_fg equals summing the
-            # refined class maps, at 1/(C+1) of the cost.
-            m_r = refine_foreground(m_fg.detach(), image, pamr, rule.refine_scale)
-            if rule.normalize:
-                m_r = m_r / (m_r.flatten(1).max(1)[0].view(b, 1, 1, 1) + 1e-5)
-            keep = (~bounded_drop(m_r, sal > 0.5, rule.max_drop)).to(prob.dtype)
-        else:
-            keep = torch.ones_like(sal)
+    keep = (~ird_drop_mask(m_fg, sal, image, pamr, rule)).to(prob.dtype)
     sq = keep * (sal - m_fg).square()
     # clamp: 0 / 1 = 0 when every pixel is inconsistent (and the graph stays intact).
     if rule.per_image:
