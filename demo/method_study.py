@@ -537,7 +537,6 @@ def run_study(args) -> dict:
     out['headline_family'] = HEADLINE_FAMILY
 
     # every draw, and across draws
-    k_s = len(p['draw_seeds'])
     T += ['', f"### Data draws: IRD's default − EPS, each draw tuned on its own tuning part "
           f"(seeds {list(p['draw_seeds'])})", '',
           '| draw (generator seed) | EPS kept | IRD default | no_saliency IRD − EPS [95 %] | '
