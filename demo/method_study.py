@@ -682,18 +682,28 @@ def run_study(args) -> dict:
         '%+.1f [%+.1f, %+.1f]' % (d[mo]['mean'], d[mo]['lo'], d[mo]['hi']) for mo in MODES) +
         ' |')
     h = out['headline']
+
+    def verdict(mo):  # the interval first, then the correction over the family
+        if h[mo]['tie']:
+            return 'a tie'
+        return ('outside the noise' if h[mo]['holm_p'] < 0.05 else
+                'its interval excludes 0, but not significant after Holm')
+
+    def across_verdict(a):
+        return 'a tie' if a['lo'] <= 0 <= a['hi'] else 'outside the noise'
+
     T += ['', f"**Headline** (seeds {seeds_txt}, report part, draw 0): IRD (default "
           f"`{setting_name('ird', dflt)}`) − EPS (`{setting_name('eps', chosen[0]['eps'])}`) = "
           f"{h['no_saliency']['mean']:+.1f} [{h['no_saliency']['lo']:+.1f}, "
           f"{h['no_saliency']['hi']:+.1f}] pseudo-label mIoU without saliency "
-          f"({'a tie' if h['no_saliency']['tie'] else 'outside the noise'}), "
+          f"({verdict('no_saliency')}), "
           f"{h['saliency']['mean']:+.1f} [{h['saliency']['lo']:+.1f}, "
           f"{h['saliency']['hi']:+.1f}] with the erroneous saliency "
-          f"({'a tie' if h['saliency']['tie'] else 'outside the noise'}); Holm-adjusted p over "
+          f"({verdict('saliency')}); Holm-adjusted p over "
           f'the family of {len(family)}: ' + ', '.join(
               f"{mo} {h[mo]['holm_p']:.3f}" for mo in MODES) + f'. Across {len(plans)} data '
-          'draws: ' + ', '.join(f"{mo} {a['mean']:+.1f} [{a['lo']:+.1f}, {a['hi']:+.1f}]"
-                                for mo, a in across.items()) + '.',
+          'draws: ' + ', '.join(f"{mo} {a['mean']:+.1f} [{a['lo']:+.1f}, {a['hi']:+.1f}] "
+                                f"({across_verdict(a)})" for mo, a in across.items()) + '.',
           '', f'Runs: {len(res)}, {sum(r["seconds"] for r in res.values()) / 60:.0f} '
           f'run-minutes; this invocation {(time.time() - t0) / 60:.0f} min wall, '
           f'{args.nproc} at a time.']

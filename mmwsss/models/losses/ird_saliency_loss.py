@@ -172,8 +172,8 @@ def ird_saliency_loss(logits: torch.Tensor,
     From the seed: ``M_fg = sum_c y_c·p_c`` (softmax class maps of the
     labelled classes); ``M_r`` = ``M_fg`` refined by PAMR (detached);
     inconsistent pixels ``N = B(M_r) XOR B(M_s)``, ``B(x) = [x > 0.5]``;
-    per image ``loss = sum (1 - N)(M_s - M_fg)^2 / |1 - N|``, averaged over
-    the batch.
+    per image ``loss = sum (1 - N)(M_s - M_fg)^2 / |1 - N|`` (the batch
+    reduction, a mean over the images, is ours: the seed gives none).
 
     Read literally (``IRDRule.literal()``) this has trivial optima: a map with
     no foreground, or foreground everywhere, makes every pixel it gets wrong
@@ -192,7 +192,11 @@ def ird_saliency_loss(logits: torch.Tensor,
       so an image with few kept pixels weighs less than in the seed.
 
     Either ``max_drop < 1`` or ``normalize`` alone removes the collapse of the
-    literal formula (the study's 8-way ablation).
+    literal formula (the study's 8-way ablation). What the study supports about
+    IRD against EPS: a lead without saliency at label time on one data draw
+    (+2.2 [+0.7, +3.8] pseudo-label mIoU, not significant after Holm), a tie
+    across 5 draws and downstream; the drop adds about 1.4 points over the
+    same loss without it.
 
     Args:
         logits (Tensor): B×(C+1)×h×w, background last.
