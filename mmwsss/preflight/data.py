@@ -179,6 +179,12 @@ def _packed_without_saliency(key: str, cams: MapFolder) -> List[str]:
 _BED_PNG = re.compile(r'(.+)_(\d+)\.png$')
 
 
+def _first_three(names: List[str], sep: str = ', ') -> str:
+    """The first three of ``names`` and how many more: a problem line stays one line."""
+    more = f' and {len(names) - 3} more' if len(names) > 3 else ''
+    return sep.join(names[:3]) + more
+
+
 @dataclass(frozen=True)
 class ListedImages:
     """The images whose maps a split reads: their ids (None: they could not be
@@ -242,17 +248,14 @@ def _check_maps(where: str, folders: List[MapFolder], listed: ListedImages,
                 found += [n for n in names if n in present]
         counts["images' CAMs" if f.what == 'CAM' else 'saliency maps'] += len(ids)
         if missing:
-            more = f' and {len(missing) - 3} more' if len(missing) > 3 else ''
             problems.append(
                 f'{where}.{f.key}: {len(missing)} {f.what} file(s) ({f.fmt}) of the {len(ids)} '
-                f'images listed in {id_source} are not in {f.folder}: '
-                f'{", ".join(missing[:3])}{more}')
+                f'images listed in {id_source} are not in {f.folder}: {_first_three(missing)}')
         if beyond:
-            more = f' and {len(beyond) - 3} more' if len(beyond) > 3 else ''
             problems.append(
                 f'{where}.{f.key}: {len(beyond)} CAM file(s) in {f.folder} of the images '
                 f'listed in {id_source} are of a class above {max_class}: '
-                f'{", ".join(beyond[:3])}{more}; with no image-level labels every CAM file '
+                f'{_first_three(beyond)}; with no image-level labels every CAM file '
                 f'of an image is read, and class c labels its pixels c + 1, which is no '
                 f"label of the dataset (its metainfo's {max_class + 2} classes: labels "
                 f'0..{max_class + 1}): remove them, or give image-level labels (a WSSS '
@@ -260,11 +263,9 @@ def _check_maps(where: str, folders: List[MapFolder], listed: ListedImages,
         # there, and readable by this user (an access() each, no stat)
         denied = _denied(f.folder, found)
         if denied:
-            more = f' and {len(denied) - 3} more' if len(denied) > 3 else ''
             problems.append(
                 f'{where}.{f.key}: {len(denied)} {f.what} file(s) of the images listed in '
-                f'{id_source} are unreadable (permission denied): {", ".join(denied[:3])}'
-                f'{more}')
+                f'{id_source} are unreadable (permission denied): {_first_three(denied)}')
         if f.fmt == 'packed' and f.what == 'CAM':
             problems += _stale_packs(f'{where}.{f.key}', f.folder,
                                      [i for i in ids if i + '.maps' in present])
@@ -307,8 +308,7 @@ def _stale_packs(key: str, folder: str, ids: List[str]) -> List[str]:
     stale = stale_packs(folder, ids)
     if not stale:
         return []
-    more = f' and {len(stale) - 3} more' if len(stale) > 3 else ''
-    return [f'{key}: {len(stale)} pack(s) in {folder} are stale: {"; ".join(stale[:3])}{more}; '
+    return [f'{key}: {len(stale)} pack(s) in {folder} are stale: {_first_three(stale, "; ")}; '
             'rerun tools/pack_maps.py with the options that made it (it repacks those)']
 
 
@@ -364,7 +364,6 @@ def _check_files(where, paths, list_file, what='images') -> List[str]:
         return []
     said = ' or '.join(k for k in ('missing', 'empty', 'unreadable')
                        if k in kinds or k == 'empty' and kinds <= {'missing', 'empty'})
-    more = f' and {len(bad) - 3} more' if len(bad) > 3 else ''
     hint = ''
     if first_missing:
         folder, name = osp.split(first_missing)
@@ -373,7 +372,7 @@ def _check_files(where, paths, list_file, what='images') -> List[str]:
             hint = (f'; VOC\'s own masks are in {official} (mmseg\'s voc_aug.py converts '
                     f'SBD\'s only): cp {official}/*.png {folder}/')
     return [f'{where}: {len(bad)} of the {len(paths)} {what} listed in {list_file} are '
-            f'{said}: {", ".join(bad[:3])}{more}{hint}']
+            f'{said}: {_first_three(bad)}{hint}']
 
 
 def _check_voc_official_masks(where, ids, folder, suffix, sample=50) -> List[str]:
