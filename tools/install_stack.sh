@@ -68,6 +68,9 @@ done
 [ "$DRY_RUN" = 1 ] || DRY_RUN=0
 
 PY=${PYTHON:-python}
+# pip prints a line per file it looks at (some 270 on a fresh machine, before the demo's 47):
+# keep its warnings and errors only; PIP_QUIET=0 for all of it
+export PIP_QUIET=${PIP_QUIET:-1}
 REQ=requirements/stack.txt
 TESTS_REQ=requirements/tests.txt
 work=$(mktemp -d)
